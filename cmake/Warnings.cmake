@@ -1,0 +1,23 @@
+# Warning, sanitizer and CPU flags shared by every target of the project.
+add_library(dctr_warnings INTERFACE)
+target_compile_options(dctr_warnings INTERFACE -Wall -Wextra -Wshadow -Wstrict-prototypes
+                       -Wmissing-prototypes -Wno-unused-parameter)
+if(DCTR_WERROR)
+  target_compile_options(dctr_warnings INTERFACE -Werror)
+endif()
+if(DCTR_NATIVE)
+  add_compile_options(-march=native)
+endif()
+if(DCTR_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+if(DCTR_TSAN)
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+endif()
+if(DCTR_FUZZ)
+  # Coverage instrumentation for the whole library; the fuzz targets add the libFuzzer main.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()

@@ -1,0 +1,21 @@
+/* A small persistent fork-join thread pool. dctr_pool_run splits [0, n) into one contiguous
+ * chunk per thread (the same split for the same n and thread count, so results that depend on
+ * the split are reproducible) and returns when every chunk is done. The caller's thread runs
+ * chunk 0. A pool is used by one caller at a time. */
+#ifndef DCTR_CORE_POOL_H
+#define DCTR_CORE_POOL_H
+
+#include <stdint.h>
+
+#include "deepctr/common.h"
+
+typedef struct dctr_pool dctr_pool;
+typedef void (*dctr_task_fn)(void *ctx, int worker, int64_t begin, int64_t end);
+
+/* threads >= 1; threads == 1 starts no thread and runs everything inline. */
+dctr_status dctr_pool_new(int threads, dctr_pool **out);
+void dctr_pool_free(dctr_pool *pool);
+int dctr_pool_threads(const dctr_pool *pool);
+void dctr_pool_run(dctr_pool *pool, int64_t n, dctr_task_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,41 @@
+/* The encoded batch: struct of arrays, one slot per schema column (CONTRACT shared by the input,
+ * layers, models and training code; fields may be added, never renamed or removed).
+ * Ids stay int64 all the way (never floats: ids above 2^24 would break). A dataset holds all of
+ * its rows in the same layout, so a contiguous range of a dataset is a batch view without copy. */
+#ifndef DCTR_DATA_BATCH_H
+#define DCTR_DATA_BATCH_H
+
+#include <stdint.h>
+
+#include "deepctr/data.h"
+#include "feature/schema_types.h"
+
+typedef struct dctr_column_data {
+    int64_t *ids;      /* sparse: [n]; varlen: [n * maxlen] row-major, padded with id 0 */
+    int32_t *lengths;  /* varlen with a length column: [n]; else NULL (mask is id != 0) */
+    float *weights;    /* varlen with a weight column: [n * maxlen]; else NULL */
+    float *dense;      /* dense: [n * dense_dim], already transformed */
+} dctr_column_data;
+
+struct dctr_batch {
+    const dctr_schema *schema;
+    int64_t n;                 /* rows filled */
+    int64_t capacity;          /* rows allocated */
+    float *labels;             /* [n] */
+    float *sample_weights;     /* [n], or NULL when every weight is 1 */
+    dctr_column_data *cols;    /* [schema->ncols] */
+    int owns_memory;           /* 0 for a view into a dataset */
+};
+
+/* Allocates a batch of `capacity` rows for `schema` (internal twin of dctr_batch_new). */
+dctr_status dctr_batch_alloc(const dctr_schema *schema, int64_t capacity, int with_weights,
+                             dctr_batch **out);
+/* Points `view` at rows [start, start + count) of `src` without copying (view->owns_memory = 0). */
+void dctr_batch_view(const dctr_batch *src, int64_t start, int64_t count, dctr_batch *view);
+/* Copies the given rows of `src` into `dst` (dst->capacity >= count); dst->n = count. */
+dctr_status dctr_batch_gather(dctr_batch *dst, const dctr_batch *src, const int64_t *rows,
+                              int64_t count);
+/* The rows of an in-memory dataset, as one batch (no copy). */
+const dctr_batch *dctr_dataset_rows(const dctr_dataset *ds);
+
+#endif

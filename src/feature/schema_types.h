@@ -1,0 +1,72 @@
+/* The resolved, validated schema as the rest of the library sees it (CONTRACT shared by the
+ * input, layers, models and io code; fields may be added, never renamed or removed).
+ * A schema is built through the public API in include/deepctr/schema.h, validated as a whole,
+ * then fitted on training data (vocabularies, dense statistics) and frozen. Models keep their
+ * own copy; a model file stores it so serving encodes exactly as training did. */
+#ifndef DCTR_FEATURE_SCHEMA_TYPES_H
+#define DCTR_FEATURE_SCHEMA_TYPES_H
+
+#include <stdint.h>
+
+#include "deepctr/schema.h"
+
+struct dctr_vocab;    /* fitted label encoder / vocabulary-file table: src/feature/vocab.h */
+
+/* One embedding table per distinct embedding_name (columns sharing a name share the table). */
+typedef struct dctr_table_info {
+    char *name;          /* embedding_name */
+    int64_t vocab_size;  /* rows */
+    int32_t dim;         /* k */
+    int trainable;
+    int mask_zero;       /* used by a varlen column: id 0 is padding for the pooling layers */
+    float init_std;      /* RandomNormal(0, init_std) */
+} dctr_table_info;
+
+typedef struct dctr_column {
+    dctr_column_kind kind;
+    char *name;
+    int32_t index;       /* position in schema->cols */
+
+    /* sparse and varlen */
+    int32_t table;       /* index into schema->tables */
+    int32_t group;       /* index into schema->groups (group_name) */
+    int64_t vocab_size;  /* == tables[table].vocab_size once fitted */
+    int32_t dim;         /* == tables[table].dim */
+    int use_hash;
+    dctr_dtype dtype;
+    dctr_oov_policy oov_policy;
+    int64_t min_count;
+    char *vocabulary_path;
+    struct dctr_vocab *vocab; /* fitted or loaded vocabulary, NULL for raw ids / hashing */
+
+    /* varlen only */
+    int32_t maxlen;
+    dctr_combiner combiner;
+    char *length_name;   /* NULL: mask is id != 0; else the length column's name */
+    char *weight_name;   /* NULL: unweighted */
+    int weight_norm;
+    char separator;      /* separator of the values inside one CSV field, e.g. '|' */
+
+    /* dense only */
+    int32_t dense_dim;
+    int32_t dense_offset; /* offset of this column in the concatenation of all dense values */
+    dctr_transform transform;
+    float fill_value;     /* value used for a missing entry, before the transform */
+    double stat_a, stat_b; /* fitted transform state: min/max or mean/std */
+} dctr_column;
+
+struct dctr_schema {
+    dctr_column *cols;
+    int32_t ncols;
+    dctr_table_info *tables;
+    int32_t ntables;
+    char **groups;       /* group names in first-seen order: sparse columns first, then varlen */
+    int32_t ngroups;
+    int32_t total_dense_dim;
+    char *label_name;    /* NULL: "label" */
+    char *weight_column; /* optional per-sample weight column in the input, NULL if none */
+    int validated;
+    int fitted;
+};
+
+#endif
