@@ -1,0 +1,52 @@
+/* The model object behind the public dctr_model handle (CONTRACT between the generic model code
+ * in src/models/model.c + src/train/, and each model family: DeepFM/FM/LR in src/models/deepfm*,
+ * FFM/DeepFFM in src/models/ffm*). Fields may be added, never renamed or removed. */
+#ifndef DCTR_MODELS_MODEL_TYPES_H
+#define DCTR_MODELS_MODEL_TYPES_H
+
+#include "deepctr/model.h"
+#include "data/batch.h"
+#include "io/bytes.h"
+#include "io/container.h"
+
+typedef struct dctr_model_ops {
+    const char *name; /* "deepfm", "ffm", ... */
+    void (*free_impl)(void *impl);
+    /* Per-thread forward workspace for up to max_batch rows. */
+    dctr_status (*workspace_new)(const dctr_model *model, int32_t max_batch, void **out);
+    void (*workspace_free)(void *ws);
+    /* Inference forward: probabilities (binary) or values (regression) into out[batch->n]. */
+    dctr_status (*predict)(const dctr_model *model, void *ws, const dctr_batch *batch, float *out);
+    /* One optimizer step on a batch: forward, loss, backward, update. Reports the mean data
+     * loss and the regularization loss of the batch, and the predictions (may be NULL). */
+    dctr_status (*train_step)(dctr_model *model, const dctr_batch *batch, double *data_loss,
+                              double *reg_loss, float *pred);
+    /* Copies all trainable and non-trainable state (for restore-best); NULL src frees dst. */
+    dctr_status (*snapshot)(const dctr_model *model, void **state);
+    dctr_status (*restore)(dctr_model *model, const void *state);
+    void (*snapshot_free)(void *state);
+    /* Serialization of the family's parameters (+ optimizer state) into container sections. */
+    dctr_status (*save)(const dctr_model *model, dctr_container_writer *cw, int with_optimizer);
+    dctr_status (*load)(dctr_model *model, const dctr_container *c);
+    int64_t (*num_parameters)(const dctr_model *model);
+    int64_t (*parameter_bytes)(const dctr_model *model);
+    int64_t (*optimizer_bytes)(const dctr_model *model);
+    /* Training threads (called by fit before the first step). May be NULL. */
+    dctr_status (*set_threads)(dctr_model *model, int32_t threads);
+} dctr_model_ops;
+
+struct dctr_model {
+    dctr_model_type type;
+    dctr_task task;
+    dctr_model_config cfg;   /* string arrays deep-copied and owned */
+    dctr_schema *schema;     /* owned copy; NULL only for a libffm-native FFM model */
+    const dctr_model_ops *ops;
+    void *impl;
+    int64_t steps;           /* optimizer steps taken */
+};
+
+/* Family constructors: fill model->ops and model->impl (model->schema / cfg already set). */
+dctr_status dctr_deepfm_init(dctr_model *model);
+dctr_status dctr_ffm_init(dctr_model *model);
+
+#endif
