@@ -53,6 +53,18 @@ typedef struct dctr_column {
     dctr_transform transform;
     float fill_value;     /* value used for a missing entry, before the transform */
     double stat_a, stat_b; /* fitted transform state: min/max or mean/std */
+
+    /* added by the input module: the descriptor as given, and fitted-vocabulary state */
+    char *embedding_name; /* resolved (never NULL after add) */
+    char *group_name;     /* resolved (never NULL after add) */
+    int trainable;
+    float init_std;
+    int64_t requested_vocab; /* vocabulary_size as given (0 = fit) */
+    int32_t requested_dim;   /* embedding_dim as given (DCTR_EMBEDDING_DIM_AUTO allowed) */
+    int64_t oov_buckets;     /* DCTR_OOV_HASH: extra buckets after the vocabulary (resolved) */
+    int owns_vocab;          /* 0 when `vocab` is shared with an earlier column of the same table */
+    int64_t vocab_base;      /* fitted vocabulary: id of the first value (1 when id 0 is reserved) */
+    int64_t vocab_count;     /* fitted vocabulary: number of values kept */
 } dctr_column;
 
 struct dctr_schema {
@@ -67,6 +79,10 @@ struct dctr_schema {
     char *weight_column; /* optional per-sample weight column in the input, NULL if none */
     int validated;
     int fitted;
+
+    /* added by the input module */
+    char **fit_header;   /* CSV header seen at fit time (dctr_batch_add_csv_row without names) */
+    int32_t fit_header_n;
 };
 
 #endif

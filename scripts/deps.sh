@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages libdeepctr needs, only those missing (idempotent, non-interactive).
+# Usage: scripts/deps.sh [extra-package ...]
+set -euo pipefail
+packages=(gcc make cmake pkg-config libopenblas-dev libcmocka-dev zlib1g-dev "$@")
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,167 @@
+/* FarmHash Fingerprint64 (farmhashna's Hash64), written from the published description of the
+ * algorithm, so ids match TensorFlow's to_hash_bucket_fast and DeepCTR's Hash layer. Bytes are
+ * read little-endian one at a time, so the result is the same on every host. */
+#include <string.h>
+
+#include "deepctr/schema.h"
+
+static const uint64_t K0 = 0xc3a5c85c97cb3127ULL;
+static const uint64_t K1 = 0xb492b66fbe98f273ULL;
+static const uint64_t K2 = 0x9ae16a3b2f90404fULL;
+
+static inline uint64_t fetch64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline uint32_t fetch32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
+}
+
+static inline uint64_t rot(uint64_t v, int s) { return (v >> s) | (v << (64 - s)); }
+static inline uint64_t shift_mix(uint64_t v) { return v ^ (v >> 47); }
+
+static inline uint64_t hash_len16(uint64_t u, uint64_t v, uint64_t mul) {
+    uint64_t a = (u ^ v) * mul;
+    a ^= a >> 47;
+    uint64_t b = (v ^ a) * mul;
+    b ^= b >> 47;
+    return b * mul;
+}
+
+static uint64_t hash_0_to_16(const uint8_t *s, size_t len) {
+    if (len >= 8) {
+        uint64_t mul = K2 + len * 2;
+        uint64_t a = fetch64(s) + K2;
+        uint64_t b = fetch64(s + len - 8);
+        uint64_t c = rot(b, 37) * mul + a;
+        uint64_t d = (rot(a, 25) + b) * mul;
+        return hash_len16(c, d, mul);
+    }
+    if (len >= 4) {
+        uint64_t mul = K2 + len * 2;
+        uint64_t a = fetch32(s);
+        return hash_len16(len + (a << 3), fetch32(s + len - 4), mul);
+    }
+    if (len > 0) {
+        uint8_t a = s[0], b = s[len >> 1], c = s[len - 1];
+        uint32_t y = (uint32_t)a + ((uint32_t)b << 8);
+        uint32_t z = (uint32_t)len + ((uint32_t)c << 2);
+        return shift_mix(y * K2 ^ z * K0) * K2;
+    }
+    return K2;
+}
+
+static uint64_t hash_17_to_32(const uint8_t *s, size_t len) {
+    uint64_t mul = K2 + len * 2;
+    uint64_t a = fetch64(s) * K1;
+    uint64_t b = fetch64(s + 8);
+    uint64_t c = fetch64(s + len - 8) * mul;
+    uint64_t d = fetch64(s + len - 16) * K2;
+    return hash_len16(rot(a + b, 43) + rot(c, 30) + d, a + rot(b + K2, 18) + c, mul);
+}
+
+static uint64_t hash_33_to_64(const uint8_t *s, size_t len) {
+    uint64_t mul = K2 + len * 2;
+    uint64_t a = fetch64(s) * K2;
+    uint64_t b = fetch64(s + 8);
+    uint64_t c = fetch64(s + len - 8) * mul;
+    uint64_t d = fetch64(s + len - 16) * K2;
+    uint64_t y = rot(a + b, 43) + rot(c, 30) + d;
+    uint64_t z = hash_len16(y, a + rot(b + K2, 18) + c, mul);
+    uint64_t e = fetch64(s + 16) * mul;
+    uint64_t f = fetch64(s + 24);
+    uint64_t g = (y + fetch64(s + len - 32)) * mul;
+    uint64_t h = (z + fetch64(s + len - 24)) * mul;
+    return hash_len16(rot(e + f, 43) + rot(g, 30) + h, e + rot(f + a, 18) + g, mul);
+}
+
+typedef struct pair64 {
+    uint64_t first, second;
+} pair64;
+
+/* 32 bytes mixed into two seeds ("weak" 32-byte hash of the description). */
+static inline pair64 weak32(const uint8_t *s, uint64_t a, uint64_t b) {
+    uint64_t w = fetch64(s), x = fetch64(s + 8), y = fetch64(s + 16), z = fetch64(s + 24);
+    a += w;
+    b = rot(b + a + z, 21);
+    uint64_t c = a;
+    a += x;
+    a += y;
+    b += rot(a, 44);
+    pair64 r = {a + z, b + c};
+    return r;
+}
+
+static uint64_t hash_long(const uint8_t *s, size_t len) {
+    const uint64_t seed = 81;
+    uint64_t x = seed;
+    uint64_t y = seed * K1 + 113;
+    uint64_t z = shift_mix(y * K2 + 113) * K2;
+    pair64 v = {0, 0}, w = {0, 0};
+    x = x * K2 + fetch64(s);
+
+    const uint8_t *end = s + ((len - 1) / 64) * 64;
+    const uint8_t *last64 = end + ((len - 1) & 63) - 63;
+    do {
+        x = rot(x + y + v.first + fetch64(s + 8), 37) * K1;
+        y = rot(y + v.second + fetch64(s + 48), 42) * K1;
+        x ^= w.second;
+        y += v.first + fetch64(s + 40);
+        z = rot(z + w.first, 33) * K1;
+        v = weak32(s, v.second * K1, x + w.first);
+        w = weak32(s + 32, z + w.second, y + fetch64(s + 16));
+        uint64_t t = z;
+        z = x;
+        x = t;
+        s += 64;
+    } while (s != end);
+
+    uint64_t mul = K1 + ((z & 0xff) << 1);
+    s = last64;
+    w.first += ((len - 1) & 63);
+    v.first += w.first;
+    w.first += v.first;
+    x = rot(x + y + v.first + fetch64(s + 8), 37) * mul;
+    y = rot(y + v.second + fetch64(s + 48), 42) * mul;
+    x ^= w.second * 9;
+    y += v.first * 9 + fetch64(s + 40);
+    z = rot(z + w.first, 33) * mul;
+    v = weak32(s, v.second * mul, x + w.first);
+    w = weak32(s + 32, z + w.second, y + fetch64(s + 16));
+    uint64_t t = z;
+    z = x;
+    x = t;
+    return hash_len16(hash_len16(v.first, w.first, mul) + shift_mix(y) * K0 + z,
+                      hash_len16(v.second, w.second, mul) + x, mul);
+}
+
+uint64_t dctr_fingerprint64(const void *data, size_t len) {
+    const uint8_t *s = (const uint8_t *)data;
+    if (len <= 32)
+        return len <= 16 ? hash_0_to_16(s, len) : hash_17_to_32(s, len);
+    if (len <= 64)
+        return hash_33_to_64(s, len);
+    return hash_long(s, len);
+}
+
+int64_t dctr_hash_bucket(const char *s, size_t len, int64_t buckets, int mask_zero) {
+    if (buckets <= 0 || (s == NULL && len > 0))
+        return -1;
+    if (!mask_zero)
+        return (int64_t)(dctr_fingerprint64(s, len) % (uint64_t)buckets);
+    if (len == 1 && s[0] == '0')
+        return 0;
+    if (buckets < 2)
+        return 0;
+    return (int64_t)(dctr_fingerprint64(s, len) % (uint64_t)(buckets - 1)) + 1;
+}

@@ -1,0 +1,191 @@
+/* Keras-compatible optimizer updates (formulas in optim.h). Arithmetic on the weights is in
+ * float as TF does; per-step constants (bias-corrected lr) are computed in double. */
+#include "optim/optim.h"
+
+#include <math.h>
+
+#include "core/error.h"
+
+void dctr_optimizer_config_default(dctr_optimizer_config *cfg, dctr_optimizer_kind kind) {
+    if (!cfg)
+        return;
+    *cfg = (dctr_optimizer_config){0};
+    cfg->struct_size = (uint32_t)sizeof(*cfg);
+    cfg->kind = kind;
+    cfg->beta1 = 0.9;
+    cfg->beta2 = 0.999;
+    cfg->epsilon = 1e-7;
+    cfg->rho = 0.9;
+    cfg->initial_accumulator = 0.1;
+    cfg->lr_power = -0.5;
+    cfg->momentum = 0.0;
+    cfg->learning_rate = kind == DCTR_OPT_SGD ? 0.01 : 1e-3;
+}
+
+static double pick(double v, double dflt) { return v != 0.0 ? v : dflt; }
+
+dctr_status dctr_optim_init(dctr_optim *opt, const dctr_optimizer_config *cfg) {
+    if (!opt || !cfg)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: NULL config");
+    if ((int)cfg->kind < DCTR_OPT_ADAM || (int)cfg->kind > DCTR_OPT_FTRL)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: unknown kind %d", (int)cfg->kind);
+    opt->kind = cfg->kind;
+    opt->lr = cfg->learning_rate > 0 ? cfg->learning_rate : (cfg->kind == DCTR_OPT_SGD ? 0.01 : 1e-3);
+    opt->beta1 = pick(cfg->beta1, 0.9);
+    opt->beta2 = pick(cfg->beta2, 0.999);
+    opt->eps = pick(cfg->epsilon, 1e-7);
+    opt->rho = pick(cfg->rho, 0.9);
+    opt->init_acc = pick(cfg->initial_accumulator, 0.1);
+    opt->lr_power = pick(cfg->lr_power, -0.5);
+    opt->momentum = cfg->momentum;
+    opt->l1 = cfg->l1;
+    opt->l2 = cfg->l2;
+    opt->clipnorm = cfg->clipnorm;
+    if (!isfinite(opt->lr))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: learning_rate must be finite");
+    if (opt->beta1 < 0 || opt->beta1 >= 1 || opt->beta2 < 0 || opt->beta2 >= 1)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: beta1 %g / beta2 %g must be in [0, 1)",
+                              opt->beta1, opt->beta2);
+    if (opt->rho < 0 || opt->rho >= 1)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: rho %g must be in [0, 1)", opt->rho);
+    if (opt->momentum < 0 || opt->momentum >= 1)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: momentum %g must be in [0, 1)",
+                              opt->momentum);
+    if (opt->eps < 0 || opt->init_acc < 0 || opt->l1 < 0 || opt->l2 < 0 || opt->clipnorm < 0)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG,
+                              "optimizer: epsilon, initial_accumulator, l1, l2, clipnorm must be >= 0");
+    if (opt->lr_power > 0)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: lr_power %g must be <= 0", opt->lr_power);
+    if (opt->kind == DCTR_OPT_FTRL && opt->init_acc <= 0)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: FTRL needs initial_accumulator > 0");
+    return DCTR_OK;
+}
+
+int dctr_optim_slots(const dctr_optim *opt) {
+    switch (opt->kind) {
+    case DCTR_OPT_ADAM: return 2;
+    case DCTR_OPT_FTRL: return 2;
+    case DCTR_OPT_ADAGRAD: return 1;
+    case DCTR_OPT_RMSPROP: return 1;
+    case DCTR_OPT_SGD: return opt->momentum > 0 ? 1 : 0;
+    }
+    return 0;
+}
+
+float dctr_optim_slot_init(const dctr_optim *opt, int s) {
+    if ((opt->kind == DCTR_OPT_ADAGRAD || opt->kind == DCTR_OPT_FTRL) && s == 0)
+        return (float)opt->init_acc;
+    return 0.0f;
+}
+
+void dctr_optim_init_slots(const dctr_optim *opt, float *const *slots, size_t n) {
+    int ns = dctr_optim_slots(opt);
+    for (int s = 0; s < ns; s++) {
+        float v = dctr_optim_slot_init(opt, s);
+        for (size_t i = 0; i < n; i++)
+            slots[s][i] = v;
+    }
+}
+
+void dctr_optim_begin_step(const dctr_optim *opt, int64_t t, double scale, dctr_optim_step *st) {
+    st->t = t < 1 ? 1 : t;
+    st->scale = (float)scale;
+    st->lr_t = opt->lr;
+    if (opt->kind == DCTR_OPT_ADAM) {
+        double tt = (double)st->t;
+        st->lr_t = opt->lr * sqrt(1.0 - pow(opt->beta2, tt)) / (1.0 - pow(opt->beta1, tt));
+    }
+}
+
+static void ftrl(const dctr_optim *opt, float *w, float g, float *n, float *z) {
+    double lr = opt->lr, p = -opt->lr_power;
+    double n0 = *n, n1 = n0 + (double)g * g;
+    double pn0 = p == 0.5 ? sqrt(n0) : pow(n0, p);
+    double pn1 = p == 0.5 ? sqrt(n1) : pow(n1, p);
+    double sigma = (pn1 - pn0) / lr;
+    double zz = (double)*z + g - sigma * (double)*w;
+    double quad = pn1 / lr + 2.0 * opt->l2;
+    double nw = fabs(zz) > opt->l1 ? ((zz > 0 ? opt->l1 : -opt->l1) - zz) / quad : 0.0;
+    *n = (float)n1;
+    *z = (float)zz;
+    *w = (float)nw;
+}
+
+void dctr_optim_update(const dctr_optim *opt, const dctr_optim_step *st, float *w, const float *grad,
+                       float *const *slot, size_t n) {
+    const float sc = st->scale;
+    const float lr = (float)opt->lr, eps = (float)opt->eps;
+    switch (opt->kind) {
+    case DCTR_OPT_SGD:
+        if (opt->momentum > 0) {
+            const float mu = (float)opt->momentum;
+            float *v = slot[0];
+            for (size_t i = 0; i < n; i++) {
+                v[i] = mu * v[i] - lr * (sc * grad[i]);
+                w[i] += v[i];
+            }
+        } else {
+            for (size_t i = 0; i < n; i++)
+                w[i] -= lr * (sc * grad[i]);
+        }
+        break;
+    case DCTR_OPT_ADAGRAD: {
+        float *a = slot[0];
+        for (size_t i = 0; i < n; i++) {
+            float g = sc * grad[i];
+            a[i] += g * g;
+            w[i] -= lr * g / (sqrtf(a[i]) + eps);
+        }
+        break;
+    }
+    case DCTR_OPT_ADAM: {
+        const float b1 = (float)opt->beta1, b2 = (float)opt->beta2, lrt = (float)st->lr_t;
+        float *m = slot[0], *v = slot[1];
+        for (size_t i = 0; i < n; i++) {
+            float g = sc * grad[i];
+            m[i] = b1 * m[i] + (1.0f - b1) * g;
+            v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+            w[i] -= lrt * m[i] / (sqrtf(v[i]) + eps);
+        }
+        break;
+    }
+    case DCTR_OPT_RMSPROP: {
+        const float rho = (float)opt->rho;
+        float *ms = slot[0];
+        for (size_t i = 0; i < n; i++) {
+            float g = sc * grad[i];
+            ms[i] = rho * ms[i] + (1.0f - rho) * g * g;
+            w[i] -= lr * g / (sqrtf(ms[i]) + eps);
+        }
+        break;
+    }
+    case DCTR_OPT_FTRL:
+        for (size_t i = 0; i < n; i++)
+            ftrl(opt, &w[i], sc * grad[i], &slot[0][i], &slot[1][i]);
+        break;
+    }
+}
+
+void dctr_optim_update_row(const dctr_optim *opt, const dctr_optim_step *st, float *table,
+                           float *const *slots, int64_t row, int32_t k, const float *g) {
+    size_t off = (size_t)row * (size_t)k;
+    float *rs[DCTR_OPTIM_MAX_SLOTS] = {0};
+    int ns = dctr_optim_slots(opt);
+    for (int s = 0; s < ns; s++)
+        rs[s] = slots[s] + off;
+    dctr_optim_update(opt, st, table + off, g, rs, (size_t)k);
+}
+
+double dctr_optim_clip_scale(const dctr_optim *opt, double sumsq) {
+    if (opt->clipnorm <= 0 || !(sumsq > 0))
+        return 1.0;
+    double norm = sqrt(sumsq);
+    return norm > opt->clipnorm ? opt->clipnorm / norm : 1.0;
+}
+
+double dctr_sumsq(const float *g, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)g[i] * g[i];
+    return s;
+}
