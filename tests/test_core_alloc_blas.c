@@ -1,4 +1,5 @@
-/* Aligned allocation, overflow checks, sgemm against the naive loop, and the thread pool. */
+/* Aligned allocation, overflow checks, sgemm against the naive loop, and the thread pool.
+ * ctest-label: threads */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>

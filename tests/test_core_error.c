@@ -1,4 +1,4 @@
-/* Status codes and the thread-local last-error message. */
+/* Status codes and the thread-local last-error message. ctest-label: threads */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>

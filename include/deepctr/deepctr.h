@@ -4,6 +4,7 @@
 
 #include "deepctr/common.h"
 #include "deepctr/data.h"
+#include "deepctr/ffm.h"
 #include "deepctr/model.h"
 #include "deepctr/schema.h"
 #include "deepctr/synth.h"

@@ -16,13 +16,12 @@ double dctr_metric_mse(const float *y, const float *p, const float *w, int64_t n
 double dctr_metric_accuracy(const float *y, const float *p, const float *w, int64_t n);
 /* Exact ROC AUC (Mann-Whitney): sorts by score, tied scores share their average rank, i.e. a
  * tied positive/negative pair counts 1/2. Weighted: pairs weigh w_i·w_j. NaN when a class is
- * missing. `order` is caller scratch of n int64 (NULL: allocated internally; then
- * DCTR_ERR_NOMEM gives NaN). */
-double dctr_metric_auc(const float *y, const float *p, const float *w, int64_t n, int64_t *order);
+ * missing or when scratch memory cannot be allocated. */
+double dctr_metric_auc(const float *y, const float *p, const float *w, int64_t n);
 
 /* Every dctr_metric for a task into values[] (NaN where not defined: AUC / logloss / accuracy
  * for regression; LOSS is left NaN, the caller knows the regularization). */
 void dctr_metrics_all(dctr_task task, const float *y, const float *p, const float *w, int64_t n,
-                      int64_t *order, double values[DCTR_METRIC_COUNT]);
+                      double values[DCTR_METRIC_COUNT]);
 
 #endif

@@ -1,0 +1,97 @@
+/* Metrics: logloss, exact AUC with ties, MSE / RMSE, accuracy (weighted when w != NULL). */
+#include "train/metrics.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/alloc.h"
+
+static double wt(const float *w, int64_t i) { return w ? (double)w[i] : 1.0; }
+
+double dctr_metric_logloss(const float *y, const float *p, const float *w, int64_t n) {
+    double s = 0, sw = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double q = p[i];
+        if (q < DCTR_LOGLOSS_EPS) q = DCTR_LOGLOSS_EPS;
+        if (q > 1.0 - DCTR_LOGLOSS_EPS) q = 1.0 - DCTR_LOGLOSS_EPS;
+        double yi = y[i], wi = wt(w, i);
+        s += wi * -(yi * log(q) + (1.0 - yi) * log(1.0 - q));
+        sw += wi;
+    }
+    return sw > 0 ? s / sw : NAN;
+}
+
+double dctr_metric_mse(const float *y, const float *p, const float *w, int64_t n) {
+    double s = 0, sw = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)p[i] - y[i], wi = wt(w, i);
+        s += wi * d * d;
+        sw += wi;
+    }
+    return sw > 0 ? s / sw : NAN;
+}
+
+double dctr_metric_accuracy(const float *y, const float *p, const float *w, int64_t n) {
+    double s = 0, sw = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double wi = wt(w, i);
+        s += wi * (((p[i] >= 0.5f) == (y[i] >= 0.5f)) ? 1.0 : 0.0);
+        sw += wi;
+    }
+    return sw > 0 ? s / sw : NAN;
+}
+
+typedef struct {
+    float score;
+    float label;
+    float weight;
+} scored;
+
+static int by_score(const void *a, const void *b) {
+    float x = ((const scored *)a)->score, y = ((const scored *)b)->score;
+    return (x > y) - (x < y);
+}
+
+double dctr_metric_auc(const float *y, const float *p, const float *w, int64_t n) {
+    if (n <= 0)
+        return NAN;
+    scored *s = dctr_malloc((size_t)n * sizeof(*s));
+    if (!s)
+        return NAN;
+    for (int64_t i = 0; i < n; i++)
+        s[i] = (scored){p[i], y[i], w ? w[i] : 1.0f};
+    qsort(s, (size_t)n, sizeof(*s), by_score);
+    /* Walk groups of equal scores in ascending order: each positive in a group beats every
+     * negative seen before the group and ties (1/2) with the group's negatives. */
+    double neg_below = 0, pos_total = 0, neg_total = 0, pairs = 0;
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i;
+        double gp = 0, gn = 0;
+        while (j < n && s[j].score == s[i].score) {
+            if (s[j].label >= 0.5f) gp += s[j].weight; else gn += s[j].weight;
+            j++;
+        }
+        pairs += gp * neg_below + 0.5 * gp * gn;
+        neg_below += gn;
+        pos_total += gp;
+        neg_total += gn;
+        i = j;
+    }
+    dctr_free(s);
+    if (pos_total <= 0 || neg_total <= 0)
+        return NAN;
+    return pairs / (pos_total * neg_total);
+}
+
+void dctr_metrics_all(dctr_task task, const float *y, const float *p, const float *w, int64_t n,
+                      double values[DCTR_METRIC_COUNT]) {
+    for (int m = 0; m < DCTR_METRIC_COUNT; m++)
+        values[m] = NAN;
+    values[DCTR_METRIC_MSE] = dctr_metric_mse(y, p, w, n);
+    values[DCTR_METRIC_RMSE] = sqrt(values[DCTR_METRIC_MSE]);
+    if (task == DCTR_TASK_BINARY) {
+        values[DCTR_METRIC_LOGLOSS] = dctr_metric_logloss(y, p, w, n);
+        values[DCTR_METRIC_AUC] = dctr_metric_auc(y, p, w, n);
+        values[DCTR_METRIC_ACCURACY] = dctr_metric_accuracy(y, p, w, n);
+    }
+}
