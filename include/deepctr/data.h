@@ -49,7 +49,9 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_dataset_split_tail(const dctr_dataset *
                                                            dctr_dataset **head, dctr_dataset **tail);
 
 /* Binary cache of an encoded dataset: written once, read back with mmap (no text parsing).
- * The cache records a fingerprint of the schema; reading it with another schema fails. */
+ * The cache records a fingerprint of the schema; reading it with another schema fails. Every
+ * array is checked (CRC32, id ranges) at load; a loaded dataset's arrays are read-only memory.
+ * A dataset borrows its schema: keep the schema alive until the dataset is freed. */
 DCTR_API DCTR_NODISCARD dctr_status dctr_dataset_save_cache(const dctr_dataset *ds, const char *path);
 DCTR_API DCTR_NODISCARD dctr_status dctr_dataset_load_cache(const dctr_schema *schema, const char *path,
                                                            dctr_dataset **out);

@@ -78,7 +78,8 @@ typedef struct dctr_ffm_epoch {
     double train_loss;      /* mean logloss (binary) or MSE (regression) of the training pass */
     double valid_loss;      /* validation logloss / MSE */
     double valid_auc;       /* validation AUC (binary) */
-    double seconds;         /* training time of this epoch */
+    double seconds;         /* training time of this epoch (wall clock) */
+    double cpu_seconds;     /* CPU time of the process during that training pass (all threads) */
     int64_t rows;           /* training rows seen */
     int stopped;            /* auto-stop fired at this epoch: the previous epoch's model is kept */
 } dctr_ffm_epoch;
@@ -108,10 +109,11 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_ffm_predict(const dctr_model *model, co
 DCTR_API DCTR_NODISCARD dctr_status dctr_ffm_evaluate(const dctr_model *model, const dctr_ffm_data *data,
                                                      double values[DCTR_METRIC_COUNT]);
 /* Streams a file through the model without loading it: predictions go to `out_path` (one per
- * line, "%.6g"; NULL = none), metrics to values (may be NULL). */
+ * line, "%.6g"; NULL = none), metrics to values (may be NULL), the row count to rows (may be
+ * NULL). Memory stays bounded unless metrics are asked for (then 8 bytes per row). */
 DCTR_API DCTR_NODISCARD dctr_status dctr_ffm_predict_file(const dctr_model *model, const char *data_path,
                                                          const char *out_path,
-                                                         double values[DCTR_METRIC_COUNT]);
+                                                         double values[DCTR_METRIC_COUNT], int64_t *rows);
 
 /* Model facts: 1 for a libffm-native model (no schema), its fields, features and k. */
 DCTR_API int dctr_ffm_is_native(const dctr_model *model);

@@ -25,6 +25,7 @@ struct dctr_batch {
     float *sample_weights;     /* [n], or NULL when every weight is 1 */
     dctr_column_data *cols;    /* [schema->ncols] */
     int owns_memory;           /* 0 for a view into a dataset */
+    struct dctr_row_builder *builder; /* serving-path state (src/data/batch_row.c), or NULL */
 };
 
 /* Allocates a batch of `capacity` rows for `schema` (internal twin of dctr_batch_new). */
@@ -32,6 +33,13 @@ dctr_status dctr_batch_alloc(const dctr_schema *schema, int64_t capacity, int wi
                              dctr_batch **out);
 /* Points `view` at rows [start, start + count) of `src` without copying (view->owns_memory = 0). */
 void dctr_batch_view(const dctr_batch *src, int64_t start, int64_t count, dctr_batch *view);
+/* A view needs its own cols array: dctr_batch_view_init allocates it (view->n = 0, no rows),
+ * dctr_batch_view_release frees it (never the viewed data). A view struct may be re-pointed with
+ * dctr_batch_view any number of times. */
+dctr_status dctr_batch_view_init(dctr_batch *view, const dctr_schema *schema);
+void dctr_batch_view_release(dctr_batch *view);
+/* Grows an owning batch to hold `capacity` rows (contents kept). */
+dctr_status dctr_batch_reserve(dctr_batch *batch, int64_t capacity);
 /* Copies the given rows of `src` into `dst` (dst->capacity >= count); dst->n = count. */
 dctr_status dctr_batch_gather(dctr_batch *dst, const dctr_batch *src, const int64_t *rows,
                               int64_t count);

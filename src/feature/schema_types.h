@@ -83,6 +83,8 @@ struct dctr_schema {
     /* added by the input module */
     char **fit_header;   /* CSV header seen at fit time (dctr_batch_add_csv_row without names) */
     int32_t fit_header_n;
+    uint64_t fingerprint; /* Fingerprint64 of the serialized schema, set once fitted (frozen) */
+    int has_fingerprint;
 };
 
 #endif

@@ -32,6 +32,10 @@ dctr_status dctr_container_open(const char *path, size_t max_bytes, dctr_contain
 dctr_status dctr_container_from_memory(const void *data, size_t size, dctr_container **out);
 void dctr_container_free(dctr_container *c);
 int dctr_container_has(const dctr_container *c, const char *name);
+/* The sections in file order (for `deepctr inspect` and the fuzzers); name_at is NULL past the
+ * end. The name is valid while the container lives. */
+size_t dctr_container_count(const dctr_container *c);
+const char *dctr_container_name_at(const dctr_container *c, size_t i);
 /* A bounds-checked reader over one section's payload; DCTR_ERR_FORMAT when missing. The reader
  * borrows the container's memory. */
 dctr_status dctr_container_section(const dctr_container *c, const char *name, dctr_rbuf *out);

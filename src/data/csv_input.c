@@ -1,0 +1,377 @@
+/* Header mapping and record encoding (see csv_input.h). */
+#include "data/csv_input.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "feature/encode.h"
+#include "feature/numparse.h"
+#include "feature/schema_internal.h"
+
+void dctr_csv_options_default(dctr_csv_options *o) {
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = (uint32_t)sizeof *o;
+    o->delimiter = ',';
+    o->has_header = 1;
+    o->allow_extra_columns = 0;
+    o->max_line_bytes = 1u << 20;
+    o->max_fields = 65536;
+    o->require_label = 1;
+}
+
+dctr_status dctr_csv_options_check(const dctr_csv_options *opts, dctr_csv_options *out) {
+    dctr_csv_options_default(out);
+    if (!opts)
+        return DCTR_OK;
+    if (opts->struct_size == 0 || opts->struct_size > sizeof *out)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG,
+                              "dctr_csv_options: struct_size %u is not valid (use "
+                              "dctr_csv_options_default)",
+                              (unsigned)opts->struct_size);
+    memcpy(out, opts, opts->struct_size);
+    char d = out->delimiter;
+    if (d == '"' || d == '\n' || d == '\r' || d == '\0')
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_csv_options: invalid delimiter");
+    if (out->max_line_bytes < 16 || out->max_line_bytes > ((size_t)1 << 30))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG,
+                              "dctr_csv_options: max_line_bytes %zu outside [16, 2^30]",
+                              out->max_line_bytes);
+    if (out->max_fields < 1)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_csv_options: max_fields < 1");
+    return DCTR_OK;
+}
+
+void dctr_csv_input_close(dctr_csv_input *in) {
+    dctr_csv_tok_close(&in->tok);
+    dctr_free(in->map);
+    dctr_free(in->has_len);
+    dctr_free(in->has_vw);
+    dctr_free(in->counts);
+    for (int32_t i = 0; in->header && i < in->nmap; i++)
+        dctr_free(in->header[i]);
+    dctr_free(in->header);
+    in->header = NULL;
+    in->map = NULL;
+    in->has_len = in->has_vw = NULL;
+    in->counts = NULL;
+}
+
+static int field_is(const dctr_csv_field *f, const char *name) {
+    return name && strlen(name) == f->len && memcmp(f->p, name, f->len) == 0;
+}
+
+/* Target of one header name. */
+static dctr_csv_target target_of(const dctr_schema *s, const dctr_csv_field *f) {
+    dctr_csv_target t = {DCTR_TGT_IGNORE, -1};
+    if (field_is(f, dctr_schema_label_name(s))) {
+        t.kind = DCTR_TGT_LABEL;
+        return t;
+    }
+    if (field_is(f, s->weight_column)) {
+        t.kind = DCTR_TGT_WEIGHT;
+        return t;
+    }
+    for (int32_t i = 0; i < s->ncols; i++) {
+        const dctr_column *c = &s->cols[i];
+        if (field_is(f, c->name)) {
+            t.kind = DCTR_TGT_COL;
+            t.col = i;
+            return t;
+        }
+    }
+    for (int32_t i = 0; i < s->ncols; i++) {
+        const dctr_column *c = &s->cols[i];
+        if (c->kind != DCTR_COLUMN_VARLEN)
+            continue;
+        if (field_is(f, c->length_name)) {
+            t.kind = DCTR_TGT_LENGTH;
+            t.col = i;
+            return t;
+        }
+        if (field_is(f, c->weight_name)) {
+            t.kind = DCTR_TGT_VWEIGHT;
+            t.col = i;
+            return t;
+        }
+    }
+    return t;
+}
+
+static dctr_status add_target(dctr_csv_input *in, int kind, int32_t col) {
+    dctr_csv_target *m = dctr_realloc_array(in->map, (size_t)in->nmap + 1, sizeof *m);
+    if (!m)
+        return DCTR_ERR_NOMEM;
+    in->map = m;
+    m[in->nmap].kind = kind;
+    m[in->nmap].col = col;
+    in->nmap++;
+    return DCTR_OK;
+}
+
+/* Without a header: [label] + feature names in order (varlen weight, length after their
+ * column) + [sample weight]. */
+static dctr_status map_schema_order(dctr_csv_input *in) {
+    const dctr_schema *s = in->schema;
+    if (in->opts.require_label)
+        DCTR_TRY(add_target(in, DCTR_TGT_LABEL, -1));
+    for (int32_t i = 0; i < s->ncols; i++) {
+        const dctr_column *c = &s->cols[i];
+        DCTR_TRY(add_target(in, DCTR_TGT_COL, i));
+        if (c->kind == DCTR_COLUMN_VARLEN && c->weight_name)
+            DCTR_TRY(add_target(in, DCTR_TGT_VWEIGHT, i));
+        if (c->kind == DCTR_COLUMN_VARLEN && c->length_name)
+            DCTR_TRY(add_target(in, DCTR_TGT_LENGTH, i));
+    }
+    if (s->weight_column)
+        DCTR_TRY(add_target(in, DCTR_TGT_WEIGHT, -1));
+    return DCTR_OK;
+}
+
+static dctr_status map_header(dctr_csv_input *in) {
+    const dctr_schema *s = in->schema;
+    dctr_csv_tok *t = &in->tok;
+    int got;
+    DCTR_TRY(dctr_csv_tok_next(t, &got));
+    if (!got)
+        return dctr_set_error(DCTR_ERR_PARSE, "%s: empty file (no header line)", t->path);
+    uint8_t *seen = dctr_calloc((size_t)s->ncols + 1, 1);
+    if (!seen)
+        return DCTR_ERR_NOMEM;
+    dctr_status st = DCTR_OK;
+    int64_t end_col = 1;
+    for (int32_t i = 0; i < t->nf && st == DCTR_OK; i++) {
+        const dctr_csv_field *f = &t->f[i];
+        end_col = f->col + (int64_t)f->len;
+        if (f->len == 0) {
+            st = dctr_set_error(DCTR_ERR_PARSE, "%s:%lld:%lld: empty column name in the header",
+                                t->path, (long long)f->line, (long long)f->col);
+            break;
+        }
+        for (int32_t j = 0; j < i; j++)
+            if (t->f[j].len == f->len && memcmp(t->f[j].p, f->p, f->len) == 0) {
+                st = dctr_set_error(DCTR_ERR_PARSE,
+                                    "%s:%lld:%lld: duplicate column name '%.*s' in the header "
+                                    "(first at column %lld)",
+                                    t->path, (long long)f->line, (long long)f->col,
+                                    (int)(f->len > 60 ? 60 : f->len), f->p, (long long)t->f[j].col);
+                break;
+            }
+        if (st != DCTR_OK)
+            break;
+        dctr_csv_target tg = target_of(s, f);
+        if (tg.kind == DCTR_TGT_IGNORE && !in->opts.allow_extra_columns) {
+            st = dctr_set_error(DCTR_ERR_PARSE,
+                                "%s:%lld:%lld: unknown column '%.*s' in the header (not in the "
+                                "schema; set allow_extra_columns to skip it)",
+                                t->path, (long long)f->line, (long long)f->col,
+                                (int)(f->len > 60 ? 60 : f->len), f->p);
+            break;
+        }
+        if (tg.kind == DCTR_TGT_COL)
+            seen[tg.col] = 1;
+        if (tg.kind == DCTR_TGT_LABEL)
+            in->has_label = 1;
+        if (tg.kind == DCTR_TGT_WEIGHT)
+            in->has_weight = 1;
+        if (tg.kind == DCTR_TGT_LENGTH)
+            in->has_len[tg.col] = 1;
+        if (tg.kind == DCTR_TGT_VWEIGHT)
+            in->has_vw[tg.col] = 1;
+        st = add_target(in, tg.kind, tg.col);
+        if (st == DCTR_OK) {
+            char **h = dctr_realloc_array(in->header, (size_t)in->nmap, sizeof *h);
+            char *name = h ? dctr_malloc(f->len + 1) : NULL;
+            if (h)
+                in->header = h;
+            if (!name) {
+                in->nmap--; /* keep header[] and map[] the same length for close() */
+                st = DCTR_ERR_NOMEM;
+            } else {
+                memcpy(name, f->p, f->len);
+                name[f->len] = '\0';
+                in->header[in->nmap - 1] = name;
+            }
+        }
+    }
+    for (int32_t i = 0; i < s->ncols && st == DCTR_OK; i++)
+        if (!seen[i])
+            st = dctr_set_error(DCTR_ERR_PARSE, "%s:%lld:%lld: missing column '%s' in the header",
+                                t->path, (long long)t->rec_line, (long long)end_col,
+                                s->cols[i].name);
+    if (st == DCTR_OK && in->opts.require_label && !in->has_label)
+        st = dctr_set_error(DCTR_ERR_PARSE, "%s:%lld:%lld: missing label column '%s' in the header",
+                            t->path, (long long)t->rec_line, (long long)end_col,
+                            dctr_schema_label_name(s));
+    dctr_free(seen);
+    return st;
+}
+
+dctr_status dctr_csv_input_open(dctr_csv_input *in, const dctr_schema *schema, const char *path,
+                                const dctr_csv_options *opts) {
+    memset(in, 0, sizeof *in);
+    in->tok.fd = -1;
+    if (!schema || !path)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "CSV reader: NULL schema or path");
+    DCTR_TRY(dctr_csv_options_check(opts, &in->opts));
+    in->schema = schema;
+    size_t n = (size_t)schema->ncols + 1;
+    in->has_len = dctr_calloc(n, 1);
+    in->has_vw = dctr_calloc(n, 1);
+    in->counts = dctr_calloc(n, sizeof(int32_t));
+    if (!in->has_len || !in->has_vw || !in->counts) {
+        dctr_csv_input_close(in);
+        return DCTR_ERR_NOMEM;
+    }
+    dctr_status st = dctr_csv_tok_open(&in->tok, path, in->opts.delimiter, in->opts.max_line_bytes,
+                                       in->opts.max_fields);
+    if (st == DCTR_OK) {
+        if (in->opts.has_header) {
+            st = map_header(in);
+        } else {
+            st = map_schema_order(in);
+            in->has_label = in->opts.require_label;
+            in->has_weight = schema->weight_column != NULL;
+            for (int32_t i = 0; i < schema->ncols; i++) {
+                in->has_len[i] = schema->cols[i].length_name != NULL;
+                in->has_vw[i] = schema->cols[i].weight_name != NULL;
+            }
+        }
+    }
+    if (st != DCTR_OK)
+        dctr_csv_input_close(in);
+    return st;
+}
+
+dctr_status dctr_csv_input_rewind(dctr_csv_input *in) {
+    DCTR_TRY(dctr_csv_tok_rewind(&in->tok));
+    in->rows = 0;
+    if (in->opts.has_header) {
+        int got;
+        DCTR_TRY(dctr_csv_tok_next(&in->tok, &got));
+    }
+    return DCTR_OK;
+}
+
+dctr_status dctr_csv_input_next(dctr_csv_input *in, int *got) {
+    dctr_csv_tok *t = &in->tok;
+    DCTR_TRY(dctr_csv_tok_next(t, got));
+    if (!*got)
+        return DCTR_OK;
+    if (t->nf != in->nmap) {
+        if (t->nf > in->nmap) {
+            const dctr_csv_field *f = &t->f[in->nmap];
+            return dctr_set_error(DCTR_ERR_PARSE, "%s:%lld:%lld: %d fields, expected %d (extra field)",
+                                  t->path, (long long)f->line, (long long)f->col, (int)t->nf,
+                                  (int)in->nmap);
+        }
+        const dctr_csv_field *f = &t->f[t->nf - 1];
+        return dctr_set_error(DCTR_ERR_PARSE, "%s:%lld:%lld: %d fields, expected %d (missing field)",
+                              t->path, (long long)f->line, (long long)(f->col + (int64_t)f->len),
+                              (int)t->nf, (int)in->nmap);
+    }
+    in->rows++;
+    return DCTR_OK;
+}
+
+dctr_status dctr_csv_input_encode(dctr_csv_input *in, dctr_batch *b, int64_t row) {
+    const dctr_schema *s = in->schema;
+    dctr_csv_tok *t = &in->tok;
+    dctr_loc loc = {t->path, 0, 0};
+    if (!in->has_label)
+        b->labels[row] = 0.0f;
+    if (b->sample_weights && !in->has_weight)
+        b->sample_weights[row] = 1.0f;
+    for (int32_t i = 0; i < in->nmap; i++) {
+        const dctr_csv_target tg = in->map[i];
+        if (tg.kind == DCTR_TGT_IGNORE)
+            continue;
+        const dctr_csv_field *f = &t->f[i];
+        loc.line = f->line;
+        loc.col = f->col;
+        switch (tg.kind) {
+        case DCTR_TGT_COL: {
+            const dctr_column *c = &s->cols[tg.col];
+            dctr_column_data *d = &b->cols[tg.col];
+            if (c->kind == DCTR_COLUMN_SPARSE) {
+                DCTR_TRY(dctr_encode_id(c, f->p, f->len, 0, &d->ids[row], &loc));
+            } else if (c->kind == DCTR_COLUMN_DENSE) {
+                DCTR_TRY(dctr_encode_dense(c, f->p, f->len, d->dense + row * c->dense_dim, &loc));
+            } else {
+                int32_t n;
+                DCTR_TRY(dctr_encode_varlen(c, f->p, f->len, d->ids + row * c->maxlen, &n, &loc));
+                in->counts[tg.col] = n;
+                if (d->lengths && !in->has_len[tg.col])
+                    d->lengths[row] = n;
+                if (d->weights && !in->has_vw[tg.col]) {
+                    float *w = d->weights + row * c->maxlen;
+                    for (int32_t k = 0; k < c->maxlen; k++)
+                        w[k] = k < n ? 1.0f : 0.0f;
+                }
+            }
+            break;
+        }
+        case DCTR_TGT_LABEL:
+            if (f->len == 0) {
+                if (in->opts.require_label)
+                    return dctr_loc_error(DCTR_ERR_PARSE, &loc, dctr_schema_label_name(s),
+                                          "missing label");
+                b->labels[row] = 0.0f;
+            } else {
+                DCTR_TRY(dctr_encode_float(dctr_schema_label_name(s), f->p, f->len,
+                                           &b->labels[row], &loc));
+            }
+            break;
+        case DCTR_TGT_WEIGHT:
+            if (b->sample_weights) {
+                float w = 1.0f;
+                if (f->len > 0)
+                    DCTR_TRY(dctr_encode_float(s->weight_column, f->p, f->len, &w, &loc));
+                if (w < 0.0f)
+                    return dctr_loc_error(DCTR_ERR_RANGE, &loc, s->weight_column,
+                                          "negative sample weight");
+                b->sample_weights[row] = w;
+            }
+            break;
+        case DCTR_TGT_LENGTH: {
+            const dctr_column *c = &s->cols[tg.col];
+            int64_t v = 0;
+            if (f->len > 0) {
+                int r = dctr_parse_int64(f->p, f->len, &v);
+                if (r == DCTR_NUM_SYNTAX)
+                    return dctr_loc_error(DCTR_ERR_PARSE, &loc, c->length_name,
+                                          "length '%.*s' is not an integer",
+                                          (int)(f->len > 40 ? 40 : f->len), f->p);
+                if (r != DCTR_NUM_OK || v < 0 || v > c->maxlen)
+                    return dctr_loc_error(DCTR_ERR_RANGE, &loc, c->length_name,
+                                          "length '%.*s' outside [0, maxlen %d]",
+                                          (int)(f->len > 40 ? 40 : f->len), f->p, (int)c->maxlen);
+            }
+            /* every varlen column naming this length column */
+            for (int32_t j = 0; j < s->ncols; j++)
+                if (s->cols[j].kind == DCTR_COLUMN_VARLEN && s->cols[j].length_name &&
+                    strcmp(s->cols[j].length_name, c->length_name) == 0 && b->cols[j].lengths)
+                    b->cols[j].lengths[row] = (int32_t)v;
+            break;
+        }
+        case DCTR_TGT_VWEIGHT: {
+            const dctr_column *c = &s->cols[tg.col];
+            for (int32_t j = 0; j < s->ncols; j++) {
+                const dctr_column *cj = &s->cols[j];
+                if (cj->kind != DCTR_COLUMN_VARLEN || !cj->weight_name || !b->cols[j].weights ||
+                    strcmp(cj->weight_name, c->weight_name) != 0)
+                    continue;
+                int32_t n;
+                DCTR_TRY(dctr_encode_varlen_weights(cj, f->p, f->len,
+                                                    b->cols[j].weights + row * cj->maxlen, &n, &loc));
+            }
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    return DCTR_OK;
+}

@@ -1,0 +1,119 @@
+/* Whole-file CSV reads into a dataset, dataset accessors and the Keras-style tail split. */
+#include "data/dataset.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "data/csv_input.h"
+
+void dctr_ds_store_release(dctr_ds_store *st) {
+    if (!st || --st->refs > 0)
+        return;
+    dctr_batch_free(st->owned);
+    if (st->map)
+        munmap(st->map, st->map_len);
+    if (st->fd >= 0)
+        close(st->fd);
+    dctr_free(st);
+}
+
+dctr_status dctr_dataset_wrap(const dctr_schema *schema, dctr_ds_store *store,
+                              const dctr_batch *src, int64_t start, int64_t count,
+                              dctr_dataset **out) {
+    *out = NULL;
+    dctr_dataset *ds = dctr_calloc(1, sizeof *ds);
+    if (!ds)
+        return DCTR_ERR_NOMEM;
+    if (dctr_batch_view_init(&ds->rows, schema) != DCTR_OK) {
+        dctr_free(ds);
+        return DCTR_ERR_NOMEM;
+    }
+    dctr_batch_view(src, start, count, &ds->rows);
+    ds->schema = schema;
+    ds->store = store;
+    store->refs++;
+    *out = ds;
+    return DCTR_OK;
+}
+
+void dctr_dataset_free(dctr_dataset *ds) {
+    if (!ds)
+        return;
+    dctr_batch_view_release(&ds->rows);
+    dctr_ds_store_release(ds->store);
+    dctr_free(ds);
+}
+
+int64_t dctr_dataset_num_rows(const dctr_dataset *ds) { return ds ? ds->rows.n : 0; }
+
+const float *dctr_dataset_labels(const dctr_dataset *ds) { return ds ? ds->rows.labels : NULL; }
+
+const dctr_batch *dctr_dataset_rows(const dctr_dataset *ds) { return ds ? &ds->rows : NULL; }
+
+dctr_status dctr_dataset_split_tail(const dctr_dataset *ds, double fraction, dctr_dataset **head,
+                                    dctr_dataset **tail) {
+    if (!ds || !head || !tail)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_dataset_split_tail: NULL argument");
+    *head = *tail = NULL;
+    if (!(fraction >= 0.0 && fraction < 1.0))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG,
+                              "dctr_dataset_split_tail: fraction %g outside [0, 1)", fraction);
+    int64_t n = ds->rows.n;
+    /* Keras: split_at = int(n * (1 - validation_split)) */
+    int64_t split = (int64_t)((double)n * (1.0 - fraction));
+    if (split > n)
+        split = n;
+    DCTR_TRY(dctr_dataset_wrap(ds->schema, ds->store, &ds->rows, 0, split, head));
+    dctr_status st = dctr_dataset_wrap(ds->schema, ds->store, &ds->rows, split, n - split, tail);
+    if (st != DCTR_OK) {
+        dctr_dataset_free(*head);
+        *head = NULL;
+    }
+    return st;
+}
+
+dctr_status dctr_dataset_read_csv(const dctr_schema *schema, const char *path,
+                                  const dctr_csv_options *opts, dctr_dataset **out) {
+    if (!out)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_dataset_read_csv: out is NULL");
+    *out = NULL;
+    if (!schema || !path)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_dataset_read_csv: NULL argument");
+    if (!schema->fitted)
+        return dctr_set_error(DCTR_ERR_STATE,
+                              "dctr_dataset_read_csv: the schema is not fitted (call "
+                              "dctr_schema_fit_csv or dctr_schema_fit_none first)");
+    dctr_csv_input in;
+    DCTR_TRY(dctr_csv_input_open(&in, schema, path, opts));
+    dctr_ds_store *store = dctr_calloc(1, sizeof *store);
+    dctr_status st = store ? DCTR_OK : DCTR_ERR_NOMEM;
+    if (store)
+        store->fd = -1;
+    if (st == DCTR_OK)
+        st = dctr_batch_new(schema, 4096, &store->owned);
+    dctr_batch *b = store ? store->owned : NULL;
+    while (st == DCTR_OK) {
+        int got;
+        st = dctr_csv_input_next(&in, &got);
+        if (st != DCTR_OK || !got)
+            break;
+        if (b->n == b->capacity)
+            st = dctr_batch_reserve(b, b->capacity * 2);
+        if (st == DCTR_OK)
+            st = dctr_csv_input_encode(&in, b, b->n);
+        if (st == DCTR_OK)
+            b->n++;
+    }
+    if (st == DCTR_OK && b->n == 0)
+        st = dctr_set_error(DCTR_ERR_PARSE, "%s: no data rows (header only)", path);
+    dctr_csv_input_close(&in);
+    if (st == DCTR_OK)
+        st = dctr_dataset_wrap(schema, store, b, 0, b->n, out);
+    if (store) {
+        store->refs++; /* balance the release below when wrap failed or succeeded */
+        dctr_ds_store_release(store);
+    }
+    return st;
+}

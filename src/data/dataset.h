@@ -1,0 +1,29 @@
+/* In-memory datasets: all rows in one batch layout, kept in refcounted storage (heap arrays or
+ * a read-only cache mapping) so head/tail splits are views without copies. */
+#ifndef DCTR_DATA_DATASET_H
+#define DCTR_DATA_DATASET_H
+
+#include "data/batch.h"
+
+typedef struct dctr_ds_store {
+    int refs;
+    dctr_batch *owned; /* heap storage, or NULL */
+    void *map;         /* mmap'ed cache, or NULL */
+    size_t map_len;
+    int fd;
+} dctr_ds_store;
+
+struct dctr_dataset {
+    const dctr_schema *schema;
+    dctr_batch rows;       /* a view (owns_memory = 0) over the store */
+    dctr_ds_store *store;
+};
+
+/* A dataset viewing rows [start, start + count) of `src` (a batch living in `store`); takes a
+ * reference on store. */
+dctr_status dctr_dataset_wrap(const dctr_schema *schema, dctr_ds_store *store,
+                              const dctr_batch *src, int64_t start, int64_t count,
+                              dctr_dataset **out);
+void dctr_ds_store_release(dctr_ds_store *store);
+
+#endif

@@ -1,0 +1,306 @@
+/* The synthetic generator: Criteo-shaped CSV and the same rows as libffm text, labels drawn from
+ * the planted model (synth_model.c), and the planted model's own AUC / logloss on those rows. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "data/synth_model.h"
+#include "deepctr/synth.h"
+
+void dctr_synth_options_default(dctr_synth_options *o) {
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = (uint32_t)sizeof *o;
+    o->rows = 200000;
+    o->seed = 1;
+    o->num_dense = 13;
+    o->num_sparse = 26;
+    o->max_vocabulary = 1000000;
+    o->zipf_exponent = 1.1;
+    o->missing_rate = 0.05;
+    o->target_ctr = 0.25;
+}
+
+static double sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
+
+/* Bias so that the mean predicted CTR on a calibration sample equals the target. */
+static double calibrate(const double *logit, int64_t n, double target) {
+    double lo = -30.0, hi = 30.0;
+    for (int it = 0; it < 100; it++) {
+        double mid = 0.5 * (lo + hi), s = 0.0;
+        for (int64_t i = 0; i < n; i++)
+            s += sigmoid(logit[i] + mid);
+        if (s / (double)n < target)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+typedef struct out_file {
+    FILE *f;
+    const char *path;
+    char *buf;
+    size_t len, cap;
+} out_file;
+
+static dctr_status out_flush(out_file *o) {
+    if (o->len && fwrite(o->buf, 1, o->len, o->f) != o->len)
+        return dctr_set_error(DCTR_ERR_IO, "%s: write failed: %s", o->path, strerror(errno));
+    o->len = 0;
+    return DCTR_OK;
+}
+
+static inline void put_char(out_file *o, char c) { o->buf[o->len++] = c; }
+
+static inline void put_int(out_file *o, int64_t v) {
+    char tmp[24];
+    int n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    if (v < 0)
+        put_char(o, '-');
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    while (n)
+        put_char(o, tmp[--n]);
+}
+
+/* x >= 0 with 4 decimals */
+static inline void put_fixed4(out_file *o, double x) {
+    int64_t t = (int64_t)llround(x * 10000.0);
+    put_int(o, t / 10000);
+    put_char(o, '.');
+    int64_t f = t % 10000;
+    put_char(o, (char)('0' + f / 1000));
+    put_char(o, (char)('0' + f / 100 % 10));
+    put_char(o, (char)('0' + f / 10 % 10));
+    put_char(o, (char)('0' + f % 10));
+}
+
+static dctr_status out_open(out_file *o, const char *path) {
+    memset(o, 0, sizeof *o);
+    if (!path)
+        return DCTR_OK;
+    o->path = path;
+    o->cap = 1u << 20;
+    o->buf = dctr_malloc(o->cap + 65536);
+    if (!o->buf)
+        return DCTR_ERR_NOMEM;
+    o->f = fopen(path, "wb");
+    if (!o->f)
+        return dctr_set_error(DCTR_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    return DCTR_OK;
+}
+
+static dctr_status out_close(out_file *o, dctr_status st) {
+    if (o->f) {
+        if (st == DCTR_OK)
+            st = out_flush(o);
+        if (fclose(o->f) != 0 && st == DCTR_OK)
+            st = dctr_set_error(DCTR_ERR_IO, "%s: close failed: %s", o->path, strerror(errno));
+    }
+    dctr_free(o->buf);
+    o->f = NULL;
+    o->buf = NULL;
+    return st;
+}
+
+typedef struct scored {
+    float p;
+    float y;
+} scored;
+
+static int cmp_scored(const void *a, const void *b) {
+    float x = ((const scored *)a)->p, y = ((const scored *)b)->p;
+    return (x > y) - (x < y);
+}
+
+/* AUC by the rank-sum formula with average ranks for ties. */
+static double auc_of(scored *s, int64_t n) {
+    qsort(s, (size_t)n, sizeof *s, cmp_scored);
+    double pos = 0, rank_sum = 0;
+    int64_t i = 0;
+    while (i < n) {
+        int64_t j = i;
+        while (j < n && s[j].p == s[i].p)
+            j++;
+        double avg = 0.5 * (double)(i + 1 + j); /* mean of ranks i+1 .. j */
+        for (int64_t k = i; k < j; k++)
+            if (s[k].y > 0.5) {
+                rank_sum += avg;
+                pos++;
+            }
+        i = j;
+    }
+    double neg = (double)n - pos;
+    if (pos == 0 || neg == 0)
+        return 0.5;
+    return (rank_sum - pos * (pos + 1) / 2.0) / (pos * neg);
+}
+
+static dctr_status check_options(const dctr_synth_options *in, dctr_synth_options *o) {
+    dctr_synth_options_default(o);
+    if (!in)
+        return DCTR_OK;
+    if (in->struct_size == 0 || in->struct_size > sizeof *o)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG,
+                              "dctr_synth_options: struct_size %u is not valid (use "
+                              "dctr_synth_options_default)",
+                              (unsigned)in->struct_size);
+    memcpy(o, in, in->struct_size);
+    if (o->rows < 1 || o->rows > (INT64_C(1) << 36))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: rows %lld out of range", (long long)o->rows);
+    if (o->num_dense < 0 || o->num_dense > 1000 || o->num_sparse < 0 || o->num_sparse > 1000 ||
+        o->num_dense + o->num_sparse < 1)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: column counts out of range");
+    if (o->max_vocabulary < 1 || o->max_vocabulary > (INT64_C(1) << 31))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: max_vocabulary out of range");
+    if (!(o->zipf_exponent > 0.0 && o->zipf_exponent < 10.0))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: zipf_exponent out of (0, 10)");
+    if (!(o->missing_rate >= 0.0 && o->missing_rate < 1.0))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: missing_rate out of [0, 1)");
+    if (!(o->target_ctr > 0.0 && o->target_ctr < 1.0))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: target_ctr out of (0, 1)");
+    return DCTR_OK;
+}
+
+static void write_csv_header(out_file *o, const synth_model *m) {
+    const char *lab = "label";
+    memcpy(o->buf + o->len, lab, 5);
+    o->len += 5;
+    for (int32_t i = 0; i < m->nd; i++) {
+        put_char(o, ',');
+        put_char(o, 'I');
+        put_int(o, i + 1);
+    }
+    for (int32_t j = 0; j < m->ns; j++) {
+        put_char(o, ',');
+        put_char(o, 'C');
+        put_int(o, j + 1);
+    }
+    put_char(o, '\n');
+}
+
+static void write_csv_row(out_file *o, const synth_model *m, const synth_row *row, int y) {
+    put_char(o, (char)('0' + y));
+    for (int32_t i = 0; i < m->nd; i++) {
+        put_char(o, ',');
+        if (row->dense[i] != INT64_MIN)
+            put_int(o, row->dense[i]);
+    }
+    for (int32_t j = 0; j < m->ns; j++) {
+        put_char(o, ',');
+        if (row->rank[j] >= 0) {
+            synth_category(m, j, row->rank[j], o->buf + o->len);
+            o->len += 8;
+        }
+    }
+    put_char(o, '\n');
+}
+
+static void write_ffm_row(out_file *o, const synth_model *m, const int64_t *offset,
+                          const synth_row *row, int y) {
+    put_char(o, (char)('0' + y));
+    for (int32_t i = 0; i < m->nd; i++) {
+        if (row->dense[i] == INT64_MIN)
+            continue;
+        put_char(o, ' ');
+        put_int(o, i);
+        put_char(o, ':');
+        put_int(o, i);
+        put_char(o, ':');
+        put_fixed4(o, log1p(row->dense[i] > 0 ? (double)row->dense[i] : 0.0));
+    }
+    for (int32_t j = 0; j < m->ns; j++) {
+        if (row->rank[j] < 0)
+            continue;
+        put_char(o, ' ');
+        put_int(o, m->nd + j);
+        put_char(o, ':');
+        put_int(o, offset[j] + row->rank[j]);
+        memcpy(o->buf + o->len, ":1", 2);
+        o->len += 2;
+    }
+    put_char(o, '\n');
+}
+
+dctr_status dctr_synth_generate(const dctr_synth_options *opts, dctr_synth_report *report) {
+    dctr_synth_options o;
+    DCTR_TRY(check_options(opts, &o));
+    synth_model m;
+    DCTR_TRY(synth_model_init(&m, &o));
+    int64_t n = o.rows;
+    size_t width = (size_t)(m.nd + m.ns) + 1;
+    int64_t *cells = dctr_malloc(sizeof(int64_t) * width * 2);
+    int64_t *offset = dctr_calloc((size_t)m.ns + 1, sizeof(int64_t));
+    int64_t ncal = n < 100000 ? n : 100000;
+    double *cal = dctr_malloc(sizeof(double) * (size_t)ncal);
+    scored *sc = dctr_malloc(sizeof(scored) * (size_t)n);
+    dctr_status st = (cells && offset && cal && sc) ? DCTR_OK : DCTR_ERR_NOMEM;
+    synth_row row = {cells, cells + width};
+    out_file csv, ffm;
+    memset(&csv, 0, sizeof csv);
+    memset(&ffm, 0, sizeof ffm);
+    if (st == DCTR_OK) {
+        for (int32_t j = 1; j < m.ns; j++)
+            offset[j] = offset[j - 1] + m.vocab[j - 1];
+        for (int32_t j = 0; j < m.ns; j++)
+            offset[j] += m.nd;
+        for (int64_t i = 0; i < ncal; i++) {
+            synth_draw_row(&m, o.seed, i, &row);
+            cal[i] = synth_logit(&m, &row);
+        }
+        m.bias = calibrate(cal, ncal, o.target_ctr);
+        st = out_open(&csv, o.csv_path);
+    }
+    if (st == DCTR_OK)
+        st = out_open(&ffm, o.libffm_path);
+    if (st == DCTR_OK && csv.f)
+        write_csv_header(&csv, &m);
+    dctr_rng lab;
+    dctr_rng_init(&lab, o.seed, 0x1abe1);
+    double pos = 0.0, ll = 0.0;
+    for (int64_t i = 0; i < n && st == DCTR_OK; i++) {
+        synth_draw_row(&m, o.seed, i, &row);
+        double p = sigmoid(synth_logit(&m, &row) + m.bias);
+        int y = dctr_rng_uniform(&lab) < p;
+        pos += y;
+        double pc = p < 1e-7 ? 1e-7 : (p > 1 - 1e-7 ? 1 - 1e-7 : p);
+        ll += y ? -log(pc) : -log(1.0 - pc);
+        sc[i].p = (float)p;
+        sc[i].y = (float)y;
+        /* each row is < 64 KiB when columns <= 1000: flush before the buffer could overflow */
+        if (csv.f) {
+            write_csv_row(&csv, &m, &row, y);
+            if (csv.len >= csv.cap)
+                st = out_flush(&csv);
+        }
+        if (ffm.f && st == DCTR_OK) {
+            write_ffm_row(&ffm, &m, offset, &row, y);
+            if (ffm.len >= ffm.cap)
+                st = out_flush(&ffm);
+        }
+    }
+    st = out_close(&csv, st);
+    st = out_close(&ffm, st);
+    if (st == DCTR_OK && report) {
+        report->rows = n;
+        report->positive_rate = pos / (double)n;
+        report->planted_logloss = ll / (double)n;
+        report->planted_auc = auc_of(sc, n);
+    }
+    dctr_free(cells);
+    dctr_free(offset);
+    dctr_free(cal);
+    dctr_free(sc);
+    synth_model_free(&m);
+    return st;
+}

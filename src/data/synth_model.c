@@ -1,0 +1,190 @@
+/* The planted model (see synth_model.h). */
+#include "data/synth_model.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+
+void synth_model_free(synth_model *m) {
+    dctr_free(m->vocab);
+    dctr_free(m->mu);
+    dctr_free(m->sigma);
+    dctr_free(m->wd);
+    dctr_free(m->lin);
+    dctr_free(m->sign);
+    for (int i = 0; i < m->npairs; i++) {
+        dctr_free(m->pairs[i].ua);
+        dctr_free(m->pairs[i].ub);
+    }
+    memset(m, 0, sizeof *m);
+}
+
+static float *normals(dctr_rng *r, size_t n, double sd) {
+    float *v = dctr_malloc(sizeof(float) * (n ? n : 1));
+    if (v)
+        for (size_t i = 0; i < n; i++)
+            v[i] = (float)(sd * dctr_rng_normal(r));
+    return v;
+}
+
+/* Columns carrying a linear signal, and the field pairs that interact (indices are filtered by
+ * the actual column count). */
+static const int32_t LINEAR_COLS[] = {0, 1, 2, 3, 5, 7, 9, 11, 14, 17};
+static const int32_t PAIRS[SYNTH_MAX_PAIRS][2] = {{0, 1}, {2, 5}, {3, 9}, {1, 7}, {11, 14}, {4, 8}};
+
+dctr_status synth_model_init(synth_model *m, const dctr_synth_options *o) {
+    memset(m, 0, sizeof *m);
+    m->nd = o->num_dense;
+    m->ns = o->num_sparse;
+    m->zipf = o->zipf_exponent;
+    m->missing = o->missing_rate;
+    dctr_rng r;
+    dctr_rng_init(&r, o->seed, 0x5eed);
+    m->salt = (uint32_t)dctr_rng_next(&r);
+    size_t nd = (size_t)m->nd, ns = (size_t)m->ns;
+    m->vocab = dctr_calloc(ns + 1, sizeof *m->vocab);
+    m->mu = dctr_calloc(nd + 1, sizeof *m->mu);
+    m->sigma = dctr_calloc(nd + 1, sizeof *m->sigma);
+    m->wd = dctr_calloc(nd + 1, sizeof *m->wd);
+    m->lin = dctr_calloc(ns * SYNTH_HEAD + 1, sizeof *m->lin);
+    m->sign = dctr_calloc(SYNTH_HEAD, sizeof *m->sign);
+    if (!m->vocab || !m->mu || !m->sigma || !m->wd || !m->lin || !m->sign) {
+        synth_model_free(m);
+        return DCTR_ERR_NOMEM;
+    }
+    /* vocabulary sizes spread log-uniformly from 10 to max_vocabulary, in shuffled order */
+    int64_t order[4096];
+    int64_t cnt = m->ns < 4096 ? m->ns : 4096;
+    for (int64_t j = 0; j < cnt; j++)
+        order[j] = j;
+    dctr_rng_shuffle_i64(&r, order, cnt);
+    double lo = 10.0, hi = (double)o->max_vocabulary;
+    if (hi < lo)
+        lo = hi;
+    for (int32_t j = 0; j < m->ns; j++) {
+        double f = cnt > 1 ? (double)order[j % cnt] / (double)(cnt - 1) : 1.0;
+        int64_t v = (int64_t)llround(lo * pow(hi / lo, f));
+        m->vocab[j] = v < 1 ? 1 : v;
+    }
+    for (int32_t i = 0; i < m->nd; i++) {
+        m->mu[i] = 0.5 + 3.0 * dctr_rng_uniform(&r);
+        m->sigma[i] = 0.6 + 1.0 * dctr_rng_uniform(&r);
+        m->wd[i] = i < 6 ? 0.3 * dctr_rng_normal(&r) : 0.0;
+    }
+    for (size_t k = 0; k < sizeof LINEAR_COLS / sizeof *LINEAR_COLS; k++) {
+        int32_t j = LINEAR_COLS[k];
+        if (j >= m->ns)
+            continue;
+        for (int h = 0; h < SYNTH_HEAD; h++)
+            m->lin[(size_t)j * SYNTH_HEAD + (size_t)h] = (float)(0.35 * dctr_rng_normal(&r));
+    }
+    for (int h = 0; h < SYNTH_HEAD; h++)
+        m->sign[h] = (dctr_rng_next(&r) & 1) ? 1.0f : -1.0f;
+    for (int p = 0; p < SYNTH_MAX_PAIRS; p++) {
+        if (PAIRS[p][0] >= m->ns || PAIRS[p][1] >= m->ns)
+            continue;
+        synth_pair *sp = &m->pairs[m->npairs];
+        sp->a = PAIRS[p][0];
+        sp->b = PAIRS[p][1];
+        sp->ua = normals(&r, SYNTH_HEAD * SYNTH_RANK, 0.6);
+        sp->ub = normals(&r, SYNTH_HEAD * SYNTH_RANK, 0.6);
+        m->npairs++;
+        if (!sp->ua || !sp->ub) {
+            synth_model_free(m);
+            return DCTR_ERR_NOMEM;
+        }
+    }
+    return DCTR_OK;
+}
+
+/* Bounded power law on [1, V+1): the continuous counterpart of Zipf(s), by inverse CDF. */
+static int64_t zipf_rank(dctr_rng *r, int64_t V, double s) {
+    double u = dctr_rng_uniform(r);
+    double x;
+    if (fabs(s - 1.0) < 1e-9) {
+        x = exp(u * log((double)V + 1.0));
+    } else {
+        double t = 1.0 - s;
+        x = pow(u * (pow((double)V + 1.0, t) - 1.0) + 1.0, 1.0 / t);
+    }
+    int64_t k = (int64_t)x - 1;
+    if (k < 0)
+        k = 0;
+    if (k >= V)
+        k = V - 1;
+    return k;
+}
+
+void synth_draw_row(const synth_model *m, uint64_t seed, int64_t index, synth_row *row) {
+    dctr_rng r;
+    dctr_rng_init(&r, seed, 0x100000000ULL + (uint64_t)index);
+    for (int32_t i = 0; i < m->nd; i++) {
+        double z = dctr_rng_normal(&r);
+        if (dctr_rng_uniform(&r) < m->missing) {
+            row->dense[i] = INT64_MIN;
+            continue;
+        }
+        double v = floor(exp(m->mu[i] + m->sigma[i] * z)) - 1.0;
+        row->dense[i] = (int64_t)(v > 1e12 ? 1e12 : v);
+    }
+    for (int32_t j = 0; j < m->ns; j++) {
+        int64_t k = zipf_rank(&r, m->vocab[j], m->zipf);
+        row->rank[j] = dctr_rng_uniform(&r) < m->missing ? -1 : k;
+    }
+}
+
+/* Standardized log count of dense column i (missing counts as 0, the CSV reader's fill). */
+static double gdense(const synth_model *m, const synth_row *row, int32_t i) {
+    int64_t x = row->dense[i] == INT64_MIN ? 0 : row->dense[i];
+    return (log1p(x > 0 ? (double)x : 0.0) - m->mu[i]) / m->sigma[i];
+}
+
+double synth_logit(const synth_model *m, const synth_row *row) {
+    double z = 0.0;
+    for (int32_t i = 0; i < m->nd; i++)
+        if (m->wd[i] != 0.0)
+            z += m->wd[i] * gdense(m, row, i);
+    for (int32_t j = 0; j < m->ns; j++) {
+        int64_t k = row->rank[j];
+        if (k >= 0 && k < SYNTH_HEAD)
+            z += m->lin[(size_t)j * SYNTH_HEAD + (size_t)k];
+    }
+    for (int p = 0; p < m->npairs; p++) {
+        const synth_pair *sp = &m->pairs[p];
+        int64_t ka = row->rank[sp->a], kb = row->rank[sp->b];
+        if (ka < 0 || kb < 0 || ka >= SYNTH_HEAD || kb >= SYNTH_HEAD)
+            continue;
+        for (int d = 0; d < SYNTH_RANK; d++)
+            z += (double)sp->ua[ka * SYNTH_RANK + d] * (double)sp->ub[kb * SYNTH_RANK + d];
+    }
+    /* non-linear parts: a saturating dense x dense product, and a dense x category sign */
+    if (m->nd >= 2)
+        z += 0.8 * tanh(gdense(m, row, 0) * gdense(m, row, 1));
+    if (m->nd >= 3 && m->ns >= 5) {
+        int64_t k = row->rank[4];
+        if (k >= 0 && k < SYNTH_HEAD)
+            z += 0.5 * m->sign[k] * gdense(m, row, 2);
+    }
+    return z;
+}
+
+static uint32_t mix32(uint32_t h) {
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+
+void synth_category(const synth_model *m, int32_t j, int64_t rank, char out[8]) {
+    /* xor with a per-column constant then a bijective mix: distinct ranks stay distinct */
+    uint32_t h = mix32((uint32_t)rank ^ mix32(m->salt + (uint32_t)j * 0x9E3779B9u));
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 7; i >= 0; i--) {
+        out[i] = hex[h & 15];
+        h >>= 4;
+    }
+}

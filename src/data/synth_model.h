@@ -1,0 +1,49 @@
+/* The planted model of the synthetic generator (docs/synthetic-data.md): per-column vocabulary
+ * sizes, Zipf category draws, log-normal counts for dense columns, and a logit with linear,
+ * field-aware pairwise (rank 2) and non-linear parts. */
+#ifndef DCTR_DATA_SYNTH_MODEL_H
+#define DCTR_DATA_SYNTH_MODEL_H
+
+#include "core/rng.h"
+#include "deepctr/synth.h"
+
+#define SYNTH_HEAD 200 /* informative (frequent) ranks per categorical column */
+#define SYNTH_RANK 2   /* rank of the pairwise interactions */
+#define SYNTH_MAX_PAIRS 6
+
+typedef struct synth_pair {
+    int32_t a, b;              /* categorical columns */
+    float *ua, *ub;            /* [SYNTH_HEAD * SYNTH_RANK]: a's vectors towards b, b's towards a */
+} synth_pair;
+
+typedef struct synth_model {
+    int32_t nd, ns;
+    double zipf;
+    double missing;
+    int64_t *vocab;            /* [ns] */
+    double *mu, *sigma;        /* [nd] log-normal parameters of the counts */
+    double *wd;                /* [nd] dense linear weights */
+    float *lin;                /* [ns * SYNTH_HEAD] categorical linear weights (0 = not informative) */
+    float *sign;               /* [SYNTH_HEAD] +-1 of the dense x categorical non-linear term */
+    synth_pair pairs[SYNTH_MAX_PAIRS];
+    int npairs;
+    double bias;
+    uint32_t salt;             /* mixes category strings per seed */
+} synth_model;
+
+/* One generated row: dense counts (missing = INT64_MIN) and category ranks (missing = -1). */
+typedef struct synth_row {
+    int64_t *dense; /* [nd] */
+    int64_t *rank;  /* [ns] */
+} synth_row;
+
+dctr_status synth_model_init(synth_model *m, const dctr_synth_options *o);
+void synth_model_free(synth_model *m);
+/* Draws row `index` (its own RNG stream: any row can be regenerated alone). */
+void synth_draw_row(const synth_model *m, uint64_t seed, int64_t index, synth_row *row);
+/* The planted logit without the bias. */
+double synth_logit(const synth_model *m, const synth_row *row);
+/* 8 hex digits naming category `rank` of column j (distinct ranks give distinct strings). */
+void synth_category(const synth_model *m, int32_t j, int64_t rank, char out[8]);
+
+#endif

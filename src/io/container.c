@@ -1,0 +1,575 @@
+/* The model file container (layout in docs/model-format.md).
+ *
+ *   0  "DCTRMODL"   8  u32 version   12 u32 endianness mark   16 u32 section count
+ *  20  u32 table bytes   24 u64 file size   32 section table   then u32 CRC32 of bytes [0, here)
+ *  table entry: u32 name length, name, u64 offset, u64 size, u32 CRC32 of the payload
+ *  payloads in table order at 64-byte aligned offsets, zero padding in between.
+ *
+ * Every byte of a file is covered by a checksum or must be zero padding, so any single bit flip
+ * is detected. The writer lays the file out once (cw_emit) and sends it to a sink: a memory
+ * buffer or a file descriptor, so both paths produce the same bytes. */
+#include "io/container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+
+#define MAGIC "DCTRMODL"
+#define FORMAT_VERSION 1u
+#define ENDIAN_MARK 0x01020304u
+#define FIXED_HEADER 32u
+#define PAYLOAD_ALIGN 64u   /* what the writer uses */
+#define MIN_ALIGN 8u        /* what the reader requires */
+#define ENTRY_FIXED 24u     /* u32 name length + u64 offset + u64 size + u32 crc */
+#define MAX_TEMP_ATTEMPTS 100
+
+typedef struct {
+    char name[DCTR_CONTAINER_MAX_NAME + 1];
+    const uint8_t *data; /* writer: owned copy; reader: into the container's buffer */
+    uint64_t offset, size;
+    char *origin; /* reader only: "<label> section '<name>'" for rbuf error messages */
+} section;
+
+struct dctr_container_writer {
+    section *sec;
+    uint32_t count, cap;
+};
+
+struct dctr_container {
+    uint8_t *data;
+    size_t size;
+    section *sec;
+    uint32_t count;
+    char *label; /* the path, or "<memory>": prefixes error messages */
+};
+
+static uint32_t crc_of(const uint8_t *p, uint64_t n) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    while (n > 0) {
+        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, p, chunk);
+        p += chunk;
+        n -= chunk;
+    }
+    return (uint32_t)crc;
+}
+
+static uint64_t align_up(uint64_t n, uint64_t a) { return (n + a - 1) / a * a; }
+
+static const char *errtext(int err, char *buf, size_t len) {
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+    return strerror_r(err, buf, len);
+#else
+    if (strerror_r(err, buf, len) != 0)
+        snprintf(buf, len, "errno %d", err);
+    return buf;
+#endif
+}
+
+/* ======================= writer ======================= */
+
+dctr_status dctr_cw_new(dctr_container_writer **out) {
+    *out = dctr_calloc(1, sizeof **out);
+    return *out ? DCTR_OK : DCTR_ERR_NOMEM;
+}
+
+void dctr_cw_free(dctr_container_writer *cw) {
+    if (!cw)
+        return;
+    for (uint32_t i = 0; i < cw->count; i++)
+        dctr_free((void *)cw->sec[i].data);
+    dctr_free(cw->sec);
+    dctr_free(cw);
+}
+
+dctr_status dctr_cw_add(dctr_container_writer *cw, const char *name, const dctr_wbuf *payload) {
+    if (!cw || !name || !payload)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "container: NULL argument to dctr_cw_add");
+    size_t n = strlen(name);
+    if (n == 0 || n > DCTR_CONTAINER_MAX_NAME)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG,
+                              "container: section name '%.40s' must be 1..%d bytes (is %zu)",
+                              name, DCTR_CONTAINER_MAX_NAME, n);
+    if (dctr_wbuf_status(payload) != DCTR_OK)
+        return dctr_set_error(DCTR_ERR_NOMEM,
+                              "container: payload of section '%s' is incomplete (a write failed)",
+                              name);
+    for (uint32_t i = 0; i < cw->count; i++)
+        if (strcmp(cw->sec[i].name, name) == 0)
+            return dctr_set_error(DCTR_ERR_INVALID_ARG, "container: duplicate section '%s'",
+                                  name);
+    if (cw->count >= DCTR_CONTAINER_MAX_SECTIONS)
+        return dctr_set_error(DCTR_ERR_LIMIT, "container: more than %d sections",
+                              DCTR_CONTAINER_MAX_SECTIONS);
+    if (cw->count == cw->cap) {
+        uint32_t cap = cw->cap ? cw->cap * 2 : 16;
+        section *s = dctr_realloc_array(cw->sec, cap, sizeof *s);
+        if (!s)
+            return DCTR_ERR_NOMEM;
+        cw->sec = s;
+        cw->cap = cap;
+    }
+    uint8_t *copy = dctr_malloc(payload->len);
+    if (!copy)
+        return DCTR_ERR_NOMEM;
+    if (payload->len)
+        memcpy(copy, payload->data, payload->len);
+    section *s = &cw->sec[cw->count++];
+    memset(s, 0, sizeof *s);
+    memcpy(s->name, name, n + 1);
+    s->data = copy;
+    s->size = payload->len;
+    return DCTR_OK;
+}
+
+/* Assigns payload offsets (when `offsets` is given) and returns the file size. */
+static uint64_t cw_layout(const dctr_container_writer *cw, uint64_t *offsets, uint32_t *table) {
+    uint64_t t = 0;
+    for (uint32_t i = 0; i < cw->count; i++)
+        t += ENTRY_FIXED + strlen(cw->sec[i].name);
+    uint64_t pos = FIXED_HEADER + t + 4;
+    for (uint32_t i = 0; i < cw->count; i++) {
+        uint64_t off = align_up(pos, PAYLOAD_ALIGN);
+        if (offsets)
+            offsets[i] = off;
+        pos = off + cw->sec[i].size;
+    }
+    if (table)
+        *table = (uint32_t)t; /* <= 4096 * 152 */
+    return pos;
+}
+
+/* Header + table + header CRC. */
+static dctr_status cw_header(const dctr_container_writer *cw, dctr_wbuf *h,
+                             const uint64_t *offsets, uint32_t table, uint64_t total) {
+    dctr_wbuf_bytes(h, MAGIC, 8);
+    dctr_wbuf_u32(h, FORMAT_VERSION);
+    dctr_wbuf_u32(h, ENDIAN_MARK);
+    dctr_wbuf_u32(h, cw->count);
+    dctr_wbuf_u32(h, table);
+    dctr_wbuf_u64(h, total);
+    for (uint32_t i = 0; i < cw->count; i++) {
+        const section *s = &cw->sec[i];
+        dctr_wbuf_u32(h, (uint32_t)strlen(s->name));
+        dctr_wbuf_bytes(h, s->name, strlen(s->name));
+        dctr_wbuf_u64(h, offsets[i]);
+        dctr_wbuf_u64(h, s->size);
+        dctr_wbuf_u32(h, crc_of(s->data, s->size));
+    }
+    if (dctr_wbuf_status(h) == DCTR_OK)
+        dctr_wbuf_u32(h, crc_of(h->data, h->len));
+    return dctr_wbuf_status(h);
+}
+
+typedef dctr_status (*sink_fn)(void *ctx, const void *data, size_t len);
+
+/* Lays the file out and sends every byte, in order, to the sink. */
+static dctr_status cw_emit(const dctr_container_writer *cw, sink_fn sink, void *ctx) {
+    static const uint8_t zeros[PAYLOAD_ALIGN];
+    uint64_t *offsets = dctr_calloc(cw->count ? cw->count : 1, sizeof *offsets);
+    if (!offsets)
+        return DCTR_ERR_NOMEM;
+    uint32_t table;
+    uint64_t total = cw_layout(cw, offsets, &table);
+    dctr_wbuf h;
+    dctr_wbuf_init(&h);
+    dctr_status st = cw_header(cw, &h, offsets, table, total);
+    if (st == DCTR_OK)
+        st = sink(ctx, h.data, h.len);
+    uint64_t pos = h.len;
+    for (uint32_t i = 0; i < cw->count && st == DCTR_OK; i++) {
+        st = sink(ctx, zeros, (size_t)(offsets[i] - pos));
+        if (st == DCTR_OK)
+            st = sink(ctx, cw->sec[i].data, (size_t)cw->sec[i].size);
+        pos = offsets[i] + cw->sec[i].size;
+    }
+    dctr_wbuf_free(&h);
+    dctr_free(offsets);
+    return st;
+}
+
+typedef struct {
+    uint8_t *at;
+} mem_sink;
+
+static dctr_status to_mem(void *ctx, const void *data, size_t len) {
+    mem_sink *m = ctx;
+    if (len)
+        memcpy(m->at, data, len);
+    m->at += len;
+    return DCTR_OK;
+}
+
+dctr_status dctr_cw_to_memory(const dctr_container_writer *cw, void **data, size_t *size) {
+    if (!cw || !data || !size)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "container: NULL argument");
+    uint64_t total = cw_layout(cw, NULL, NULL);
+    if (total > SIZE_MAX)
+        return dctr_set_error(DCTR_ERR_LIMIT, "container: %llu bytes do not fit in memory",
+                              (unsigned long long)total);
+    uint8_t *buf = dctr_malloc((size_t)total);
+    if (!buf)
+        return DCTR_ERR_NOMEM;
+    mem_sink m = {buf};
+    dctr_status st = cw_emit(cw, to_mem, &m);
+    if (st != DCTR_OK) {
+        dctr_free(buf);
+        return st;
+    }
+    *data = buf;
+    *size = (size_t)total;
+    return DCTR_OK;
+}
+
+typedef struct {
+    int fd;
+    const char *path, *tmp;
+} fd_sink;
+
+static dctr_status io_error(const char *path, const char *what, const char *file, int err) {
+    char buf[128];
+    return dctr_set_error(DCTR_ERR_IO, "cannot save model '%s': %s '%s': %s", path, what, file,
+                          errtext(err, buf, sizeof buf));
+}
+
+static dctr_status to_fd(void *ctx, const void *data, size_t len) {
+    fd_sink *f = ctx;
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t n = write(f->fd, p, len > (1u << 30) ? (1u << 30) : len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return io_error(f->path, "write to", f->tmp, n < 0 ? errno : EIO);
+        p += n;
+        len -= (size_t)n;
+    }
+    return DCTR_OK;
+}
+
+/* Opens "<path>.tmp.<pid>.<n>" exclusively, trying the next n when another writer holds it. */
+static dctr_status open_temp(const char *path, char **tmp_out, int *fd_out) {
+    size_t cap = strlen(path) + 64;
+    char *tmp = dctr_malloc(cap);
+    if (!tmp)
+        return DCTR_ERR_NOMEM;
+    for (int n = 0; n < MAX_TEMP_ATTEMPTS; n++) {
+        snprintf(tmp, cap, "%s.tmp.%ld.%d", path, (long)getpid(), n);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            *tmp_out = tmp;
+            *fd_out = fd;
+            return DCTR_OK;
+        }
+        if (errno != EEXIST) {
+            dctr_status st = io_error(path, "cannot create temporary file", tmp, errno);
+            dctr_free(tmp);
+            return st;
+        }
+    }
+    dctr_free(tmp);
+    return dctr_set_error(DCTR_ERR_IO, "cannot save model '%s': %d temporary files already exist",
+                          path, MAX_TEMP_ATTEMPTS);
+}
+
+/* fsync of the directory holding path, so the rename itself survives a power loss. */
+static dctr_status sync_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *dir = dctr_strdup(slash ? path : ".");
+    if (!dir)
+        return DCTR_ERR_NOMEM;
+    if (slash)
+        dir[slash == path ? 1 : (size_t)(slash - path)] = '\0';
+    dctr_status st = DCTR_OK;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        st = io_error(path, "cannot open directory", dir, errno);
+    else if (fsync(fd) != 0 && errno != EINVAL) /* EINVAL: the file system cannot sync dirs */
+        st = io_error(path, "cannot fsync directory", dir, errno);
+    if (fd >= 0)
+        close(fd);
+    dctr_free(dir);
+    return st;
+}
+
+dctr_status dctr_cw_save(const dctr_container_writer *cw, const char *path) {
+    if (!cw || !path || !*path)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "container: NULL or empty save path");
+    char *tmp = NULL;
+    int fd = -1;
+    DCTR_TRY(open_temp(path, &tmp, &fd));
+    fd_sink f = {fd, path, tmp};
+    dctr_status st = cw_emit(cw, to_fd, &f);
+    if (st == DCTR_OK && fsync(fd) != 0)
+        st = io_error(path, "cannot fsync", tmp, errno);
+    if (close(fd) != 0 && st == DCTR_OK)
+        st = io_error(path, "cannot close", tmp, errno);
+    if (st == DCTR_OK && rename(tmp, path) != 0)
+        st = io_error(path, "cannot rename temporary file", tmp, errno);
+    if (st != DCTR_OK)
+        unlink(tmp); /* the old file at path is untouched */
+    else
+        st = sync_dir(path);
+    dctr_free(tmp);
+    return st;
+}
+
+/* ======================= reader ======================= */
+
+void dctr_container_free(dctr_container *c) {
+    if (!c)
+        return;
+    for (uint32_t i = 0; c->sec && i < c->count; i++)
+        dctr_free(c->sec[i].origin);
+    dctr_free(c->sec);
+    dctr_free(c->data);
+    dctr_free(c->label);
+    dctr_free(c);
+}
+
+#define BAD(...) dctr_set_error(DCTR_ERR_FORMAT, __VA_ARGS__)
+
+/* Fixed header: magic, version, endianness, sizes. Sets *header_end (table CRC included). */
+static dctr_status check_header(const uint8_t *d, size_t size, const char *label,
+                                uint32_t *count, uint32_t *table, uint64_t *header_end) {
+    if (size < 8) {
+        if (memcmp(d, MAGIC, size) == 0 || size == 0)
+            return BAD("%s: truncated: header needs %u bytes, file has %zu", label, FIXED_HEADER,
+                       size);
+        return BAD("%s: not a libdeepctr model file (bad magic)", label);
+    }
+    if (memcmp(d, MAGIC, 8) != 0)
+        return BAD("%s: not a libdeepctr model file (bad magic)", label);
+    if (size < FIXED_HEADER)
+        return BAD("%s: truncated: header needs %u bytes, file has %zu", label, FIXED_HEADER,
+                   size);
+    dctr_rbuf r;
+    dctr_rbuf_init(&r, d, FIXED_HEADER, label);
+    uint32_t version, mark;
+    uint64_t file_size;
+    r.pos = 8;
+    DCTR_TRY(dctr_rbuf_u32(&r, &version, "format version"));
+    DCTR_TRY(dctr_rbuf_u32(&r, &mark, "endianness mark"));
+    DCTR_TRY(dctr_rbuf_u32(&r, count, "section count"));
+    DCTR_TRY(dctr_rbuf_u32(&r, table, "section table size"));
+    DCTR_TRY(dctr_rbuf_u64(&r, &file_size, "file size"));
+    if (version > FORMAT_VERSION)
+        return BAD("%s: format version %u is newer than this library supports (%u)", label,
+                   version, FORMAT_VERSION);
+    if (version == 0)
+        return BAD("%s: invalid format version 0", label);
+    if (mark != ENDIAN_MARK)
+        return BAD("%s: bad endianness mark 0x%08x (expected 0x%08x)", label, mark, ENDIAN_MARK);
+    if (*count > DCTR_CONTAINER_MAX_SECTIONS)
+        return BAD("%s: section count %u exceeds the limit %d", label, *count,
+                   DCTR_CONTAINER_MAX_SECTIONS);
+    uint64_t min_table = (uint64_t)*count * (ENTRY_FIXED + 1);
+    uint64_t max_table = (uint64_t)*count * (ENTRY_FIXED + DCTR_CONTAINER_MAX_NAME);
+    if (*table < min_table || *table > max_table)
+        return BAD("%s: section table size %u is impossible for %u sections", label, *table,
+                   *count);
+    *header_end = FIXED_HEADER + (uint64_t)*table + 4;
+    if (*header_end > size)
+        return BAD("%s: truncated: section table needs %llu bytes, file has %zu", label,
+                   (unsigned long long)*header_end, size);
+    uint32_t stored;
+    dctr_rbuf_init(&r, d + *header_end - 4, 4, label);
+    DCTR_TRY(dctr_rbuf_u32(&r, &stored, "header checksum"));
+    if (stored != crc_of(d, *header_end - 4))
+        return BAD("%s: header checksum mismatch", label);
+    if (file_size != size)
+        return BAD("%s: %s: header says the file is %llu bytes, it has %zu", label,
+                   file_size > size ? "truncated" : "trailing data",
+                   (unsigned long long)file_size, size);
+    return DCTR_OK;
+}
+
+static int all_zero(const uint8_t *p, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+/* One table entry: name, placement (after `*end`, 8-aligned, inside the file), checksum. */
+static dctr_status read_entry(dctr_rbuf *r, const dctr_container *c, uint32_t i,
+                              const char *label, uint64_t *end) {
+    section *s = &c->sec[i];
+    uint32_t n;
+    uint32_t crc;
+    DCTR_TRY(dctr_rbuf_u32(r, &n, "section name length"));
+    if (n == 0 || n > DCTR_CONTAINER_MAX_NAME)
+        return BAD("%s: section %u has a name of %u bytes (allowed 1..%d)", label, i, n,
+                   DCTR_CONTAINER_MAX_NAME);
+    DCTR_TRY(dctr_rbuf_bytes(r, s->name, n, "section name"));
+    s->name[n] = '\0';
+    if (memchr(s->name, '\0', n))
+        return BAD("%s: section %u name contains a NUL byte", label, i);
+    for (uint32_t j = 0; j < i; j++)
+        if (strcmp(c->sec[j].name, s->name) == 0)
+            return BAD("%s: duplicate section '%s'", label, s->name);
+    DCTR_TRY(dctr_rbuf_u64(r, &s->offset, "section offset"));
+    DCTR_TRY(dctr_rbuf_u64(r, &s->size, "section size"));
+    DCTR_TRY(dctr_rbuf_u32(r, &crc, "section checksum"));
+    if (s->offset % MIN_ALIGN != 0)
+        return BAD("%s: section '%s' offset %llu is not %u-byte aligned", label, s->name,
+                   (unsigned long long)s->offset, MIN_ALIGN);
+    if (s->offset < *end)
+        return BAD("%s: section '%s' at offset %llu overlaps the data before it (ending at %llu)",
+                   label, s->name, (unsigned long long)s->offset, (unsigned long long)*end);
+    if (s->offset > c->size || s->size > c->size - s->offset)
+        return BAD("%s: section '%s' (offset %llu, size %llu) extends past the end of the "
+                   "file (%zu bytes)",
+                   label, s->name, (unsigned long long)s->offset, (unsigned long long)s->size,
+                   c->size);
+    if (!all_zero(c->data + *end, s->offset - *end))
+        return BAD("%s: nonzero padding before section '%s'", label, s->name);
+    s->data = c->data + s->offset;
+    if (crc_of(s->data, s->size) != crc)
+        return BAD("%s: section '%s' checksum mismatch", label, s->name);
+    *end = s->offset + s->size;
+    size_t cap = strlen(label) + n + 16;
+    s->origin = dctr_malloc(cap);
+    if (!s->origin)
+        return DCTR_ERR_NOMEM;
+    snprintf(s->origin, cap, "%s section '%s'", label, s->name);
+    return DCTR_OK;
+}
+
+/* Validates `data`; ownership passes to the container, also on failure. */
+static dctr_status parse(uint8_t *data, size_t size, const char *label, dctr_container **out) {
+    *out = NULL;
+    dctr_container *c = dctr_calloc(1, sizeof *c);
+    if (!c) {
+        dctr_free(data);
+        return DCTR_ERR_NOMEM;
+    }
+    c->data = data;
+    c->size = size;
+    dctr_status st = (c->label = dctr_strdup(label)) ? DCTR_OK : DCTR_ERR_NOMEM;
+    uint32_t count = 0, table = 0;
+    uint64_t end = 0;
+    if (st == DCTR_OK)
+        st = check_header(data, size, label, &count, &table, &end);
+    /* count <= 4096 and the table fits in the file: this allocation is small and bounded. */
+    if (st == DCTR_OK && !(c->sec = dctr_calloc(count ? count : 1, sizeof *c->sec)))
+        st = DCTR_ERR_NOMEM;
+    if (st == DCTR_OK) {
+        dctr_rbuf r;
+        char *table_label = dctr_malloc(strlen(label) + 16);
+        if (!table_label)
+            st = DCTR_ERR_NOMEM;
+        else
+            sprintf(table_label, "%s section table", label);
+        dctr_rbuf_init(&r, data + FIXED_HEADER, table, table_label);
+        for (uint32_t i = 0; st == DCTR_OK && i < count; i++) {
+            c->count = i + 1; /* so a failure frees this entry's origin too */
+            st = read_entry(&r, c, i, label, &end);
+        }
+        if (st == DCTR_OK && dctr_rbuf_remaining(&r) != 0)
+            st = BAD("%s: section table has %zu unused bytes", label, dctr_rbuf_remaining(&r));
+        dctr_free(table_label);
+    }
+    if (st == DCTR_OK && !all_zero(data + end, size - end))
+        st = BAD("%s: nonzero trailing bytes after the last section", label);
+    if (st != DCTR_OK) {
+        dctr_container_free(c);
+        return st;
+    }
+    *out = c;
+    return DCTR_OK;
+}
+
+dctr_status dctr_container_from_memory(const void *data, size_t size, dctr_container **out) {
+    if (!out || (!data && size))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "container: NULL argument");
+    uint8_t *copy = dctr_malloc(size);
+    if (!copy)
+        return DCTR_ERR_NOMEM;
+    if (size)
+        memcpy(copy, data, size);
+    return parse(copy, size, "<memory>", out);
+}
+
+static dctr_status read_error(const char *path, const char *what, int err) {
+    char buf[128];
+    return dctr_set_error(DCTR_ERR_IO, "%s: cannot %s: %s", path, what,
+                          errtext(err, buf, sizeof buf));
+}
+
+dctr_status dctr_container_open(const char *path, size_t max_bytes, dctr_container **out) {
+    if (!path || !out)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "container: NULL argument");
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return read_error(path, "open", errno);
+    struct stat st_buf;
+    dctr_status st = DCTR_OK;
+    uint8_t *data = NULL;
+    size_t size = 0, got = 0;
+    if (fstat(fd, &st_buf) != 0) {
+        st = read_error(path, "stat", errno);
+    } else if (!S_ISREG(st_buf.st_mode)) {
+        st = dctr_set_error(DCTR_ERR_IO, "%s: not a regular file", path);
+    } else if ((uint64_t)st_buf.st_size > SIZE_MAX ||
+               (max_bytes && (uint64_t)st_buf.st_size > max_bytes)) {
+        st = dctr_set_error(DCTR_ERR_LIMIT, "%s: file of %lld bytes exceeds the limit of %zu",
+                            path, (long long)st_buf.st_size, max_bytes ? max_bytes : SIZE_MAX);
+    } else {
+        size = (size_t)st_buf.st_size;
+        data = dctr_malloc(size);
+        if (!data)
+            st = DCTR_ERR_NOMEM;
+    }
+    while (st == DCTR_OK && got < size) {
+        ssize_t n = read(fd, data + got, size - got > (1u << 30) ? (1u << 30) : size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            st = read_error(path, "read", errno);
+        else if (n == 0)
+            st = dctr_set_error(DCTR_ERR_IO, "%s: file shrank while being read", path);
+        else
+            got += (size_t)n;
+    }
+    close(fd);
+    if (st != DCTR_OK) {
+        dctr_free(data);
+        return st;
+    }
+    return parse(data, size, path, out);
+}
+
+int dctr_container_has(const dctr_container *c, const char *name) {
+    for (uint32_t i = 0; c && name && i < c->count; i++)
+        if (strcmp(c->sec[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+size_t dctr_container_count(const dctr_container *c) { return c ? c->count : 0; }
+
+const char *dctr_container_name_at(const dctr_container *c, size_t i) {
+    return c && i < c->count ? c->sec[i].name : NULL;
+}
+
+dctr_status dctr_container_section(const dctr_container *c, const char *name, dctr_rbuf *out) {
+    if (!c || !name || !out)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "container: NULL argument");
+    for (uint32_t i = 0; i < c->count; i++) {
+        if (strcmp(c->sec[i].name, name) == 0) {
+            dctr_rbuf_init(out, c->sec[i].data, (size_t)c->sec[i].size, c->sec[i].origin);
+            return DCTR_OK;
+        }
+    }
+    return dctr_set_error(DCTR_ERR_FORMAT, "%s: missing section '%s'", c->label, name);
+}

@@ -1,0 +1,724 @@
+/* DNN stack: dense (sgemm) -> [BN] -> activation (incl. PReLU / Dice) -> [dropout]. */
+#include "layers/dnn.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/blas.h"
+#include "core/error.h"
+#include "layers/init.h"
+
+#define CHUNK 256 /* columns per stack-buffer chunk in the BN reductions */
+
+/* ---------------------------------------------------------------- configuration */
+
+void dctr_dnn_config_default(dctr_dnn_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->activation = DCTR_ACT_RELU;
+    cfg->output_activation = DCTR_ACT_RELU;
+    cfg->bn_momentum = DCTR_BN_MOMENTUM;
+    cfg->bn_eps = DCTR_BN_EPS;
+}
+
+static int act_ok(dctr_activation a) { return a >= DCTR_ACT_RELU && a <= DCTR_ACT_DICE; }
+
+dctr_status dctr_dnn_config_check(const dctr_dnn_config *cfg) {
+    if (cfg->in_dim < 0)
+        return dctr_set_error(DCTR_ERR_SCHEMA, "DNN: input width %d < 0", cfg->in_dim);
+    if (cfg->num_layers < 0 || cfg->num_layers > DCTR_DNN_MAX_LAYERS)
+        return dctr_set_error(DCTR_ERR_SCHEMA, "DNN: %d hidden layers (0..%d allowed)",
+                              cfg->num_layers, DCTR_DNN_MAX_LAYERS);
+    for (int32_t i = 0; i < cfg->num_layers; i++)
+        if (cfg->units[i] <= 0)
+            return dctr_set_error(DCTR_ERR_SCHEMA, "DNN: hidden layer %d has %d units", i,
+                                  cfg->units[i]);
+    if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f))
+        return dctr_set_error(DCTR_ERR_SCHEMA, "DNN: dropout rate %g outside [0, 1)",
+                              (double)cfg->dropout);
+    if (!act_ok(cfg->activation) || (cfg->has_output_activation && !act_ok(cfg->output_activation)))
+        return dctr_set_error(DCTR_ERR_SCHEMA, "DNN: unknown activation");
+    if (cfg->use_bn && !(cfg->bn_eps > 0.0f && cfg->bn_momentum >= 0.0f && cfg->bn_momentum <= 1.0f))
+        return dctr_set_error(DCTR_ERR_SCHEMA, "DNN: batch norm eps %g / momentum %g invalid",
+                              (double)cfg->bn_eps, (double)cfg->bn_momentum);
+    return DCTR_OK;
+}
+
+dctr_activation dctr_dnn_layer_activation(const dctr_dnn_config *cfg, int32_t i) {
+    if (cfg->has_output_activation && i == cfg->num_layers - 1)
+        return cfg->output_activation;
+    return cfg->activation;
+}
+
+int32_t dctr_dnn_out_dim(const dctr_dnn_config *cfg) {
+    return cfg->num_layers > 0 ? cfg->units[cfg->num_layers - 1] : cfg->in_dim;
+}
+
+static int32_t layer_in(const dctr_dnn_config *cfg, int32_t i) {
+    return i == 0 ? cfg->in_dim : cfg->units[i - 1];
+}
+
+static int has_alpha(dctr_activation a) { return a == DCTR_ACT_PRELU || a == DCTR_ACT_DICE; }
+
+int64_t dctr_dnn_num_params(const dctr_dnn_config *cfg) {
+    int64_t n = 0;
+    for (int32_t i = 0; i < cfg->num_layers; i++) {
+        int64_t o = cfg->units[i];
+        n += (int64_t)layer_in(cfg, i) * o + o;
+        if (cfg->use_bn)
+            n += 2 * o;
+        if (has_alpha(dctr_dnn_layer_activation(cfg, i)))
+            n += o;
+    }
+    return n;
+}
+
+int64_t dctr_dnn_num_state(const dctr_dnn_config *cfg) {
+    int64_t n = 0;
+    for (int32_t i = 0; i < cfg->num_layers; i++) {
+        int64_t o = cfg->units[i];
+        if (cfg->use_bn)
+            n += 2 * o;
+        if (dctr_dnn_layer_activation(cfg, i) == DCTR_ACT_DICE)
+            n += 2 * o;
+    }
+    return n;
+}
+
+void dctr_dnn_bind(const dctr_dnn_config *cfg, float *params, float *state, dctr_dnn_params *p) {
+    memset(p, 0, sizeof *p);
+    p->num_layers = cfg->num_layers;
+    for (int32_t i = 0; i < cfg->num_layers; i++) {
+        dctr_dnn_layer_params *l = &p->layer[i];
+        int64_t o = cfg->units[i];
+        dctr_activation act = dctr_dnn_layer_activation(cfg, i);
+        l->W = params;
+        params += (int64_t)layer_in(cfg, i) * o;
+        l->b = params;
+        params += o;
+        if (cfg->use_bn) {
+            l->gamma = params;
+            l->beta = params + o;
+            params += 2 * o;
+        }
+        if (has_alpha(act)) {
+            l->alpha = params;
+            params += o;
+        }
+        if (state) {
+            if (cfg->use_bn) {
+                l->bn_mean = state;
+                l->bn_var = state + o;
+                state += 2 * o;
+            }
+            if (act == DCTR_ACT_DICE) {
+                l->dice_mean = state;
+                l->dice_var = state + o;
+                state += 2 * o;
+            }
+        }
+    }
+}
+
+void dctr_dnn_init(const dctr_dnn_config *cfg, const dctr_dnn_params *p, dctr_rng *rng) {
+    for (int32_t i = 0; i < cfg->num_layers; i++) {
+        const dctr_dnn_layer_params *l = &p->layer[i];
+        int32_t in = layer_in(cfg, i), o = cfg->units[i];
+        dctr_init_glorot_normal(rng, l->W, (int64_t)in * o, in, o);
+        dctr_init_const(l->b, o, 0.0f);
+        if (l->gamma) {
+            dctr_init_const(l->gamma, o, 1.0f);
+            dctr_init_const(l->beta, o, 0.0f);
+        }
+        if (l->alpha)
+            dctr_init_const(l->alpha, o, 0.0f);
+        if (l->bn_mean) {
+            dctr_init_const(l->bn_mean, o, 0.0f);
+            dctr_init_const(l->bn_var, o, 1.0f);
+        }
+        if (l->dice_mean) {
+            dctr_init_const(l->dice_mean, o, 0.0f);
+            dctr_init_const(l->dice_var, o, 1.0f);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- dense */
+
+void dctr_dense_forward(const float *X, int64_t ldx, int64_t B, int32_t in, int32_t out,
+                        const float *W, const float *bias, float *Z, int64_t ldz) {
+    if (B <= 0 || out <= 0)
+        return;
+    if (out == 1) { /* Dense(1): row dot products; a GEMM with N = 1 wastes most of its time */
+        float b0 = bias ? bias[0] : 0.0f;
+        for (int64_t b = 0; b < B; b++) {
+            const float *x = X + b * ldx;
+            float s = 0.0f;
+            for (int32_t j = 0; j < in; j++)
+                s += x[j] * W[j];
+            Z[b * ldz] = s + b0;
+        }
+        return;
+    }
+    if (bias)
+        for (int64_t b = 0; b < B; b++)
+            memcpy(Z + b * ldz, bias, (size_t)out * sizeof(float));
+    if (in <= 0) {
+        if (!bias)
+            for (int64_t b = 0; b < B; b++)
+                memset(Z + b * ldz, 0, (size_t)out * sizeof(float));
+        return;
+    }
+    dctr_sgemm(false, false, (int)B, out, in, 1.0f, X, (int)ldx, W, out, bias ? 1.0f : 0.0f, Z,
+               (int)ldz);
+}
+
+/* dX_beta = 0 overwrites dX (internal buffers), 1 accumulates (the public contract). */
+static void dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
+                           int32_t in, int32_t out, const float *W, float *dW, float *dbias,
+                           float *dX, int64_t lddx, float dX_beta) {
+    if (B <= 0 || out <= 0)
+        return;
+    if (out == 1) { /* rank-1 updates as plain loops */
+        float db = 0.0f;
+        for (int64_t b = 0; b < B; b++) {
+            const float *x = X + b * ldx;
+            float d = dZ[b * ldz];
+            db += d;
+            for (int32_t j = 0; j < in; j++)
+                dW[j] += d * x[j];
+            if (dX) {
+                float *dx = dX + b * lddx;
+                for (int32_t j = 0; j < in; j++)
+                    dx[j] = dX_beta != 0.0f ? dx[j] + d * W[j] : d * W[j];
+            }
+        }
+        if (dbias)
+            dbias[0] += db;
+        return;
+    }
+    if (in > 0) {
+        dctr_sgemm(true, false, in, out, (int)B, 1.0f, X, (int)ldx, dZ, (int)ldz, 1.0f, dW, out);
+        if (dX)
+            dctr_sgemm(false, true, (int)B, in, out, 1.0f, dZ, (int)ldz, W, out, dX_beta, dX,
+                       (int)lddx);
+    }
+    if (dbias)
+        for (int64_t b = 0; b < B; b++) {
+            const float *d = dZ + b * ldz;
+            for (int32_t o = 0; o < out; o++)
+                dbias[o] += d[o];
+        }
+}
+
+void dctr_dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
+                         int32_t in, int32_t out, const float *W, float *dW, float *dbias,
+                         float *dX, int64_t lddx) {
+    dense_backward(X, ldx, dZ, ldz, B, in, out, W, dW, dbias, dX, lddx, 1.0f);
+}
+
+/* ---------------------------------------------------------------- batch norm */
+
+void dctr_bn_forward_train(const float *Z, int64_t B, int32_t n, const float *gamma,
+                           const float *beta, float eps, float momentum, float *moving_mean,
+                           float *moving_var, float *xhat, float *istd, float *Y) {
+    double s1[CHUNK], s2[CHUNK];
+    float mu[CHUNK], is[CHUNK];
+    for (int32_t c0 = 0; c0 < n; c0 += CHUNK) {
+        int32_t nc = n - c0 < CHUNK ? n - c0 : CHUNK;
+        memset(s1, 0, sizeof s1);
+        memset(s2, 0, sizeof s2);
+        for (int64_t b = 0; b < B; b++) {
+            const float *z = Z + b * n + c0;
+            for (int32_t j = 0; j < nc; j++)
+                s1[j] += z[j];
+        }
+        for (int32_t j = 0; j < nc; j++)
+            s1[j] /= (double)B;
+        for (int64_t b = 0; b < B; b++) {
+            const float *z = Z + b * n + c0;
+            for (int32_t j = 0; j < nc; j++) {
+                double d = z[j] - s1[j];
+                s2[j] += d * d;
+            }
+        }
+        for (int32_t j = 0; j < nc; j++) {
+            double var = s2[j] / (double)B; /* biased, as tf.nn.moments */
+            mu[j] = (float)s1[j];
+            is[j] = (float)(1.0 / sqrt(var + eps));
+            if (istd)
+                istd[c0 + j] = is[j];
+            if (moving_mean) {
+                moving_mean[c0 + j] = momentum * moving_mean[c0 + j] + (1.0f - momentum) * mu[j];
+                moving_var[c0 + j] = momentum * moving_var[c0 + j] + (1.0f - momentum) * (float)var;
+            }
+        }
+        for (int64_t b = 0; b < B; b++) {
+            const float *z = Z + b * n + c0;
+            float *y = Y + b * n + c0;
+            float *xh = xhat ? xhat + b * n + c0 : NULL;
+            for (int32_t j = 0; j < nc; j++) {
+                float h = (z[j] - mu[j]) * is[j];
+                if (xh)
+                    xh[j] = h;
+                float g = gamma ? gamma[c0 + j] : 1.0f, be = beta ? beta[c0 + j] : 0.0f;
+                y[j] = g * h + be;
+            }
+        }
+    }
+}
+
+void dctr_bn_forward_infer(const float *Z, int64_t B, int32_t n, const float *gamma,
+                           const float *beta, float eps, const float *moving_mean,
+                           const float *moving_var, float *Y) {
+    for (int64_t b = 0; b < B; b++) {
+        const float *z = Z + b * n;
+        float *y = Y + b * n;
+        for (int32_t j = 0; j < n; j++) {
+            float h = (z[j] - moving_mean[j]) / sqrtf(moving_var[j] + eps);
+            y[j] = (gamma ? gamma[j] : 1.0f) * h + (beta ? beta[j] : 0.0f);
+        }
+    }
+}
+
+void dctr_bn_backward(const float *dY, const float *xhat, const float *istd, int64_t B, int32_t n,
+                      const float *gamma, float *dgamma, float *dbeta, float *dZ) {
+    /* dZ = istd / B * (B dxh - sum dxh - xhat sum(dxh xhat)), dxh = dY gamma */
+    double sd[CHUNK], sdx[CHUNK];
+    for (int32_t c0 = 0; c0 < n; c0 += CHUNK) {
+        int32_t nc = n - c0 < CHUNK ? n - c0 : CHUNK;
+        memset(sd, 0, sizeof sd);
+        memset(sdx, 0, sizeof sdx);
+        for (int64_t b = 0; b < B; b++) {
+            const float *dy = dY + b * n + c0, *xh = xhat + b * n + c0;
+            for (int32_t j = 0; j < nc; j++) {
+                sd[j] += dy[j];
+                sdx[j] += (double)dy[j] * xh[j];
+            }
+        }
+        for (int32_t j = 0; j < nc; j++) {
+            if (dgamma)
+                dgamma[c0 + j] += (float)sdx[j];
+            if (dbeta)
+                dbeta[c0 + j] += (float)sd[j];
+        }
+        for (int64_t b = 0; b < B; b++) {
+            const float *dy = dY + b * n + c0, *xh = xhat + b * n + c0;
+            float *dz = dZ + b * n + c0;
+            for (int32_t j = 0; j < nc; j++) {
+                float g = gamma ? gamma[c0 + j] : 1.0f;
+                float m1 = (float)(sd[j] / (double)B), m2 = (float)(sdx[j] / (double)B);
+                dz[j] += g * istd[c0 + j] * (dy[j] - m1 - xh[j] * m2);
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- activations */
+
+static inline float sigm(float z) {
+    if (z >= 0.0f)
+        return 1.0f / (1.0f + expf(-z));
+    float e = expf(z);
+    return e / (1.0f + e);
+}
+
+void dctr_act_forward(dctr_activation act, const float *Z, int64_t B, int32_t n,
+                      const float *alpha, float *Y) {
+    int64_t total = B * n;
+    switch (act) {
+    case DCTR_ACT_RELU:
+        for (int64_t i = 0; i < total; i++)
+            Y[i] = Z[i] > 0.0f ? Z[i] : 0.0f;
+        break;
+    case DCTR_ACT_SIGMOID:
+        for (int64_t i = 0; i < total; i++)
+            Y[i] = sigm(Z[i]);
+        break;
+    case DCTR_ACT_TANH:
+        for (int64_t i = 0; i < total; i++)
+            Y[i] = tanhf(Z[i]);
+        break;
+    case DCTR_ACT_PRELU:
+        for (int64_t b = 0; b < B; b++)
+            for (int32_t j = 0; j < n; j++) {
+                float z = Z[b * n + j];
+                Y[b * n + j] = z > 0.0f ? z : alpha[j] * z;
+            }
+        break;
+    default: /* linear (Dice is handled by the DNN) */
+        if (Y != Z)
+            memcpy(Y, Z, (size_t)total * sizeof(float));
+        break;
+    }
+}
+
+/* accumulate = 0 writes dZ (no memset needed). colsum (nullable, only with accumulate = 0)
+ * [j] += sum_b of the written gradient: the bias gradient of a layer without BN, fused into the
+ * same pass. The activation switch sits outside the row loops so they vectorize. */
+#define ACT_ROW(expr)                       \
+    do {                                    \
+        if (accumulate)                     \
+            for (int32_t j = 0; j < n; j++) \
+                o[j] += (expr);             \
+        else                                \
+            for (int32_t j = 0; j < n; j++) \
+                o[j] = (expr);              \
+    } while (0)
+
+static void act_backward(dctr_activation act, const float *Z, const float *Y, const float *dY,
+                         int64_t B, int32_t n, const float *alpha, float *dalpha, float *dZ,
+                         int accumulate, float *colsum) {
+    for (int64_t b = 0; b < B; b++) {
+        /* restrict + branch-free selects: otherwise gcc emits a scalar compare-and-branch loop */
+        const float *restrict z = Z + b * n, *restrict y = Y + b * n, *restrict d = dY + b * n;
+        float *restrict o = dZ + b * n;
+        switch (act) {
+        case DCTR_ACT_RELU:
+            if (accumulate)
+                for (int32_t j = 0; j < n; j++) {
+                    float g = d[j];
+                    o[j] += z[j] > 0.0f ? g : 0.0f;
+                }
+            else
+                for (int32_t j = 0; j < n; j++) {
+                    float g = d[j];
+                    o[j] = z[j] > 0.0f ? g : 0.0f;
+                }
+            break;
+        case DCTR_ACT_SIGMOID: ACT_ROW(d[j] * y[j] * (1.0f - y[j])); break;
+        case DCTR_ACT_TANH: ACT_ROW(d[j] * (1.0f - y[j] * y[j])); break;
+        case DCTR_ACT_PRELU:
+            /* unconditional loads and selects keep these loops vectorizable */
+            if (accumulate)
+                for (int32_t j = 0; j < n; j++) {
+                    float a = alpha[j], g = d[j], ga = g * a;
+                    o[j] += z[j] > 0.0f ? g : ga;
+                }
+            else
+                for (int32_t j = 0; j < n; j++) {
+                    float a = alpha[j], g = d[j], ga = g * a;
+                    o[j] = z[j] > 0.0f ? g : ga;
+                }
+            if (dalpha)
+                for (int32_t j = 0; j < n; j++) {
+                    float dz = d[j] * z[j];
+                    dalpha[j] += z[j] > 0.0f ? 0.0f : dz;
+                }
+            break;
+        default: ACT_ROW(d[j]); break;
+        }
+        if (colsum)
+            for (int32_t j = 0; j < n; j++)
+                colsum[j] += o[j];
+    }
+}
+#undef ACT_ROW
+
+static void bias_act_inplace(dctr_activation act, const float *bias, int64_t B, int32_t n,
+                             float *Z) {
+    for (int64_t b = 0; b < B; b++) {
+        float *z = Z + b * n;
+        switch (act) {
+        case DCTR_ACT_RELU:
+            for (int32_t j = 0; j < n; j++) {
+                float v = z[j] + bias[j];
+                z[j] = v > 0.0f ? v : 0.0f;
+            }
+            break;
+        case DCTR_ACT_SIGMOID:
+            for (int32_t j = 0; j < n; j++)
+                z[j] = sigm(z[j] + bias[j]);
+            break;
+        case DCTR_ACT_TANH:
+            for (int32_t j = 0; j < n; j++)
+                z[j] = tanhf(z[j] + bias[j]);
+            break;
+        default:
+            for (int32_t j = 0; j < n; j++)
+                z[j] += bias[j];
+            break;
+        }
+    }
+}
+
+void dctr_act_backward(dctr_activation act, const float *Z, const float *Y, const float *dY,
+                       int64_t B, int32_t n, const float *alpha, float *dalpha, float *dZ) {
+    act_backward(act, Z, Y, dY, B, n, alpha, dalpha, dZ, 1, NULL);
+}
+
+void dctr_dropout_mask(dctr_rng *rng, float p, float *mask, int64_t count) {
+    float keep = 1.0f / (1.0f - p);
+    for (int64_t i = 0; i < count; i++)
+        mask[i] = dctr_rng_uniform(rng) >= (double)p ? keep : 0.0f;
+}
+
+/* ---------------------------------------------------------------- the stack */
+
+typedef struct layer_ws {
+    float *Z;     /* X W + b */
+    float *A;     /* after BN (== Z without BN) */
+    float *H;     /* after the activation */
+    float *Y;     /* after dropout (== H without dropout in this pass) */
+    float *xhat;  /* BN normalised Z */
+    float *istd;  /* BN 1/sqrt(var+eps) [n] */
+    float *dxh;   /* Dice: normalised A */
+    float *distd; /* Dice: [n] */
+    float *p;     /* Dice: sigmoid(dxh) */
+    float *mask;  /* dropout multipliers */
+    float *Hc;    /* this pass's activation output: H, or A itself for in-place activations */
+    const float *out; /* this pass's layer output (Hc, or Y after dropout) */
+} layer_ws;
+
+struct dctr_dnn_workspace {
+    int64_t max_batch;
+    int32_t num_layers;
+    layer_ws l[DCTR_DNN_MAX_LAYERS];
+    float *g[2]; /* ping-pong dY / dX buffers [max_batch x max width] */
+    float *gA, *gZ, *gH;
+    float *arena;
+};
+
+dctr_status dctr_dnn_workspace_new(const dctr_dnn_config *cfg, int64_t max_batch,
+                                   dctr_dnn_workspace **out) {
+    *out = NULL;
+    DCTR_TRY(dctr_dnn_config_check(cfg));
+    if (max_batch <= 0)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "DNN workspace: max batch %lld <= 0",
+                              (long long)max_batch);
+    dctr_dnn_workspace *ws = dctr_calloc(1, sizeof *ws);
+    if (!ws)
+        return DCTR_ERR_NOMEM;
+    ws->max_batch = max_batch;
+    ws->num_layers = cfg->num_layers;
+    /* Two passes over the same layout: count, then carve (each buffer 64-byte aligned). */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t off = 0;
+        float *base = ws->arena;
+#define TAKE(ptr, count)                                                  \
+    do {                                                                  \
+        (ptr) = base ? base + off : NULL;                                 \
+        off += dctr_round_up((size_t)(count), DCTR_ALIGNMENT / sizeof(float)); \
+    } while (0)
+        int32_t maxw = 1;
+        for (int32_t i = 0; i < cfg->num_layers; i++) {
+            layer_ws *l = &ws->l[i];
+            int64_t o = cfg->units[i], bo = max_batch * o;
+            dctr_activation act = dctr_dnn_layer_activation(cfg, i);
+            memset(l, 0, sizeof *l);
+            if (o > maxw)
+                maxw = (int32_t)o;
+            TAKE(l->Z, bo);
+            TAKE(l->H, bo);
+            l->A = l->Z;
+            l->Y = l->H;
+            if (cfg->use_bn) {
+                TAKE(l->A, bo);
+                TAKE(l->xhat, bo);
+                TAKE(l->istd, o);
+            }
+            if (act == DCTR_ACT_DICE) {
+                TAKE(l->dxh, bo);
+                TAKE(l->distd, o);
+                TAKE(l->p, bo);
+            }
+            if (cfg->dropout > 0.0f) {
+                TAKE(l->Y, bo);
+                TAKE(l->mask, bo);
+            }
+        }
+        if (cfg->in_dim > maxw)
+            maxw = cfg->in_dim;
+        TAKE(ws->g[0], max_batch * maxw);
+        TAKE(ws->g[1], max_batch * maxw);
+        TAKE(ws->gA, max_batch * maxw);
+        TAKE(ws->gZ, max_batch * maxw);
+        TAKE(ws->gH, max_batch * maxw);
+#undef TAKE
+        if (pass == 0) {
+            ws->arena = dctr_alloc_floats(off);
+            if (!ws->arena) {
+                dctr_free(ws);
+                return DCTR_ERR_NOMEM;
+            }
+        }
+    }
+    /* dropout masks default to "keep everything" until a training pass draws them */
+    for (int32_t i = 0; i < cfg->num_layers; i++)
+        if (ws->l[i].mask)
+            dctr_init_const(ws->l[i].mask, max_batch * cfg->units[i], 1.0f);
+    *out = ws;
+    return DCTR_OK;
+}
+
+void dctr_dnn_workspace_free(dctr_dnn_workspace *ws) {
+    if (!ws)
+        return;
+    dctr_aligned_free(ws->arena);
+    dctr_free(ws);
+}
+
+int64_t dctr_dnn_workspace_max_batch(const dctr_dnn_workspace *ws) { return ws->max_batch; }
+
+float *dctr_dnn_dropout_mask(dctr_dnn_workspace *ws, int32_t layer) {
+    if (layer < 0 || layer >= ws->num_layers)
+        return NULL;
+    return ws->l[layer].mask;
+}
+
+static void dice_forward(const dctr_dnn_layer_params *lp, layer_ws *l, int64_t B, int32_t n,
+                         int training) {
+    if (training)
+        dctr_bn_forward_train(l->A, B, n, NULL, NULL, DCTR_DICE_EPS, DCTR_BN_MOMENTUM,
+                              lp->dice_mean, lp->dice_var, l->dxh, l->distd, l->dxh);
+    else
+        dctr_bn_forward_infer(l->A, B, n, NULL, NULL, DCTR_DICE_EPS, lp->dice_mean, lp->dice_var,
+                              l->dxh);
+    for (int64_t b = 0; b < B; b++)
+        for (int32_t j = 0; j < n; j++) {
+            int64_t i = b * n + j;
+            float p = sigm(l->dxh[i]);
+            l->p[i] = p;
+            l->H[i] = l->A[i] * (lp->alpha[j] + p * (1.0f - lp->alpha[j]));
+        }
+}
+
+static void dice_backward(const dctr_dnn_layer_params *lp, const dctr_dnn_layer_params *lg,
+                          layer_ws *l, const float *dH, float *scratch, int64_t B, int32_t n,
+                          float *dA) {
+    /* H = A (alpha + p (1 - alpha)), p = sigmoid(BN(A)) */
+    for (int64_t b = 0; b < B; b++)
+        for (int32_t j = 0; j < n; j++) {
+            int64_t i = b * n + j;
+            float a = lp->alpha[j], p = l->p[i], x = l->A[i], d = dH[i];
+            dA[i] += d * (a + p * (1.0f - a));
+            scratch[i] = d * (1.0f - a) * x * p * (1.0f - p); /* dL / d xhat */
+            if (lg->alpha)
+                lg->alpha[j] += d * x * (1.0f - p);
+        }
+    dctr_bn_backward(scratch, l->dxh, l->distd, B, n, NULL, NULL, NULL, dA);
+}
+
+const float *dctr_dnn_forward(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
+                              dctr_dnn_workspace *ws, const float *X, int64_t ldx, int64_t B,
+                              int training, dctr_rng *rng, int64_t *out_stride) {
+    const float *in = X;
+    int64_t ld = ldx;
+    if (B > ws->max_batch) {
+        dctr_set_error(DCTR_ERR_LIMIT, "DNN: batch of %lld rows exceeds the workspace's %lld",
+                       (long long)B, (long long)ws->max_batch);
+        return NULL;
+    }
+    for (int32_t i = 0; i < cfg->num_layers; i++) {
+        const dctr_dnn_layer_params *lp = &p->layer[i];
+        layer_ws *l = &ws->l[i];
+        int32_t n = cfg->units[i];
+        dctr_activation act = dctr_dnn_layer_activation(cfg, i);
+        /* relu / sigmoid / tanh / linear run in place (their backward needs only the output:
+         * relu's input is > 0 exactly where its output is); PReLU and Dice keep A and H. */
+        int inplace = act != DCTR_ACT_PRELU && act != DCTR_ACT_DICE;
+        if (!cfg->use_bn && inplace) {
+            /* one pass for bias + activation after the GEMM */
+            dctr_dense_forward(in, ld, B, layer_in(cfg, i), n, lp->W, NULL, l->Z, n);
+            bias_act_inplace(act, lp->b, B, n, l->Z);
+        } else {
+            dctr_dense_forward(in, ld, B, layer_in(cfg, i), n, lp->W, lp->b, l->Z, n);
+        }
+        if (cfg->use_bn) {
+            if (training)
+                dctr_bn_forward_train(l->Z, B, n, lp->gamma, lp->beta, cfg->bn_eps,
+                                      cfg->bn_momentum, lp->bn_mean, lp->bn_var, l->xhat, l->istd,
+                                      l->A);
+            else
+                dctr_bn_forward_infer(l->Z, B, n, lp->gamma, lp->beta, cfg->bn_eps, lp->bn_mean,
+                                      lp->bn_var, l->A);
+        }
+        l->Hc = inplace ? l->A : l->H;
+        if (act == DCTR_ACT_DICE)
+            dice_forward(lp, l, B, n, training);
+        else if (cfg->use_bn || !inplace)
+            dctr_act_forward(act, l->A, B, n, lp->alpha, l->Hc);
+        const float *y = l->Hc;
+        if (training && l->mask) {
+            if (rng)
+                dctr_dropout_mask(rng, cfg->dropout, l->mask, B * n);
+            for (int64_t k = 0; k < B * n; k++)
+                l->Y[k] = l->Hc[k] * l->mask[k];
+            y = l->Y;
+        }
+        l->out = y;
+        in = y;
+        ld = n;
+    }
+    if (out_stride)
+        *out_stride = ld;
+    return in;
+}
+
+void dctr_dnn_backward(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
+                       const dctr_dnn_params *g, dctr_dnn_workspace *ws, const float *X,
+                       int64_t ldx, int64_t B, const float *dout, int64_t ld_dout, float *dX,
+                       int64_t lddx) {
+    int32_t L = cfg->num_layers;
+    if (B > ws->max_batch)
+        return; /* the forward refused it already */
+    if (L == 0) { /* identity */
+        if (dX)
+            for (int64_t b = 0; b < B; b++)
+                for (int32_t j = 0; j < cfg->in_dim; j++)
+                    dX[b * lddx + j] += dout[b * ld_dout + j];
+        return;
+    }
+    const float *dY = dout;
+    int64_t ldy = ld_dout;
+    for (int32_t i = L - 1; i >= 0; i--) {
+        const dctr_dnn_layer_params *lp = &p->layer[i], *lg = &g->layer[i];
+        layer_ws *l = &ws->l[i];
+        int32_t n = cfg->units[i], in = layer_in(cfg, i);
+        dctr_activation act = dctr_dnn_layer_activation(cfg, i);
+        /* dropout (mask multipliers); dH must be contiguous [B x n] */
+        const float *dH = dY;
+        if (l->mask || ldy != n) {
+            float *t = ws->gH;
+            for (int64_t b = 0; b < B; b++) {
+                const float *src = dY + b * ldy;
+                float *dst = t + b * n;
+                if (l->mask) {
+                    const float *m = l->mask + b * n;
+                    for (int32_t j = 0; j < n; j++)
+                        dst[j] = src[j] * m[j];
+                } else {
+                    memcpy(dst, src, (size_t)n * sizeof(float));
+                }
+            }
+            dH = t;
+        }
+        float *dA = ws->gA;
+        if (act == DCTR_ACT_DICE) {
+            memset(dA, 0, (size_t)(B * n) * sizeof(float));
+            dice_backward(lp, lg, l, dH, ws->gZ, B, n, dA);
+        } else {
+            /* in-place activations saw A == Hc; without BN the bias gradient is summed here */
+            act_backward(act, l->A, l->Hc, dH, B, n, lp->alpha, lg->alpha, dA, 0,
+                         cfg->use_bn ? NULL : lg->b);
+        }
+        float *dZ = dA;
+        if (cfg->use_bn) {
+            dZ = ws->gZ;
+            memset(dZ, 0, (size_t)(B * n) * sizeof(float));
+            dctr_bn_backward(dA, l->xhat, l->istd, B, n, lp->gamma, lg->gamma, lg->beta, dZ);
+        }
+        float *db = (cfg->use_bn || act == DCTR_ACT_DICE) ? lg->b : NULL; /* else done above */
+        const float *xin = i == 0 ? X : ws->l[i - 1].out;
+        int64_t ldin = i == 0 ? ldx : in;
+        if (i > 0) {
+            /* ping-pong: never the buffer dY currently points into; overwritten (beta 0) */
+            float *dXin = (dY == ws->g[0]) ? ws->g[1] : ws->g[0];
+            dense_backward(xin, ldin, dZ, n, B, in, n, lp->W, lg->W, db, dXin, in, 0.0f);
+            dY = dXin;
+        } else {
+            dense_backward(xin, ldin, dZ, n, B, in, n, lp->W, lg->W, db, dX, lddx, 1.0f);
+        }
+        ldy = in;
+    }
+}

@@ -1,0 +1,148 @@
+/* DNN (DeepCTR DNN layer): a stack of dense layers, each
+ *     z = x W + b  ->  [batch norm]  ->  activation  ->  [inverted dropout, training only]
+ * computed on whole batches with dctr_sgemm: forward Z = X.W, backward dW += X^T.dZ and
+ * dX += dZ.W^T. W is [in x out] row-major (Keras kernel layout).
+ *
+ * Parameters live in caller-owned arenas, bound to named pointers by dctr_dnn_bind:
+ *  - the TRAINABLE arena (optimizer-updated, gradient arena has the same layout), per layer i:
+ *      W[in_i*out_i], b[out_i], then gamma[out_i], beta[out_i] if use_bn,
+ *      then alpha[out_i] if the layer's activation is PReLU or Dice;
+ *  - the STATE arena (non-trainable, saved with the model), per layer i:
+ *      bn_mean[out_i], bn_var[out_i] if use_bn, then dice_mean[out_i], dice_var[out_i] if Dice.
+ * Init (dctr_dnn_init): W glorot-normal (truncated), b 0, gamma 1, beta 0, alpha 0, moving
+ * means 0, moving variances 1.
+ *
+ * Batch norm (Keras defaults, 2-D input so the non-fused path): training normalises with the
+ * batch mean and the BIASED batch variance and updates moving = m*moving + (1-m)*batch with
+ * m = 0.99; inference uses the moving statistics. eps 1e-3.
+ * Activations: relu, sigmoid, tanh, linear, prelu (x > 0 ? x : alpha x, per-unit alpha),
+ * dice (x * (alpha + p (1 - alpha)), p = sigmoid(BN(x)), BN without scale/center, eps 1e-9,
+ * momentum 0.99, batch stats in training, moving stats in inference).
+ * The LAST layer uses output_activation when has_output_activation is set.
+ * Dropout: inverted, keep with probability 1-p, kept units scaled by 1/(1-p), training only.
+ * num_layers = 0 is the identity (the output is the input). */
+#ifndef DCTR_LAYERS_DNN_H
+#define DCTR_LAYERS_DNN_H
+
+#include <stdint.h>
+
+#include "core/rng.h"
+#include "deepctr/common.h"
+#include "deepctr/model.h" /* dctr_activation */
+
+#define DCTR_DNN_MAX_LAYERS 32
+#define DCTR_BN_MOMENTUM 0.99f
+#define DCTR_BN_EPS 1e-3f
+#define DCTR_DICE_EPS 1e-9f
+
+typedef struct dctr_dnn_config {
+    int32_t in_dim;
+    int32_t num_layers;                     /* 0 = identity */
+    int32_t units[DCTR_DNN_MAX_LAYERS];
+    dctr_activation activation;             /* hidden layers */
+    int has_output_activation;              /* 1: the last layer uses output_activation */
+    dctr_activation output_activation;
+    int use_bn;
+    float dropout;                          /* rate p in [0, 1) */
+    float bn_momentum;                      /* DCTR_BN_MOMENTUM */
+    float bn_eps;                           /* DCTR_BN_EPS */
+} dctr_dnn_config;
+
+/* relu, no BN, no dropout, Keras BN constants; in_dim and units still to be set. */
+void dctr_dnn_config_default(dctr_dnn_config *cfg);
+/* DCTR_ERR_SCHEMA for bad dims / counts / dropout rate / activation. */
+DCTR_NODISCARD dctr_status dctr_dnn_config_check(const dctr_dnn_config *cfg);
+/* The activation of layer i (output_activation for the last one when set). */
+dctr_activation dctr_dnn_layer_activation(const dctr_dnn_config *cfg, int32_t i);
+/* Output width (in_dim when num_layers = 0). */
+int32_t dctr_dnn_out_dim(const dctr_dnn_config *cfg);
+
+/* Float counts of the two arenas described above. */
+int64_t dctr_dnn_num_params(const dctr_dnn_config *cfg);
+int64_t dctr_dnn_num_state(const dctr_dnn_config *cfg);
+
+typedef struct dctr_dnn_layer_params {
+    float *W, *b;              /* always */
+    float *gamma, *beta;       /* use_bn, else NULL */
+    float *alpha;              /* prelu / dice, else NULL */
+    float *bn_mean, *bn_var;   /* state arena, use_bn, else NULL */
+    float *dice_mean, *dice_var; /* state arena, dice, else NULL */
+} dctr_dnn_layer_params;
+
+typedef struct dctr_dnn_params {
+    int32_t num_layers;
+    dctr_dnn_layer_params layer[DCTR_DNN_MAX_LAYERS];
+} dctr_dnn_params;
+
+/* Points p at `params` (dctr_dnn_num_params floats) and `state` (dctr_dnn_num_state floats;
+ * may be NULL, e.g. when binding a GRADIENT arena: the state pointers are then NULL). */
+void dctr_dnn_bind(const dctr_dnn_config *cfg, float *params, float *state, dctr_dnn_params *p);
+/* Keras/DeepCTR init of a bound parameter set (W glorot-normal drawn from rng layer by layer). */
+void dctr_dnn_init(const dctr_dnn_config *cfg, const dctr_dnn_params *p, dctr_rng *rng);
+
+/* Activations kept for the backward pass, sized once for max_batch rows. */
+typedef struct dctr_dnn_workspace dctr_dnn_workspace;
+DCTR_NODISCARD dctr_status dctr_dnn_workspace_new(const dctr_dnn_config *cfg, int64_t max_batch,
+                                                  dctr_dnn_workspace **out);
+void dctr_dnn_workspace_free(dctr_dnn_workspace *ws);
+int64_t dctr_dnn_workspace_max_batch(const dctr_dnn_workspace *ws);
+/* Layer i's dropout multiplier buffer [max_batch x units_i] (0 or 1/(1-p)). Tests may fill it
+ * and then run a training forward with rng == NULL to use that fixed mask. */
+float *dctr_dnn_dropout_mask(dctr_dnn_workspace *ws, int32_t layer);
+
+/* Forward over B <= max_batch rows of X (row stride ldx, in_dim columns). Returns the output
+ * [B x out_dim] and its row stride in *out_stride: a workspace buffer, or X itself when
+ * num_layers = 0. training = 1: batch-norm batch statistics (and the moving statistics in the
+ * state arena are UPDATED), Dice batch statistics (moving ones updated), dropout active with a
+ * new mask drawn from rng (rng == NULL: reuse the masks already in the workspace). training = 0:
+ * moving statistics, no dropout, nothing written through p (so concurrent inference on shared
+ * parameters with one workspace per thread is safe). B > max_batch: NULL with DCTR_ERR_LIMIT. */
+const float *dctr_dnn_forward(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
+                              dctr_dnn_workspace *ws, const float *X, int64_t ldx, int64_t B,
+                              int training, dctr_rng *rng, int64_t *out_stride);
+/* Backward of the LAST training forward on this workspace (same X, B). dout is [B x out_dim]
+ * at ld_dout. Accumulates into the bound gradient set g (W, b, gamma, beta, alpha) and, when dX
+ * is non-NULL, into dX [B x in_dim] at lddx. Inference-mode backward is not supported. */
+void dctr_dnn_backward(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
+                       const dctr_dnn_params *g, dctr_dnn_workspace *ws, const float *X,
+                       int64_t ldx, int64_t B, const float *dout, int64_t ld_dout, float *dX,
+                       int64_t lddx);
+
+/* ---- building blocks (also used for DeepFM's output Dense(1, no bias)) ---- */
+
+/* Z[b*ldz + o] = X[b,:] . W[:, o] (+ bias[o] if non-NULL); Z written. */
+void dctr_dense_forward(const float *X, int64_t ldx, int64_t B, int32_t in, int32_t out,
+                        const float *W, const float *bias, float *Z, int64_t ldz);
+/* dW += X^T dZ, dbias (nullable) += column sums of dZ, dX (nullable) += dZ W^T. */
+void dctr_dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
+                         int32_t in, int32_t out, const float *W, float *dW, float *dbias,
+                         float *dX, int64_t lddx);
+
+/* Batch norm on a contiguous [B x n] matrix. Training: Y = gamma (Z - mu) * istd + beta with
+ * batch mean mu and biased variance var (istd = 1/sqrt(var + eps)); saves xhat [B x n]
+ * (nullable) and istd [n] for the backward, and updates the moving statistics (nullable).
+ * gamma / beta NULL mean 1 / 0 (Dice's BN). Y may alias Z. */
+void dctr_bn_forward_train(const float *Z, int64_t B, int32_t n, const float *gamma,
+                           const float *beta, float eps, float momentum, float *moving_mean,
+                           float *moving_var, float *xhat, float *istd, float *Y);
+void dctr_bn_forward_infer(const float *Z, int64_t B, int32_t n, const float *gamma,
+                           const float *beta, float eps, const float *moving_mean,
+                           const float *moving_var, float *Y);
+/* From dY, the saved xhat / istd: dZ += ..., dgamma / dbeta (nullable) +=. */
+void dctr_bn_backward(const float *dY, const float *xhat, const float *istd, int64_t B, int32_t n,
+                      const float *gamma, float *dgamma, float *dbeta, float *dZ);
+
+/* Elementwise activations on [B x n] (not for Dice, which needs BN: see the DNN). Y may alias
+ * Z. alpha is per unit (PReLU), ignored otherwise. */
+void dctr_act_forward(dctr_activation act, const float *Z, int64_t B, int32_t n,
+                      const float *alpha, float *Y);
+/* dZ += dY * act'(Z) (Z the pre-activation, Y the output); dalpha (PReLU, nullable) +=.
+ * dZ must not alias Z, Y or dY. */
+void dctr_act_backward(dctr_activation act, const float *Z, const float *Y, const float *dY,
+                       int64_t B, int32_t n, const float *alpha, float *dalpha, float *dZ);
+
+/* Dropout multipliers: mask[i] = 0 with probability p, else 1/(1-p) (Keras keeps a unit when
+ * uniform >= p). */
+void dctr_dropout_mask(dctr_rng *rng, float p, float *mask, int64_t count);
+
+#endif

@@ -1,0 +1,69 @@
+/* Keras binary cross-entropy / MSE with SUM_OVER_BATCH_SIZE reduction, and L2. */
+#include "layers/loss.h"
+
+#include <math.h>
+
+double dctr_loss_bce(const float *pred, const float *label, const float *sample_weight, int64_t B,
+                     float *dpred) {
+    if (B <= 0)
+        return 0.0;
+    /* float32 like Keras: 1 - 1e-7 rounds to 1 - 2^-23, which shows in the loss value
+     * (Keras' documented bce([0,0,1,1], [1,1,1,0]) = 11.522857 relies on it). */
+    const float eps = (float)DCTR_BCE_EPS, lo = eps, hi = 1.0f - eps;
+    double total = 0.0;
+    for (int64_t b = 0; b < B; b++) {
+        float p = pred[b], y = label[b];
+        double s = sample_weight ? sample_weight[b] : 1.0;
+        float pc = p < lo ? lo : (p > hi ? hi : p);
+        float a = pc + eps, c = 1.0f - pc + eps;
+        total += -s * (y * log((double)a) + (1.0 - y) * log((double)c));
+        if (dpred) {
+            /* clip_by_value passes the gradient only inside [lo, hi] */
+            double g = (p < lo || p > hi) ? 0.0 : -((double)y / a - (1.0 - y) / (double)c);
+            dpred[b] += (float)(s * g / (double)B);
+        }
+    }
+    return total / (double)B;
+}
+
+double dctr_loss_mse(const float *pred, const float *label, const float *sample_weight, int64_t B,
+                     float *dpred) {
+    if (B <= 0)
+        return 0.0;
+    double total = 0.0;
+    for (int64_t b = 0; b < B; b++) {
+        double s = sample_weight ? sample_weight[b] : 1.0;
+        double e = (double)pred[b] - label[b];
+        total += s * e * e;
+        if (dpred)
+            dpred[b] += (float)(2.0 * s * e / (double)B);
+    }
+    return total / (double)B;
+}
+
+double dctr_l2_dense(const float *w, int64_t n, float lambda, float *grad) {
+    if (lambda == 0.0f)
+        return 0.0;
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        s += (double)w[i] * w[i];
+        if (grad)
+            grad[i] += 2.0f * lambda * w[i];
+    }
+    return lambda * s;
+}
+
+double dctr_l2_sparse(const float *table, dctr_sparse_grad *g, float lambda) {
+    if (lambda == 0.0f)
+        return 0.0;
+    double s = 0.0;
+    for (int64_t i = 0; i < g->count; i++) {
+        const float *w = table + g->rows[i] * g->dim;
+        float *gr = g->grad + i * g->dim;
+        for (int32_t j = 0; j < g->dim; j++) {
+            s += (double)w[j] * w[j];
+            gr[j] += 2.0f * lambda * w[j];
+        }
+    }
+    return lambda * s;
+}

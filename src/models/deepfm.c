@@ -1,0 +1,817 @@
+/* DeepFM / FM / LR: structure from schema + config, parameter arena and initialisation,
+ * workspaces, forward and backward (DeepCTR deepfm.py composition, reference §1.11).
+ *   logit = linear + Σ_{g ∈ fm_groups} FM(X_g) + Dense(1, no bias)(DNN(X)) ;  ŷ = act(logit + b) */
+#include "models/deepfm_impl.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "feature/schema_types.h"
+#include "layers/fm.h"
+#include "layers/init.h"
+#include "layers/linear.h"
+#include "layers/loss.h"
+#include "layers/prediction.h"
+#include "layers/sequence_pool.h"
+#include "layers/weighted_seq.h"
+
+/* RNG streams of the model seed (one per consumer, so adding one never shifts another). */
+enum { STREAM_LIN_KERNEL = 1, STREAM_DNN = 2, STREAM_OUT_W = 3, STREAM_DROPOUT = 4,
+       STREAM_TABLE0 = 1000 };
+
+static int in_list(const char *name, const char *const *list, int32_t n) {
+    if (!list)
+        return 1;
+    for (int32_t i = 0; i < n; i++)
+        if (list[i] && strcmp(list[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void fill_col(dfm_col *c, const dctr_column *sc, int32_t k) {
+    memset(c, 0, sizeof(*c));
+    c->col = sc->index;
+    c->table = sc->table;
+    c->k = k;
+    c->varlen = sc->kind == DCTR_COLUMN_VARLEN;
+    c->T = c->varlen ? sc->maxlen : 1;
+    c->weighted = c->varlen && sc->weight_name != NULL;
+    c->weight_norm = sc->weight_norm;
+    c->combiner = sc->combiner;
+    c->vi = -1;
+}
+
+static void dfm_free(void *impl) {
+    dfm *d = impl;
+    if (!d)
+        return;
+    dctr_free(d->emb);
+    dctr_free(d->dense_x);
+    dctr_free(d->dense_x_off);
+    dctr_free(d->fm);
+    dctr_free(d->lin);
+    dctr_free(d->lin_dense);
+    dctr_free(d->lin_dense_off);
+    dctr_free(d->emb_off);
+    dctr_free(d->lin_off);
+    dctr_aligned_free(d->params);
+    dctr_aligned_free(d->state);
+    for (int s = 0; s < DCTR_OPTIM_MAX_SLOTS; s++)
+        dctr_aligned_free(d->slots[s]);
+    dctr_aligned_free(d->grad);
+    if (d->g_emb)
+        for (int32_t t = 0; t < d->ntables; t++)
+            dctr_sparse_grad_destroy(&d->g_emb[t]);
+    if (d->g_lin)
+        for (int32_t t = 0; t < d->ntables; t++)
+            dctr_sparse_grad_destroy(&d->g_lin[t]);
+    dctr_free(d->g_emb);
+    dctr_free(d->g_lin);
+    dfm_ws_free(d->tws);
+    dctr_pool_free(d->pool);
+    dctr_free(d);
+}
+
+/* Decides which columns feed which part and lays out X. */
+static dctr_status build_structure(const dctr_model *m, dfm *d) {
+    const dctr_schema *s = m->schema;
+    const dctr_model_config *cfg = &m->cfg;
+    d->use_dnn = m->type == DCTR_MODEL_DEEPFM;
+    d->use_fm = m->type != DCTR_MODEL_LR;
+    int32_t n = s->ncols;
+    d->emb = dctr_calloc((size_t)n + 1, sizeof(dfm_col));
+    d->lin = dctr_calloc((size_t)n + 1, sizeof(dfm_col));
+    d->dense_x = dctr_calloc((size_t)n + 1, sizeof(int32_t));
+    d->dense_x_off = dctr_calloc((size_t)n + 1, sizeof(int64_t));
+    d->lin_dense = dctr_calloc((size_t)n + 1, sizeof(int32_t));
+    d->lin_dense_off = dctr_calloc((size_t)n + 1, sizeof(int64_t));
+    d->fm = dctr_calloc((size_t)s->ngroups + 1, sizeof(dfm_group));
+    if (!d->emb || !d->lin || !d->dense_x || !d->dense_x_off || !d->lin_dense ||
+        !d->lin_dense_off || !d->fm)
+        return DCTR_ERR_NOMEM;
+
+    const char *default_group[1] = {"default_group"};
+    const char *const *fm_groups = cfg->fm_groups ? cfg->fm_groups : default_group;
+    int32_t nfm_groups = cfg->fm_groups ? cfg->num_fm_groups : 1;
+
+    /* FM/DNN part: groups in schema order, sparse columns first, then varlen (DeepCTR's
+     * group_embedding_dict order); FM-only models take just the fm_group columns. */
+    if (d->use_fm || d->use_dnn) {
+        for (int32_t g = 0; g < s->ngroups; g++) {
+            int in_fm = d->use_fm && in_list(s->groups[g], fm_groups, nfm_groups);
+            if (!d->use_dnn && !in_fm)
+                continue;
+            int64_t gstart = d->xw;
+            int32_t F = 0, k = -1;
+            for (int pass = 0; pass < 2; pass++) {
+                dctr_column_kind want = pass == 0 ? DCTR_COLUMN_SPARSE : DCTR_COLUMN_VARLEN;
+                for (int32_t c = 0; c < n; c++) {
+                    const dctr_column *sc = &s->cols[c];
+                    if (sc->kind != want || sc->group != g ||
+                        !in_list(sc->name, cfg->dnn_columns, cfg->num_dnn_columns))
+                        continue;
+                    dfm_col *ec = &d->emb[d->nemb++];
+                    fill_col(ec, sc, sc->dim);
+                    ec->off = d->xw;
+                    if (ec->varlen)
+                        ec->vi = d->nvar++;
+                    d->xw += sc->dim;
+                    if (k < 0)
+                        k = sc->dim;
+                    F++;
+                    if (sc->maxlen > d->max_T)
+                        d->max_T = sc->maxlen;
+                    if (sc->dim > d->max_k)
+                        d->max_k = sc->dim;
+                }
+            }
+            if (in_fm && F > 0) {
+                /* equal k is checked by dctr_model_new; recheck defensively */
+                for (int32_t i = d->nemb - F; i < d->nemb; i++)
+                    if (d->emb[i].k != k)
+                        return dctr_set_error(DCTR_ERR_SCHEMA,
+                                              "fm group '%s': columns have different embedding dims",
+                                              s->groups[g]);
+                d->fm[d->nfm++] = (dfm_group){gstart, F, k};
+            }
+        }
+        if (d->use_dnn) {
+            for (int32_t c = 0; c < n; c++) {
+                const dctr_column *sc = &s->cols[c];
+                if (sc->kind != DCTR_COLUMN_DENSE ||
+                    !in_list(sc->name, cfg->dnn_columns, cfg->num_dnn_columns))
+                    continue;
+                d->dense_x[d->ndense_x] = c;
+                d->dense_x_off[d->ndense_x++] = d->xw;
+                d->xw += sc->dense_dim;
+            }
+        }
+    }
+    /* Linear part: sparse / varlen through 1-dim tables, dense through one kernel. */
+    for (int32_t c = 0; c < n; c++) {
+        const dctr_column *sc = &s->cols[c];
+        if (!in_list(sc->name, cfg->linear_columns, cfg->num_linear_columns))
+            continue;
+        if (sc->kind == DCTR_COLUMN_DENSE) {
+            d->lin_dense[d->nlin_dense] = c;
+            d->lin_dense_off[d->nlin_dense++] = d->dl;
+            d->dl += sc->dense_dim;
+        } else {
+            dfm_col *lc = &d->lin[d->nlin++];
+            fill_col(lc, sc, 1);
+            if (lc->varlen) {
+                lc->vi = d->nvar1++;
+                if (sc->maxlen > d->max_T)
+                    d->max_T = sc->maxlen;
+            }
+        }
+    }
+    if (d->max_k < 1)
+        d->max_k = 1;
+    if (d->max_T < 1)
+        d->max_T = 1;
+
+    /* DNN */
+    dctr_dnn_config_default(&d->dnn_cfg);
+    if (d->use_dnn && d->xw > 0) {
+        int32_t nh = cfg->num_hidden;
+        static const int32_t dflt[3] = {256, 128, 64};
+        const int32_t *units = cfg->hidden_units;
+        if (nh < 0 || !units) {
+            units = dflt;
+            nh = nh == 0 ? 0 : 3;
+        }
+        if (nh > DCTR_DNN_MAX_LAYERS)
+            return dctr_set_error(DCTR_ERR_SCHEMA, "deepfm: %d hidden layers (at most %d)", nh,
+                                  DCTR_DNN_MAX_LAYERS);
+        d->dnn_cfg.in_dim = (int32_t)d->xw;
+        d->dnn_cfg.num_layers = nh;
+        for (int32_t i = 0; i < nh; i++)
+            d->dnn_cfg.units[i] = units[i];
+        d->dnn_cfg.activation = cfg->activation;
+        d->dnn_cfg.use_bn = cfg->use_bn;
+        d->dnn_cfg.dropout = cfg->dropout;
+        dctr_status st = dctr_dnn_config_check(&d->dnn_cfg);
+        if (st != DCTR_OK)
+            return dctr_error_prefix(st, "deepfm DNN");
+        d->h = dctr_dnn_out_dim(&d->dnn_cfg);
+    } else {
+        d->use_dnn = 0;
+    }
+    return DCTR_OK;
+}
+
+static void bind_dnn(dfm *d) {
+    if (!d->use_dnn)
+        return;
+    dctr_dnn_bind(&d->dnn_cfg, d->params + d->dnn_off, d->state, &d->dnnp);
+}
+
+static dctr_status alloc_params(const dctr_model *m, dfm *d) {
+    const dctr_schema *s = m->schema;
+    d->ntables = s->ntables;
+    d->emb_off = dctr_malloc(((size_t)s->ntables + 1) * sizeof(int64_t));
+    d->lin_off = dctr_malloc(((size_t)s->ntables + 1) * sizeof(int64_t));
+    if (!d->emb_off || !d->lin_off)
+        return DCTR_ERR_NOMEM;
+    for (int32_t t = 0; t < s->ntables; t++)
+        d->emb_off[t] = d->lin_off[t] = -1;
+    int64_t n = 0;
+    for (int32_t i = 0; i < d->nemb; i++) {
+        int32_t t = d->emb[i].table;
+        if (d->emb_off[t] < 0) {
+            d->emb_off[t] = n;
+            n += s->tables[t].vocab_size * s->tables[t].dim;
+        }
+    }
+    for (int32_t i = 0; i < d->nlin; i++) {
+        int32_t t = d->lin[i].table;
+        if (d->lin_off[t] < 0) {
+            d->lin_off[t] = n;
+            n += s->tables[t].vocab_size;
+        }
+    }
+    d->dense_begin = n;
+    d->lin_kernel_off = n;
+    n += d->dl;
+    d->dnn_off = n;
+    if (d->use_dnn)
+        n += dctr_dnn_num_params(&d->dnn_cfg);
+    d->out_w_off = n;
+    if (d->use_dnn)
+        n += d->h;
+    d->bias_off = n;
+    n += 1;
+    d->nparams = n;
+    d->params = dctr_alloc_floats((size_t)n);
+    d->nstate = d->use_dnn ? dctr_dnn_num_state(&d->dnn_cfg) : 0;
+    d->state = dctr_alloc_floats((size_t)d->nstate + 1);
+    if (!d->params || !d->state)
+        return DCTR_ERR_NOMEM;
+    bind_dnn(d);
+    return DCTR_OK;
+}
+
+static void init_params(const dctr_model *m, dfm *d) {
+    const dctr_schema *s = m->schema;
+    uint64_t seed = m->cfg.seed;
+    dctr_rng rng;
+    for (int32_t t = 0; t < s->ntables; t++) {
+        if (d->emb_off[t] >= 0) {
+            dctr_rng_init(&rng, seed, STREAM_TABLE0 + (uint64_t)t);
+            dctr_init_normal(&rng, d->params + d->emb_off[t], s->tables[t].vocab_size * s->tables[t].dim,
+                             s->tables[t].init_std);
+        }
+        /* linear tables: zeros (already) */
+    }
+    if (d->dl > 0) {
+        dctr_rng_init(&rng, seed, STREAM_LIN_KERNEL);
+        dctr_init_glorot_normal(&rng, d->params + d->lin_kernel_off, d->dl, d->dl, 1);
+    }
+    if (d->use_dnn) {
+        dctr_rng_init(&rng, seed, STREAM_DNN);
+        dctr_dnn_init(&d->dnn_cfg, &d->dnnp, &rng);
+        dctr_rng_init(&rng, seed, STREAM_OUT_W);
+        dctr_init_glorot_uniform(&rng, d->params + d->out_w_off, d->h, d->h, 1);
+    }
+    d->params[d->bias_off] = 0.0f;
+    dctr_rng_init(&d->drop_rng, seed, STREAM_DROPOUT);
+}
+
+/* ---------------- workspaces ---------------- */
+
+static float *fl(int64_t n) { return dctr_alloc_floats((size_t)(n > 0 ? n : 1)); }
+
+static int32_t *i32s(int64_t n) {
+    return dctr_aligned_alloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
+}
+
+static void ws_free_block(dfm_ws *ws);
+
+void dfm_ws_free(dfm_ws *ws) {
+    if (!ws)
+        return;
+    ws_free_block(ws);
+    dctr_aligned_free(ws->X);
+    dctr_aligned_free(ws->XL);
+    dctr_aligned_free(ws->logit);
+    dctr_aligned_free(ws->pred);
+    dctr_aligned_free(ws->tmp);
+    dctr_aligned_free(ws->dX);
+    dctr_aligned_free(ws->dH);
+    dctr_aligned_free(ws->dpred);
+    dctr_aligned_free(ws->dlogit);
+    dctr_aligned_free(ws->dA);
+    dctr_aligned_free(ws->dB);
+    dctr_aligned_free(ws->d1a);
+    dctr_aligned_free(ws->d1b);
+    dctr_dnn_workspace_free(ws->dnn);
+    dctr_free(ws);
+}
+
+/* The workspace with the counts of its per-varlen buffer arrays (ws is the first member). */
+typedef struct dfm_ws_block {
+    dfm_ws ws;
+    int32_t nvar, nvar1;
+} dfm_ws_block;
+
+static void free_vec(float **v, int32_t n) {
+    if (!v)
+        return;
+    for (int32_t i = 0; i < n; i++)
+        dctr_aligned_free(v[i]);
+    dctr_free(v);
+}
+
+static void free_ivec(int32_t **v, int32_t n) {
+    if (!v)
+        return;
+    for (int32_t i = 0; i < n; i++)
+        dctr_aligned_free(v[i]);
+    dctr_free(v);
+}
+
+static void ws_free_block(dfm_ws *ws) {
+    if (!ws)
+        return;
+    dfm_ws_block *blk = (dfm_ws_block *)ws;
+    free_vec(ws->E, blk->nvar);
+    free_vec(ws->Ew, blk->nvar);
+    free_vec(ws->alpha, blk->nvar);
+    free_ivec(ws->argmax, blk->nvar);
+    free_vec(ws->E1, blk->nvar1);
+    free_vec(ws->E1w, blk->nvar1);
+    free_vec(ws->alpha1, blk->nvar1);
+    free_ivec(ws->argmax1, blk->nvar1);
+    ws->E = ws->Ew = ws->alpha = ws->E1 = ws->E1w = ws->alpha1 = NULL;
+    ws->argmax = ws->argmax1 = NULL;
+}
+
+
+dctr_status dfm_ws_new(const dctr_model *model, int64_t cap, int training, dfm_ws **out) {
+    const dfm *d = model->impl;
+    dfm_ws_block *blk = dctr_calloc(1, sizeof(*blk));
+    if (!blk)
+        return DCTR_ERR_NOMEM;
+    dfm_ws *ws = &blk->ws;
+    blk->nvar = d->nvar;
+    blk->nvar1 = d->nvar1;
+    ws->cap = cap;
+    ws->training = training;
+    int ok = 1;
+    ws->X = fl(cap * d->xw);
+    ws->XL = fl(cap * d->dl);
+    ws->logit = fl(cap);
+    ws->pred = fl(cap);
+    ws->tmp = fl(cap);
+    ok = ws->X && ws->XL && ws->logit && ws->pred && ws->tmp;
+    ws->E = dctr_calloc((size_t)d->nvar + 1, sizeof(float *));
+    ws->Ew = dctr_calloc((size_t)d->nvar + 1, sizeof(float *));
+    ws->alpha = dctr_calloc((size_t)d->nvar + 1, sizeof(float *));
+    ws->argmax = dctr_calloc((size_t)d->nvar + 1, sizeof(int32_t *));
+    ws->E1 = dctr_calloc((size_t)d->nvar1 + 1, sizeof(float *));
+    ws->E1w = dctr_calloc((size_t)d->nvar1 + 1, sizeof(float *));
+    ws->alpha1 = dctr_calloc((size_t)d->nvar1 + 1, sizeof(float *));
+    ws->argmax1 = dctr_calloc((size_t)d->nvar1 + 1, sizeof(int32_t *));
+    ok = ok && ws->E && ws->Ew && ws->alpha && ws->argmax && ws->E1 && ws->E1w && ws->alpha1 &&
+         ws->argmax1;
+    for (int32_t i = 0; ok && i < d->nemb; i++) {
+        const dfm_col *c = &d->emb[i];
+        if (!c->varlen)
+            continue;
+        ws->E[c->vi] = fl(cap * c->T * c->k);
+        ws->argmax[c->vi] = i32s(cap * c->k);
+        ok = ws->E[c->vi] && ws->argmax[c->vi];
+        if (ok && c->weighted) {
+            ws->Ew[c->vi] = fl(cap * c->T * c->k);
+            ws->alpha[c->vi] = fl(cap * c->T);
+            ok = ws->Ew[c->vi] && ws->alpha[c->vi];
+        }
+    }
+    for (int32_t i = 0; ok && i < d->nlin; i++) {
+        const dfm_col *c = &d->lin[i];
+        if (!c->varlen)
+            continue;
+        ws->E1[c->vi] = fl(cap * c->T);
+        ws->argmax1[c->vi] = i32s(cap);
+        ok = ws->E1[c->vi] && ws->argmax1[c->vi];
+        if (ok && c->weighted) {
+            ws->E1w[c->vi] = fl(cap * c->T);
+            ws->alpha1[c->vi] = fl(cap * c->T);
+            ok = ws->E1w[c->vi] && ws->alpha1[c->vi];
+        }
+    }
+    if (ok && d->use_dnn)
+        ok = dctr_dnn_workspace_new(&d->dnn_cfg, cap, &ws->dnn) == DCTR_OK;
+    if (ok && training) {
+        ws->dX = fl(cap * d->xw);
+        ws->dH = fl(cap * d->h);
+        ws->dpred = fl(cap);
+        ws->dlogit = fl(cap);
+        ws->dA = fl(cap * d->max_T * d->max_k);
+        ws->dB = fl(cap * d->max_T * d->max_k);
+        ws->d1a = fl(cap * d->max_T);
+        ws->d1b = fl(cap * d->max_T);
+        ok = ws->dX && ws->dH && ws->dpred && ws->dlogit && ws->dA && ws->dB && ws->d1a && ws->d1b;
+    }
+    if (!ok) {
+        dfm_ws_free(ws);
+        return dctr_set_error(DCTR_ERR_NOMEM, "deepfm: workspace for %lld rows", (long long)cap);
+    }
+    *out = ws;
+    return DCTR_OK;
+}
+
+/* ---------------- forward ---------------- */
+
+static dctr_status col_error(dctr_status st, const dctr_schema *s, int32_t col) {
+    return dctr_error_prefix(st, "column '%s'", s->cols[col].name);
+}
+
+dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, int training,
+                        dctr_rng *drop_rng) {
+    const dfm *d = model->impl;
+    const dctr_schema *s = model->schema;
+    const int64_t B = b->n, xw = d->xw;
+    const float *P = d->params;
+    if (B > ws->cap)
+        return dctr_set_error(DCTR_ERR_INTERNAL, "deepfm: batch of %lld rows > workspace %lld",
+                              (long long)B, (long long)ws->cap);
+    float *logit = ws->logit;
+    memset(logit, 0, sizeof(float) * (size_t)B);
+
+    /* FM/DNN embeddings into X */
+    for (int32_t i = 0; i < d->nemb; i++) {
+        const dfm_col *c = &d->emb[i];
+        const dctr_column_data *cd = &b->cols[c->col];
+        const float *table = P + d->emb_off[c->table];
+        int64_t V = s->tables[c->table].vocab_size;
+        dctr_status st;
+        if (!c->varlen) {
+            st = dctr_embedding_gather(table, V, c->k, cd->ids, B, ws->X + c->off, xw);
+            if (st != DCTR_OK)
+                return col_error(st, s, c->col);
+            continue;
+        }
+        float *E = ws->E[c->vi];
+        st = dctr_embedding_gather(table, V, c->k, cd->ids, B * c->T, E, c->k);
+        if (st != DCTR_OK)
+            return col_error(st, s, c->col);
+        const float *src = E;
+        if (c->weighted) {
+            dctr_weighted_seq_forward(c->weight_norm, E, cd->weights, B, c->T, c->k, cd->ids,
+                                      cd->lengths, ws->Ew[c->vi], ws->alpha[c->vi]);
+            src = ws->Ew[c->vi];
+        }
+        dctr_seq_pool_forward(c->combiner, src, B, c->T, c->k, cd->ids, cd->lengths,
+                              ws->X + c->off, xw, training ? ws->argmax[c->vi] : NULL);
+    }
+    for (int32_t i = 0; i < d->ndense_x; i++) {
+        const dctr_column *sc = &s->cols[d->dense_x[i]];
+        const float *src = b->cols[sc->index].dense;
+        int32_t dd = sc->dense_dim;
+        for (int64_t r = 0; r < B; r++)
+            memcpy(ws->X + r * xw + d->dense_x_off[i], src + r * dd, sizeof(float) * (size_t)dd);
+    }
+    /* FM per group */
+    for (int32_t g = 0; g < d->nfm; g++)
+        dctr_fm_forward(ws->X + d->fm[g].off, xw, B, d->fm[g].F, d->fm[g].k, logit, 1);
+    /* DNN -> Dense(1, no bias) */
+    if (d->use_dnn) {
+        int64_t ldh = 0;
+        const float *H = dctr_dnn_forward(&d->dnn_cfg, &d->dnnp, ws->dnn, ws->X, xw, B, training,
+                                          drop_rng, &ldh);
+        ws->H = H;
+        ws->ldh = ldh;
+        dctr_dense_forward(H, ldh, B, d->h, 1, P + d->out_w_off, NULL, ws->tmp, 1);
+        for (int64_t r = 0; r < B; r++)
+            logit[r] += ws->tmp[r];
+    }
+    /* linear part */
+    for (int32_t i = 0; i < d->nlin; i++) {
+        const dfm_col *c = &d->lin[i];
+        const dctr_column_data *cd = &b->cols[c->col];
+        const float *table = P + d->lin_off[c->table];
+        int64_t V = s->tables[c->table].vocab_size;
+        dctr_status st;
+        if (!c->varlen) {
+            st = dctr_linear_sparse_forward(table, V, cd->ids, B, logit, 1);
+            if (st != DCTR_OK)
+                return col_error(st, s, c->col);
+            continue;
+        }
+        float *E1 = ws->E1[c->vi];
+        st = dctr_embedding_gather(table, V, 1, cd->ids, B * c->T, E1, 1);
+        if (st != DCTR_OK)
+            return col_error(st, s, c->col);
+        const float *src = E1;
+        if (c->weighted) {
+            dctr_weighted_seq_forward(c->weight_norm, E1, cd->weights, B, c->T, 1, cd->ids,
+                                      cd->lengths, ws->E1w[c->vi], ws->alpha1[c->vi]);
+            src = ws->E1w[c->vi];
+        }
+        dctr_seq_pool_forward(c->combiner, src, B, c->T, 1, cd->ids, cd->lengths, ws->tmp, 1,
+                              training ? ws->argmax1[c->vi] : NULL);
+        for (int64_t r = 0; r < B; r++)
+            logit[r] += ws->tmp[r];
+    }
+    if (d->dl > 0) {
+        for (int32_t i = 0; i < d->nlin_dense; i++) {
+            const dctr_column *sc = &s->cols[d->lin_dense[i]];
+            const float *src = b->cols[sc->index].dense;
+            int32_t dd = sc->dense_dim;
+            for (int64_t r = 0; r < B; r++)
+                memcpy(ws->XL + r * d->dl + d->lin_dense_off[i], src + r * dd,
+                       sizeof(float) * (size_t)dd);
+        }
+        dctr_linear_dense_forward(ws->XL, d->dl, B, (int32_t)d->dl, P + d->lin_kernel_off, NULL,
+                                  logit, 1);
+    }
+    dctr_prediction_forward(model->task, logit,
+                            model->cfg.use_bias ? P + d->bias_off : NULL, B, ws->pred);
+    return DCTR_OK;
+}
+
+/* ---------------- backward ---------------- */
+
+static dctr_status sg_error(dctr_status st, const dctr_schema *s, int32_t col) {
+    return dctr_error_prefix(st, "column '%s' gradient", s->cols[col].name);
+}
+
+dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, double *data_loss,
+                         double *reg_loss) {
+    dfm *d = model->impl;
+    const dctr_schema *s = model->schema;
+    const int64_t B = b->n, xw = d->xw;
+    const float *P = d->params;
+    float *G = d->grad; /* dense tail: index (i - dense_begin) */
+    const int64_t db = d->dense_begin;
+    memset(G, 0, sizeof(float) * (size_t)(d->nparams - db));
+    for (int32_t t = 0; t < d->ntables; t++) {
+        dctr_sparse_grad_clear(&d->g_emb[t]);
+        dctr_sparse_grad_clear(&d->g_lin[t]);
+    }
+
+    memset(ws->dpred, 0, sizeof(float) * (size_t)B);
+    double loss = model->task == DCTR_TASK_BINARY
+                      ? dctr_loss_bce(ws->pred, b->labels, b->sample_weights, B, ws->dpred)
+                      : dctr_loss_mse(ws->pred, b->labels, b->sample_weights, B, ws->dpred);
+    float *dlogit = ws->dlogit;
+    memset(dlogit, 0, sizeof(float) * (size_t)B);
+    dctr_prediction_backward(model->task, ws->pred, ws->dpred, B, dlogit,
+                             model->cfg.use_bias ? G + (d->bias_off - db) : NULL);
+
+    /* linear */
+    if (d->dl > 0)
+        dctr_linear_dense_backward(dlogit, ws->XL, d->dl, B, (int32_t)d->dl, P + d->lin_kernel_off,
+                                   G + (d->lin_kernel_off - db), NULL, NULL, 0);
+    for (int32_t i = 0; i < d->nlin; i++) {
+        const dfm_col *c = &d->lin[i];
+        if (!s->tables[c->table].trainable)
+            continue;
+        const dctr_column_data *cd = &b->cols[c->col];
+        dctr_sparse_grad *g = &d->g_lin[c->table];
+        dctr_status st;
+        if (!c->varlen) {
+            st = dctr_linear_sparse_backward(g, cd->ids, B, dlogit);
+            if (st != DCTR_OK)
+                return sg_error(st, s, c->col);
+            continue;
+        }
+        int64_t BT = B * c->T;
+        float *dpool_in = ws->d1a;
+        memset(dpool_in, 0, sizeof(float) * (size_t)BT);
+        dctr_seq_pool_backward(c->combiner, dlogit, 1, B, c->T, 1, cd->ids, cd->lengths,
+                               ws->argmax1[c->vi], dpool_in);
+        float *dE = dpool_in;
+        if (c->weighted) {
+            dE = ws->d1b;
+            memset(dE, 0, sizeof(float) * (size_t)BT);
+            dctr_weighted_seq_backward(c->weight_norm, dpool_in, ws->E1[c->vi], ws->alpha1[c->vi],
+                                       B, c->T, 1, cd->ids, cd->lengths, dE, NULL);
+        }
+        st = dctr_embedding_scatter_seq(g, cd->ids, cd->lengths, B, c->T, dE);
+        if (st != DCTR_OK)
+            return sg_error(st, s, c->col);
+    }
+
+    /* DNN and FM into dX */
+    if (d->nemb > 0 || d->use_dnn) {
+        float *dX = ws->dX;
+        memset(dX, 0, sizeof(float) * (size_t)(B * xw));
+        if (d->use_dnn) {
+            if (d->dnn_cfg.num_layers == 0) {
+                dctr_dense_backward(ws->X, xw, dlogit, 1, B, d->h, 1, P + d->out_w_off,
+                                    G + (d->out_w_off - db), NULL, dX, xw);
+            } else {
+                float *dH = ws->dH;
+                memset(dH, 0, sizeof(float) * (size_t)(B * d->h));
+                dctr_dense_backward(ws->H, ws->ldh, dlogit, 1, B, d->h, 1, P + d->out_w_off,
+                                    G + (d->out_w_off - db), NULL, dH, d->h);
+                dctr_dnn_backward(&d->dnn_cfg, &d->dnnp, &d->dnng, ws->dnn, ws->X, xw, B, dH, d->h,
+                                  dX, xw);
+            }
+        }
+        for (int32_t g = 0; g < d->nfm; g++)
+            dctr_fm_backward(dlogit, ws->X + d->fm[g].off, xw, B, d->fm[g].F, d->fm[g].k,
+                             dX + d->fm[g].off, xw);
+        for (int32_t i = 0; i < d->nemb; i++) {
+            const dfm_col *c = &d->emb[i];
+            if (!s->tables[c->table].trainable)
+                continue;
+            const dctr_column_data *cd = &b->cols[c->col];
+            dctr_sparse_grad *g = &d->g_emb[c->table];
+            dctr_status st;
+            if (!c->varlen) {
+                st = dctr_embedding_scatter(g, cd->ids, B, dX + c->off, xw);
+                if (st != DCTR_OK)
+                    return sg_error(st, s, c->col);
+                continue;
+            }
+            int64_t BTk = B * c->T * c->k;
+            float *dpool_in = ws->dA;
+            memset(dpool_in, 0, sizeof(float) * (size_t)BTk);
+            dctr_seq_pool_backward(c->combiner, dX + c->off, xw, B, c->T, c->k, cd->ids,
+                                   cd->lengths, ws->argmax[c->vi], dpool_in);
+            float *dE = dpool_in;
+            if (c->weighted) {
+                dE = ws->dB;
+                memset(dE, 0, sizeof(float) * (size_t)BTk);
+                dctr_weighted_seq_backward(c->weight_norm, dpool_in, ws->E[c->vi], ws->alpha[c->vi],
+                                           B, c->T, c->k, cd->ids, cd->lengths, dE, NULL);
+            }
+            st = dctr_embedding_scatter_seq(g, cd->ids, cd->lengths, B, c->T, dE);
+            if (st != DCTR_OK)
+                return sg_error(st, s, c->col);
+        }
+    }
+
+    /* L2 (Keras: λ Σ w², gradient 2λw); tables lazily on the touched rows */
+    double reg = 0;
+    const dctr_model_config *cfg = &model->cfg;
+    if (d->dl > 0 && cfg->l2_linear > 0)
+        reg += dctr_l2_dense(P + d->lin_kernel_off, d->dl, cfg->l2_linear,
+                             G + (d->lin_kernel_off - db));
+    for (int32_t t = 0; t < d->ntables; t++) {
+        if (d->lin_off[t] >= 0 && cfg->l2_linear > 0)
+            reg += dctr_l2_sparse(P + d->lin_off[t], &d->g_lin[t], cfg->l2_linear);
+        if (d->emb_off[t] >= 0 && cfg->l2_embedding > 0)
+            reg += dctr_l2_sparse(P + d->emb_off[t], &d->g_emb[t], cfg->l2_embedding);
+    }
+    if (d->use_dnn && cfg->l2_dnn > 0) {
+        int32_t in = d->dnn_cfg.in_dim;
+        for (int32_t l = 0; l < d->dnn_cfg.num_layers; l++) {
+            int32_t out = d->dnn_cfg.units[l];
+            reg += dctr_l2_dense(d->dnnp.layer[l].W, (int64_t)in * out, cfg->l2_dnn,
+                                 d->dnng.layer[l].W);
+            in = out;
+        }
+    }
+    *data_loss = loss;
+    *reg_loss = reg;
+    return DCTR_OK;
+}
+
+/* ---------------- sizes / ops ---------------- */
+
+static int64_t dfm_num_parameters(const dctr_model *m) {
+    const dfm *d = m->impl;
+    return d->nparams - (m->cfg.use_bias ? 0 : 1);
+}
+
+static int64_t dfm_parameter_bytes(const dctr_model *m) {
+    const dfm *d = m->impl;
+    return (d->nparams + d->nstate) * (int64_t)sizeof(float);
+}
+
+static int64_t dfm_optimizer_bytes(const dctr_model *m) {
+    const dfm *d = m->impl;
+    return (int64_t)dctr_optim_slots(&d->opt) * d->nparams * (int64_t)sizeof(float);
+}
+
+static dctr_status dfm_workspace_new(const dctr_model *m, int32_t max_batch, void **out) {
+    dfm_ws *ws = NULL;
+    DCTR_TRY(dfm_ws_new(m, max_batch, 0, &ws));
+    *out = ws;
+    return DCTR_OK;
+}
+
+static void dfm_workspace_free(void *ws) { dfm_ws_free(ws); }
+
+static dctr_status dfm_predict(const dctr_model *m, void *wsp, const dctr_batch *b, float *out) {
+    dfm_ws *ws = wsp;
+    DCTR_TRY(dfm_forward(m, ws, b, 0, NULL));
+    memcpy(out, ws->pred, sizeof(float) * (size_t)b->n);
+    return DCTR_OK;
+}
+
+static dctr_status dfm_set_threads(dctr_model *m, int32_t threads) {
+    dfm *d = m->impl;
+    d->threads = threads < 1 ? 1 : threads;
+    return DCTR_OK;
+}
+
+static const dctr_model_ops dfm_ops = {
+    .name = "deepfm",
+    .free_impl = dfm_free,
+    .workspace_new = dfm_workspace_new,
+    .workspace_free = dfm_workspace_free,
+    .predict = dfm_predict,
+    .train_step = dfm_train_step,
+    .snapshot = dfm_snapshot,
+    .restore = dfm_restore,
+    .snapshot_free = dfm_snapshot_free,
+    .save = dfm_save,
+    .load = dfm_load,
+    .num_parameters = dfm_num_parameters,
+    .parameter_bytes = dfm_parameter_bytes,
+    .optimizer_bytes = dfm_optimizer_bytes,
+    .set_threads = dfm_set_threads,
+};
+
+
+dctr_status dctr_deepfm_init(dctr_model *model) {
+    dfm *d = dctr_calloc(1, sizeof(*d));
+    if (!d)
+        return DCTR_ERR_NOMEM;
+    model->impl = d;
+    model->ops = &dfm_ops;
+    dctr_status st = build_structure(model, d);
+    if (st == DCTR_OK)
+        st = alloc_params(model, d);
+    if (st == DCTR_OK)
+        st = dctr_optim_init(&d->opt, &model->cfg.optimizer);
+    if (st != DCTR_OK) {
+        dfm_free(d);
+        model->impl = NULL;
+        return st;
+    }
+    d->threads = 1;
+    init_params(model, d);
+    return DCTR_OK;
+}
+
+/* ---------------- test entry points ---------------- */
+
+float *dctr_deepfm_params(dctr_model *model, int64_t *count) {
+    dfm *d = model->impl;
+    if (count)
+        *count = d->nparams;
+    return d->params;
+}
+
+int64_t dctr_deepfm_tensor(const dctr_model *model, const char *name, int64_t *count) {
+    const dfm *d = model->impl;
+    const dctr_schema *s = model->schema;
+    int64_t off = -1, n = 0;
+    if (strncmp(name, "emb:", 4) == 0 || strncmp(name, "lin:", 4) == 0) {
+        for (int32_t t = 0; t < s->ntables; t++) {
+            if (strcmp(s->tables[t].name, name + 4) != 0)
+                continue;
+            int lin = name[0] == 'l';
+            off = lin ? d->lin_off[t] : d->emb_off[t];
+            n = s->tables[t].vocab_size * (lin ? 1 : s->tables[t].dim);
+        }
+    } else if (strcmp(name, "lin_kernel") == 0 && d->dl > 0) {
+        off = d->lin_kernel_off, n = d->dl;
+    } else if (strcmp(name, "dnn") == 0 && d->use_dnn && d->dnn_cfg.num_layers > 0) {
+        off = d->dnn_off, n = dctr_dnn_num_params(&d->dnn_cfg);
+    } else if (strcmp(name, "out_w") == 0 && d->use_dnn) {
+        off = d->out_w_off, n = d->h;
+    } else if (strcmp(name, "bias") == 0) {
+        off = d->bias_off, n = 1;
+    }
+    if (count)
+        *count = off >= 0 ? n : 0;
+    return off;
+}
+
+float dctr_deepfm_grad_at(const dctr_model *model, int64_t i) {
+    const dfm *d = model->impl;
+    const dctr_schema *s = model->schema;
+    if (i >= d->dense_begin)
+        return d->grad ? d->grad[i - d->dense_begin] : 0.0f;
+    for (int32_t t = 0; t < s->ntables; t++) {
+        int32_t k = s->tables[t].dim;
+        int64_t V = s->tables[t].vocab_size;
+        if (d->emb_off[t] >= 0 && i >= d->emb_off[t] && i < d->emb_off[t] + V * k) {
+            int64_t rel = i - d->emb_off[t];
+            const float *row = dctr_sparse_grad_find(&d->g_emb[t], rel / k);
+            return row ? row[rel % k] : 0.0f;
+        }
+        if (d->lin_off[t] >= 0 && i >= d->lin_off[t] && i < d->lin_off[t] + V) {
+            const float *row = dctr_sparse_grad_find(&d->g_lin[t], i - d->lin_off[t]);
+            return row ? row[0] : 0.0f;
+        }
+    }
+    return 0.0f;
+}
+
+const void *dctr_deepfm_dnn(const dctr_model *model, const void **cfg) {
+    const dfm *d = model->impl;
+    if (cfg)
+        *cfg = &d->dnn_cfg;
+    return d->use_dnn ? &d->dnnp : NULL;
+}

@@ -1,0 +1,118 @@
+/* Private structures of the DeepFM family, shared by deepfm.c (build, forward, backward),
+ * deepfm_train.c (step, optimizer) and deepfm_io.c (save / load / snapshot). */
+#ifndef DCTR_MODELS_DEEPFM_IMPL_H
+#define DCTR_MODELS_DEEPFM_IMPL_H
+
+#include <stdint.h>
+
+#include "core/pool.h"
+#include "core/rng.h"
+#include "layers/dnn.h"
+#include "layers/embedding.h"
+#include "models/deepfm.h"
+#include "optim/optim.h"
+
+/* A sparse / varlen column feeding the FM/DNN part (one k-wide slice of X) or the linear part. */
+typedef struct dfm_col {
+    int32_t col;       /* schema column */
+    int32_t table;     /* schema table */
+    int32_t k;         /* width (1 for the linear part) */
+    int64_t off;       /* slice offset in X (FM/DNN part) */
+    int varlen;
+    int32_t T;
+    int weighted;
+    int weight_norm;
+    dctr_combiner combiner;
+    int32_t vi;        /* index of its varlen buffers in the workspace, -1 for sparse */
+} dfm_col;
+
+typedef struct dfm_group {
+    int64_t off;       /* first field's offset in X */
+    int32_t F, k;
+} dfm_group;
+
+typedef struct dfm_ws {
+    int64_t cap;
+    int training;
+    float *X;          /* [cap x xw] embeddings then dense values */
+    float *XL;         /* [cap x dl] linear dense values */
+    float *logit, *pred, *tmp;
+    float **E, **Ew, **alpha; /* per FM/DNN varlen column */
+    int32_t **argmax;
+    float **E1, **E1w, **alpha1; /* per linear varlen column */
+    int32_t **argmax1;
+    dctr_dnn_workspace *dnn;
+    const float *H;    /* DNN output of the last forward and its row stride */
+    int64_t ldh;
+    /* training only */
+    float *dX, *dH, *dpred, *dlogit;
+    float *dA, *dB;    /* [cap * max T * max k] scratch for varlen backward */
+    float *d1a, *d1b;  /* [cap * max T] for linear varlen backward */
+} dfm_ws;
+
+typedef struct dfm {
+    /* structure */
+    int use_fm, use_dnn;
+    int32_t nemb;
+    dfm_col *emb;            /* FM/DNN columns in X order */
+    int32_t nvar;            /* varlen columns among emb */
+    int32_t ndense_x;
+    int32_t *dense_x;        /* dense columns copied into X after the embeddings */
+    int64_t *dense_x_off;
+    int64_t xw;              /* X width */
+    int32_t nfm;
+    dfm_group *fm;
+    int32_t nlin;
+    dfm_col *lin;            /* linear sparse / varlen columns */
+    int32_t nvar1;
+    int32_t nlin_dense;
+    int32_t *lin_dense;      /* dense columns of the linear part */
+    int64_t *lin_dense_off;
+    int64_t dl;              /* linear dense width */
+    int32_t max_T, max_k;
+    dctr_dnn_config dnn_cfg;
+    int32_t h;               /* DNN output width (= xw without hidden layers) */
+
+    /* parameters */
+    int32_t ntables;
+    int64_t *emb_off, *lin_off; /* per schema table, -1 when unused */
+    int64_t lin_kernel_off, dnn_off, out_w_off, bias_off;
+    int64_t dense_begin;     /* first element of the dense tail */
+    int64_t nparams;
+    float *params;
+    int64_t nstate;
+    float *state;
+    dctr_dnn_params dnnp;
+
+    /* training */
+    dctr_optim opt;
+    float *slots[DCTR_OPTIM_MAX_SLOTS]; /* [nparams] each, allocated at the first step */
+    float *grad;             /* dense tail gradients [nparams - dense_begin] */
+    dctr_dnn_params dnng;
+    dctr_sparse_grad *g_emb, *g_lin; /* per table (capacity 0 when unused) */
+    dfm_ws *tws;
+    dctr_rng drop_rng;
+    int32_t threads;
+    dctr_pool *pool;
+} dfm;
+
+dctr_status dfm_ws_new(const dctr_model *model, int64_t cap, int training, dfm_ws **out);
+void dfm_ws_free(dfm_ws *ws);
+/* Forward into ws->pred (training: BN batch stats, dropout from drop_rng). */
+dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, int training,
+                        dctr_rng *drop_rng);
+/* Loss + backward of the last training forward: fills d->grad and the sparse accumulators. */
+dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, double *data_loss,
+                         double *reg_loss);
+/* Ensures training buffers for batches of up to n rows (slots, grads, workspace). */
+dctr_status dfm_prepare_training(dctr_model *model, int64_t n);
+
+dctr_status dfm_train_step(dctr_model *model, const dctr_batch *batch, double *data_loss,
+                           double *reg_loss, float *pred);
+dctr_status dfm_snapshot(const dctr_model *model, void **state);
+dctr_status dfm_restore(dctr_model *model, const void *state);
+void dfm_snapshot_free(void *state);
+dctr_status dfm_save(const dctr_model *model, dctr_container_writer *cw, int with_optimizer);
+dctr_status dfm_load(dctr_model *model, const dctr_container *c);
+
+#endif

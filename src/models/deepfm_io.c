@@ -1,0 +1,97 @@
+/* DeepFM family model-file sections (the generic "meta" and "schema" sections are written by
+ * model.c; the structure is rebuilt from them, so these sections only carry numbers):
+ *   deepfm/params  u64 count, f32[count]   the whole parameter arena (layout: deepfm.h)
+ *   deepfm/state   u64 count, f32[count]   BN moving statistics
+ *   deepfm/optim   (optional) u32 kind, u32 slots, i64 steps, u64 rng[4], f32[count] per slot */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "models/deepfm_impl.h"
+
+static dctr_status add_floats(dctr_container_writer *cw, const char *name, const float *v, int64_t n) {
+    dctr_wbuf w;
+    dctr_wbuf_init(&w);
+    dctr_wbuf_u64(&w, (uint64_t)n);
+    dctr_wbuf_f32s(&w, v, (size_t)n);
+    dctr_status st = dctr_wbuf_status(&w);
+    if (st == DCTR_OK)
+        st = dctr_cw_add(cw, name, &w);
+    dctr_wbuf_free(&w);
+    return st;
+}
+
+dctr_status dfm_save(const dctr_model *model, dctr_container_writer *cw, int with_optimizer) {
+    const dfm *d = model->impl;
+    DCTR_TRY(add_floats(cw, "deepfm/params", d->params, d->nparams));
+    DCTR_TRY(add_floats(cw, "deepfm/state", d->state, d->nstate));
+    int ns = dctr_optim_slots(&d->opt);
+    if (!with_optimizer || (ns > 0 && !d->slots[0]))
+        return DCTR_OK; /* never trained: no state to store */
+    dctr_wbuf w;
+    dctr_wbuf_init(&w);
+    dctr_wbuf_u32(&w, (uint32_t)d->opt.kind);
+    dctr_wbuf_u32(&w, (uint32_t)ns);
+    dctr_wbuf_i64(&w, model->steps);
+    for (int i = 0; i < 4; i++)
+        dctr_wbuf_u64(&w, d->drop_rng.s[i]);
+    for (int k = 0; k < ns; k++)
+        dctr_wbuf_f32s(&w, d->slots[k], (size_t)d->nparams);
+    dctr_status st = dctr_wbuf_status(&w);
+    if (st == DCTR_OK)
+        st = dctr_cw_add(cw, "deepfm/optim", &w);
+    dctr_wbuf_free(&w);
+    return st;
+}
+
+static dctr_status read_floats(const dctr_container *c, const char *name, float *dst, int64_t n) {
+    dctr_rbuf r;
+    DCTR_TRY(dctr_container_section(c, name, &r));
+    uint64_t count = 0;
+    DCTR_TRY(dctr_rbuf_u64(&r, &count, "tensor count"));
+    if (count != (uint64_t)n)
+        return dctr_set_error(DCTR_ERR_FORMAT,
+                              "section '%s': %llu floats, the model's structure needs %lld", name,
+                              (unsigned long long)count, (long long)n);
+    DCTR_TRY(dctr_rbuf_f32s(&r, dst, (size_t)n, name));
+    if (dctr_rbuf_remaining(&r) != 0)
+        return dctr_set_error(DCTR_ERR_FORMAT, "section '%s': %zu trailing bytes", name,
+                              dctr_rbuf_remaining(&r));
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(dst[i]))
+            return dctr_set_error(DCTR_ERR_FORMAT, "section '%s': value %lld is not finite", name,
+                                  (long long)i);
+    return DCTR_OK;
+}
+
+dctr_status dfm_load(dctr_model *model, const dctr_container *c) {
+    dfm *d = model->impl;
+    DCTR_TRY(read_floats(c, "deepfm/params", d->params, d->nparams));
+    DCTR_TRY(read_floats(c, "deepfm/state", d->state, d->nstate));
+    if (!dctr_container_has(c, "deepfm/optim"))
+        return DCTR_OK;
+    dctr_rbuf r;
+    DCTR_TRY(dctr_container_section(c, "deepfm/optim", &r));
+    uint32_t kind = 0, ns = 0;
+    int64_t steps = 0;
+    DCTR_TRY(dctr_rbuf_u32(&r, &kind, "optimizer kind"));
+    DCTR_TRY(dctr_rbuf_u32(&r, &ns, "optimizer slots"));
+    DCTR_TRY(dctr_rbuf_i64(&r, &steps, "optimizer steps"));
+    if (kind != (uint32_t)d->opt.kind || ns != (uint32_t)dctr_optim_slots(&d->opt) || steps < 0)
+        return dctr_set_error(DCTR_ERR_FORMAT,
+                              "section 'deepfm/optim': optimizer kind %u with %u slots, step %lld "
+                              "does not match the model's optimizer", kind, ns, (long long)steps);
+    dctr_rng rng;
+    for (int i = 0; i < 4; i++)
+        DCTR_TRY(dctr_rbuf_u64(&r, &rng.s[i], "dropout rng"));
+    DCTR_TRY(dctr_rbuf_need(&r, (uint64_t)ns * (uint64_t)d->nparams, sizeof(float), "optimizer slots"));
+    if (dctr_rbuf_remaining(&r) != (size_t)ns * (size_t)d->nparams * sizeof(float))
+        return dctr_set_error(DCTR_ERR_FORMAT, "section 'deepfm/optim': wrong size");
+    DCTR_TRY(dfm_prepare_training(model, 1));
+    for (uint32_t k = 0; k < ns; k++)
+        DCTR_TRY(dctr_rbuf_f32s(&r, d->slots[k], (size_t)d->nparams, "optimizer slot"));
+    model->steps = steps;
+    d->drop_rng = rng;
+    return DCTR_OK;
+}

@@ -1,0 +1,189 @@
+/* DeepFM family training: buffers sized once per batch size, one optimizer step (dense tail as
+ * whole tensors, tables lazily on the touched rows only), gradient-only entry for tests, and
+ * restore-best snapshots. */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/blas.h"
+#include "core/error.h"
+#include "feature/schema_types.h"
+#include "models/deepfm_impl.h"
+
+static int64_t table_capacity(const dfm_col *cols, int32_t n, int32_t t, int64_t rows, int64_t V) {
+    int64_t cap = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (cols[i].table == t)
+            cap += rows * cols[i].T;
+    return cap < V ? cap : V;
+}
+
+dctr_status dfm_prepare_training(dctr_model *model, int64_t n) {
+    dfm *d = model->impl;
+    const dctr_schema *s = model->schema;
+    int ns = dctr_optim_slots(&d->opt);
+    for (int k = 0; k < ns; k++) {
+        if (d->slots[k])
+            continue;
+        d->slots[k] = dctr_alloc_floats((size_t)d->nparams);
+        if (!d->slots[k])
+            return dctr_set_error(DCTR_ERR_NOMEM, "deepfm: optimizer state (%lld floats)",
+                                  (long long)d->nparams);
+        float v = dctr_optim_slot_init(&d->opt, k);
+        for (int64_t i = 0; i < d->nparams; i++)
+            d->slots[k][i] = v;
+    }
+    if (!d->grad) {
+        d->grad = dctr_alloc_floats((size_t)(d->nparams - d->dense_begin));
+        if (!d->grad)
+            return DCTR_ERR_NOMEM;
+        if (d->use_dnn)
+            dctr_dnn_bind(&d->dnn_cfg, d->grad + (d->dnn_off - d->dense_begin), NULL, &d->dnng);
+    }
+    if (!d->g_emb) {
+        d->g_emb = dctr_calloc((size_t)d->ntables + 1, sizeof(dctr_sparse_grad));
+        d->g_lin = dctr_calloc((size_t)d->ntables + 1, sizeof(dctr_sparse_grad));
+        if (!d->g_emb || !d->g_lin)
+            return DCTR_ERR_NOMEM;
+    }
+    if (d->tws && d->tws->cap >= n)
+        return DCTR_OK;
+    dfm_ws_free(d->tws);
+    d->tws = NULL;
+    DCTR_TRY(dfm_ws_new(model, n, 1, &d->tws));
+    for (int32_t t = 0; t < d->ntables; t++) {
+        int64_t V = s->tables[t].vocab_size;
+        dctr_sparse_grad_destroy(&d->g_emb[t]);
+        dctr_sparse_grad_destroy(&d->g_lin[t]);
+        int64_t ce = d->emb_off[t] >= 0 ? table_capacity(d->emb, d->nemb, t, n, V) : 0;
+        int64_t cl = d->lin_off[t] >= 0 ? table_capacity(d->lin, d->nlin, t, n, V) : 0;
+        DCTR_TRY(dctr_sparse_grad_init(&d->g_emb[t], V, s->tables[t].dim, ce > 0 ? ce : 1));
+        DCTR_TRY(dctr_sparse_grad_init(&d->g_lin[t], V, 1, cl > 0 ? cl : 1));
+    }
+    return DCTR_OK;
+}
+
+static dctr_status forward_backward(dctr_model *model, const dctr_batch *batch, double *data_loss,
+                                    double *reg_loss) {
+    dfm *d = model->impl;
+    if (!batch || batch->n <= 0)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "deepfm: empty batch");
+    if (batch->schema && batch->schema != model->schema && batch->schema->ncols != model->schema->ncols)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "deepfm: batch built for another schema");
+    DCTR_TRY(dfm_prepare_training(model, batch->n));
+    DCTR_TRY(dfm_forward(model, d->tws, batch, 1, &d->drop_rng));
+    return dfm_backward(model, d->tws, batch, data_loss, reg_loss);
+}
+
+dctr_status dctr_deepfm_compute_gradients(dctr_model *model, const dctr_batch *batch,
+                                          double *data_loss, double *reg_loss) {
+    return forward_backward(model, batch, data_loss, reg_loss);
+}
+
+static double grad_sumsq(const dfm *d, const dctr_schema *s) {
+    double ss = dctr_sumsq(d->grad, (size_t)(d->nparams - d->dense_begin));
+    for (int32_t t = 0; t < s->ntables; t++) {
+        ss += dctr_sumsq(d->g_emb[t].grad, (size_t)(d->g_emb[t].count * d->g_emb[t].dim));
+        ss += dctr_sumsq(d->g_lin[t].grad, (size_t)d->g_lin[t].count);
+    }
+    return ss;
+}
+
+static void update_table(const dfm *d, const dctr_optim_step *st, int64_t off,
+                         const dctr_sparse_grad *g) {
+    float *slots[DCTR_OPTIM_MAX_SLOTS] = {0};
+    for (int k = 0; k < DCTR_OPTIM_MAX_SLOTS; k++)
+        slots[k] = d->slots[k] ? d->slots[k] + off : NULL;
+    for (int64_t i = 0; i < g->count; i++)
+        dctr_optim_update_row(&d->opt, st, d->params + off, slots, g->rows[i], g->dim,
+                              g->grad + i * g->dim);
+}
+
+static void apply_update(dctr_model *model) {
+    dfm *d = model->impl;
+    const dctr_schema *s = model->schema;
+    double scale = d->opt.clipnorm > 0 ? dctr_optim_clip_scale(&d->opt, grad_sumsq(d, s)) : 1.0;
+    model->steps++;
+    dctr_optim_step st;
+    dctr_optim_begin_step(&d->opt, model->steps, scale, &st);
+    int64_t db = d->dense_begin;
+    float *slots[DCTR_OPTIM_MAX_SLOTS] = {0};
+    for (int k = 0; k < DCTR_OPTIM_MAX_SLOTS; k++)
+        slots[k] = d->slots[k] ? d->slots[k] + db : NULL;
+    int64_t ndense = d->nparams - db;
+    if (!model->cfg.use_bias)
+        ndense--; /* the bias is the last element: leave it at 0 */
+    dctr_optim_update(&d->opt, &st, d->params + db, d->grad, slots, (size_t)ndense);
+    for (int32_t t = 0; t < d->ntables; t++) {
+        if (!s->tables[t].trainable)
+            continue;
+        if (d->emb_off[t] >= 0)
+            update_table(d, &st, d->emb_off[t], &d->g_emb[t]);
+        if (d->lin_off[t] >= 0)
+            update_table(d, &st, d->lin_off[t], &d->g_lin[t]);
+    }
+}
+
+dctr_status dfm_train_step(dctr_model *model, const dctr_batch *batch, double *data_loss,
+                           double *reg_loss, float *pred) {
+    double dl = 0, rl = 0;
+    DCTR_TRY(forward_backward(model, batch, &dl, &rl));
+    dfm *d = model->impl;
+    if (pred)
+        memcpy(pred, d->tws->pred, sizeof(float) * (size_t)batch->n);
+    if (data_loss)
+        *data_loss = dl;
+    if (reg_loss)
+        *reg_loss = rl;
+    if (!isfinite(dl) || !isfinite(rl))
+        return dctr_set_error(DCTR_ERR_NUMERIC, "loss is %s (data %g, regularization %g); step not applied",
+                              isnan(dl + rl) ? "NaN" : "Inf", dl, rl);
+    apply_update(model);
+    return DCTR_OK;
+}
+
+typedef struct dfm_snap {
+    int64_t nparams, nstate;
+    float *params, *state;
+} dfm_snap;
+
+void dfm_snapshot_free(void *state) {
+    dfm_snap *sn = state;
+    if (!sn)
+        return;
+    dctr_aligned_free(sn->params);
+    dctr_aligned_free(sn->state);
+    dctr_free(sn);
+}
+
+dctr_status dfm_snapshot(const dctr_model *model, void **state) {
+    const dfm *d = model->impl;
+    dfm_snap *sn = *state;
+    if (!sn) {
+        sn = dctr_calloc(1, sizeof(*sn));
+        if (!sn)
+            return DCTR_ERR_NOMEM;
+        sn->nparams = d->nparams;
+        sn->nstate = d->nstate;
+        sn->params = dctr_alloc_floats((size_t)d->nparams);
+        sn->state = dctr_alloc_floats((size_t)d->nstate + 1);
+        if (!sn->params || !sn->state) {
+            dfm_snapshot_free(sn);
+            return DCTR_ERR_NOMEM;
+        }
+        *state = sn;
+    }
+    memcpy(sn->params, d->params, sizeof(float) * (size_t)d->nparams);
+    memcpy(sn->state, d->state, sizeof(float) * (size_t)d->nstate);
+    return DCTR_OK;
+}
+
+dctr_status dfm_restore(dctr_model *model, const void *state) {
+    dfm *d = model->impl;
+    const dfm_snap *sn = state;
+    if (!sn || sn->nparams != d->nparams || sn->nstate != d->nstate)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "deepfm: snapshot of another model");
+    memcpy(d->params, sn->params, sizeof(float) * (size_t)d->nparams);
+    memcpy(d->state, sn->state, sizeof(float) * (size_t)d->nstate);
+    return DCTR_OK;
+}

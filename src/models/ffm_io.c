@@ -1,0 +1,189 @@
+/* FFM model sections.
+ *   "ffm.params": u32 version (1), u8 native, u8 use_linear, u8 normalize, u8 0, i32 fields m,
+ *                 i64 features n, i32 k, f32 eta, f32 lambda, then n*m*k f32 weights (unpadded,
+ *                 feature-major, then field, then factor), then (use_linear) n f32 + f32 bias.
+ *   "ffm.opt":    u32 version (1), i32 m, i64 n, i32 k, then the n*m*k AdaGrad accumulators and
+ *                 (use_linear) n + 1 more. Optional: without it training resumes with G = 1.
+ * Every size is checked against the section length before anything is allocated. */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "models/ffm_model.h"
+
+#define FFM_IO_VERSION 1u
+
+static void put_block(dctr_wbuf *b, const dctr_ffm_weights *w, int acc) {
+    const float *p = w->W;
+    for (int64_t j = 0; j < w->n; j++)
+        for (int32_t f = 0; f < w->m; f++, p += w->blk)
+            dctr_wbuf_f32s(b, p + (acc ? w->kp : 0), (size_t)w->k);
+    if (w->use_linear) {
+        for (int64_t j = 0; j < w->n; j++)
+            dctr_wbuf_f32(b, w->lin[2 * j + (acc ? 1 : 0)]);
+        dctr_wbuf_f32(b, acc ? w->bias_g : w->bias);
+    }
+}
+
+dctr_status dctr_ffm_save_sections(const dctr_model *model, dctr_container_writer *cw, int with_optimizer) {
+    const dctr_ffm_impl *impl = model->impl;
+    const dctr_ffm_weights *w = &impl->w;
+    if (!w->W)
+        return dctr_set_error(DCTR_ERR_STATE, "FFM save: the model has no weights");
+    dctr_wbuf b;
+    dctr_wbuf_init(&b);
+    dctr_wbuf_u32(&b, FFM_IO_VERSION);
+    dctr_wbuf_u8(&b, (uint8_t)impl->native);
+    dctr_wbuf_u8(&b, (uint8_t)w->use_linear);
+    dctr_wbuf_u8(&b, (uint8_t)impl->normalize);
+    dctr_wbuf_u8(&b, 0);
+    dctr_wbuf_i32(&b, w->m);
+    dctr_wbuf_i64(&b, w->n);
+    dctr_wbuf_i32(&b, w->k);
+    dctr_wbuf_f32(&b, impl->eta);
+    dctr_wbuf_f32(&b, impl->lambda);
+    put_block(&b, w, 0);
+    dctr_status s = dctr_wbuf_status(&b);
+    if (s == DCTR_OK)
+        s = dctr_cw_add(cw, "ffm.params", &b);
+    dctr_wbuf_free(&b);
+    if (s != DCTR_OK || !with_optimizer)
+        return s;
+    dctr_wbuf_init(&b);
+    dctr_wbuf_u32(&b, FFM_IO_VERSION);
+    dctr_wbuf_i32(&b, w->m);
+    dctr_wbuf_i64(&b, w->n);
+    dctr_wbuf_i32(&b, w->k);
+    put_block(&b, w, 1);
+    s = dctr_wbuf_status(&b);
+    if (s == DCTR_OK)
+        s = dctr_cw_add(cw, "ffm.opt", &b);
+    dctr_wbuf_free(&b);
+    return s;
+}
+
+/* Reads n*m*k (+ linear) floats into the weights or accumulators; rejects non-finite values and
+ * negative / zero accumulators. */
+static dctr_status get_block(dctr_rbuf *r, dctr_ffm_weights *w, int acc) {
+    float tmp[1024];
+    float *p = w->W;
+    for (int64_t j = 0; j < w->n; j++)
+        for (int32_t f = 0; f < w->m; f++, p += w->blk) {
+            DCTR_TRY(dctr_rbuf_f32s(r, tmp, (size_t)w->k, acc ? "FFM accumulators" : "FFM weights"));
+            for (int32_t d = 0; d < w->k; d++)
+                if (!isfinite(tmp[d]) || (acc && !(tmp[d] > 0)))
+                    return dctr_set_error(DCTR_ERR_FORMAT, "%s: invalid %s at feature %lld field %d",
+                                          r->origin ? r->origin : "ffm section",
+                                          acc ? "accumulator" : "weight", (long long)j, f);
+            memcpy(p + (acc ? w->kp : 0), tmp, (size_t)w->k * sizeof(float));
+            for (int32_t d = w->k; d < w->kp; d++)
+                p[(acc ? w->kp : 0) + d] = acc ? 1.0f : 0.0f;
+        }
+    if (w->use_linear) {
+        for (int64_t j = 0; j < w->n; j++) {
+            float v;
+            DCTR_TRY(dctr_rbuf_f32(r, &v, "FFM linear term"));
+            if (!isfinite(v) || (acc && !(v > 0)))
+                return dctr_set_error(DCTR_ERR_FORMAT, "ffm section: invalid linear value at %lld",
+                                      (long long)j);
+            w->lin[2 * j + (acc ? 1 : 0)] = v;
+        }
+        float v;
+        DCTR_TRY(dctr_rbuf_f32(r, &v, "FFM bias"));
+        if (!isfinite(v) || (acc && !(v > 0)))
+            return dctr_set_error(DCTR_ERR_FORMAT, "ffm section: invalid bias");
+        if (acc)
+            w->bias_g = v;
+        else
+            w->bias = v;
+    }
+    if (dctr_rbuf_remaining(r) != 0)
+        return dctr_set_error(DCTR_ERR_FORMAT, "ffm section: %zu unexpected trailing bytes",
+                              dctr_rbuf_remaining(r));
+    return DCTR_OK;
+}
+
+static dctr_status check_shape(int32_t m, int64_t n, int32_t k, int use_linear, dctr_rbuf *r) {
+    if (m < 1 || m > (1 << 24) || n < 1 || n > INT32_MAX || k < 1 || k > 1024)
+        return dctr_set_error(DCTR_ERR_FORMAT, "ffm section: invalid shape fields=%d features=%lld k=%d",
+                              m, (long long)n, k);
+    uint64_t count = (uint64_t)n * (uint64_t)m; /* < 2^55 */
+    if (count > (UINT64_MAX / 4) / (uint64_t)k)
+        return dctr_set_error(DCTR_ERR_FORMAT, "ffm section: shape overflows");
+    count *= (uint64_t)k;
+    if (use_linear)
+        count += (uint64_t)n + 1;
+    return dctr_rbuf_need(r, count, sizeof(float), "FFM tensor");
+}
+
+dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c) {
+    dctr_ffm_impl *impl = model->impl;
+    dctr_rbuf r;
+    DCTR_TRY(dctr_container_section(c, "ffm.params", &r));
+    uint32_t version;
+    uint8_t native, use_linear, normalize, pad;
+    int32_t m, k;
+    int64_t n;
+    float eta, lambda;
+    DCTR_TRY(dctr_rbuf_u32(&r, &version, "ffm.params version"));
+    if (version != FFM_IO_VERSION)
+        return dctr_set_error(DCTR_ERR_FORMAT, "ffm.params: unsupported version %u", version);
+    DCTR_TRY(dctr_rbuf_u8(&r, &native, "native flag"));
+    DCTR_TRY(dctr_rbuf_u8(&r, &use_linear, "linear flag"));
+    DCTR_TRY(dctr_rbuf_u8(&r, &normalize, "normalize flag"));
+    DCTR_TRY(dctr_rbuf_u8(&r, &pad, "padding"));
+    DCTR_TRY(dctr_rbuf_i32(&r, &m, "field count"));
+    DCTR_TRY(dctr_rbuf_i64(&r, &n, "feature count"));
+    DCTR_TRY(dctr_rbuf_i32(&r, &k, "k"));
+    DCTR_TRY(dctr_rbuf_f32(&r, &eta, "eta"));
+    DCTR_TRY(dctr_rbuf_f32(&r, &lambda, "lambda"));
+    if (native > 1 || use_linear > 1 || normalize > 1 || pad != 0 || !isfinite(eta) || !(eta >= 0) ||
+        !isfinite(lambda) || !(lambda >= 0))
+        return dctr_set_error(DCTR_ERR_FORMAT, "ffm.params: invalid flags or hyper-parameters");
+    if ((native != 0) != (model->schema == NULL))
+        return dctr_set_error(DCTR_ERR_FORMAT, "ffm.params: %s model but the file %s a schema",
+                              native ? "libffm-native" : "feature-column", model->schema ? "has" : "lacks");
+    DCTR_TRY(check_shape(m, n, k, use_linear, &r));
+    if (impl->w.W) {
+        if (impl->w.m != m || impl->w.n != n || impl->w.k != k || impl->w.use_linear != use_linear)
+            return dctr_set_error(DCTR_ERR_FORMAT,
+                                  "ffm.params: shape (%d fields, %lld features, k=%d) does not match "
+                                  "the schema's (%d, %lld, k=%d)", m, (long long)n, k, impl->w.m,
+                                  (long long)impl->w.n, impl->w.k);
+    } else {
+        DCTR_TRY(dctr_ffm_weights_alloc(&impl->w, m, n, k, use_linear));
+    }
+    impl->native = native;
+    impl->normalize = normalize;
+    impl->eta = eta;
+    impl->lambda = lambda;
+    model->cfg.ffm_k = k;
+    model->cfg.ffm_linear = use_linear;
+    model->cfg.ffm_normalize = normalize;
+    DCTR_TRY(get_block(&r, &impl->w, 0));
+    if (!dctr_container_has(c, "ffm.opt")) {
+        float *p = impl->w.W;
+        for (int64_t j = 0; j < n; j++)
+            for (int32_t f = 0; f < m; f++, p += impl->w.blk)
+                for (int32_t d = 0; d < impl->w.kp; d++)
+                    p[impl->w.kp + d] = 1.0f;
+        if (use_linear) {
+            for (int64_t j = 0; j < n; j++)
+                impl->w.lin[2 * j + 1] = 1.0f;
+            impl->w.bias_g = 1.0f;
+        }
+        return DCTR_OK;
+    }
+    DCTR_TRY(dctr_container_section(c, "ffm.opt", &r));
+    int32_t m2, k2;
+    int64_t n2;
+    DCTR_TRY(dctr_rbuf_u32(&r, &version, "ffm.opt version"));
+    DCTR_TRY(dctr_rbuf_i32(&r, &m2, "field count"));
+    DCTR_TRY(dctr_rbuf_i64(&r, &n2, "feature count"));
+    DCTR_TRY(dctr_rbuf_i32(&r, &k2, "k"));
+    if (version != FFM_IO_VERSION || m2 != m || n2 != n || k2 != k)
+        return dctr_set_error(DCTR_ERR_FORMAT, "ffm.opt: version or shape differs from ffm.params");
+    DCTR_TRY(check_shape(m, n, k, use_linear, &r));
+    return get_block(&r, &impl->w, 1);
+}

@@ -1,0 +1,277 @@
+/* FFM per-sample kernels. The k-loop runs on 4-float SSE vectors (x86-64 always has SSE2); other
+ * targets use the same 4-lane arithmetic in scalar code, so results agree lane by lane. Exact
+ * sqrt and division are used (libffm's SSE build uses the approximate rsqrt, whose bits differ
+ * between CPU vendors). */
+#include "models/ffm_kernel.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/rng.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define FFM_SSE 1
+#endif
+
+dctr_status dctr_ffm_weights_alloc(dctr_ffm_weights *w, int32_t m, int64_t n, int32_t k, int use_linear) {
+    memset(w, 0, sizeof *w);
+    if (m < 1 || n < 1 || k < 1 || k > 1024)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG,
+                              "FFM: need fields >= 1, features >= 1, 1 <= k <= 1024 (got %d, %lld, %d)",
+                              m, (long long)n, k);
+    w->m = m;
+    w->n = n;
+    w->k = k;
+    w->kp = (int32_t)dctr_round_up((size_t)k, 4);
+    w->blk = 2 * (size_t)w->kp;
+    w->row = (size_t)m * w->blk;
+    size_t total;
+    if (!dctr_mul_size(w->row, (size_t)n, &total) || total > ((size_t)1 << 40))
+        return dctr_set_error(DCTR_ERR_LIMIT, "FFM: %lld features x %d fields x k=%d is too large",
+                              (long long)n, m, k);
+    w->W = dctr_alloc_floats(total);
+    if (!w->W)
+        return dctr_error_prefix(DCTR_ERR_NOMEM, "FFM weights (%zu MB)", total * 4 >> 20);
+    w->use_linear = use_linear ? 1 : 0;
+    if (w->use_linear) {
+        w->lin = dctr_alloc_floats((size_t)n * 2);
+        if (!w->lin) {
+            dctr_ffm_weights_free(w);
+            return DCTR_ERR_NOMEM;
+        }
+    }
+    return DCTR_OK;
+}
+
+void dctr_ffm_weights_free(dctr_ffm_weights *w) {
+    if (!w)
+        return;
+    dctr_aligned_free(w->W);
+    dctr_aligned_free(w->lin);
+    memset(w, 0, sizeof *w);
+}
+
+size_t dctr_ffm_weights_floats(const dctr_ffm_weights *w) {
+    return (size_t)w->n * w->row + (w->use_linear ? (size_t)w->n * 2 + 2 : 0);
+}
+
+void dctr_ffm_weights_init(dctr_ffm_weights *w, uint64_t seed) {
+    dctr_rng rng;
+    dctr_rng_init(&rng, seed, 0x46464d /* "FFM" */);
+    const float coef = 1.0f / sqrtf((float)w->k);
+    float *p = w->W;
+    for (int64_t j = 0; j < w->n; j++)
+        for (int32_t f = 0; f < w->m; f++, p += w->blk)
+            for (int32_t d = 0; d < w->kp; d++) {
+                p[d] = d < w->k ? coef * (float)dctr_rng_uniform(&rng) : 0.0f;
+                p[w->kp + d] = 1.0f;
+            }
+    if (w->use_linear) {
+        for (int64_t j = 0; j < w->n; j++) {
+            w->lin[2 * j] = 0.0f;
+            w->lin[2 * j + 1] = 1.0f;
+        }
+        w->bias = 0.0f;
+        w->bias_g = 1.0f;
+    }
+}
+
+void dctr_ffm_weights_copy(dctr_ffm_weights *dst, const dctr_ffm_weights *src) {
+    memcpy(dst->W, src->W, (size_t)src->n * src->row * sizeof(float));
+    if (src->use_linear && dst->lin) {
+        memcpy(dst->lin, src->lin, (size_t)src->n * 2 * sizeof(float));
+        dst->bias = src->bias;
+        dst->bias_g = src->bias_g;
+    }
+}
+
+static inline int node_ok(const dctr_ffm_weights *w, const dctr_ffm_node *x) {
+    return (uint32_t)x->index < (uint64_t)w->n && (uint32_t)x->field < (uint32_t)w->m;
+}
+
+#define FFM_INLINE static inline __attribute__((always_inline))
+
+/* 1 when every node lies inside the model: the pair loops then run without per-pair checks. */
+static int all_ok(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e) {
+    int ok = 1;
+    for (const dctr_ffm_node *x = b; x < e; x++)
+        ok &= node_ok(w, x);
+    return ok;
+}
+
+/* The pair sum; `checked` and `skip_same_field` are compile-time constants at each call site. */
+FFM_INLINE float score_pairs(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r,
+                             int skip_same_field, int checked) {
+    const float *W = w->W;
+    const size_t blk = w->blk, row = w->row;
+    const int32_t kp = w->kp;
+#ifdef FFM_SSE
+    __m128 acc = _mm_setzero_ps();
+#else
+    float acc[4] = {0, 0, 0, 0};
+#endif
+    for (const dctr_ffm_node *x1 = b; x1 < e; x1++) {
+        if (checked && !node_ok(w, x1))
+            continue;
+        const int32_t f1 = x1->field;
+        const float *base1 = W + (size_t)x1->index * row;
+        const float v1 = x1->value;
+        for (const dctr_ffm_node *x2 = x1 + 1; x2 < e; x2++) {
+            if ((checked && !node_ok(w, x2)) || (skip_same_field && x2->field == f1))
+                continue;
+            const float *w1 = base1 + (size_t)x2->field * blk;
+            const float *w2 = W + (size_t)x2->index * row + (size_t)f1 * blk;
+            const float v = v1 * x2->value * r;
+#ifdef FFM_SSE
+            const __m128 vv = _mm_set1_ps(v);
+            for (int32_t d = 0; d < kp; d += 4)
+                acc = _mm_add_ps(acc, _mm_mul_ps(_mm_mul_ps(_mm_load_ps(w1 + d), _mm_load_ps(w2 + d)), vv));
+#else
+            for (int32_t d = 0; d < kp; d += 4)
+                for (int l = 0; l < 4; l++)
+                    acc[l] += w1[d + l] * w2[d + l] * v;
+#endif
+        }
+    }
+#ifdef FFM_SSE
+    float lanes[4];
+    _mm_storeu_ps(lanes, acc);
+    float t = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+#else
+    float t = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+#endif
+    return t;
+}
+
+float dctr_ffm_score(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r,
+                     int skip_same_field) {
+    float t;
+    if (all_ok(w, b, e))
+        t = skip_same_field ? score_pairs(w, b, e, r, 1, 0) : score_pairs(w, b, e, r, 0, 0);
+    else
+        t = skip_same_field ? score_pairs(w, b, e, r, 1, 1) : score_pairs(w, b, e, r, 0, 1);
+    if (w->use_linear) {
+        float s = w->bias;
+        for (const dctr_ffm_node *x = b; x < e; x++)
+            if (node_ok(w, x))
+                s += w->lin[2 * (size_t)x->index] * x->value;
+        t += s;
+    }
+    return t;
+}
+
+FFM_INLINE void update_pairs(dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r,
+                              float kappa, const dctr_ffm_step *st, int skip_same_field, int checked) {
+    float *W = w->W;
+    const size_t blk = w->blk, row = w->row;
+    const int32_t kp = w->kp;
+    const float eta = st->eta, lambda = st->lambda;
+#ifdef FFM_SSE
+    const __m128 veta = _mm_set1_ps(eta), vlam = _mm_set1_ps(lambda);
+#endif
+    for (const dctr_ffm_node *x1 = b; x1 < e; x1++) {
+        if (checked && !node_ok(w, x1))
+            continue;
+        const int32_t f1 = x1->field;
+        float *base1 = W + (size_t)x1->index * row;
+        const float v1 = x1->value;
+        for (const dctr_ffm_node *x2 = x1 + 1; x2 < e; x2++) {
+            if ((checked && !node_ok(w, x2)) || (skip_same_field && x2->field == f1))
+                continue;
+            float *w1 = base1 + (size_t)x2->field * blk;
+            float *w2 = W + (size_t)x2->index * row + (size_t)f1 * blk;
+            const float kv = kappa * (v1 * x2->value * r);
+            /* Both gradients come from the values before this pair's update; stores go w1, w2,
+             * G1, G2 so an aliased pair (w1 == w2) ends as libffm's does. */
+#ifdef FFM_SSE
+            const __m128 vkv = _mm_set1_ps(kv);
+            for (int32_t d = 0; d < kp; d += 4) {
+                __m128 a = _mm_load_ps(w1 + d), c = _mm_load_ps(w2 + d);
+                __m128 ga = _mm_load_ps(w1 + kp + d), gc = _mm_load_ps(w2 + kp + d);
+                __m128 g1 = _mm_add_ps(_mm_mul_ps(vlam, a), _mm_mul_ps(vkv, c));
+                __m128 g2 = _mm_add_ps(_mm_mul_ps(vlam, c), _mm_mul_ps(vkv, a));
+                ga = _mm_add_ps(ga, _mm_mul_ps(g1, g1));
+                gc = _mm_add_ps(gc, _mm_mul_ps(g2, g2));
+                a = _mm_sub_ps(a, _mm_div_ps(_mm_mul_ps(veta, g1), _mm_sqrt_ps(ga)));
+                c = _mm_sub_ps(c, _mm_div_ps(_mm_mul_ps(veta, g2), _mm_sqrt_ps(gc)));
+                _mm_store_ps(w1 + d, a);
+                _mm_store_ps(w2 + d, c);
+                _mm_store_ps(w1 + kp + d, ga);
+                _mm_store_ps(w2 + kp + d, gc);
+            }
+#else
+            for (int32_t d = 0; d < kp; d += 4) {
+                float a[4], c[4], ga[4], gc[4];
+                for (int l = 0; l < 4; l++) {
+                    a[l] = w1[d + l];
+                    c[l] = w2[d + l];
+                    ga[l] = w1[kp + d + l];
+                    gc[l] = w2[kp + d + l];
+                }
+                for (int l = 0; l < 4; l++) {
+                    float g1 = lambda * a[l] + kv * c[l];
+                    float g2 = lambda * c[l] + kv * a[l];
+                    ga[l] += g1 * g1;
+                    gc[l] += g2 * g2;
+                    a[l] -= eta * g1 / sqrtf(ga[l]);
+                    c[l] -= eta * g2 / sqrtf(gc[l]);
+                }
+                memcpy(w1 + d, a, sizeof a);
+                memcpy(w2 + d, c, sizeof c);
+                memcpy(w1 + kp + d, ga, sizeof ga);
+                memcpy(w2 + kp + d, gc, sizeof gc);
+            }
+#endif
+        }
+    }
+}
+
+void dctr_ffm_update(dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r,
+                     float kappa, const dctr_ffm_step *st) {
+    const int skip = st->skip_same_field;
+    if (all_ok(w, b, e)) {
+        if (skip)
+            update_pairs(w, b, e, r, kappa, st, 1, 0);
+        else
+            update_pairs(w, b, e, r, kappa, st, 0, 0);
+    } else {
+        if (skip)
+            update_pairs(w, b, e, r, kappa, st, 1, 1);
+        else
+            update_pairs(w, b, e, r, kappa, st, 0, 1);
+    }
+    const float eta = st->eta, lambda = st->lambda;
+    if (w->use_linear) {
+        for (const dctr_ffm_node *x = b; x < e; x++) {
+            if (!node_ok(w, x))
+                continue;
+            float *p = &w->lin[2 * (size_t)x->index];
+            float g = lambda * p[0] + kappa * x->value;
+            p[1] += g * g;
+            p[0] -= eta * g / sqrtf(p[1]);
+        }
+        w->bias_g += kappa * kappa;
+        w->bias -= eta * kappa / sqrtf(w->bias_g);
+    }
+}
+
+double dctr_ffm_loss(float t, float y, int regression, float *kappa) {
+    if (regression) {
+        double d = (double)t - y;
+        *kappa = (float)d;
+        return d * d;
+    }
+    double s = y > 0 ? 1.0 : -1.0;
+    double z = -s * (double)t; /* loss = log(1 + exp(z)) */
+    if (z > 0) {
+        double ez = exp(-z);
+        *kappa = (float)(-s / (1.0 + ez));
+        return z + log1p(ez);
+    }
+    double ez = exp(z);
+    *kappa = (float)(-s * ez / (1.0 + ez));
+    return log1p(ez);
+}

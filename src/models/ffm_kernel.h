@@ -1,0 +1,61 @@
+/* The FFM weights and the per-sample kernels shared by the libffm-native trainer and the
+ * feature-column model.
+ *
+ * Layout: feature j owns one row of m blocks (one per target field f); a block is kp weights
+ * followed by their kp AdaGrad accumulators (kp = k rounded up to 4), so a field pair touches
+ * exactly two 2*kp-float blocks (32 bytes each for k = 4: one cache line holds both the weights
+ * and their accumulators). Padding lanes hold weight 0 and stay 0.
+ *
+ * Semantics are libffm's: phi = sum_{a<b} <w[j_a, f_b], w[j_b, f_a]> v_a v_b r, then for every
+ * pair in the same order g1 = lambda w1 + kappa v_a v_b r w2, g2 likewise (both from the values
+ * before this pair's update), G += g^2, w -= eta g / sqrt(G). */
+#ifndef DCTR_MODELS_FFM_KERNEL_H
+#define DCTR_MODELS_FFM_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data/libffm_reader.h"
+#include "deepctr/common.h"
+
+typedef struct dctr_ffm_weights {
+    int32_t m;          /* fields */
+    int64_t n;          /* features */
+    int32_t k, kp;      /* latent factors, padded to a multiple of 4 */
+    size_t blk;         /* 2 * kp floats */
+    size_t row;         /* m * blk floats */
+    float *W;           /* [n * row], 64-byte aligned */
+    int use_linear;
+    float *lin;         /* use_linear: [n * 2] = (w_j, G_j) */
+    float bias, bias_g; /* use_linear: global bias and its accumulator */
+} dctr_ffm_weights;
+
+/* Allocates (not initialised). Sizes are checked for overflow. */
+dctr_status dctr_ffm_weights_alloc(dctr_ffm_weights *w, int32_t m, int64_t n, int32_t k, int use_linear);
+void dctr_ffm_weights_free(dctr_ffm_weights *w);
+/* libffm init: w uniform in [0, 1/sqrt(k)), padding 0, accumulators 1; linear part 0, G 1. */
+void dctr_ffm_weights_init(dctr_ffm_weights *w, uint64_t seed);
+/* Deep copy into an allocated twin of the same shape. */
+void dctr_ffm_weights_copy(dctr_ffm_weights *dst, const dctr_ffm_weights *src);
+size_t dctr_ffm_weights_floats(const dctr_ffm_weights *w);
+
+/* Per-sample hyper-parameters. skip_same_field: pairs whose two nodes share a field do not
+ * interact (the feature-column path, where a field's nodes form one pooled vector). */
+typedef struct dctr_ffm_step {
+    float eta, lambda;
+    int skip_same_field;
+} dctr_ffm_step;
+
+/* The model output t (logit or value) of one row; nodes outside [0,m) x [0,n) are skipped. */
+float dctr_ffm_score(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r,
+                     int skip_same_field);
+/* The AdaGrad update of one row given kappa = dloss/dt. */
+void dctr_ffm_update(dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r,
+                     float kappa, const dctr_ffm_step *st);
+
+/* Loss of output t against label y and its derivative kappa = dloss/dt.
+ * Binary: y > 0 is positive, loss log(1 + exp(-s t)) with s = +-1 (libffm). Regression:
+ * loss (t - y)^2 reported, kappa = t - y (the gradient of (t - y)^2 / 2). */
+double dctr_ffm_loss(float t, float y, int regression, float *kappa);
+
+#endif

@@ -1,0 +1,307 @@
+/* The FFM family's dctr_model ops: construction (libffm-native and from feature columns),
+ * batch predict / train_step for the generic fit loop, snapshots, sizes, threads. */
+#include "models/ffm_model.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+
+#define FFM_DEFAULT_ETA 0.2f
+
+static void impl_free(void *p) {
+    dctr_ffm_impl *impl = p;
+    if (!impl)
+        return;
+    dctr_ffm_weights_free(&impl->w);
+    dctr_free(impl->cols);
+    dctr_free(impl->scratch);
+    dctr_pool_free(impl->pool);
+    dctr_free(impl);
+}
+
+void dctr_ffm_model_destroy(dctr_model *model) {
+    if (!model)
+        return;
+    if (model->ops && model->ops->free_impl)
+        model->ops->free_impl(model->impl);
+    dctr_free(model);
+}
+
+dctr_status dctr_ffm_native_new(int32_t m, int64_t n, int32_t k, int use_linear, int normalize,
+                                dctr_task task, dctr_model **out) {
+    *out = NULL;
+    dctr_model *model = dctr_calloc(1, sizeof *model);
+    dctr_ffm_impl *impl = dctr_calloc(1, sizeof *impl);
+    if (!model || !impl) {
+        dctr_free(model);
+        dctr_free(impl);
+        return DCTR_ERR_NOMEM;
+    }
+    model->type = DCTR_MODEL_FFM;
+    model->task = task;
+    model->cfg.struct_size = sizeof model->cfg;
+    model->cfg.type = DCTR_MODEL_FFM;
+    model->cfg.task = task;
+    model->cfg.ffm_k = k;
+    model->cfg.ffm_linear = use_linear;
+    model->cfg.ffm_normalize = normalize;
+    model->cfg.use_bias = use_linear;
+    model->ops = &dctr_ffm_ops;
+    model->impl = impl;
+    impl->native = 1;
+    impl->normalize = normalize ? 1 : 0;
+    impl->eta = FFM_DEFAULT_ETA;
+    impl->threads = 1;
+    dctr_status s = dctr_ffm_weights_alloc(&impl->w, m, n, k, use_linear);
+    if (s != DCTR_OK) {
+        dctr_ffm_model_destroy(model);
+        return s;
+    }
+    *out = model;
+    return DCTR_OK;
+}
+
+/* ---- feature-column path: predict / train_step over dctr_batch rows ---- */
+
+static float row_inv_norm(const dctr_ffm_impl *impl, const dctr_ffm_node *x, int32_t n) {
+    if (!impl->normalize)
+        return 1.0f;
+    double sq = 0;
+    for (int32_t i = 0; i < n; i++)
+        sq += (double)x[i].value * x[i].value;
+    return sq > 0 ? (float)(1.0 / sq) : 1.0f;
+}
+
+static float output_of(float t, dctr_task task) {
+    return task == DCTR_TASK_REGRESSION ? t : 1.0f / (1.0f + expf(-t));
+}
+
+typedef struct {
+    int32_t max_nodes;
+    dctr_ffm_node nodes[];
+} ffm_ws;
+
+static dctr_status ws_new(const dctr_model *model, int32_t max_batch, void **out) {
+    const dctr_ffm_impl *impl = model->impl;
+    (void)max_batch;
+    if (impl->native)
+        return dctr_set_error(DCTR_ERR_UNSUPPORTED,
+                              "this FFM model was trained on libffm data (no feature columns): "
+                              "predict it with dctr_ffm_predict on libffm input");
+    ffm_ws *ws = dctr_malloc(sizeof *ws + (size_t)impl->max_nodes * sizeof(dctr_ffm_node));
+    if (!ws)
+        return DCTR_ERR_NOMEM;
+    ws->max_nodes = impl->max_nodes;
+    *out = ws;
+    return DCTR_OK;
+}
+
+static void ws_free(void *ws) { dctr_free(ws); }
+
+static dctr_status predict_batch(const dctr_model *model, void *wsp, const dctr_batch *batch, float *out) {
+    const dctr_ffm_impl *impl = model->impl;
+    ffm_ws *ws = wsp;
+    for (int64_t i = 0; i < batch->n; i++) {
+        int32_t n = dctr_ffm_row_nodes(impl, batch, i, ws->nodes);
+        float r = row_inv_norm(impl, ws->nodes, n);
+        out[i] = output_of(dctr_ffm_score(&impl->w, ws->nodes, ws->nodes + n, r, 1), model->task);
+    }
+    return DCTR_OK;
+}
+
+typedef struct {
+    dctr_model *model;
+    const dctr_batch *batch;
+    double *loss;  /* per worker */
+    float *pred;
+    dctr_status *status;
+} step_ctx;
+
+static void step_worker(void *p, int worker, int64_t begin, int64_t end) {
+    step_ctx *c = p;
+    dctr_ffm_impl *impl = c->model->impl;
+    int regression = c->model->task == DCTR_TASK_REGRESSION;
+    dctr_ffm_step st = {impl->eta, impl->lambda, 1};
+    dctr_ffm_node *nodes = impl->scratch + (size_t)worker * (size_t)impl->max_nodes;
+    const float *sw = c->batch->sample_weights;
+    double loss = 0;
+    for (int64_t i = begin; i < end; i++) {
+        int32_t n = dctr_ffm_row_nodes(impl, c->batch, i, nodes);
+        float r = row_inv_norm(impl, nodes, n);
+        float t = dctr_ffm_score(&impl->w, nodes, nodes + n, r, 1);
+        float kappa;
+        double l = dctr_ffm_loss(t, c->batch->labels[i], regression, &kappa);
+        float wgt = sw ? sw[i] : 1.0f;
+        loss += l * wgt;
+        if (c->pred)
+            c->pred[i] = output_of(t, c->model->task);
+        dctr_ffm_update(&impl->w, nodes, nodes + n, r, kappa * wgt, &st);
+    }
+    c->loss[worker] = loss;
+}
+
+static dctr_status train_step(dctr_model *model, const dctr_batch *batch, double *data_loss,
+                              double *reg_loss, float *pred) {
+    dctr_ffm_impl *impl = model->impl;
+    if (impl->native)
+        return dctr_set_error(DCTR_ERR_UNSUPPORTED,
+                              "a libffm-native FFM model trains with dctr_ffm_train on libffm data");
+    int threads = impl->pool ? dctr_pool_threads(impl->pool) : 1;
+    double loss[64] = {0};
+    dctr_status st = DCTR_OK;
+    step_ctx c = {model, batch, loss, pred, &st};
+    /* Rows of the batch run one by one with libffm's per-sample AdaGrad (Hogwild across threads). */
+    dctr_pool_run(impl->pool, batch->n, step_worker, &c);
+    double sum = 0;
+    for (int i = 0; i < threads; i++)
+        sum += loss[i];
+    double wsum = (double)batch->n;
+    if (batch->sample_weights) {
+        wsum = 0;
+        for (int64_t i = 0; i < batch->n; i++)
+            wsum += batch->sample_weights[i];
+    }
+    if (data_loss)
+        *data_loss = wsum > 0 ? sum / wsum : 0.0;
+    if (reg_loss)
+        *reg_loss = 0.0; /* libffm applies L2 inside each update and reports none */
+    model->steps++;
+    if (!isfinite(sum))
+        return dctr_set_error(DCTR_ERR_NUMERIC, "FFM training diverged (non-finite loss)");
+    return DCTR_OK;
+}
+
+static dctr_status set_threads(dctr_model *model, int32_t threads) {
+    dctr_ffm_impl *impl = model->impl;
+    if (threads < 1)
+        threads = 1;
+    if (threads > 64)
+        threads = 64;
+    if (impl->pool && dctr_pool_threads(impl->pool) == threads)
+        return DCTR_OK;
+    dctr_pool_free(impl->pool);
+    impl->pool = NULL;
+    if (!impl->native) {
+        dctr_free(impl->scratch);
+        impl->scratch = dctr_malloc((size_t)threads * (size_t)impl->max_nodes * sizeof(dctr_ffm_node));
+        if (!impl->scratch)
+            return DCTR_ERR_NOMEM;
+    }
+    impl->threads = threads;
+    if (threads > 1)
+        DCTR_TRY(dctr_pool_new(threads, &impl->pool));
+    return DCTR_OK;
+}
+
+/* ---- snapshots ---- */
+
+static dctr_status snapshot(const dctr_model *model, void **state) {
+    const dctr_ffm_impl *impl = model->impl;
+    dctr_ffm_weights *copy = dctr_calloc(1, sizeof *copy);
+    if (!copy)
+        return DCTR_ERR_NOMEM;
+    dctr_status s = dctr_ffm_weights_alloc(copy, impl->w.m, impl->w.n, impl->w.k, impl->w.use_linear);
+    if (s != DCTR_OK) {
+        dctr_free(copy);
+        return s;
+    }
+    dctr_ffm_weights_copy(copy, &impl->w);
+    *state = copy;
+    return DCTR_OK;
+}
+
+static dctr_status restore(dctr_model *model, const void *state) {
+    dctr_ffm_impl *impl = model->impl;
+    const dctr_ffm_weights *src = state;
+    if (src->m != impl->w.m || src->n != impl->w.n || src->kp != impl->w.kp)
+        return dctr_set_error(DCTR_ERR_STATE, "FFM restore: snapshot shape differs from the model");
+    dctr_ffm_weights_copy(&impl->w, src);
+    return DCTR_OK;
+}
+
+static void snapshot_free(void *state) {
+    dctr_ffm_weights *w = state;
+    if (!w)
+        return;
+    dctr_ffm_weights_free(w);
+    dctr_free(w);
+}
+
+static int64_t num_parameters(const dctr_model *model) {
+    const dctr_ffm_impl *impl = model->impl;
+    int64_t p = impl->w.n * impl->w.m * impl->w.k;
+    if (impl->w.use_linear)
+        p += impl->w.n + 1;
+    return p;
+}
+
+static int64_t parameter_bytes(const dctr_model *model) {
+    const dctr_ffm_impl *impl = model->impl;
+    return (int64_t)(dctr_ffm_weights_floats(&impl->w) * sizeof(float) / 2);
+}
+
+static int64_t optimizer_bytes(const dctr_model *model) { return parameter_bytes(model); }
+
+static dctr_status save_ops(const dctr_model *model, dctr_container_writer *cw, int with_optimizer) {
+    return dctr_ffm_save_sections(model, cw, with_optimizer);
+}
+
+static dctr_status load_ops(dctr_model *model, const dctr_container *c) {
+    return dctr_ffm_load_sections(model, c);
+}
+
+const dctr_model_ops dctr_ffm_ops = {
+    .name = "ffm",
+    .free_impl = impl_free,
+    .workspace_new = ws_new,
+    .workspace_free = ws_free,
+    .predict = predict_batch,
+    .train_step = train_step,
+    .snapshot = snapshot,
+    .restore = restore,
+    .snapshot_free = snapshot_free,
+    .save = save_ops,
+    .load = load_ops,
+    .num_parameters = num_parameters,
+    .parameter_bytes = parameter_bytes,
+    .optimizer_bytes = optimizer_bytes,
+    .set_threads = set_threads,
+};
+
+/* Called by the generic dctr_model_new (schema set) and by the generic loader (a libffm-native
+ * model has no schema: the impl stays empty until ops->load fills it). */
+dctr_status dctr_ffm_init(dctr_model *model) {
+    if (model->type != DCTR_MODEL_FFM)
+        return dctr_set_error(DCTR_ERR_UNSUPPORTED, "model type %d is not built by the FFM family%s",
+                              (int)model->type,
+                              model->type == DCTR_MODEL_DEEPFFM ? " (DeepFFM is not implemented yet)" : "");
+    dctr_ffm_impl *impl = dctr_calloc(1, sizeof *impl);
+    if (!impl)
+        return DCTR_ERR_NOMEM;
+    model->ops = &dctr_ffm_ops;
+    model->impl = impl;
+    const dctr_model_config *cfg = &model->cfg;
+    impl->normalize = cfg->ffm_normalize ? 1 : 0;
+    impl->seed = cfg->seed;
+    impl->lambda = cfg->l2_embedding > 0 ? cfg->l2_embedding : 0.0f;
+    impl->eta = (cfg->optimizer.kind == DCTR_OPT_ADAGRAD && cfg->optimizer.learning_rate > 0)
+                    ? (float)cfg->optimizer.learning_rate
+                    : FFM_DEFAULT_ETA;
+    impl->threads = 1;
+    if (!model->schema) {
+        impl->native = 1;
+        return DCTR_OK;
+    }
+    int32_t k = cfg->ffm_k > 0 ? cfg->ffm_k : 4;
+    int64_t n;
+    int32_t m;
+    DCTR_TRY(dctr_ffm_columns_build(model, impl, &n, &m));
+    DCTR_TRY(dctr_ffm_weights_alloc(&impl->w, m, n, k, cfg->ffm_linear));
+    dctr_ffm_weights_init(&impl->w, cfg->seed);
+    impl->scratch = dctr_malloc((size_t)impl->max_nodes * sizeof(dctr_ffm_node));
+    if (!impl->scratch)
+        return DCTR_ERR_NOMEM;
+    return DCTR_OK;
+}

@@ -1,0 +1,63 @@
+/* The FFM model family behind dctr_model (type DCTR_MODEL_FFM): its impl, the ops vtable, and the
+ * helpers shared by the libffm-native trainer (ffm_native.c), the feature-column mapping
+ * (ffm_columns.c) and serialization (ffm_io.c). */
+#ifndef DCTR_MODELS_FFM_MODEL_H
+#define DCTR_MODELS_FFM_MODEL_H
+
+#include "core/pool.h"
+#include "models/ffm_kernel.h"
+#include "models/model_types.h"
+
+/* How one schema column maps onto FFM fields and feature rows (feature-column path). */
+typedef struct dctr_ffm_colmap {
+    int32_t col;        /* schema column index */
+    int32_t field;      /* FFM field of this column */
+    int64_t offset;     /* first global feature row of its table / dense slots */
+    int64_t rows;       /* vocabulary size (sparse/varlen) or dense dimension */
+    int kind;           /* dctr_column_kind */
+} dctr_ffm_colmap;
+
+typedef struct dctr_ffm_impl {
+    dctr_ffm_weights w;
+    int native;         /* libffm-native: no schema, predicts libffm data */
+    int normalize;
+    float eta, lambda;
+    uint64_t seed;
+    /* feature-column path */
+    const dctr_schema *schema; /* the model's own schema (borrowed) */
+    dctr_ffm_colmap *cols;
+    int32_t ncols;
+    int32_t max_nodes;  /* nodes per row upper bound */
+    dctr_ffm_node *scratch; /* [max_nodes] train_step workspace */
+    /* training threads */
+    dctr_pool *pool;
+    int32_t threads;
+} dctr_ffm_impl;
+
+extern const dctr_model_ops dctr_ffm_ops;
+
+/* A new libffm-native model with allocated (uninitialised) weights. */
+dctr_status dctr_ffm_native_new(int32_t m, int64_t n, int32_t k, int use_linear, int normalize,
+                                dctr_task task, dctr_model **out);
+/* Frees a model this file family created when the generic dctr_model_free is not wanted. */
+void dctr_ffm_model_destroy(dctr_model *model);
+
+/* libffm-style metrics from outputs t and labels: values[DCTR_METRIC_*]; logloss is computed
+ * from t exactly (log1p(exp(-y t))), AUC from the ranking of t. */
+dctr_status dctr_ffm_metrics(const float *t, const float *labels, int64_t n, int regression,
+                             double values[DCTR_METRIC_COUNT]);
+/* AUC with ties averaged (NaN when one class is absent). */
+double dctr_ffm_auc(const float *score, const float *labels, int64_t n);
+
+/* Section payloads "ffm.params" / "ffm.opt" (ffm_io.c). */
+dctr_status dctr_ffm_save_sections(const dctr_model *model, dctr_container_writer *cw, int with_optimizer);
+dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c);
+
+/* Feature-column path (ffm_columns.c): builds the field map from model->schema and the nodes of
+ * one batch row. */
+dctr_status dctr_ffm_columns_build(dctr_model *model, dctr_ffm_impl *impl, int64_t *num_features,
+                                   int32_t *num_fields);
+int32_t dctr_ffm_row_nodes(const dctr_ffm_impl *impl, const dctr_batch *batch, int64_t row,
+                           dctr_ffm_node *nodes);
+
+#endif

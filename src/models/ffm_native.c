@@ -1,0 +1,523 @@
+/* libffm-native FFM: training in memory or streamed from disk, prediction, evaluation.
+ * The epoch loop is libffm's: shuffle (blocks, then rows inside a block) every epoch including
+ * the first, per row a forward pass then the AdaGrad update of every pair, validation logloss
+ * after each epoch, auto-stop restoring the previous epoch's weights when it rises. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "models/ffm_model.h"
+
+#define FFM_MAX_THREADS 64
+
+void dctr_ffm_options_default(dctr_ffm_options *o) {
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->k = 4;
+    o->epochs = 15;
+    o->eta = 0.2;
+    o->lambda = 2e-5;
+    o->normalize = 1;
+    o->auto_stop = 0;
+    o->threads = 1;
+    o->seed = 1;
+    o->shuffle = 1;
+    o->use_linear = 0;
+    o->task = DCTR_TASK_BINARY;
+    o->chunk_rows = 65536;
+}
+
+static dctr_status check_options(const dctr_ffm_options *o) {
+    if (!o)
+        return DCTR_OK;
+    if (o->struct_size != sizeof *o)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_options: struct_size %u, expected %zu "
+                              "(call dctr_ffm_options_default)", o->struct_size, sizeof *o);
+    if (o->k < 1 || o->k > 1024)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: k must be in [1, 1024] (got %d)", o->k);
+    if (o->epochs < 1)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: epochs must be >= 1 (got %d)", o->epochs);
+    if (!(o->eta > 0) || !isfinite(o->eta))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: learning rate must be > 0 (got %g)", o->eta);
+    if (!(o->lambda >= 0) || !isfinite(o->lambda))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: lambda must be >= 0 (got %g)", o->lambda);
+    if (o->threads < 1 || o->threads > FFM_MAX_THREADS)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: threads must be in [1, %d] (got %d)",
+                              FFM_MAX_THREADS, o->threads);
+    if (o->task != DCTR_TASK_BINARY && o->task != DCTR_TASK_REGRESSION)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: unknown task %d", (int)o->task);
+    if (o->chunk_rows < 1)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: chunk_rows must be >= 1");
+    return DCTR_OK;
+}
+
+static double clock_seconds(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- one pass over rows (train or score), split over the pool ---- */
+
+typedef struct {
+    dctr_ffm_weights *w;
+    const dctr_ffm_data *d;
+    const int64_t *order;  /* NULL = row order */
+    dctr_ffm_step st;
+    int normalize, regression, update;
+    float *t_out;          /* [rows] by row index, may be NULL */
+    double loss[FFM_MAX_THREADS];
+} pass_ctx;
+
+static void pass_worker(void *p, int worker, int64_t begin, int64_t end) {
+    pass_ctx *c = p;
+    const dctr_ffm_data *d = c->d;
+    double loss = 0;
+    for (int64_t ii = begin; ii < end; ii++) {
+        int64_t i = c->order ? c->order[ii] : ii;
+        const dctr_ffm_node *b = d->nodes + d->row_ptr[i], *e = d->nodes + d->row_ptr[i + 1];
+        float r = c->normalize ? d->inv_norm[i] : 1.0f;
+        float t = dctr_ffm_score(c->w, b, e, r, 0);
+        float kappa;
+        loss += dctr_ffm_loss(t, d->labels[i], c->regression, &kappa);
+        if (c->t_out)
+            c->t_out[i] = t;
+        if (c->update)
+            dctr_ffm_update(c->w, b, e, r, kappa, &c->st);
+    }
+    c->loss[worker] += loss;
+}
+
+static double run_pass(dctr_pool *pool, pass_ctx *c, int64_t rows) {
+    memset(c->loss, 0, sizeof c->loss);
+    dctr_pool_run(pool, rows, pass_worker, c);
+    double s = 0;
+    for (int i = 0; i < FFM_MAX_THREADS; i++)
+        s += c->loss[i];
+    return s;
+}
+
+static void shuffled_order(dctr_rng *rng, int64_t *order, int64_t n, int shuffle) {
+    for (int64_t i = 0; i < n; i++)
+        order[i] = i;
+    if (shuffle)
+        dctr_rng_shuffle_i64(rng, order, n);
+}
+
+/* ---- validation source: in memory or streamed ---- */
+
+typedef struct {
+    const dctr_ffm_data *mem;
+    const char *path;
+    int64_t chunk_rows;
+} valid_src;
+
+/* Scores the validation set: loss (logloss / MSE) and AUC. */
+static dctr_status validate(dctr_pool *pool, dctr_ffm_weights *w, const dctr_ffm_options *o,
+                            const valid_src *vs, double *loss, double *auc) {
+    double values[DCTR_METRIC_COUNT];
+    int regression = o->task == DCTR_TASK_REGRESSION;
+    pass_ctx c = {.w = w, .normalize = o->normalize, .regression = regression};
+    if (vs->mem) {
+        float *t = dctr_malloc((size_t)(vs->mem->rows > 0 ? vs->mem->rows : 1) * sizeof *t);
+        if (!t)
+            return DCTR_ERR_NOMEM;
+        c.d = vs->mem;
+        c.t_out = t;
+        run_pass(pool, &c, vs->mem->rows);
+        dctr_status s = dctr_ffm_metrics(t, vs->mem->labels, vs->mem->rows, regression, values);
+        dctr_free(t);
+        DCTR_TRY(s);
+    } else {
+        dctr_libffm_reader *rd = NULL;
+        dctr_ffm_data *chunk = NULL;
+        DCTR_TRY(dctr_libffm_reader_open(vs->path, NULL, &rd));
+        dctr_status s = dctr_ffm_data_new_empty(&chunk);
+        float *t = NULL, *y = NULL;
+        int64_t n = 0, cap = 0;
+        while (s == DCTR_OK) {
+            int64_t got;
+            dctr_ffm_data_clear(chunk);
+            s = dctr_libffm_reader_read(rd, chunk, vs->chunk_rows, &got);
+            if (s != DCTR_OK || got == 0)
+                break;
+            if (n + got > cap) {
+                int64_t nc = cap ? cap * 2 : 65536;
+                while (nc < n + got)
+                    nc *= 2;
+                float *nt = dctr_realloc_array(t, (size_t)nc, sizeof *t);
+                float *ny = nt ? dctr_realloc_array(y, (size_t)nc, sizeof *y) : NULL;
+                if (nt)
+                    t = nt;
+                if (ny)
+                    y = ny;
+                if (!nt || !ny) {
+                    s = DCTR_ERR_NOMEM;
+                    break;
+                }
+                cap = nc;
+            }
+            c.d = chunk;
+            c.t_out = t + n;
+            run_pass(pool, &c, got);
+            memcpy(y + n, chunk->labels, (size_t)got * sizeof *y);
+            n += got;
+        }
+        if (s == DCTR_OK)
+            s = dctr_ffm_metrics(t, y, n, regression, values);
+        dctr_free(t);
+        dctr_free(y);
+        dctr_ffm_data_free(chunk);
+        dctr_libffm_reader_close(rd);
+        DCTR_TRY(s);
+    }
+    *loss = regression ? values[DCTR_METRIC_MSE] : values[DCTR_METRIC_LOGLOSS];
+    *auc = values[DCTR_METRIC_AUC];
+    return DCTR_OK;
+}
+
+/* ---- the epoch loop shared by both trainers ---- */
+
+typedef struct {
+    const dctr_ffm_data *mem;     /* in-memory training data, or NULL */
+    dctr_libffm_reader *rd;       /* on-disk: reader and chunk start positions */
+    int64_t *chunk_off, *chunk_line;
+    int64_t nchunks, rows;
+    dctr_ffm_data *chunk;
+} train_src;
+
+static dctr_status train_epoch(dctr_pool *pool, dctr_ffm_weights *w, const dctr_ffm_options *o,
+                               dctr_rng *rng, train_src *ts, int64_t *order, double *loss_out) {
+    pass_ctx c = {.w = w,
+                  .st = {(float)o->eta, (float)o->lambda, 0},
+                  .normalize = o->normalize,
+                  .regression = o->task == DCTR_TASK_REGRESSION,
+                  .update = 1};
+    double loss = 0;
+    if (ts->mem) {
+        shuffled_order(rng, order, ts->mem->rows, o->shuffle);
+        c.d = ts->mem;
+        c.order = order;
+        loss = run_pass(pool, &c, ts->mem->rows);
+    } else {
+        int64_t *blocks = dctr_malloc((size_t)(ts->nchunks > 0 ? ts->nchunks : 1) * sizeof *blocks);
+        if (!blocks)
+            return DCTR_ERR_NOMEM;
+        shuffled_order(rng, blocks, ts->nchunks, o->shuffle);
+        dctr_status s = DCTR_OK;
+        for (int64_t bi = 0; bi < ts->nchunks && s == DCTR_OK; bi++) {
+            int64_t b = blocks[bi], got;
+            s = dctr_libffm_reader_seek(ts->rd, ts->chunk_off[b], ts->chunk_line[b]);
+            if (s != DCTR_OK)
+                break;
+            dctr_ffm_data_clear(ts->chunk);
+            s = dctr_libffm_reader_read(ts->rd, ts->chunk, o->chunk_rows, &got);
+            if (s != DCTR_OK)
+                break;
+            shuffled_order(rng, order, got, o->shuffle);
+            c.d = ts->chunk;
+            c.order = order;
+            loss += run_pass(pool, &c, got);
+        }
+        dctr_free(blocks);
+        DCTR_TRY(s);
+    }
+    *loss_out = ts->rows > 0 ? loss / (double)ts->rows : NAN;
+    if (!isfinite(loss))
+        return dctr_set_error(DCTR_ERR_NUMERIC, "FFM training diverged (non-finite loss); lower -r");
+    return DCTR_OK;
+}
+
+static dctr_status fit(dctr_model *model, const dctr_ffm_options *o, train_src *ts, const valid_src *vs,
+                       dctr_ffm_epoch_fn cb, void *user, int64_t order_len) {
+    dctr_ffm_impl *impl = model->impl;
+    dctr_ffm_weights *w = &impl->w;
+    dctr_ffm_weights_init(w, o->seed);
+    impl->eta = (float)o->eta;
+    impl->lambda = (float)o->lambda;
+    impl->seed = o->seed;
+    dctr_rng rng;
+    dctr_rng_init(&rng, o->seed, 0x53485546 /* shuffle stream */);
+    dctr_pool *pool = NULL;
+    dctr_ffm_weights prev = {0};
+    int have_valid = vs->mem || vs->path;
+    int auto_stop = o->auto_stop && have_valid;
+    int64_t *order = dctr_malloc((size_t)(order_len > 0 ? order_len : 1) * sizeof *order);
+    dctr_status s = order ? DCTR_OK : DCTR_ERR_NOMEM;
+    if (s == DCTR_OK && o->threads > 1)
+        s = dctr_pool_new(o->threads, &pool);
+    if (s == DCTR_OK && auto_stop)
+        s = dctr_ffm_weights_alloc(&prev, w->m, w->n, w->k, w->use_linear);
+    double best = INFINITY;
+    for (int32_t it = 1; it <= o->epochs && s == DCTR_OK; it++) {
+        dctr_ffm_epoch ep = {.epoch = it, .epochs = o->epochs, .valid_loss = NAN, .valid_auc = NAN,
+                             .rows = ts->rows};
+        double t0 = clock_seconds(CLOCK_MONOTONIC), c0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+        s = train_epoch(pool, w, o, &rng, ts, order, &ep.train_loss);
+        ep.seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
+        ep.cpu_seconds = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        if (s != DCTR_OK)
+            break;
+        if (have_valid) {
+            s = validate(pool, w, o, vs, &ep.valid_loss, &ep.valid_auc);
+            if (s != DCTR_OK)
+                break;
+            if (auto_stop) {
+                if (ep.valid_loss > best) {
+                    dctr_ffm_weights_copy(w, &prev);
+                    ep.stopped = 1;
+                } else {
+                    dctr_ffm_weights_copy(&prev, w);
+                    best = ep.valid_loss;
+                }
+            }
+        }
+        model->steps = it;
+        if (cb && cb(&ep, user)) {
+            s = dctr_set_error(DCTR_ERR_CANCELLED, "FFM training stopped by the callback at epoch %d", it);
+            break;
+        }
+        if (ep.stopped)
+            break;
+    }
+    dctr_ffm_weights_free(&prev);
+    dctr_pool_free(pool);
+    dctr_free(order);
+    return s;
+}
+
+dctr_status dctr_ffm_train(const dctr_ffm_data *train, const dctr_ffm_data *valid,
+                           const dctr_ffm_options *opts, dctr_ffm_epoch_fn cb, void *user, dctr_model **out) {
+    if (!train || !out)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_train: NULL training data or output");
+    *out = NULL;
+    dctr_ffm_options o;
+    DCTR_TRY(check_options(opts));
+    if (opts)
+        o = *opts;
+    else
+        dctr_ffm_options_default(&o);
+    if (train->rows < 1 || train->num_fields < 1 || train->num_features < 1)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_train: the training data has no features");
+    dctr_model *model = NULL;
+    DCTR_TRY(dctr_ffm_native_new(train->num_fields, train->num_features, o.k, o.use_linear, o.normalize,
+                                 o.task, &model));
+    model->cfg.seed = o.seed;
+    train_src ts = {.mem = train, .rows = train->rows};
+    valid_src vs = {.mem = valid};
+    dctr_status s = fit(model, &o, &ts, &vs, cb, user, train->rows);
+    if (s != DCTR_OK) {
+        dctr_ffm_model_destroy(model);
+        return s;
+    }
+    *out = model;
+    return DCTR_OK;
+}
+
+dctr_status dctr_ffm_train_on_disk(const char *train_path, const char *valid_path,
+                                   const dctr_ffm_options *opts, dctr_ffm_epoch_fn cb, void *user,
+                                   dctr_model **out) {
+    if (!train_path || !out)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_train_on_disk: NULL path or output");
+    *out = NULL;
+    dctr_ffm_options o;
+    DCTR_TRY(check_options(opts));
+    if (opts)
+        o = *opts;
+    else
+        dctr_ffm_options_default(&o);
+    train_src ts = {0};
+    dctr_model *model = NULL;
+    int64_t cap_chunks = 0;
+    int32_t m = 0;
+    int64_t n = 0;
+    dctr_status s = dctr_libffm_reader_open(train_path, NULL, &ts.rd);
+    if (s == DCTR_OK)
+        s = dctr_ffm_data_new_empty(&ts.chunk);
+    /* Counting pass: shape, rows and where each chunk starts (for shuffling the chunk order). */
+    while (s == DCTR_OK) {
+        int64_t off, line, got;
+        dctr_libffm_reader_tell(ts.rd, &off, &line);
+        dctr_ffm_data_clear(ts.chunk);
+        s = dctr_libffm_reader_read(ts.rd, ts.chunk, o.chunk_rows, &got);
+        if (s != DCTR_OK || got == 0)
+            break;
+        if (ts.nchunks == cap_chunks) {
+            int64_t nc = cap_chunks ? cap_chunks * 2 : 64;
+            int64_t *a = dctr_realloc_array(ts.chunk_off, (size_t)nc, sizeof *a);
+            if (a)
+                ts.chunk_off = a;
+            int64_t *b = a ? dctr_realloc_array(ts.chunk_line, (size_t)nc, sizeof *b) : NULL;
+            if (b)
+                ts.chunk_line = b;
+            if (!a || !b) {
+                s = DCTR_ERR_NOMEM;
+                break;
+            }
+            cap_chunks = nc;
+        }
+        ts.chunk_off[ts.nchunks] = off;
+        ts.chunk_line[ts.nchunks] = line;
+        ts.nchunks++;
+        ts.rows += got;
+        if (ts.chunk->num_fields > m)
+            m = ts.chunk->num_fields;
+        if (ts.chunk->num_features > n)
+            n = ts.chunk->num_features;
+    }
+    if (s == DCTR_OK && (ts.rows < 1 || m < 1 || n < 1))
+        s = dctr_set_error(DCTR_ERR_INVALID_ARG, "%s: the training data has no features", train_path);
+    if (s == DCTR_OK)
+        s = dctr_ffm_native_new(m, n, o.k, o.use_linear, o.normalize, o.task, &model);
+    if (s == DCTR_OK) {
+        model->cfg.seed = o.seed;
+        valid_src vs = {.path = valid_path, .chunk_rows = o.chunk_rows};
+        s = fit(model, &o, &ts, &vs, cb, user, o.chunk_rows);
+    }
+    dctr_libffm_reader_close(ts.rd);
+    dctr_ffm_data_free(ts.chunk);
+    dctr_free(ts.chunk_off);
+    dctr_free(ts.chunk_line);
+    if (s != DCTR_OK) {
+        dctr_ffm_model_destroy(model);
+        return s;
+    }
+    *out = model;
+    return DCTR_OK;
+}
+
+/* ---- prediction ---- */
+
+static dctr_status native_impl(const dctr_model *model, const dctr_ffm_impl **out) {
+    if (!model || model->type != DCTR_MODEL_FFM || model->ops != &dctr_ffm_ops)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "not an FFM model");
+    const dctr_ffm_impl *impl = model->impl;
+    if (!impl->native || !impl->w.W)
+        return dctr_set_error(DCTR_ERR_UNSUPPORTED,
+                              "this FFM model was built from feature columns: predict it with "
+                              "dctr_model_predict on a dataset");
+    *out = impl;
+    return DCTR_OK;
+}
+
+static void scores(const dctr_ffm_impl *impl, const dctr_ffm_data *d, float *t) {
+    for (int64_t i = 0; i < d->rows; i++) {
+        const dctr_ffm_node *b = d->nodes + d->row_ptr[i], *e = d->nodes + d->row_ptr[i + 1];
+        t[i] = dctr_ffm_score(&impl->w, b, e, impl->normalize ? d->inv_norm[i] : 1.0f, 0);
+    }
+}
+
+dctr_status dctr_ffm_predict(const dctr_model *model, const dctr_ffm_data *data, float *out) {
+    const dctr_ffm_impl *impl = NULL;
+    DCTR_TRY(native_impl(model, &impl));
+    if (!data || (!out && data->rows))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_predict: NULL data or output");
+    scores(impl, data, out);
+    if (model->task == DCTR_TASK_BINARY)
+        for (int64_t i = 0; i < data->rows; i++)
+            out[i] = 1.0f / (1.0f + expf(-out[i]));
+    return DCTR_OK;
+}
+
+dctr_status dctr_ffm_evaluate(const dctr_model *model, const dctr_ffm_data *data,
+                              double values[DCTR_METRIC_COUNT]) {
+    const dctr_ffm_impl *impl = NULL;
+    DCTR_TRY(native_impl(model, &impl));
+    if (!data || !values)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_evaluate: NULL data or output");
+    float *t = dctr_malloc((size_t)(data->rows > 0 ? data->rows : 1) * sizeof *t);
+    if (!t)
+        return DCTR_ERR_NOMEM;
+    scores(impl, data, t);
+    dctr_status s = dctr_ffm_metrics(t, data->labels, data->rows, model->task == DCTR_TASK_REGRESSION, values);
+    dctr_free(t);
+    return s;
+}
+
+dctr_status dctr_ffm_predict_file(const dctr_model *model, const char *data_path, const char *out_path,
+                                  double values[DCTR_METRIC_COUNT], int64_t *rows) {
+    const dctr_ffm_impl *impl = NULL;
+    DCTR_TRY(native_impl(model, &impl));
+    if (!data_path)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_predict_file: NULL data path");
+    dctr_libffm_reader *rd = NULL;
+    DCTR_TRY(dctr_libffm_reader_open(data_path, NULL, &rd));
+    dctr_ffm_data *chunk = NULL;
+    FILE *fo = NULL;
+    float *t = NULL, *y = NULL, *tc = NULL;
+    int64_t n = 0, cap = 0;
+    const int64_t chunk_rows = 65536;
+    dctr_status s = dctr_ffm_data_new_empty(&chunk);
+    if (s == DCTR_OK) {
+        tc = dctr_malloc((size_t)chunk_rows * sizeof *tc);
+        if (!tc)
+            s = DCTR_ERR_NOMEM;
+    }
+    if (s == DCTR_OK && out_path) {
+        fo = fopen(out_path, "w");
+        if (!fo)
+            s = dctr_set_error(DCTR_ERR_IO, "%s: cannot open for writing", out_path);
+    }
+    int regression = model->task == DCTR_TASK_REGRESSION;
+    while (s == DCTR_OK) {
+        int64_t got;
+        dctr_ffm_data_clear(chunk);
+        s = dctr_libffm_reader_read(rd, chunk, chunk_rows, &got);
+        if (s != DCTR_OK || got == 0)
+            break;
+        scores(impl, chunk, tc);
+        if (fo)
+            for (int64_t i = 0; i < got; i++)
+                fprintf(fo, "%.6g\n", regression ? tc[i] : 1.0 / (1.0 + exp(-(double)tc[i])));
+        if (values) {
+            if (n + got > cap) {
+                int64_t nc = cap ? cap * 2 : chunk_rows;
+                while (nc < n + got)
+                    nc *= 2;
+                float *nt = dctr_realloc_array(t, (size_t)nc, sizeof *t);
+                if (nt)
+                    t = nt;
+                float *ny = nt ? dctr_realloc_array(y, (size_t)nc, sizeof *y) : NULL;
+                if (ny)
+                    y = ny;
+                if (!nt || !ny) {
+                    s = DCTR_ERR_NOMEM;
+                    break;
+                }
+                cap = nc;
+            }
+            memcpy(t + n, tc, (size_t)got * sizeof *t);
+            memcpy(y + n, chunk->labels, (size_t)got * sizeof *y);
+        }
+        n += got;
+    }
+    if (fo && fclose(fo) != 0 && s == DCTR_OK)
+        s = dctr_set_error(DCTR_ERR_IO, "%s: write failed", out_path);
+    if (s == DCTR_OK && values)
+        s = dctr_ffm_metrics(t, y, n, regression, values);
+    if (rows)
+        *rows = n;
+    dctr_free(t);
+    dctr_free(y);
+    dctr_free(tc);
+    dctr_ffm_data_free(chunk);
+    dctr_libffm_reader_close(rd);
+    return s;
+}
+
+int dctr_ffm_is_native(const dctr_model *model) {
+    return model && model->ops == &dctr_ffm_ops && ((const dctr_ffm_impl *)model->impl)->native;
+}
+int32_t dctr_ffm_num_fields(const dctr_model *model) {
+    return model && model->ops == &dctr_ffm_ops ? ((const dctr_ffm_impl *)model->impl)->w.m : 0;
+}
+int64_t dctr_ffm_num_features(const dctr_model *model) {
+    return model && model->ops == &dctr_ffm_ops ? ((const dctr_ffm_impl *)model->impl)->w.n : 0;
+}
+int32_t dctr_ffm_k(const dctr_model *model) {
+    return model && model->ops == &dctr_ffm_ops ? ((const dctr_ffm_impl *)model->impl)->w.k : 0;
+}

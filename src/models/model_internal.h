@@ -1,0 +1,24 @@
+/* Generic-model helpers shared by model.c, model_io.c and src/train/fit.c. */
+#ifndef DCTR_MODELS_MODEL_INTERNAL_H
+#define DCTR_MODELS_MODEL_INTERNAL_H
+
+#include "models/model_types.h"
+
+/* Deep copy of a config (name lists, hidden units); release frees what a copy owns. */
+dctr_status dctr_model_config_copy(const dctr_model_config *src, dctr_model_config *dst);
+void dctr_model_config_release(dctr_model_config *cfg);
+/* Builds a model without the public checks. owned_schema (may be NULL) is taken over, else
+ * `schema` is cloned. On failure owned_schema is freed. */
+dctr_status dctr_model_create(const dctr_schema *schema, const dctr_model_config *cfg,
+                              dctr_schema *owned_schema, dctr_model **out);
+/* Predicts `rows` into pred[rows->n] and computes every metric (LOSS = logloss or MSE). */
+dctr_status dctr_model_evaluate_batch(const dctr_model *model, const dctr_batch *rows, float *pred,
+                                      double values[DCTR_METRIC_COUNT]);
+
+/* The "meta" section: format version, type, task and the whole config. */
+#define DCTR_MODEL_META_VERSION 1u
+dctr_status dctr_model_meta_write(const dctr_model_config *cfg, int64_t steps, dctr_wbuf *w);
+/* Reads into cfg (owned lists: release with dctr_model_config_release). */
+dctr_status dctr_model_meta_read(dctr_rbuf *r, dctr_model_config *cfg, int64_t *steps);
+
+#endif

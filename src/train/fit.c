@@ -1,0 +1,331 @@
+/* dctr_model_fit: epochs of seeded-shuffled mini-batches, validation (a separate dataset or the
+ * last fraction of the rows, Keras validation_split), per-epoch metrics, early stopping with
+ * restore-best, checkpoints, progress callback, history, and a NaN/Inf guard. */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "models/model_internal.h"
+#include "train/early_stop.h"
+#include "train/metrics.h"
+
+enum { STREAM_SHUFFLE = 77 };
+
+void dctr_fit_options_default(dctr_fit_options *o) {
+    if (!o)
+        return;
+    *o = (dctr_fit_options){0};
+    o->struct_size = (uint32_t)sizeof(*o);
+    o->epochs = 10;
+    o->batch_size = 256;
+    o->shuffle = 1;
+    o->monitor = DCTR_METRIC_LOGLOSS;
+    o->restore_best = 1;
+    o->threads = 1;
+}
+
+void dctr_history_free(dctr_history *h) {
+    if (!h)
+        return;
+    dctr_free(h->train);
+    dctr_free(h->valid);
+    dctr_free(h->seconds);
+    memset(h, 0, sizeof(*h));
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Binary task: every label must be 0 or 1 (checked before training starts). */
+static dctr_status check_labels(const dctr_model *m, const dctr_batch *rows, int64_t first_row,
+                                const char *what) {
+    for (int64_t i = 0; i < rows->n; i++) {
+        float y = rows->labels[i];
+        if (!isfinite(y))
+            return dctr_set_error(DCTR_ERR_NUMERIC, "%s: label of row %lld is not finite", what,
+                                  (long long)(first_row + i + 1));
+        if (m->task == DCTR_TASK_BINARY && y != 0.0f && y != 1.0f)
+            return dctr_set_error(DCTR_ERR_RANGE,
+                                  "%s: label %g at row %lld: the binary task needs labels 0 or 1",
+                                  what, (double)y, (long long)(first_row + i + 1));
+        if (rows->sample_weights && !(rows->sample_weights[i] >= 0.0f && isfinite(rows->sample_weights[i])))
+            return dctr_set_error(DCTR_ERR_RANGE, "%s: sample weight %g at row %lld must be >= 0",
+                                  what, (double)rows->sample_weights[i],
+                                  (long long)(first_row + i + 1));
+    }
+    return DCTR_OK;
+}
+
+static int32_t resolve_threads(int32_t t) {
+    if (t > 0)
+        return t;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int32_t)n : 1;
+}
+
+typedef struct fit_state {
+    dctr_model *model;
+    const dctr_fit_options *o;
+    dctr_batch train_view, valid_view, step_view; /* views (cols arrays owned) */
+    const dctr_batch *train, *valid; /* NULL valid: none */
+    dctr_batch *gathered;            /* shuffled mini-batch buffer */
+    int64_t *perm;
+    float *tpred, *tlabel, *tweight; /* training predictions of the epoch (for train metrics) */
+    float *vpred;
+    void *best, *good;               /* snapshots: best epoch, last good epoch */
+    dctr_history *h;
+} fit_state;
+
+static void fit_state_free(fit_state *s) {
+    dctr_batch_view_release(&s->train_view);
+    dctr_batch_view_release(&s->valid_view);
+    dctr_batch_view_release(&s->step_view);
+    dctr_batch_free(s->gathered);
+    dctr_free(s->perm);
+    dctr_aligned_free(s->tpred);
+    dctr_aligned_free(s->tlabel);
+    dctr_aligned_free(s->tweight);
+    dctr_aligned_free(s->vpred);
+    if (s->best)
+        s->model->ops->snapshot_free(s->best);
+    if (s->good)
+        s->model->ops->snapshot_free(s->good);
+}
+
+static dctr_status setup(fit_state *s, const dctr_dataset *train_ds) {
+    const dctr_fit_options *o = s->o;
+    const dctr_batch *all = dctr_dataset_rows(train_ds);
+    if (!all || all->n <= 0)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "fit: the training dataset is empty");
+    const dctr_schema *vs = all->schema ? all->schema : s->model->schema;
+    DCTR_TRY(dctr_batch_view_init(&s->train_view, vs));
+    DCTR_TRY(dctr_batch_view_init(&s->valid_view, vs));
+    DCTR_TRY(dctr_batch_view_init(&s->step_view, vs));
+    if (o->validation) {
+        s->train = all;
+        s->valid = dctr_dataset_rows(o->validation);
+        if (s->valid && s->valid->n == 0)
+            s->valid = NULL;
+    } else if (o->validation_split > 0) {
+        if (!(o->validation_split < 1.0))
+            return dctr_set_error(DCTR_ERR_INVALID_ARG, "fit: validation_split %g not in [0, 1)",
+                                  o->validation_split);
+        /* Keras: split_at = int(n * (1 - validation_split)); validation = rows[split_at:] */
+        int64_t split_at = (int64_t)((double)all->n * (1.0 - o->validation_split));
+        if (split_at <= 0 || split_at >= all->n)
+            return dctr_set_error(DCTR_ERR_INVALID_ARG,
+                                  "fit: validation_split %g of %lld rows leaves an empty part",
+                                  o->validation_split, (long long)all->n);
+        dctr_batch_view(all, 0, split_at, &s->train_view);
+        dctr_batch_view(all, split_at, all->n - split_at, &s->valid_view);
+        s->train = &s->train_view;
+        s->valid = &s->valid_view;
+    } else {
+        s->train = all;
+    }
+    DCTR_TRY(check_labels(s->model, s->train, 0, "training data"));
+    if (s->valid)
+        DCTR_TRY(check_labels(s->model, s->valid, o->validation ? 0 : s->train->n,
+                              "validation data"));
+    int64_t n = s->train->n;
+    s->perm = dctr_calloc((size_t)n, sizeof(int64_t));
+    s->tpred = dctr_alloc_floats((size_t)n);
+    s->tlabel = dctr_alloc_floats((size_t)n);
+    s->tweight = s->train->sample_weights ? dctr_alloc_floats((size_t)n) : NULL;
+    s->vpred = s->valid ? dctr_alloc_floats((size_t)s->valid->n) : NULL;
+    if (!s->perm || !s->tpred || !s->tlabel || (s->train->sample_weights && !s->tweight) ||
+        (s->valid && !s->vpred))
+        return DCTR_ERR_NOMEM;
+    for (int64_t i = 0; i < n; i++)
+        s->perm[i] = i;
+    if (o->shuffle)
+        DCTR_TRY(dctr_batch_alloc(s->model->schema, o->batch_size,
+                                  s->train->sample_weights != NULL, &s->gathered));
+    int32_t cap = o->epochs;
+    s->h->train = dctr_calloc((size_t)cap * DCTR_METRIC_COUNT, sizeof(double));
+    s->h->valid = dctr_calloc((size_t)cap * DCTR_METRIC_COUNT, sizeof(double));
+    s->h->seconds = dctr_calloc((size_t)cap, sizeof(double));
+    if (!s->h->train || !s->h->valid || !s->h->seconds)
+        return DCTR_ERR_NOMEM;
+    return DCTR_OK;
+}
+
+/* One epoch of mini-batches. On a non-finite loss restores the last good epoch's weights. */
+static dctr_status run_epoch(fit_state *s, int32_t epoch, dctr_rng *shuffle_rng, dctr_progress *pg,
+                             double *mean_loss, double *mean_reg) {
+    dctr_model *m = s->model;
+    const dctr_fit_options *o = s->o;
+    const int64_t n = s->train->n, bs = o->batch_size;
+    if (o->shuffle)
+        dctr_rng_shuffle_i64(shuffle_rng, s->perm, n);
+    double t0 = now_seconds(), loss_sum = 0, reg_sum = 0;
+    int64_t done = 0, batch_no = 0;
+    for (int64_t start = 0; start < n; start += bs, batch_no++) {
+        int64_t cnt = n - start < bs ? n - start : bs;
+        const dctr_batch *b;
+        if (o->shuffle) {
+            DCTR_TRY(dctr_batch_gather(s->gathered, s->train, s->perm + start, cnt));
+            b = s->gathered;
+        } else {
+            dctr_batch_view(s->train, start, cnt, &s->step_view);
+            b = &s->step_view;
+        }
+        double dl = 0, rl = 0;
+        dctr_status st = m->ops->train_step(m, b, &dl, &rl, s->tpred + start);
+        if (st == DCTR_ERR_NUMERIC || (st == DCTR_OK && !(isfinite(dl) && isfinite(rl)))) {
+            if (s->good)
+                m->ops->restore(m, s->good);
+            return dctr_set_error(DCTR_ERR_NUMERIC,
+                                  "epoch %d, batch %lld: loss is not finite (data %g, regularization "
+                                  "%g); training stopped, weights restored to %s",
+                                  epoch, (long long)(batch_no + 1), dl, rl,
+                                  epoch > 1 ? "the end of the previous epoch" : "their initial values");
+        }
+        if (st != DCTR_OK)
+            return dctr_error_prefix(st, "epoch %d, batch %lld", epoch, (long long)(batch_no + 1));
+        memcpy(s->tlabel + start, b->labels, sizeof(float) * (size_t)cnt);
+        if (s->tweight)
+            memcpy(s->tweight + start, b->sample_weights, sizeof(float) * (size_t)cnt);
+        loss_sum += dl * (double)cnt;
+        reg_sum += rl * (double)cnt;
+        done += cnt;
+        if (o->progress && o->progress_every > 0 && (batch_no + 1) % o->progress_every == 0 &&
+            done < n) {
+            double el = now_seconds() - t0;
+            pg->phase = 0;
+            pg->rows_done = done;
+            pg->rows_total = n;
+            pg->seconds = el;
+            pg->samples_per_sec = el > 0 ? (double)done / el : 0;
+            pg->eta_seconds = pg->samples_per_sec > 0 ? (double)(n - done) / pg->samples_per_sec : 0;
+            pg->running_loss = loss_sum / (double)done;
+            pg->reg_loss = rl;
+            if (o->progress(pg, o->progress_user))
+                return dctr_set_error(DCTR_ERR_CANCELLED, "fit: cancelled by the progress callback "
+                                      "in epoch %d", epoch);
+        }
+    }
+    *mean_loss = loss_sum / (double)n;
+    *mean_reg = reg_sum / (double)n;
+    pg->seconds = now_seconds() - t0;
+    pg->rows_done = n;
+    pg->rows_total = n;
+    pg->samples_per_sec = pg->seconds > 0 ? (double)n / pg->seconds : 0;
+    pg->eta_seconds = 0;
+    pg->running_loss = *mean_loss;
+    return DCTR_OK;
+}
+
+static dctr_status fit_loop(fit_state *s) {
+    dctr_model *m = s->model;
+    const dctr_fit_options *o = s->o;
+    dctr_rng shuffle_rng;
+    dctr_rng_init(&shuffle_rng, o->shuffle_seed ? o->shuffle_seed : m->cfg.seed, STREAM_SHUFFLE);
+    dctr_early_stop es;
+    dctr_metric monitor = o->monitor;
+    if (monitor == DCTR_METRIC_LOGLOSS && m->task == DCTR_TASK_REGRESSION)
+        monitor = DCTR_METRIC_MSE; /* the default monitor, per task */
+    dctr_early_stop_init(&es, monitor, o->monitor_mode, o->patience, o->min_delta);
+    DCTR_TRY(m->ops->snapshot(m, &s->good));
+    dctr_history *h = s->h;
+    for (int32_t epoch = 1; epoch <= o->epochs; epoch++) {
+        dctr_progress pg;
+        memset(&pg, 0, sizeof(pg));
+        pg.epoch = epoch;
+        pg.epochs = o->epochs;
+        double loss = 0, reg = 0;
+        DCTR_TRY(run_epoch(s, epoch, &shuffle_rng, &pg, &loss, &reg));
+        double *tr = h->train + (size_t)(epoch - 1) * DCTR_METRIC_COUNT;
+        double *va = h->valid + (size_t)(epoch - 1) * DCTR_METRIC_COUNT;
+        dctr_metrics_all(m->task, s->tlabel, s->tpred, s->tweight, s->train->n, tr);
+        /* the train data loss is the running mean over the epoch (weights changed during it) */
+        if (m->task == DCTR_TASK_BINARY)
+            tr[DCTR_METRIC_LOGLOSS] = loss;
+        else {
+            tr[DCTR_METRIC_MSE] = loss;
+            tr[DCTR_METRIC_RMSE] = sqrt(loss);
+        }
+        tr[DCTR_METRIC_LOSS] = loss + reg;
+        for (int k = 0; k < DCTR_METRIC_COUNT; k++)
+            va[k] = NAN;
+        if (s->valid)
+            DCTR_TRY(dctr_model_evaluate_batch(m, s->valid, s->vpred, va));
+        h->seconds[epoch - 1] = pg.seconds;
+        h->epochs_run = epoch;
+        double current = s->valid ? va[monitor] : tr[monitor];
+        int improved = dctr_early_stop_update(&es, current, epoch);
+        if (improved) {
+            h->best_epoch = epoch;
+            if (o->patience > 0 && o->restore_best)
+                DCTR_TRY(m->ops->snapshot(m, &s->best));
+        }
+        DCTR_TRY(m->ops->snapshot(m, &s->good));
+        if (o->checkpoint_path) {
+            dctr_status cs = dctr_model_save(m, o->checkpoint_path, 1);
+            if (cs != DCTR_OK)
+                return dctr_error_prefix(cs, "epoch %d checkpoint", epoch);
+        }
+        if (o->progress) {
+            pg.phase = 1;
+            memcpy(pg.train, tr, sizeof(pg.train));
+            memcpy(pg.valid, va, sizeof(pg.valid));
+            pg.improved = improved;
+            pg.reg_loss = reg;
+            if (o->progress(&pg, o->progress_user))
+                return dctr_set_error(DCTR_ERR_CANCELLED,
+                                      "fit: cancelled by the progress callback after epoch %d", epoch);
+        }
+        if (dctr_early_stop_should_stop(&es, epoch))
+            break;
+    }
+    if (o->patience > 0 && o->restore_best && s->best && h->best_epoch != h->epochs_run)
+        DCTR_TRY(m->ops->restore(m, s->best));
+    return DCTR_OK;
+}
+
+dctr_status dctr_model_fit(dctr_model *model, const dctr_dataset *train, const dctr_fit_options *opts,
+                           dctr_history *history) {
+    if (!model || !train)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_fit: NULL model or dataset");
+    dctr_fit_options dflt;
+    dctr_fit_options_default(&dflt);
+    const dctr_fit_options *o = opts ? opts : &dflt;
+    if (o->struct_size != sizeof(*o))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG,
+                              "dctr_model_fit: options struct_size %u: call dctr_fit_options_default",
+                              o->struct_size);
+    if (o->epochs < 1 || o->batch_size < 1 || o->patience < 0 || o->min_delta < 0 ||
+        (int)o->monitor < 0 || o->monitor >= DCTR_METRIC_COUNT)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG,
+                              "dctr_model_fit: epochs %d and batch_size %d must be >= 1, patience and "
+                              "min_delta >= 0, monitor a dctr_metric",
+                              o->epochs, o->batch_size);
+    if (!model->ops->train_step)
+        return dctr_set_error(DCTR_ERR_UNSUPPORTED, "fit: model family '%s' cannot train",
+                              model->ops->name);
+    dctr_history local;
+    memset(&local, 0, sizeof(local));
+    dctr_history *h = history ? history : &local;
+    memset(h, 0, sizeof(*h));
+    if (model->ops->set_threads)
+        DCTR_TRY(model->ops->set_threads(model, resolve_threads(o->threads)));
+    fit_state s;
+    memset(&s, 0, sizeof(s));
+    s.model = model;
+    s.o = o;
+    s.h = h;
+    dctr_status st = setup(&s, train);
+    if (st == DCTR_OK)
+        st = fit_loop(&s);
+    fit_state_free(&s);
+    if (!history)
+        dctr_history_free(&local);
+    return st;
+}

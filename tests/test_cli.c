@@ -1,0 +1,398 @@
+/* The `deepctr` program end to end: runs the built binary ($DCTR_BIN_DIR/deepctr) and checks
+ * exit codes, files written and what it prints. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <cmocka.h>
+
+#include "test_env.h"
+
+#define SYNTH_ROWS 2000
+#define MAX_ARGS 64
+
+static char bin[1024];
+static char out_text[1 << 16], err_text[1 << 16];
+
+static void read_all(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+/* Runs deepctr with the NULL-terminated arguments; stdout/stderr land in out_text/err_text.
+ * Returns the exit code (-1 if it did not exit normally). */
+static int run(const char *first, ...) {
+    char *argv[MAX_ARGS];
+    int argc = 0;
+    argv[argc++] = bin;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && argc < MAX_ARGS - 1; a = va_arg(ap, const char *))
+        argv[argc++] = (char *)a;
+    va_end(ap);
+    argv[argc] = NULL;
+    char out_path[1024], err_path[1024];
+    dctr_test_tmp_path(out_path, sizeof out_path, "cli_stdout.txt");
+    dctr_test_tmp_path(err_path, sizeof err_path, "cli_stderr.txt");
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0)
+            _exit(127);
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(bin, argv);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    read_all(out_path, out_text, sizeof out_text);
+    read_all(err_path, err_text, sizeof err_text);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void assert_contains(const char *text, const char *needle) {
+    if (!strstr(text, needle))
+        fail_msg("expected '%s' in:\n%s", needle, text);
+}
+
+static int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && st.st_size > 0;
+}
+
+static char synth_csv[1024], model_path[1024];
+
+/* Shared fixture: a small synthetic file and a model trained on it (2 epochs). */
+static int setup(void **state) {
+    (void)state;
+    const char *dir = getenv("DCTR_BIN_DIR");
+    snprintf(bin, sizeof bin, "%s/deepctr", dir ? dir : ".");
+    if (access(bin, X_OK) != 0) {
+        fprintf(stderr, "%s: not built (configure with DCTR_BUILD_TOOLS=ON and build every target)\n", bin);
+        return -1;
+    }
+    dctr_test_tmp_path(synth_csv, sizeof synth_csv, "cli_synth.csv");
+    dctr_test_tmp_path(model_path, sizeof model_path, "cli_model.dctr");
+    char rows[32];
+    snprintf(rows, sizeof rows, "%d", SYNTH_ROWS);
+    unlink(model_path);
+    if (run("synth", "--rows", rows, "--seed", "7", "--dense", "4", "--sparse", "6", "--max-vocab", "500",
+            "--out", synth_csv, NULL) != 0) {
+        fprintf(stderr, "synth failed: %s%s\n", out_text, err_text);
+        return -1;
+    }
+    if (run("train", "--train", synth_csv, "--label", "label", "--epochs", "2", "--hidden", "32,16",
+            "--embedding-dim", "4", "--out", model_path, NULL) != 0) {
+        fprintf(stderr, "train failed: %s%s\n", out_text, err_text);
+        return -1;
+    }
+    return 0;
+}
+
+static void test_synth_reports_planted_model(void **state) {
+    (void)state;
+    char p[1024];
+    dctr_test_tmp_path(p, sizeof p, "cli_synth_small.csv");
+    assert_int_equal(run("synth", "--rows", "300", "--seed", "3", "--out", p, NULL), 0);
+    assert_contains(out_text, "planted model: auc 0.");
+    assert_contains(out_text, "wrote 300 rows");
+    assert_true(file_exists(p));
+}
+
+static void test_train_writes_model_and_prints_epochs(void **state) {
+    (void)state;
+    char m[1024];
+    dctr_test_tmp_path(m, sizeof m, "cli_model_b.dctr");
+    unlink(m);
+    assert_int_equal(run("train", "--train", synth_csv, "--epochs", "2", "--hidden", "16", "--valid-split", "0.2",
+                         "--sparse", "C1,C2:hash=1000", "--dense", "I1:transform=log1p", "--seed", "5", "--out", m,
+                         NULL),
+                     0);
+    assert_true(file_exists(m));
+    /* stdout is a file here: plain per-epoch lines, no progress bar escapes. */
+    assert_contains(out_text, "epoch 1/2");
+    assert_contains(out_text, "epoch 2/2");
+    assert_contains(out_text, "val_auc");
+    assert_contains(out_text, "val_logloss");
+    assert_null(strstr(out_text, "\033["));
+    /* I2.. and C3.. were not named: inferred and reported. */
+    assert_contains(out_text, "inferred");
+    assert_contains(out_text, "I2");
+    assert_contains(out_text, "C3");
+    assert_contains(out_text, "saved ");
+}
+
+static int64_t count_lines(const char *path, int check_probability) {
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[256];
+    int64_t n = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (check_probability) {
+            char *end = NULL;
+            double v = strtod(line, &end);
+            assert_true(end != line);
+            assert_true(v >= 0.0 && v <= 1.0);
+        }
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static void test_predict_one_line_per_row(void **state) {
+    (void)state;
+    char p[1024];
+    dctr_test_tmp_path(p, sizeof p, "cli_pred.txt");
+    unlink(p);
+    assert_int_equal(run("predict", "--model-file", model_path, "--data", synth_csv, "--out", p, NULL), 0);
+    assert_int_equal(count_lines(p, 1), SYNTH_ROWS);
+}
+
+/* Prediction files need no label column. */
+static void test_predict_without_labels(void **state) {
+    (void)state;
+    char nolabel[1024], p[1024];
+    dctr_test_tmp_path(nolabel, sizeof nolabel, "cli_nolabel.csv");
+    dctr_test_tmp_path(p, sizeof p, "cli_pred_nolabel.txt");
+    FILE *in = fopen(synth_csv, "r"), *out = fopen(nolabel, "w");
+    assert_non_null(in);
+    assert_non_null(out);
+    char line[8192];
+    int rows = 0;
+    while (fgets(line, sizeof line, in) && rows <= 100) {
+        char *comma = strchr(line, ','); /* label is the first column */
+        assert_non_null(comma);
+        fputs(comma + 1, out);
+        rows++;
+    }
+    fclose(in);
+    fclose(out);
+    assert_int_equal(run("predict", "--model-file", model_path, "--data", nolabel, "--out", p, NULL), 0);
+    assert_int_equal(count_lines(p, 1), rows - 1);
+}
+
+static void test_eval_json(void **state) {
+    (void)state;
+    assert_int_equal(run("eval", "--model-file", model_path, "--data", synth_csv, "--json", NULL), 0);
+    assert_contains(out_text, "{");
+    assert_contains(out_text, "}");
+    assert_contains(out_text, "\"auc\": 0.");
+    assert_contains(out_text, "\"logloss\": ");
+    assert_contains(out_text, "\"rows\": 2000");
+    /* A model trained 2 epochs on its own data ranks better than chance. */
+    double auc = atof(strstr(out_text, "\"auc\": ") + 7);
+    assert_true(auc > 0.6);
+    assert_int_equal(run("eval", "--model-file", model_path, "--data", synth_csv, NULL), 0);
+    assert_contains(out_text, "rows 2000");
+    assert_contains(out_text, "auc ");
+}
+
+static void test_inspect_prints_columns(void **state) {
+    (void)state;
+    assert_int_equal(run("inspect", "--model-file", model_path, NULL), 0);
+    assert_contains(out_text, "deepfm");
+    assert_contains(out_text, "binary");
+    assert_contains(out_text, "C1 ");
+    assert_contains(out_text, "I1 ");
+    assert_contains(out_text, "sparse");
+    assert_contains(out_text, "dense");
+    assert_contains(out_text, "format version");
+}
+
+static void test_bad_flags_exit_2_with_usage(void **state) {
+    (void)state;
+    assert_int_equal(run("train", "--bogus", NULL), 2);
+    assert_contains(err_text, "unknown option '--bogus'");
+    assert_contains(err_text, "usage: deepctr train");
+    assert_int_equal(run("train", "--train", synth_csv, "--epochs", "abc", "--out", "x", NULL), 2);
+    assert_contains(err_text, "--epochs");
+    assert_int_equal(run("train", "--train", synth_csv, NULL), 2);
+    assert_contains(err_text, "missing --out");
+    assert_int_equal(run("train", "--train", synth_csv, "--out", "x", "--model", "xgboost", NULL), 2);
+    assert_int_equal(run("train", "--train", synth_csv, "--out", "x", "--varlen", "genres:sep=|", NULL), 2);
+    assert_contains(err_text, "maxlen");
+    assert_int_equal(run("predict", "--data", synth_csv, NULL), 2);
+    assert_contains(err_text, "usage: deepctr predict");
+    assert_int_equal(run("eval", "--model-file", NULL), 2);
+    assert_int_equal(run("inspect", "extra", NULL), 2);
+    assert_int_equal(run("frobnicate", NULL), 2);
+    assert_contains(err_text, "unknown command");
+    assert_int_equal(run(NULL), 2);
+}
+
+static void test_help_and_version(void **state) {
+    (void)state;
+    assert_int_equal(run("--help", NULL), 0);
+    assert_contains(out_text, "train");
+    assert_int_equal(run("--version", NULL), 0);
+    assert_contains(out_text, "deepctr 0.");
+    static const char *const cmds[] = {"train", "predict", "eval", "inspect", "synth"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        assert_int_equal(run(cmds[i], "--help", NULL), 0);
+        assert_contains(out_text, "usage: deepctr ");
+    }
+    assert_int_equal(run("train", "--help", NULL), 0);
+    assert_contains(out_text, "--embedding-dim");
+}
+
+static void test_missing_file_exit_1_names_path(void **state) {
+    (void)state;
+    assert_int_equal(run("train", "--train", "/nonexistent/cli_x.csv", "--out", "/tmp/never.dctr", NULL), 1);
+    assert_contains(err_text, "deepctr: error:");
+    assert_contains(err_text, "/nonexistent/cli_x.csv");
+    assert_int_equal(run("eval", "--model-file", "/nonexistent/m.dctr", "--data", synth_csv, NULL), 1);
+    assert_contains(err_text, "/nonexistent/m.dctr");
+    assert_int_equal(run("predict", "--model-file", model_path, "--data", "/nonexistent/d.csv", NULL), 1);
+    assert_contains(err_text, "/nonexistent/d.csv");
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_malformed_csv_exit_1_with_line(void **state) {
+    (void)state;
+    char bad[1024], m[1024];
+    dctr_test_tmp_path(bad, sizeof bad, "cli_bad.csv");
+    dctr_test_tmp_path(m, sizeof m, "cli_bad.dctr");
+    /* Line 4 has one field too few. */
+    write_file(bad, "label,a,b\n1,x,2\n0,y,3\n1,z\n0,w,4\n");
+    assert_int_equal(run("train", "--train", bad, "--out", m, "--epochs", "1", NULL), 1);
+    assert_contains(err_text, "deepctr: error:");
+    char where[1100];
+    snprintf(where, sizeof where, "%s:4", bad);
+    assert_contains(err_text, where);
+
+    /* Far past the rows the column inference samples: the library's reader must catch it. */
+    FILE *f = fopen(bad, "w");
+    assert_non_null(f);
+    fputs("label,a,b\n", f);
+    for (int i = 0; i < 3000; i++)
+        fprintf(f, "%d,v%d,%d\n", i % 2, i % 7, i % 5);
+    fputs("1,\"unterminated,3\n", f);
+    fclose(f);
+    assert_int_equal(run("train", "--train", bad, "--out", m, "--epochs", "1", NULL), 1);
+    snprintf(where, sizeof where, "%s:3002", bad);
+    assert_contains(err_text, where);
+}
+
+/* Regression with a multi-value column and ignored columns, on the real MovieLens sample. */
+static void test_movielens_regression_varlen(void **state) {
+    (void)state;
+    char data[1024], m[1024];
+    dctr_test_data_path(data, sizeof data, "deepctr-samples/movielens_sample.txt");
+    dctr_test_tmp_path(m, sizeof m, "cli_movielens.dctr");
+    unlink(m);
+    assert_int_equal(run("train", "--task", "regression", "--train", data, "--label", "rating", "--sparse",
+                         "user_id,movie_id,gender,age,occupation,zip", "--varlen",
+                         "genres:maxlen=5:sep=|:combiner=mean", "--ignore", "timestamp,title", "--epochs", "2",
+                         "--hidden", "16", "--out", m, NULL),
+                     0);
+    assert_contains(out_text, "val_mse");
+    assert_int_equal(run("eval", "--model-file", m, "--data", data, "--json", NULL), 0);
+    assert_contains(out_text, "\"mse\": ");
+    assert_contains(out_text, "\"rows\": 200");
+    assert_int_equal(run("inspect", "--model-file", m, NULL), 0);
+    assert_contains(out_text, "genres");
+    assert_contains(out_text, "varlen");
+    assert_contains(out_text, "regression");
+}
+
+static int files_equal(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int eq = fa && fb;
+    while (eq) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        if (ca != cb)
+            eq = 0;
+        if (ca == EOF || cb == EOF)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return eq;
+}
+
+/* --cache: the second run reads the encoded rows back; same seed => byte-identical model. */
+static void test_cache_and_determinism(void **state) {
+    (void)state;
+    char cache[1024], m1[1024], m2[1024];
+    dctr_test_tmp_path(cache, sizeof cache, "cli_train.cache");
+    dctr_test_tmp_path(m1, sizeof m1, "cli_det1.dctr");
+    dctr_test_tmp_path(m2, sizeof m2, "cli_det2.dctr");
+    unlink(cache);
+    assert_int_equal(run("train", "--train", synth_csv, "--epochs", "1", "--hidden", "16", "--cache", cache, "--out", m1,
+                         NULL),
+                     0);
+    assert_null(strstr(out_text, "from cache"));
+    assert_true(file_exists(cache));
+    assert_int_equal(run("train", "--train", synth_csv, "--epochs", "1", "--hidden", "16", "--cache", cache, "--out", m2,
+                         NULL),
+                     0);
+    assert_contains(out_text, "from cache");
+    assert_true(files_equal(m1, m2));
+    /* Other columns: the cache no longer matches and says so. */
+    assert_int_equal(run("train", "--train", synth_csv, "--epochs", "1", "--sparse", "C1:hash=64", "--cache", cache,
+                         "--out", m2, NULL),
+                     1);
+    assert_contains(err_text, cache);
+}
+
+/* FFM on libffm text goes to the libffm-compatible part of the tool, and back for eval. */
+static void test_ffm_libffm_dispatch(void **state) {
+    (void)state;
+    char tr[1024], va[1024], m[1024];
+    dctr_test_data_path(tr, sizeof tr, "criteo-ffm-small/small_train.txt");
+    dctr_test_data_path(va, sizeof va, "criteo-ffm-small/small_test.txt");
+    dctr_test_tmp_path(m, sizeof m, "cli_ffm.dctr");
+    unlink(m);
+    assert_int_equal(run("train", "--model", "ffm", "--format", "libffm", "--train", tr, "--valid", va, "-k", "4", "-t",
+                         "2", "-r", "0.2", "-l", "2e-5", "-s", "1", "--out", m, NULL),
+                     0);
+    assert_true(file_exists(m));
+    /* small_test.txt has no .ffm suffix: the model itself says it is libffm-native. */
+    assert_int_equal(run("eval", "--model-file", m, "--data", va, "--json", NULL), 0);
+    assert_contains(out_text, "\"rows\": 200");
+    assert_contains(out_text, "\"logloss\": ");
+    assert_int_equal(run("inspect", "--model-file", m, NULL), 0);
+    assert_contains(out_text, "ffm");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_synth_reports_planted_model),
+        cmocka_unit_test(test_train_writes_model_and_prints_epochs),
+        cmocka_unit_test(test_predict_one_line_per_row),
+        cmocka_unit_test(test_predict_without_labels),
+        cmocka_unit_test(test_eval_json),
+        cmocka_unit_test(test_inspect_prints_columns),
+        cmocka_unit_test(test_bad_flags_exit_2_with_usage),
+        cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test(test_missing_file_exit_1_names_path),
+        cmocka_unit_test(test_malformed_csv_exit_1_with_line),
+        cmocka_unit_test(test_movielens_regression_varlen),
+        cmocka_unit_test(test_cache_and_determinism),
+        cmocka_unit_test(test_ffm_libffm_dispatch),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}

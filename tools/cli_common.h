@@ -1,0 +1,37 @@
+/* Pieces shared by the `deepctr` commands: CSV options from flags, model loading and the
+ * libffm dispatch test, metric printing, names of enums. */
+#ifndef DCTR_TOOLS_CLI_COMMON_H
+#define DCTR_TOOLS_CLI_COMMON_H
+
+#include <stdio.h>
+
+#include "args.h"
+#include "deepctr/deepctr.h"
+
+/* "," (default), "tab", "\t", ";", ... → one character; returns 0 or a usage error (2). */
+int cli_parse_delimiter(const cli_command *cmd, const char *s, char *out);
+void cli_csv_options(dctr_csv_options *opts, char delimiter, int require_label, int allow_extra);
+
+/* 1 when argv asks for libffm text: "--format libffm" or a data flag (any of `data_flags`,
+ * NULL-terminated, e.g. "--train") whose file name ends in ".ffm". */
+int cli_wants_libffm(int argc, char **argv, const char *const *data_flags);
+
+/* 1 for an FFM model trained on libffm text (predict / eval go to tools/cli_ffm.c). */
+int cli_is_libffm_model(const dctr_model *model);
+
+/* Loads a model, printing "deepctr: error: ..." with the path on failure. Returns 0 or 1. */
+int cli_load_model(const char *path, dctr_model **out);
+/* Reads a CSV file with the model's schema (labels optional when require_label is 0). */
+int cli_read_dataset(const dctr_schema *schema, const char *path, char delimiter, int require_label,
+                     dctr_dataset **out);
+
+const char *cli_model_type_name(dctr_model_type t);
+const char *cli_task_name(dctr_task t);
+const char *cli_metric_name(dctr_metric m);
+
+/* "rows 200  auc 0.7712  logloss 0.4821" (binary) or "... mse 0.91  rmse 0.95" (regression),
+ * or one JSON object with the same keys when json is set. NaN metrics print as null / "n/a". */
+void cli_print_metrics(FILE *f, dctr_task task, const double values[DCTR_METRIC_COUNT], int64_t rows,
+                       int json);
+
+#endif

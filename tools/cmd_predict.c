@@ -1,0 +1,109 @@
+/* `deepctr predict`: one prediction per input row, in input order. */
+#include <errno.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_common.h"
+#include "commands.h"
+
+#define BATCH_ROWS 4096
+
+static struct {
+    const char *model_file, *data, *out, *delimiter, *format;
+} flags;
+
+static const cli_opt predict_opts[] = {
+    {"model-file", 0, CLI_STRING, &flags.model_file, 0, 0, "FILE", "model written by 'deepctr train' (required)"},
+    {"data", 0, CLI_STRING, &flags.data, 0, 0, "FILE", "CSV with a header; the label column is optional (required)"},
+    {"out", 0, CLI_STRING, &flags.out, 0, 0, "FILE", "where to write predictions, one per line (default: stdout)"},
+    {"delimiter", 0, CLI_STRING, &flags.delimiter, 0, 0, "C", "field separator (default ',', or 'tab')"},
+    {"format", 0, CLI_STRING, &flags.format, 0, 0, "FMT", "csv (default) or libffm"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static const cli_command predict_cmd = {
+    "predict", "--model-file MODEL --data FILE [--out FILE]",
+    "Write one prediction per input row (probability for binary models, value for regression),\n"
+    "in input order. Raw values are encoded with the encoders saved in the model.",
+    predict_opts};
+
+int cmd_predict(int argc, char **argv) {
+    static const char *const data_flags[] = {"--data", NULL};
+    if (cli_wants_libffm(argc, argv, data_flags)) /* libffm text: tools/cli_ffm.c */
+        return dctr_cli_ffm_predict(argc, argv);
+    memset(&flags, 0, sizeof flags);
+    flags.delimiter = ",";
+    flags.format = "csv";
+    int rc = cli_parse(&predict_cmd, argc, argv);
+    if (rc == CLI_PARSE_HELP)
+        return CLI_EXIT_OK;
+    if (rc != CLI_PARSE_OK)
+        return rc;
+    if (!flags.model_file)
+        return cli_usage_error(&predict_cmd, "missing --model-file FILE");
+    if (!flags.data)
+        return cli_usage_error(&predict_cmd, "missing --data FILE");
+    if (strcmp(flags.format, "csv") != 0)
+        return cli_usage_error(&predict_cmd, "--format must be csv or libffm, got '%s'", flags.format);
+    char delim;
+    if (cli_parse_delimiter(&predict_cmd, flags.delimiter, &delim) != 0)
+        return CLI_EXIT_USAGE;
+
+    dctr_model *model = NULL;
+    dctr_stream *stream = NULL;
+    dctr_batch *batch = NULL;
+    dctr_predictor *pred = NULL;
+    FILE *out = NULL;
+    int64_t total = 0;
+    rc = CLI_EXIT_ERROR;
+    if (cli_load_model(flags.model_file, &model) != 0)
+        goto done;
+    if (cli_is_libffm_model(model)) {
+        dctr_model_free(model);
+        return dctr_cli_ffm_predict(argc, argv);
+    }
+    /* Stream the file in batches: memory does not grow with the file. */
+    const dctr_schema *schema = dctr_model_schema(model);
+    dctr_csv_options opts;
+    cli_csv_options(&opts, delim, 0, 1);
+    if (dctr_stream_open_csv(schema, flags.data, &opts, &stream) != DCTR_OK ||
+        dctr_batch_new(schema, BATCH_ROWS, &batch) != DCTR_OK ||
+        dctr_predictor_new(model, BATCH_ROWS, &pred) != DCTR_OK) {
+        cli_library_error();
+        goto done;
+    }
+    out = flags.out ? fopen(flags.out, "w") : stdout;
+    if (!out) {
+        cli_runtime_error("%s: cannot write: %s", flags.out, strerror(errno));
+        goto done;
+    }
+    for (;;) {
+        static float p[BATCH_ROWS];
+        int64_t n = 0;
+        dctr_batch_clear(batch);
+        if (dctr_stream_next(stream, batch, &n) != DCTR_OK || (n > 0 && dctr_predictor_run(pred, batch, p) != DCTR_OK)) {
+            cli_library_error();
+            goto done;
+        }
+        if (n == 0)
+            break;
+        for (int64_t i = 0; i < n; i++)
+            fprintf(out, "%.9g\n", (double)p[i]);
+        total += n;
+    }
+    if (fflush(out) != 0 || ferror(out)) {
+        cli_runtime_error("%s: write failed: %s", flags.out ? flags.out : "stdout", strerror(errno));
+        goto done;
+    }
+    if (flags.out)
+        fprintf(stderr, "wrote %lld predictions to %s\n", (long long)total, flags.out);
+    rc = CLI_EXIT_OK;
+done:
+    if (out && out != stdout && fclose(out) != 0 && rc == CLI_EXIT_OK)
+        rc = cli_runtime_error("%s: write failed: %s", flags.out, strerror(errno));
+    dctr_predictor_free(pred);
+    dctr_batch_free(batch);
+    dctr_stream_free(stream);
+    dctr_model_free(model);
+    return rc;
+}

@@ -1,0 +1,333 @@
+/* `deepctr train`: columns from flags (+ inference), fit with validation and early stopping,
+ * progress output, save. FFM on libffm text is handed to tools/cli_ffm.c. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "cli_common.h"
+#include "columns.h"
+#include "commands.h"
+#include "progress.h"
+
+#define MAX_HIDDEN 16
+
+typedef struct train_flags {
+    cli_column_flags cols;
+    const char *model, *task, *train, *valid, *out, *optimizer, *hidden, *monitor, *cache, *format,
+        *delimiter;
+    double valid_split, lr, dropout, l2_embedding, l2_linear, l2_dnn;
+    int64_t epochs, batch_size, embedding_dim, early_stop, seed, threads;
+    int save_optimizer, no_norm;
+} train_flags;
+
+static train_flags flags;
+
+static const cli_opt train_opts[] = {
+    {"model", 0, CLI_STRING, &flags.model, 0, 0, "NAME", "deepfm (default), fm, lr, ffm or deepffm"},
+    {"task", 0, CLI_STRING, &flags.task, 0, 0, "TASK", "binary (default) or regression"},
+    {"train", 0, CLI_STRING, &flags.train, 0, 0, "FILE", "training CSV with a header line (required)"},
+    {"valid", 0, CLI_STRING, &flags.valid, 0, 0, "FILE", "validation CSV (default: --valid-split of --train)"},
+    {"valid-split", 0, CLI_DOUBLE, &flags.valid_split, 0, 0.9, "X", "hold out the last X of --train (default 0.1; 0 = none)"},
+    {"label", 0, CLI_STRING, &flags.cols.label, 0, 0, "COL", "label column (default 'label')"},
+    {"sparse", 0, CLI_LIST, &flags.cols.sparse, 0, 0, "SPEC", "sparse columns: C1,C2[:hash=N][:dim=K][:group=G][:emb=T]"},
+    {"dense", 0, CLI_LIST, &flags.cols.dense, 0, 0, "SPEC", "dense columns: I1,I2[:transform=minmax|log1p|standardize|none]"},
+    {"varlen", 0, CLI_LIST, &flags.cols.varlen, 0, 0, "SPEC", "multi-value: genres:maxlen=5[:sep=|][:combiner=mean][:weight=COL][:length=COL]"},
+    {"ignore", 0, CLI_LIST, &flags.cols.ignore, 0, 0, "COLS", "columns of the file not to use"},
+    {"weight-column", 0, CLI_STRING, &flags.cols.weight_column, 0, 0, "COL", "per-sample weight column"},
+    {"no-infer", 0, CLI_FLAG, &flags.cols.no_infer, 0, 0, NULL, "use only the named columns (skip the rest)"},
+    {"delimiter", 0, CLI_STRING, &flags.delimiter, 0, 0, "C", "field separator of the CSV files (default ',', or 'tab')"},
+    {"format", 0, CLI_STRING, &flags.format, 0, 0, "FMT", "csv (default) or libffm (with --model ffm)"},
+    {"epochs", 0, CLI_INT, &flags.epochs, 1, 100000, "N", "maximum epochs (default 10)"},
+    {"batch-size", 0, CLI_INT, &flags.batch_size, 1, 1 << 24, "N", "rows per batch (default 256)"},
+    {"optimizer", 0, CLI_STRING, &flags.optimizer, 0, 0, "NAME", "adam (default), adagrad, sgd, rmsprop or ftrl"},
+    {"lr", 0, CLI_DOUBLE, &flags.lr, 0, 1e6, "X", "learning rate (default: the optimizer's Keras default)"},
+    {"embedding-dim", 0, CLI_INT, &flags.embedding_dim, 1, 65536, "K", "embedding size of every sparse column (default 8)"},
+    {"hidden", 0, CLI_STRING, &flags.hidden, 0, 0, "UNITS", "DNN layers, e.g. 256,128,64 (default) or none"},
+    {"dropout", 0, CLI_DOUBLE, &flags.dropout, 0, 0.99, "P", "DNN dropout rate (default 0)"},
+    {"l2-embedding", 0, CLI_DOUBLE, &flags.l2_embedding, 0, 1e3, "X", "L2 on embeddings (default 1e-5)"},
+    {"l2-linear", 0, CLI_DOUBLE, &flags.l2_linear, 0, 1e3, "X", "L2 on the linear part (default 1e-5)"},
+    {"l2-dnn", 0, CLI_DOUBLE, &flags.l2_dnn, 0, 1e3, "X", "L2 on DNN weights (default 0)"},
+    {"no-norm", 0, CLI_FLAG, &flags.no_norm, 0, 0, NULL, "FFM: no instance-wise normalisation"},
+    {"early-stop", 0, CLI_INT, &flags.early_stop, 0, 100000, "PATIENCE", "stop after PATIENCE epochs without improvement (default 2 with validation; 0 = off)"},
+    {"monitor", 0, CLI_STRING, &flags.monitor, 0, 0, "METRIC", "val_auc (binary default), val_logloss, val_mse (regression default), val_rmse"},
+    {"seed", 0, CLI_INT, &flags.seed, 0, 1e18, "N", "seed of initialisation and shuffling (default 1024)"},
+    {"threads", 0, CLI_INT, &flags.threads, 0, 1024, "N", "training threads (default 1; 0 = all cores)"},
+    {"cache", 0, CLI_STRING, &flags.cache, 0, 0, "FILE", "binary cache of the encoded training data (made if absent)"},
+    {"save-optimizer", 0, CLI_FLAG, &flags.save_optimizer, 0, 0, NULL, "also store optimizer state (to resume training)"},
+    {"out", 0, CLI_STRING, &flags.out, 0, 0, "FILE", "where to write the model (required)"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static const cli_command train_cmd = {
+    "train", "--train FILE --out MODEL [--label COL] [--sparse ...] [--dense ...] [options]",
+    "Train a DeepFM / FM / LR / FFM / DeepFFM model on a CSV file and save it.\n"
+    "Columns not named with --sparse/--dense/--varlen are inferred from the file's first rows:\n"
+    "numeric -> dense (min-max scaled), anything else -> sparse (fitted vocabulary).\n"
+    "FFM on libffm text: deepctr train --model ffm --format libffm --train tr.ffm [-k 4 -t 15 -r 0.2 ...];\n"
+    "see 'deepctr train --model ffm --format libffm --help'.",
+    train_opts};
+
+static int parse_model(const char *s, dctr_model_type *t) {
+    static const char *const names[] = {"deepfm", "fm", "lr", "ffm", "deepffm"};
+    for (int i = 0; i < 5; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *t = (dctr_model_type)i;
+            return 0;
+        }
+    return -1;
+}
+
+static int parse_optimizer(const char *s, dctr_optimizer_kind *k) {
+    static const char *const names[] = {"adam", "adagrad", "sgd", "rmsprop", "ftrl"};
+    for (int i = 0; i < 5; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *k = (dctr_optimizer_kind)i;
+            return 0;
+        }
+    return -1;
+}
+
+static int parse_monitor(const char *s, dctr_metric *m) {
+    static const struct { const char *name; dctr_metric m; } names[] = {
+        {"val_auc", DCTR_METRIC_AUC}, {"val_logloss", DCTR_METRIC_LOGLOSS}, {"val_mse", DCTR_METRIC_MSE},
+        {"val_rmse", DCTR_METRIC_RMSE}, {"val_loss", DCTR_METRIC_LOSS}, {"val_accuracy", DCTR_METRIC_ACCURACY}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(s, names[i].name) == 0) {
+            *m = names[i].m;
+            return 0;
+        }
+    return -1;
+}
+
+static void set_defaults(void) {
+    memset(&flags, 0, sizeof flags);
+    flags.model = "deepfm";
+    flags.task = "binary";
+    flags.optimizer = "adam";
+    flags.format = "csv";
+    flags.delimiter = ",";
+    flags.cols.label = "label";
+    flags.valid_split = -1;  /* unset: 0.1 unless --valid */
+    flags.early_stop = -1;   /* unset: 2 with validation */
+    flags.epochs = 10;
+    flags.batch_size = 256;
+    flags.embedding_dim = 8;
+    flags.seed = 1024;
+    flags.threads = 1;
+    flags.dropout = 0;
+    flags.l2_embedding = 1e-5;
+    flags.l2_linear = 1e-5;
+    flags.l2_dnn = 0;
+}
+
+/* Model configuration from the flags; returns 0 or a usage error. */
+static int make_config(dctr_model_config *cfg, int32_t *hidden) {
+    dctr_model_type type;
+    dctr_optimizer_kind opt;
+    if (parse_model(flags.model, &type) != 0)
+        return cli_usage_error(&train_cmd, "--model must be deepfm, fm, lr, ffm or deepffm, got '%s'", flags.model);
+    if (parse_optimizer(flags.optimizer, &opt) != 0)
+        return cli_usage_error(&train_cmd, "--optimizer must be adam, adagrad, sgd, rmsprop or ftrl, got '%s'",
+                               flags.optimizer);
+    dctr_model_config_default(cfg, type);
+    if (strcmp(flags.task, "binary") == 0)
+        cfg->task = DCTR_TASK_BINARY;
+    else if (strcmp(flags.task, "regression") == 0)
+        cfg->task = DCTR_TASK_REGRESSION;
+    else
+        return cli_usage_error(&train_cmd, "--task must be binary or regression, got '%s'", flags.task);
+    if (flags.hidden) {
+        int n = cli_parse_int_list(flags.hidden, hidden, MAX_HIDDEN);
+        if (n < 0)
+            return cli_usage_error(&train_cmd, "--hidden wants positive sizes like 256,128,64 or 'none', got '%s'",
+                                   flags.hidden);
+        cfg->hidden_units = hidden;
+        cfg->num_hidden = n;
+    }
+    cfg->dropout = (float)flags.dropout;
+    cfg->l2_embedding = (float)flags.l2_embedding;
+    cfg->l2_linear = (float)flags.l2_linear;
+    cfg->l2_dnn = (float)flags.l2_dnn;
+    cfg->seed = (uint64_t)flags.seed;
+    cfg->ffm_k = (int32_t)flags.embedding_dim;
+    cfg->ffm_normalize = !flags.no_norm;
+    dctr_optimizer_config_default(&cfg->optimizer, opt);
+    if (flags.lr > 0)
+        cfg->optimizer.learning_rate = flags.lr;
+    return 0;
+}
+
+/* 1 when --cache exists and is not older than the training file. */
+static int cache_is_fresh(void) {
+    struct stat c, t;
+    return stat(flags.cache, &c) == 0 && stat(flags.train, &t) == 0 && c.st_mtime >= t.st_mtime;
+}
+
+/* Reads (or loads from --cache) the training data with the fitted schema. */
+static int load_train(const dctr_schema *schema, char delim, int allow_extra, dctr_dataset **out) {
+    if (flags.cache && cache_is_fresh()) {
+        if (dctr_dataset_load_cache(schema, flags.cache, out) == DCTR_OK) {
+            printf("read the encoded training data from cache %s\n", flags.cache);
+            return 0;
+        }
+        return cli_runtime_error("%s (delete the cache file or choose another --cache)", dctr_last_error());
+    }
+    dctr_csv_options opts;
+    cli_csv_options(&opts, delim, 1, allow_extra);
+    if (dctr_dataset_read_csv(schema, flags.train, &opts, out) != DCTR_OK)
+        return cli_library_error();
+    if (flags.cache && dctr_dataset_save_cache(*out, flags.cache) != DCTR_OK)
+        return cli_library_error();
+    return 0;
+}
+
+static void print_summary(const dctr_model *model, const dctr_history *h, dctr_task task, int has_valid,
+                          double seconds) {
+    printf("trained %d epoch%s in %.1fs", h->epochs_run, h->epochs_run == 1 ? "" : "s", seconds);
+    if (has_valid && h->best_epoch >= 1 && h->best_epoch <= h->epochs_run) {
+        const double *v = h->valid + (size_t)(h->best_epoch - 1) * DCTR_METRIC_COUNT;
+        printf("; best epoch %d:", h->best_epoch);
+        if (task == DCTR_TASK_REGRESSION)
+            printf(" val_mse %.5f val_rmse %.5f", v[DCTR_METRIC_MSE], v[DCTR_METRIC_RMSE]);
+        else
+            printf(" val_logloss %.5f val_auc %.5f", v[DCTR_METRIC_LOGLOSS], v[DCTR_METRIC_AUC]);
+    }
+    printf("\nmodel: %s, %lld parameters\n", cli_model_type_name(dctr_model_get_type(model)),
+           (long long)dctr_model_num_parameters(model));
+}
+
+/* --model ffm on libffm text goes to tools/cli_ffm.c with its libffm-style flags. */
+static int is_libffm_training(int argc, char **argv) {
+    static const char *const data_flags[] = {"--train", NULL};
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--model=ffm") == 0 ||
+            (strcmp(argv[i], "--model") == 0 && i + 1 < argc && strcmp(argv[i + 1], "ffm") == 0))
+            return cli_wants_libffm(argc, argv, data_flags);
+    return 0;
+}
+
+/* Checks the parsed flags that do not fit a table entry; returns 0 or a usage error. */
+static int check_flags(void) {
+    if (!flags.train)
+        return cli_usage_error(&train_cmd, "missing --train FILE");
+    if (!flags.out)
+        return cli_usage_error(&train_cmd, "missing --out FILE");
+    if (strcmp(flags.format, "csv") != 0)
+        return cli_usage_error(&train_cmd, "--format %s needs --model ffm (other models read CSV)", flags.format);
+    if (flags.valid && flags.valid_split > 0)
+        return cli_usage_error(&train_cmd, "give --valid or --valid-split, not both");
+    if (cli_parse_delimiter(&train_cmd, flags.delimiter, &flags.cols.delimiter) != 0)
+        return CLI_EXIT_USAGE;
+    flags.cols.embedding_dim = flags.embedding_dim;
+    return 0;
+}
+
+/* Fit options: validation (file or tail split, 0.1 by default), early stopping on --monitor. */
+static int make_fit_options(dctr_task task, dctr_fit_options *fo) {
+    dctr_fit_options_default(fo);
+    fo->validation_split = flags.valid ? 0 : (flags.valid_split < 0 ? 0.1 : flags.valid_split);
+    const int has_valid = flags.valid != NULL || fo->validation_split > 0;
+    if (flags.early_stop > 0 && !has_valid)
+        return cli_usage_error(&train_cmd, "--early-stop needs validation data (--valid or --valid-split)");
+    if (flags.monitor) {
+        if (parse_monitor(flags.monitor, &fo->monitor) != 0)
+            return cli_usage_error(&train_cmd, "--monitor must be val_auc, val_logloss, val_mse or val_rmse, got '%s'",
+                                   flags.monitor);
+        if (task == DCTR_TASK_REGRESSION &&
+            (fo->monitor == DCTR_METRIC_AUC || fo->monitor == DCTR_METRIC_LOGLOSS || fo->monitor == DCTR_METRIC_ACCURACY))
+            return cli_usage_error(&train_cmd, "--monitor %s is not defined for regression (use val_mse or val_rmse)",
+                                   flags.monitor);
+    } else {
+        fo->monitor = task == DCTR_TASK_REGRESSION ? DCTR_METRIC_MSE : DCTR_METRIC_AUC;
+    }
+    fo->monitor_mode = 0; /* auto: max for AUC / accuracy, min otherwise */
+    fo->patience = has_valid ? (int32_t)(flags.early_stop < 0 ? 2 : flags.early_stop) : 0;
+    fo->epochs = (int32_t)flags.epochs;
+    fo->batch_size = (int32_t)flags.batch_size;
+    fo->threads = (int32_t)flags.threads;
+    return 0;
+}
+
+/* Columns, encoders, data, model, fit, save. Returns the exit code. */
+static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
+    const double t0 = cli_now();
+    const int has_valid = flags.valid != NULL || fo->validation_split > 0;
+    dctr_schema *schema = NULL;
+    dctr_dataset *train = NULL, *valid = NULL;
+    dctr_model *model = NULL;
+    dctr_history hist;
+    memset(&hist, 0, sizeof hist);
+    int allow_extra = 0;
+    int rc = cli_schema_from_flags(&train_cmd, &flags.cols, flags.train, stdout, &schema, &allow_extra);
+    if (rc != 0)
+        goto done;
+    rc = CLI_EXIT_ERROR;
+    dctr_csv_options copts;
+    cli_csv_options(&copts, flags.cols.delimiter, 1, allow_extra);
+    if (dctr_schema_fit_csv(schema, flags.train, &copts) != DCTR_OK) {
+        cli_library_error();
+        goto done;
+    }
+    if (load_train(schema, flags.cols.delimiter, allow_extra, &train) != 0)
+        goto done;
+    if (flags.valid) {
+        if (dctr_dataset_read_csv(schema, flags.valid, &copts, &valid) != DCTR_OK) {
+            cli_library_error();
+            goto done;
+        }
+        fo->validation = valid;
+    }
+    if (dctr_model_new(schema, cfg, &model) != DCTR_OK) {
+        cli_library_error();
+        goto done;
+    }
+    printf("%s (%s): %lld rows in --train", cli_model_type_name(cfg->type), cli_task_name(cfg->task),
+           (long long)dctr_dataset_num_rows(train));
+    if (valid)
+        printf(", %lld in --valid", (long long)dctr_dataset_num_rows(valid));
+    else if (fo->validation_split > 0)
+        printf(" (the last %g%% held out for validation)", 100 * fo->validation_split);
+    printf("; %lld parameters\n", (long long)dctr_model_num_parameters(model));
+    fflush(stdout);
+    cli_progress prog;
+    cli_progress_init(&prog, stdout, cfg->task, has_valid);
+    cli_progress_attach(&prog, fo);
+    if (dctr_model_fit(model, train, fo, &hist) != DCTR_OK) {
+        cli_library_error();
+        goto done;
+    }
+    print_summary(model, &hist, cfg->task, has_valid, cli_now() - t0);
+    if (dctr_model_save(model, flags.out, flags.save_optimizer) != DCTR_OK) {
+        cli_library_error();
+        goto done;
+    }
+    printf("saved %s\n", flags.out);
+    rc = CLI_EXIT_OK;
+done:
+    dctr_history_free(&hist);
+    dctr_model_free(model);
+    dctr_dataset_free(valid);
+    dctr_dataset_free(train);
+    dctr_schema_free(schema);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv) {
+    if (is_libffm_training(argc, argv))
+        return dctr_cli_ffm_train(argc, argv);
+    set_defaults();
+    int rc = cli_parse(&train_cmd, argc, argv);
+    if (rc == CLI_PARSE_HELP)
+        return CLI_EXIT_OK;
+    if (rc != CLI_PARSE_OK)
+        return rc;
+    dctr_model_config cfg;
+    dctr_fit_options fo;
+    int32_t hidden[MAX_HIDDEN]; /* cfg.hidden_units points here */
+    if ((rc = check_flags()) != 0 || (rc = make_config(&cfg, hidden)) != 0 ||
+        (rc = make_fit_options(cfg.task, &fo)) != 0)
+        return rc;
+    return train_and_save(&cfg, &fo);
+}
