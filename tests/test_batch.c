@@ -212,6 +212,8 @@ static void test_serving_equals_reader_movielens(void **state) {
     assert_int_equal(dctr_batch_set_number(b, "user_id", NAN), DCTR_ERR_NUMERIC);
     assert_int_equal(dctr_batch_set_string(b, "age", "x"), DCTR_ERR_PARSE);
     assert_non_null(strstr(dctr_last_error(), "row 0: column 'age'"));
+    assert_int_equal(dctr_batch_set_string(b, "genres_w", "1|1e39"), DCTR_ERR_NUMERIC);
+    assert_non_null(strstr(dctr_last_error(), "row 0: column 'genres_w'"));
     assert_int_equal(dctr_batch_end_row(b), DCTR_OK);
     assert_int_equal(b->cols[5].ids[0], 0);
     assert_int_equal(b->cols[6].ids[1], 0); /* OOV element: masked like padding */
@@ -258,10 +260,12 @@ static void test_views_and_gather(void **state) {
     assert_int_equal(dctr_dataset_read_csv(s, path, NULL, &again), DCTR_OK);
     for (int r = 0; r < 40; r++)
         assert_rows_equal(s, dctr_dataset_rows(tail), r, dctr_dataset_rows(again), 160 + r);
-    assert_int_equal(dctr_dataset_split_tail(again, 1.0, &head, &tail), DCTR_ERR_INVALID_ARG);
-    dctr_dataset_free(again);
     dctr_dataset_free(head);
     dctr_dataset_free(tail);
+    assert_int_equal(dctr_dataset_split_tail(again, 1.0, &head, &tail), DCTR_ERR_INVALID_ARG);
+    assert_null(head);
+    assert_null(tail);
+    dctr_dataset_free(again);
     dctr_schema_free(s);
 }
 

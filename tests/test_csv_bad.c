@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "core/rng.h"
+#include "data/batch.h"
 #include "deepctr/data.h"
 #include "test_env.h"
 
@@ -171,11 +173,145 @@ static void test_missing_file_is_io_error(void **state) {
     dctr_schema_free(s);
 }
 
+/* Valid but unusual files: tab delimiter, BOM, CRLF, blank lines, quoted delimiters, quotes and
+ * newlines, a file without a header (schema order), columns in another order. */
+static void test_format_variants(void **state) {
+    (void)state;
+    dctr_schema *s = make_schema();
+    char fit[512];
+    dctr_test_tmp_path(fit, sizeof fit, "variants_fit.csv");
+    const char *good = H OKROW "0,2.5,3|4,b,0,\n";
+    write_bytes(fit, good, strlen(good));
+    assert_int_equal(dctr_schema_fit_csv(s, fit, NULL), DCTR_OK);
+    dctr_dataset *ref;
+    assert_int_equal(dctr_dataset_read_csv(s, fit, NULL, &ref), DCTR_OK);
+    const dctr_batch *r = dctr_dataset_rows(ref);
+    struct {
+        const char *text;
+        char delim;
+        int header;
+    } v[] = {
+        {"\xef\xbb\xbflabel\td\td2\tc\ti\tv\r\n\r\n1\t1.5\t1|2\ta\t3\tx|y\r\n\n0\t2.5\t\"3|4\"\tb\t0\t\r\n",
+         '\t', 1},
+        {"v,i,c,d2,d,label\n\"x|y\",3,\"a\",1|2,1.5,1\n,0,b,3|4,2.5,0", ',', 1},
+        {"1,1.5,1|2,a,3,x|y\n0,2.5,3|4,b,0,\n", ',', 0},
+        {"label;d;d2;c;i;v\n1;\" 1.5 \";1|2;a;3;x|y\n0;2.5;3|4;b;0;\n", ';', 1},
+    };
+    for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+        char path[512];
+        dctr_test_tmp_path(path, sizeof path, "variants.csv");
+        write_bytes(path, v[k].text, strlen(v[k].text));
+        dctr_csv_options o;
+        dctr_csv_options_default(&o);
+        o.delimiter = v[k].delim;
+        o.has_header = v[k].header;
+        dctr_dataset *ds;
+        dctr_status st = dctr_dataset_read_csv(s, path, &o, &ds);
+        if (st != DCTR_OK)
+            fail_msg("variant %zu: %s", k, dctr_last_error());
+        const dctr_batch *b = dctr_dataset_rows(ds);
+        assert_int_equal(b->n, 2);
+        for (int32_t i = 0; i < s->ncols; i++) {
+            size_t per = s->cols[i].kind == DCTR_COLUMN_DENSE ? (size_t)s->cols[i].dense_dim * 4
+                         : s->cols[i].kind == DCTR_COLUMN_VARLEN ? (size_t)s->cols[i].maxlen * 8
+                                                                 : 8;
+            const void *x = s->cols[i].kind == DCTR_COLUMN_DENSE ? (const void *)b->cols[i].dense
+                                                                 : (const void *)b->cols[i].ids;
+            const void *y = s->cols[i].kind == DCTR_COLUMN_DENSE ? (const void *)r->cols[i].dense
+                                                                 : (const void *)r->cols[i].ids;
+            assert_memory_equal(x, y, per * 2);
+        }
+        assert_memory_equal(b->labels, r->labels, 8);
+        dctr_dataset_free(ds);
+    }
+    /* a quoted field with a delimiter, an escaped quote and a newline is one value */
+    dctr_schema *q;
+    assert_int_equal(dctr_schema_new(&q), DCTR_OK);
+    dctr_sparse_feat f;
+    dctr_sparse_feat_default(&f, "t");
+    f.dtype = DCTR_DTYPE_STRING;
+    assert_int_equal(dctr_schema_add_sparse(q, &f), DCTR_OK);
+    char path[512];
+    dctr_test_tmp_path(path, sizeof path, "variants_q.csv");
+    const char *qt = "label,t\n1,\"a,\"\"b\"\"\nc\"\n0,other\n1,\"a,\"\"b\"\"\nc\"\n";
+    write_bytes(path, qt, strlen(qt));
+    assert_int_equal(dctr_schema_fit_csv(q, path, NULL), DCTR_OK);
+    assert_int_equal(dctr_schema_vocabulary_size(q, "t"), 3); /* 2 values + OOV row */
+    dctr_batch *b;
+    assert_int_equal(dctr_batch_new(q, 1, &b), DCTR_OK);
+    assert_int_equal(dctr_batch_begin_row(b), DCTR_OK);
+    assert_int_equal(dctr_batch_set_string(b, "t", "a,\"b\"\nc"), DCTR_OK);
+    assert_int_equal(dctr_batch_end_row(b), DCTR_OK);
+    assert_int_equal(b->cols[0].ids[0], 1); /* "a,..." sorts before "other" */
+    dctr_batch_free(b);
+    dctr_schema_free(q);
+    dctr_dataset_free(ref);
+    dctr_schema_free(s);
+}
+
+/* Random byte mutations of a valid file: every outcome is OK or a clean error. */
+static void test_mutations_never_crash(void **state) {
+    (void)state;
+    dctr_schema *s = make_schema();
+    char fit[512], path[512];
+    dctr_test_tmp_path(fit, sizeof fit, "mut_fit.csv");
+    dctr_test_tmp_path(path, sizeof path, "mut.csv");
+    const char *good = H OKROW "0,2.5,3|4,b,0,\n" "1,\"7\",5|6,a,9,\"x|y|z|w\"\n";
+    size_t len = strlen(good);
+    write_bytes(fit, good, len);
+    assert_int_equal(dctr_schema_fit_csv(s, fit, NULL), DCTR_OK);
+    static const char alphabet[] = ",\"\n\r|0a\xff\xc3\x80 9e-.";
+    char buf[256];
+    dctr_rng rng;
+    dctr_rng_init(&rng, 2024, 0);
+    int ok = 0, failed = 0;
+    for (int it = 0; it < 1500; it++) {
+        memcpy(buf, good, len);
+        size_t n = len;
+        int edits = 1 + (int)dctr_rng_below(&rng, 4);
+        for (int e = 0; e < edits; e++) {
+            size_t pos = (size_t)dctr_rng_below(&rng, n);
+            uint64_t op = dctr_rng_below(&rng, 3);
+            char c = alphabet[dctr_rng_below(&rng, sizeof alphabet - 1)];
+            if (op == 0) {
+                buf[pos] = c;
+            } else if (op == 1 && n + 1 < sizeof buf) {
+                memmove(buf + pos + 1, buf + pos, n - pos);
+                buf[pos] = c;
+                n++;
+            } else if (n > 1) {
+                memmove(buf + pos, buf + pos + 1, n - pos - 1);
+                n--;
+            }
+        }
+        write_bytes(path, buf, n);
+        dctr_csv_options o;
+        dctr_csv_options_default(&o);
+        o.max_line_bytes = 64;
+        dctr_dataset *ds = NULL;
+        dctr_status st = dctr_dataset_read_csv(s, path, &o, &ds);
+        if (st == DCTR_OK) {
+            ok++;
+            dctr_dataset_free(ds);
+        } else {
+            failed++;
+            assert_null(ds);
+            assert_true(st == DCTR_ERR_PARSE || st == DCTR_ERR_NUMERIC || st == DCTR_ERR_RANGE ||
+                        st == DCTR_ERR_OOV || st == DCTR_ERR_LIMIT);
+            assert_non_null(strstr(dctr_last_error(), "mut.csv"));
+        }
+    }
+    assert_true(ok > 0 && failed > 0);
+    dctr_schema_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_file_reads),
         cmocka_unit_test(test_bad_inputs_table),
         cmocka_unit_test(test_missing_file_is_io_error),
+        cmocka_unit_test(test_format_variants),
+        cmocka_unit_test(test_mutations_never_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "data/batch.h"
+#include "feature/schema_types.h"
 #include "deepctr/data.h"
 #include "test_env.h"
 
@@ -263,10 +264,60 @@ static void test_movielens_sample_genres(void **state) {
     free(t);
 }
 
+/* DIN-style sharing: a sparse item column and a varlen history share one fitted vocabulary
+ * (the union of their values), the table is masked, and equal strings get equal ids. */
+static void test_shared_fitted_vocabulary(void **state) {
+    (void)state;
+    char path[512];
+    dctr_test_tmp_path(path, sizeof path, "shared_vocab.csv");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("label,item,hist,cat\n1,b,a|c,x\n0,d,b|b|e,y\n1,a,,x\n", f);
+    fclose(f);
+    dctr_schema *s;
+    assert_int_equal(dctr_schema_new(&s), DCTR_OK);
+    dctr_sparse_feat sp;
+    dctr_sparse_feat_default(&sp, "item");
+    sp.dtype = DCTR_DTYPE_STRING;
+    sp.embedding_name = "items";
+    assert_int_equal(dctr_schema_add_sparse(s, &sp), DCTR_OK);
+    dctr_varlen_feat v;
+    dctr_varlen_feat_default(&v, "hist", 4);
+    v.sparse.dtype = DCTR_DTYPE_STRING;
+    v.sparse.embedding_name = "items";
+    assert_int_equal(dctr_schema_add_varlen(s, &v), DCTR_OK);
+    dctr_sparse_feat_default(&sp, "cat");
+    sp.dtype = DCTR_DTYPE_STRING;
+    sp.oov_policy = DCTR_OOV_ERROR;
+    assert_int_equal(dctr_schema_add_sparse(s, &sp), DCTR_OK);
+    assert_int_equal(dctr_schema_fit_csv(s, path, NULL), DCTR_OK);
+    /* union {a,b,c,d,e}: ids 1..5 (0 = padding / OOV), one table */
+    assert_int_equal(dctr_schema_vocabulary_size(s, "item"), 6);
+    assert_int_equal(dctr_schema_vocabulary_size(s, "hist"), 6);
+    assert_int_equal(dctr_schema_vocabulary_size(s, "cat"), 2); /* ERROR policy: 0..1 */
+    assert_int_equal(s->ntables, 2);
+    assert_int_equal(s->tables[0].mask_zero, 1);
+    dctr_dataset *ds;
+    assert_int_equal(dctr_dataset_read_csv(s, path, NULL, &ds), DCTR_OK);
+    const dctr_batch *b = dctr_dataset_rows(ds);
+    const int64_t item[3] = {2, 4, 1};
+    const int64_t hist[12] = {1, 3, 0, 0, 2, 2, 5, 0, 0, 0, 0, 0};
+    const int64_t cat[3] = {0, 1, 0};
+    for (int r = 0; r < 3; r++) {
+        assert_int_equal(b->cols[0].ids[r], item[r]);
+        assert_int_equal(b->cols[2].ids[r], cat[r]);
+    }
+    for (int k = 0; k < 12; k++)
+        assert_int_equal(b->cols[1].ids[k], hist[k]);
+    dctr_dataset_free(ds);
+    dctr_schema_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_criteo_sample),
         cmocka_unit_test(test_movielens_sample_genres),
+        cmocka_unit_test(test_shared_fitted_vocabulary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

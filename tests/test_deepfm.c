@@ -345,6 +345,9 @@ static void test_frozen_and_lazy(void **state) {
     float *a0 = dctr_alloc_floats((size_t)nA), *b0 = dctr_alloc_floats((size_t)nB);
     memcpy(a0, eA, sizeof(float) * (size_t)nA);
     memcpy(b0, eB, sizeof(float) * (size_t)nB);
+    int64_t total = 0;
+    (void)dctr_deepfm_params(m, &total);
+    assert_int_equal(dctr_model_num_parameters(m), total - 50 * 4 - 50); /* A is frozen */
     dctr_batch *b = fx_batch(s, 8, 11, 0, 0);
     for (int r = 0; r < 8; r++)
         b->cols[1].ids[r] = r % 4; /* B touches rows 0..3 only */
@@ -459,6 +462,37 @@ static void test_config_errors(void **state) {
     dctr_schema_free(s);
 }
 
+static void test_recommended_settings(void **state) {
+    (void)state;
+    dctr_model_config cfg;
+    dctr_model_config_recommended(&cfg, DCTR_MODEL_DEEPFM);
+    assert_int_equal(cfg.optimizer.kind, DCTR_OPT_ADAGRAD);
+    assert_true(cfg.optimizer.learning_rate == 0.02);
+    assert_int_equal(cfg.num_hidden, 3);
+    assert_int_equal(cfg.hidden_units[0], 128);
+    assert_int_equal(cfg.use_bn, 1);
+    assert_true(cfg.dropout == 0.3f);
+    dctr_model_config_recommended(&cfg, DCTR_MODEL_FM);
+    assert_int_equal(cfg.optimizer.kind, DCTR_OPT_ADAGRAD);
+    assert_true(cfg.optimizer.learning_rate == 0.1);
+    dctr_model_config_recommended(&cfg, DCTR_MODEL_LR);
+    assert_int_equal(cfg.optimizer.kind, DCTR_OPT_ADAM);
+    assert_true(cfg.optimizer.learning_rate == 1e-3);
+    /* DeepCTR defaults */
+    dctr_model_config_default(&cfg, DCTR_MODEL_DEEPFM);
+    assert_int_equal(cfg.num_hidden, -1);
+    assert_true(cfg.l2_linear == 1e-5f && cfg.l2_embedding == 1e-5f && cfg.l2_dnn == 0.0f);
+    assert_true(cfg.seed == 1024 && cfg.use_bias == 1 && cfg.dropout == 0.0f && !cfg.use_bn);
+    dctr_fit_options o;
+    dctr_fit_options_recommended(&o, DCTR_TASK_BINARY);
+    assert_int_equal(o.monitor, DCTR_METRIC_AUC);
+    assert_int_equal(o.patience, 4);
+    assert_int_equal(o.epochs, 50);
+    assert_int_equal(o.batch_size, 256);
+    dctr_fit_options_recommended(&o, DCTR_TASK_REGRESSION);
+    assert_int_equal(o.monitor, DCTR_METRIC_MSE);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_set_binary),
@@ -469,6 +503,7 @@ int main(void) {
         cmocka_unit_test(test_frozen_and_lazy),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_recommended_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,14 +51,38 @@ static void test_forward_matches_naive(void **state) {
         for (int trial = 0; trial < 50; trial++) {
             dctr_ffm_node x[9];
             random_row(&rng, x, 9, 5, 14); /* some fields / features outside the model: skipped */
-            for (int skip = 0; skip <= 1; skip++) {
-                double want = naive_score(&w, x, 9, 0.3, skip);
-                float got = dctr_ffm_score(&w, x, x + 9, 0.3f, skip);
-                assert_true(fabs(got - want) < 1e-5 * (1 + fabs(want)));
-            }
+            double want = naive_score(&w, x, 9, 0.3, 0);
+            float got = dctr_ffm_score(&w, x, x + 9, 0.3f);
+            assert_true(fabs(got - want) < 1e-5 * (1 + fabs(want)));
         }
         dctr_ffm_weights_free(&w);
     }
+}
+
+/* The pooled form (feature-column path) is the pair sum over nodes of different fields. */
+static void test_pooled_forward_matches_naive(void **state) {
+    (void)state;
+    dctr_rng rng;
+    dctr_rng_init(&rng, 8, 0);
+    dctr_ffm_weights w;
+    assert_int_equal(dctr_ffm_weights_alloc(&w, 5, 12, 3, 0), DCTR_OK);
+    dctr_ffm_weights_init(&w, 4);
+    dctr_ffm_pooled ps;
+    assert_int_equal(dctr_ffm_pooled_alloc(&ps, w.m, w.kp), DCTR_OK);
+    for (int trial = 0; trial < 50; trial++) {
+        dctr_ffm_node x[8];
+        random_row(&rng, x, 8, 5, 12);
+        float pairs[10] = {0};
+        double want = naive_score(&w, x, 8, 0.4, 1);
+        float got = dctr_ffm_pooled_forward(&w, x, 8, 0.4f, &ps, pairs);
+        assert_true(fabs(got - want) < 1e-5 * (1 + fabs(want)));
+        double sum = 0;
+        for (int p = 0; p < 10; p++)
+            sum += pairs[p];
+        assert_true(fabs(sum - want) < 1e-5 * (1 + fabs(want)));
+    }
+    dctr_ffm_pooled_free(&ps);
+    dctr_ffm_weights_free(&w);
 }
 
 /* With accumulators at 1e12 and eta 1e6 an update moves each weight by -g (to 1e-9 relative),
@@ -88,7 +112,7 @@ static void test_gradient_check(void **state) {
             for (int d = 0; d < w.kp; d++)
                 w.W[i * w.blk + (size_t)w.kp + d] = 1e12f;
         dctr_ffm_weights_copy(&w0, &w);
-        dctr_ffm_step st = {1e6f, lambda, 0};
+        dctr_ffm_step st = {1e6f, lambda};
         /* only pairs with distinct blocks: restrict to the first 4 nodes (fields 0..3) */
         dctr_ffm_update(&w, x, x + 4, r, kappa, &st);
         for (int a = 0; a < 4; a++)
@@ -129,7 +153,7 @@ static void test_one_adagrad_epoch_by_hand(void **state) {
     float *a = blockp(&w, 0, 1), *b = blockp(&w, 1, 0);
     a[0] = 0.5f;
     b[0] = 0.25f;
-    dctr_ffm_step st = {0.1f, 0.01f, 0};
+    dctr_ffm_step st = {0.1f, 0.01f};
     const double want_t[2] = {0.0625, 0.03113890665028114};
     const double want_loss[2] = {0.6623853823577756, 0.7088378329270261};
     const double want_kappa[2] = {-0.48438008427698437, 0.5077840976972027};
@@ -139,7 +163,7 @@ static void test_one_adagrad_epoch_by_hand(void **state) {
     const double want_Gb[2] = {1.0140647790224149, 1.0180362651062318};
     for (int i = 0; i < 2; i++) {
         const dctr_ffm_node *x = d->nodes + d->row_ptr[i], *e = d->nodes + d->row_ptr[i + 1];
-        float t = dctr_ffm_score(&w, x, e, d->inv_norm[i], 0);
+        float t = dctr_ffm_score(&w, x, e, d->inv_norm[i]);
         float kappa;
         double loss = dctr_ffm_loss(t, d->labels[i], 0, &kappa);
         assert_true(fabs(t - want_t[i]) < 1e-7);
@@ -382,6 +406,7 @@ static void test_bad_options(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward_matches_naive),
+        cmocka_unit_test(test_pooled_forward_matches_naive),
         cmocka_unit_test(test_gradient_check),
         cmocka_unit_test(test_one_adagrad_epoch_by_hand),
         cmocka_unit_test(test_loss_is_stable_and_regression),

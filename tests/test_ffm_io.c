@@ -2,6 +2,7 @@
  * state), streamed prediction equals in-memory prediction, and corrupted "ffm.params" /
  * "ffm.opt" sections are rejected with DCTR_ERR_FORMAT before anything large is allocated. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -247,12 +248,52 @@ static void test_bit_flips_rejected(void **state) {
     dctr_ffm_data_free(d);
 }
 
+typedef struct {
+    const dctr_model *m;
+    const dctr_ffm_data *d;
+    float *out;
+    dctr_status st;
+} predict_job;
+
+static void *predict_thread(void *p) {
+    predict_job *j = p;
+    for (int rep = 0; rep < 20 && j->st == DCTR_OK; rep++)
+        j->st = dctr_ffm_predict(j->m, j->d, j->out);
+    return NULL;
+}
+
+/* Predict is thread-safe on a const model: 4 threads at once give the sequential answer. */
+static void test_concurrent_predict(void **state) {
+    (void)state;
+    dctr_ffm_data *d = small_train();
+    dctr_model *m = trained(d, 1);
+    int64_t n = dctr_ffm_data_num_rows(d);
+    float *want = test_malloc((size_t)n * sizeof(float));
+    assert_int_equal(dctr_ffm_predict(m, d, want), DCTR_OK);
+    pthread_t th[4];
+    predict_job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (predict_job){m, d, test_malloc((size_t)n * sizeof(float)), DCTR_OK};
+        assert_int_equal(pthread_create(&th[i], NULL, predict_thread, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(jobs[i].st, DCTR_OK);
+        assert_memory_equal(jobs[i].out, want, (size_t)n * sizeof(float));
+        test_free(jobs[i].out);
+    }
+    test_free(want);
+    dctr_model_free(m);
+    dctr_ffm_data_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_save_load_bit_exact),
         cmocka_unit_test(test_file_save_and_streamed_predict),
         cmocka_unit_test(test_corrupted_sections_rejected),
         cmocka_unit_test(test_bit_flips_rejected),
+        cmocka_unit_test(test_concurrent_predict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -160,6 +160,8 @@ static void test_label_range(void **state) {
     dctr_fit_options_default(&o);
     o.epochs = 1;
     assert_int_equal(dctr_model_fit(r, ds, &o, NULL), DCTR_OK);
+    o.monitor = DCTR_METRIC_AUC; /* undefined for regression */
+    assert_int_equal(dctr_model_fit(r, ds, &o, NULL), DCTR_ERR_INVALID_ARG);
     dctr_model_free(r);
     dctr_model_free(m);
     dctr_dataset_free(ds);

@@ -1,5 +1,6 @@
 /* libffm reader: CSR contents of good input, a table of malformed inputs (status + file:line:col),
  * caps, chunked reading with tell/seek, and the real data files' shapes. */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "core/rng.h"
 #include "data/libffm_reader.h"
 #include "test_env.h"
 
@@ -40,6 +42,21 @@ static void test_good_input_csr(void **state) {
     assert_true(d->nodes[3].value == -0.125f);
     assert_true(fabsf(d->inv_norm[0] - 1.0f / 1.25f) < 1e-7f);
     assert_true(d->inv_norm[2] == 1.0f); /* no features: r = 1 */
+    dctr_ffm_data_free(d);
+}
+
+/* Fuzzing found rows whose 1/sum(v^2) leaves the float range (findings libffm-inf-norm and
+ * libffm-zero-norm): the factor is clamped to a finite positive float. */
+static void test_norm_stays_finite(void **state) {
+    (void)state;
+    const char *text = "9 0:5:1e-30\n9 0:0:1e30\n1 0:1:0\n";
+    dctr_ffm_data *d;
+    assert_int_equal(dctr_ffm_data_from_text(text, strlen(text), "n.ffm", NULL, &d), DCTR_OK);
+    assert_true(d->inv_norm[0] == FLT_MAX);
+    assert_true(d->inv_norm[1] == FLT_MIN);
+    assert_true(d->inv_norm[2] == 1.0f); /* only zero values */
+    for (int i = 0; i < 3; i++)
+        assert_true(isfinite(d->inv_norm[i]) && d->inv_norm[i] > 0);
     dctr_ffm_data_free(d);
 }
 
@@ -188,6 +205,58 @@ static void test_chunked_reading_tell_seek(void **state) {
     dctr_libffm_reader_close(r);
 }
 
+/* Random byte mutations of a valid text: every outcome is OK or an error whose message starts
+ * with "mut.ffm:LINE:COL:" - never a crash (run under ASan in CI). */
+static void test_mutations_never_crash(void **state) {
+    (void)state;
+    const char *base = "1 0:1:0.5 1:22:1 2:333:0.25\n0 0:4:1 3:5:2e-1\n-1 1:0:1\n";
+    size_t len = strlen(base);
+    char buf[256];
+    dctr_rng rng;
+    dctr_rng_init(&rng, 99, 0);
+    const char alphabet[] = "0123456789:. \t\n-+eEnaif\r\x01x";
+    int ok = 0, errors = 0;
+    for (int it = 0; it < 5000; it++) {
+        memcpy(buf, base, len);
+        size_t n = len;
+        int edits = 1 + (int)dctr_rng_below(&rng, 4);
+        for (int e = 0; e < edits; e++) {
+            size_t pos = (size_t)dctr_rng_below(&rng, n);
+            int op = (int)dctr_rng_below(&rng, 3);
+            char c = alphabet[dctr_rng_below(&rng, sizeof alphabet - 1)];
+            if (op == 0)
+                buf[pos] = c;
+            else if (op == 1 && n + 1 < sizeof buf) {
+                memmove(buf + pos + 1, buf + pos, n - pos);
+                buf[pos] = c;
+                n++;
+            } else if (n > 1) {
+                memmove(buf + pos, buf + pos + 1, n - pos - 1);
+                n--;
+            }
+        }
+        dctr_ffm_data *d = NULL;
+        dctr_status st = dctr_ffm_data_from_text(buf, n, "mut.ffm", NULL, &d);
+        if (st == DCTR_OK) {
+            assert_non_null(d);
+            assert_true(d->row_ptr[d->rows] == d->nnz);
+            for (int64_t i = 0; i < d->nnz; i++)
+                assert_true(d->nodes[i].field >= 0 && d->nodes[i].index >= 0 && isfinite(d->nodes[i].value));
+            dctr_ffm_data_free(d);
+            ok++;
+        } else {
+            assert_null(d);
+            const char *msg = dctr_last_error();
+            long line = 0, col = 0;
+            if (sscanf(msg, "mut.ffm:%ld:%ld:", &line, &col) != 2 || line < 1 || col < 1)
+                fail_msg("mutation %d: message without location: %s", it, msg);
+            errors++;
+        }
+    }
+    print_message("mutations: %d parsed, %d rejected with a location\n", ok, errors);
+    assert_true(ok > 100 && errors > 100);
+}
+
 static void test_real_files_shape(void **state) {
     (void)state;
     char path[512];
@@ -216,11 +285,13 @@ static void test_real_files_shape(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_input_csr),
+        cmocka_unit_test(test_norm_stays_finite),
         cmocka_unit_test(test_decimal_fast_path_matches_strtod),
         cmocka_unit_test(test_bad_input_table),
         cmocka_unit_test(test_blank_lines_policy_and_caps),
         cmocka_unit_test(test_overlong_line_in_file_without_newline),
         cmocka_unit_test(test_chunked_reading_tell_seek),
+        cmocka_unit_test(test_mutations_never_crash),
         cmocka_unit_test(test_real_files_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -117,6 +117,10 @@ static void test_predict_row(void **state) {
     float expect = -2;
     assert_int_equal(dctr_predictor_run(p, b, &expect), DCTR_OK);
     assert_true(row == expect);
+    /* repeated calls reuse the row buffer and give the same value */
+    float again = -3;
+    assert_int_equal(dctr_predictor_predict_row(p, names, values, 4, &again), DCTR_OK);
+    assert_true(again == row);
     /* out-of-range id: an error naming the column, never a crash */
     b->cols[0].ids[0] = 20;
     assert_int_equal(dctr_predictor_run(p, b, &expect), DCTR_ERR_RANGE);

@@ -91,6 +91,11 @@ typedef struct dctr_model_config {
     dctr_optimizer_config optimizer;
 } dctr_model_config;
 DCTR_API void dctr_model_config_default(dctr_model_config *cfg, dctr_model_type type);
+/* Settings measured to beat the DeepCTR defaults on real data (docs/training.md §6), used by the
+ * `deepctr` tool: DeepFM gets Adagrad lr 0.02, hidden 128-128-128, batch norm, dropout 0.3;
+ * FM gets Adagrad lr 0.1; other types are dctr_model_config_default. Use embedding dim 10 for the columns and
+ * dctr_fit_options_recommended for fit. */
+DCTR_API void dctr_model_config_recommended(dctr_model_config *cfg, dctr_model_type type);
 
 /* Builds a model for a validated, fitted schema (the model keeps its own copy of the schema). */
 DCTR_API DCTR_NODISCARD dctr_status dctr_model_new(const dctr_schema *schema, const dctr_model_config *cfg,
@@ -154,6 +159,9 @@ typedef struct dctr_fit_options {
     void *progress_user;
 } dctr_fit_options;
 DCTR_API void dctr_fit_options_default(dctr_fit_options *opts);
+/* Recommended fit settings (need validation data): up to 50 epochs, batch 256, early stopping
+ * with patience 4 on validation AUC (binary) or MSE (regression), restoring the best epoch. */
+DCTR_API void dctr_fit_options_recommended(dctr_fit_options *opts, dctr_task task);
 
 /* One row of the returned history per epoch run. */
 typedef struct dctr_history {
@@ -188,7 +196,8 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_predictor_new(const dctr_model *model, 
 DCTR_API void dctr_predictor_free(dctr_predictor *predictor);
 DCTR_API DCTR_NODISCARD dctr_status dctr_predictor_run(dctr_predictor *predictor, const dctr_batch *batch,
                                                       float *out);
-/* One raw row: names/values as CSV text fields; encoded with the model's fitted encoders. */
+/* One raw row: names/values as CSV text fields; encoded with the model's fitted encoders. names may
+ * be NULL: values then follow the header seen at fit time (or the schema's input order). */
 DCTR_API DCTR_NODISCARD dctr_status dctr_predictor_predict_row(dctr_predictor *predictor,
                                                               const char *const *names,
                                                               const char *const *values, int32_t count,

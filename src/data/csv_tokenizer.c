@@ -151,6 +151,47 @@ static dctr_status push_field(dctr_csv_tok *t, const char *p, size_t len, int64_
     return DCTR_OK;
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Index of the first delimiter, CR, LF, quote or NUL in buf[q, end); ORs the bytes passed into
+ * *hi (bit 7 set = non-ASCII seen, checked as UTF-8 later). 16 bytes at a time with SSE2. */
+static inline size_t scan_plain(const char *buf, size_t q, size_t end, char delim,
+                                const unsigned char *special, unsigned *hi) {
+#if defined(__SSE2__)
+    const __m128i vd = _mm_set1_epi8(delim), vn = _mm_set1_epi8('\n'), vr = _mm_set1_epi8('\r');
+    const __m128i vq = _mm_set1_epi8('"'), vz = _mm_setzero_si128();
+    while (q + 16 <= end) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(buf + q));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, vd), _mm_cmpeq_epi8(x, vn)),
+                                 _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, vr),
+                                                           _mm_cmpeq_epi8(x, vq)),
+                                              _mm_cmpeq_epi8(x, vz)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        unsigned high = (unsigned)_mm_movemask_epi8(x);
+        if (mask) {
+            unsigned pos = (unsigned)__builtin_ctz(mask);
+            if (high & ((1u << pos) - 1u))
+                *hi |= 0x80u;
+            return q + pos;
+        }
+        if (high)
+            *hi |= 0x80u;
+        q += 16;
+    }
+#else
+    (void)delim;
+#endif
+    unsigned h = 0;
+    while (q < end && !special[(unsigned char)buf[q]]) {
+        h |= (unsigned char)buf[q];
+        q++;
+    }
+    *hi |= h;
+    return q;
+}
+
 #define NEED_MORE 1
 
 /* Scans one record at t->pos. Returns DCTR_OK with *state 0 when complete, NEED_MORE when the
@@ -232,10 +273,7 @@ static dctr_status scan_record(dctr_csv_tok *t, int *need_more, int *blank) {
         } else {
             size_t q = p;
             for (;;) {
-                while (q < end && !special[(unsigned char)buf[q]]) {
-                    hi |= (unsigned char)buf[q];
-                    q++;
-                }
+                q = scan_plain(buf, q, end, t->delim, special, &hi);
                 if (q < end && buf[q] == '\r' && q + 1 < end && buf[q + 1] != '\n') {
                     q++; /* a lone CR is data */
                     continue;

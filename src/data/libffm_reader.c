@@ -391,6 +391,20 @@ static dctr_status check_value(const loc *L, const char *p, const char *tok, con
     return DCTR_OK;
 }
 
+/* 1 / sum(v^2) as a finite positive float: 1 for a row without (non-zero) values, and clamped to
+ * [FLT_MIN, FLT_MAX] when the true value is outside the float range (e.g. a single 1e-30 or 1e30
+ * value), so training never multiplies by inf or 0. */
+static float inv_norm_of(double sq) {
+    if (!(sq > 0))
+        return 1.0f;
+    double inv = 1.0 / sq;
+    if (inv > FLT_MAX)
+        return FLT_MAX;
+    if (inv < FLT_MIN)
+        return FLT_MIN;
+    return (float)inv;
+}
+
 /* Parses one line into data. *added = 0 for a skipped blank line. */
 static dctr_status parse_line(dctr_libffm_reader *r, const char *b, const char *e, dctr_ffm_data *d,
                               int *added) {
@@ -454,7 +468,7 @@ static dctr_status parse_line(dctr_libffm_reader *r, const char *b, const char *
     }
     (void)start;
     d->labels[d->rows] = (float)label;
-    d->inv_norm[d->rows] = sq > 0 ? (float)(1.0 / sq) : 1.0f;
+    d->inv_norm[d->rows] = inv_norm_of(sq);
     d->rows++;
     d->row_ptr[d->rows] = d->nnz;
     d->num_fields = max_field + 1;

@@ -32,7 +32,7 @@ static float *normals(dctr_rng *r, size_t n, double sd) {
 /* Columns carrying a linear signal, and the field pairs that interact (indices are filtered by
  * the actual column count). */
 static const int32_t LINEAR_COLS[] = {0, 1, 2, 3, 5, 7, 9, 11, 14, 17};
-static const int32_t PAIRS[SYNTH_MAX_PAIRS][2] = {{0, 1}, {2, 5}, {3, 9}, {1, 7}, {11, 14}, {4, 8}};
+static const int32_t PAIRS[SYNTH_MAX_PAIRS][2] = {{0, 1}, {2, 3}, {0, 4}, {5, 6}, {1, 7}, {3, 5}};
 
 dctr_status synth_model_init(synth_model *m, const dctr_synth_options *o) {
     memset(m, 0, sizeof *m);
@@ -78,18 +78,32 @@ dctr_status synth_model_init(synth_model *m, const dctr_synth_options *o) {
         if (j >= m->ns)
             continue;
         for (int h = 0; h < SYNTH_HEAD; h++)
-            m->lin[(size_t)j * SYNTH_HEAD + (size_t)h] = (float)(0.35 * dctr_rng_normal(&r));
+            m->lin[(size_t)j * SYNTH_HEAD + (size_t)h] = (float)(0.45 * dctr_rng_normal(&r));
     }
     for (int h = 0; h < SYNTH_HEAD; h++)
         m->sign[h] = (dctr_rng_next(&r) & 1) ? 1.0f : -1.0f;
+    /* Interacting fields are the low-cardinality ones (like device x site category): with the
+     * columns sorted by vocabulary size, PAIRS index that order, so every pair cell is frequent
+     * enough to be learned from a few hundred thousand rows. */
+    int32_t by_size[SYNTH_MAX_COLS];
+    int32_t nsz = m->ns < SYNTH_MAX_COLS ? m->ns : SYNTH_MAX_COLS;
+    for (int32_t j = 0; j < nsz; j++)
+        by_size[j] = j;
+    for (int32_t a = 1; a < nsz; a++) /* insertion sort, stable: ties keep column order */
+        for (int32_t b = a; b > 0 && m->vocab[by_size[b]] < m->vocab[by_size[b - 1]]; b--) {
+            int32_t t = by_size[b];
+            by_size[b] = by_size[b - 1];
+            by_size[b - 1] = t;
+        }
+    m->gate_col = nsz > 8 ? by_size[8] : -1;
     for (int p = 0; p < SYNTH_MAX_PAIRS; p++) {
-        if (PAIRS[p][0] >= m->ns || PAIRS[p][1] >= m->ns)
+        if (PAIRS[p][0] >= nsz || PAIRS[p][1] >= nsz)
             continue;
         synth_pair *sp = &m->pairs[m->npairs];
-        sp->a = PAIRS[p][0];
-        sp->b = PAIRS[p][1];
-        sp->ua = normals(&r, SYNTH_HEAD * SYNTH_RANK, 0.6);
-        sp->ub = normals(&r, SYNTH_HEAD * SYNTH_RANK, 0.6);
+        sp->a = by_size[PAIRS[p][0]];
+        sp->b = by_size[PAIRS[p][1]];
+        sp->ua = normals(&r, SYNTH_PAIR_HEAD * SYNTH_RANK, 0.5);
+        sp->ub = normals(&r, SYNTH_PAIR_HEAD * SYNTH_RANK, 0.5);
         m->npairs++;
         if (!sp->ua || !sp->ub) {
             synth_model_free(m);
@@ -154,7 +168,7 @@ double synth_logit(const synth_model *m, const synth_row *row) {
     for (int p = 0; p < m->npairs; p++) {
         const synth_pair *sp = &m->pairs[p];
         int64_t ka = row->rank[sp->a], kb = row->rank[sp->b];
-        if (ka < 0 || kb < 0 || ka >= SYNTH_HEAD || kb >= SYNTH_HEAD)
+        if (ka < 0 || kb < 0 || ka >= SYNTH_PAIR_HEAD || kb >= SYNTH_PAIR_HEAD)
             continue;
         for (int d = 0; d < SYNTH_RANK; d++)
             z += (double)sp->ua[ka * SYNTH_RANK + d] * (double)sp->ub[kb * SYNTH_RANK + d];
@@ -162,9 +176,9 @@ double synth_logit(const synth_model *m, const synth_row *row) {
     /* non-linear parts: a saturating dense x dense product, and a dense x category sign */
     if (m->nd >= 2)
         z += 0.8 * tanh(gdense(m, row, 0) * gdense(m, row, 1));
-    if (m->nd >= 3 && m->ns >= 5) {
-        int64_t k = row->rank[4];
-        if (k >= 0 && k < SYNTH_HEAD)
+    if (m->nd >= 3 && m->gate_col >= 0) {
+        int64_t k = row->rank[m->gate_col];
+        if (k >= 0 && k < SYNTH_PAIR_HEAD)
             z += 0.5 * m->sign[k] * gdense(m, row, 2);
     }
     return z;

@@ -7,13 +7,15 @@
 #include "core/rng.h"
 #include "deepctr/synth.h"
 
-#define SYNTH_HEAD 200 /* informative (frequent) ranks per categorical column */
+#define SYNTH_HEAD 30 /* informative (frequent) ranks per categorical column */
+#define SYNTH_PAIR_HEAD 8 /* ranks taking part in pairwise and gated terms */
 #define SYNTH_RANK 2   /* rank of the pairwise interactions */
 #define SYNTH_MAX_PAIRS 6
+#define SYNTH_MAX_COLS 4096
 
 typedef struct synth_pair {
     int32_t a, b;              /* categorical columns */
-    float *ua, *ub;            /* [SYNTH_HEAD * SYNTH_RANK]: a's vectors towards b, b's towards a */
+    float *ua, *ub;            /* [SYNTH_PAIR_HEAD * SYNTH_RANK]: a's vectors towards b, b's towards a */
 } synth_pair;
 
 typedef struct synth_model {
@@ -27,6 +29,7 @@ typedef struct synth_model {
     float *sign;               /* [SYNTH_HEAD] +-1 of the dense x categorical non-linear term */
     synth_pair pairs[SYNTH_MAX_PAIRS];
     int npairs;
+    int32_t gate_col;          /* categorical column gating a dense slope, or -1 */
     double bias;
     uint32_t salt;             /* mixes category strings per seed */
 } synth_model;

@@ -151,6 +151,9 @@ dctr_status dctr_encode_varlen_weights(const dctr_column *c, const char *s, size
         if (j > i) {
             double v;
             DCTR_TRY(parse_number(c->weight_name, "weight", s + i, j - i, &v, loc));
+            if (fabs(v) > 3.4e38)
+                return dctr_loc_error(DCTR_ERR_NUMERIC, loc, c->weight_name,
+                                      "weight '%.*s' overflows float", shown(j - i), s + i);
             w[n++] = (float)v;
         }
         i = j + 1;

@@ -236,7 +236,7 @@ typedef struct {
 
 static dctr_status io_error(const char *path, const char *what, const char *file, int err) {
     char buf[128];
-    return dctr_set_error(DCTR_ERR_IO, "cannot save model '%s': %s '%s': %s", path, what, file,
+    return dctr_set_error(DCTR_ERR_IO, "cannot save '%s': %s '%s': %s", path, what, file,
                           errtext(err, buf, sizeof buf));
 }
 
@@ -276,7 +276,7 @@ static dctr_status open_temp(const char *path, char **tmp_out, int *fd_out) {
         }
     }
     dctr_free(tmp);
-    return dctr_set_error(DCTR_ERR_IO, "cannot save model '%s': %d temporary files already exist",
+    return dctr_set_error(DCTR_ERR_IO, "cannot save '%s': %d temporary files already exist",
                           path, MAX_TEMP_ATTEMPTS);
 }
 

@@ -4,9 +4,11 @@
 #include "models/deepfm_impl.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/blas.h"
 #include "core/error.h"
 #include "feature/schema_types.h"
 #include "layers/fm.h"
@@ -282,6 +284,8 @@ static void init_params(const dctr_model *m, dfm *d) {
 
 /* ---------------- workspaces ---------------- */
 
+static size_t rows_job_size(void);
+
 static float *fl(int64_t n) { return dctr_alloc_floats((size_t)(n > 0 ? n : 1)); }
 
 static int32_t *i32s(int64_t n) {
@@ -299,6 +303,7 @@ void dfm_ws_free(dfm_ws *ws) {
     dctr_aligned_free(ws->logit);
     dctr_aligned_free(ws->pred);
     dctr_aligned_free(ws->tmp);
+    dctr_free(ws->job);
     dctr_aligned_free(ws->dX);
     dctr_aligned_free(ws->dH);
     dctr_aligned_free(ws->dpred);
@@ -366,7 +371,8 @@ dctr_status dfm_ws_new(const dctr_model *model, int64_t cap, int training, dfm_w
     ws->logit = fl(cap);
     ws->pred = fl(cap);
     ws->tmp = fl(cap);
-    ok = ws->X && ws->XL && ws->logit && ws->pred && ws->tmp;
+    ws->job = dctr_calloc(1, rows_job_size());
+    ok = ws->X && ws->XL && ws->logit && ws->pred && ws->tmp && ws->job;
     ws->E = dctr_calloc((size_t)d->nvar + 1, sizeof(float *));
     ws->Ew = dctr_calloc((size_t)d->nvar + 1, sizeof(float *));
     ws->alpha = dctr_calloc((size_t)d->nvar + 1, sizeof(float *));
@@ -430,19 +436,17 @@ static dctr_status col_error(dctr_status st, const dctr_schema *s, int32_t col) 
     return dctr_error_prefix(st, "column '%s'", s->cols[col].name);
 }
 
-dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, int training,
-                        dctr_rng *drop_rng) {
+/* Rows [r0, r1): embeddings into X, FM, and the whole linear logit. Everything here is
+ * row-local, so splitting rows across threads gives bit-identical results. */
+static dctr_status forward_rows(const dctr_model *model, dfm_ws *ws, const dctr_batch *b,
+                                int training, int64_t r0, int64_t r1) {
     const dfm *d = model->impl;
     const dctr_schema *s = model->schema;
-    const int64_t B = b->n, xw = d->xw;
+    const int64_t n = r1 - r0, xw = d->xw;
     const float *P = d->params;
-    if (B > ws->cap)
-        return dctr_set_error(DCTR_ERR_INTERNAL, "deepfm: batch of %lld rows > workspace %lld",
-                              (long long)B, (long long)ws->cap);
-    float *logit = ws->logit;
-    memset(logit, 0, sizeof(float) * (size_t)B);
-
-    /* FM/DNN embeddings into X */
+    float *logit = ws->logit + r0;
+    float *X = ws->X + r0 * xw;
+    memset(logit, 0, sizeof(float) * (size_t)n);
     for (int32_t i = 0; i < d->nemb; i++) {
         const dfm_col *c = &d->emb[i];
         const dctr_column_data *cd = &b->cols[c->col];
@@ -450,46 +454,37 @@ dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b
         int64_t V = s->tables[c->table].vocab_size;
         dctr_status st;
         if (!c->varlen) {
-            st = dctr_embedding_gather(table, V, c->k, cd->ids, B, ws->X + c->off, xw);
+            st = dctr_embedding_gather(table, V, c->k, cd->ids + r0, n, X + c->off, xw);
             if (st != DCTR_OK)
                 return col_error(st, s, c->col);
             continue;
         }
-        float *E = ws->E[c->vi];
-        st = dctr_embedding_gather(table, V, c->k, cd->ids, B * c->T, E, c->k);
+        const int64_t T = c->T, k = c->k;
+        const int64_t *ids = cd->ids + r0 * T;
+        const int32_t *len = cd->lengths ? cd->lengths + r0 : NULL;
+        float *E = ws->E[c->vi] + r0 * T * k;
+        st = dctr_embedding_gather(table, V, c->k, ids, n * T, E, k);
         if (st != DCTR_OK)
             return col_error(st, s, c->col);
         const float *src = E;
         if (c->weighted) {
-            dctr_weighted_seq_forward(c->weight_norm, E, cd->weights, B, c->T, c->k, cd->ids,
-                                      cd->lengths, ws->Ew[c->vi], ws->alpha[c->vi]);
-            src = ws->Ew[c->vi];
+            float *Ew = ws->Ew[c->vi] + r0 * T * k;
+            dctr_weighted_seq_forward(c->weight_norm, E, cd->weights + r0 * T, n, c->T, c->k, ids,
+                                      len, Ew, ws->alpha[c->vi] + r0 * T);
+            src = Ew;
         }
-        dctr_seq_pool_forward(c->combiner, src, B, c->T, c->k, cd->ids, cd->lengths,
-                              ws->X + c->off, xw, training ? ws->argmax[c->vi] : NULL);
+        dctr_seq_pool_forward(c->combiner, src, n, c->T, c->k, ids, len, X + c->off, xw,
+                              training ? ws->argmax[c->vi] + r0 * k : NULL);
     }
     for (int32_t i = 0; i < d->ndense_x; i++) {
         const dctr_column *sc = &s->cols[d->dense_x[i]];
-        const float *src = b->cols[sc->index].dense;
         int32_t dd = sc->dense_dim;
-        for (int64_t r = 0; r < B; r++)
-            memcpy(ws->X + r * xw + d->dense_x_off[i], src + r * dd, sizeof(float) * (size_t)dd);
+        const float *src = b->cols[sc->index].dense + r0 * dd;
+        for (int64_t r = 0; r < n; r++)
+            memcpy(X + r * xw + d->dense_x_off[i], src + r * dd, sizeof(float) * (size_t)dd);
     }
-    /* FM per group */
     for (int32_t g = 0; g < d->nfm; g++)
-        dctr_fm_forward(ws->X + d->fm[g].off, xw, B, d->fm[g].F, d->fm[g].k, logit, 1);
-    /* DNN -> Dense(1, no bias) */
-    if (d->use_dnn) {
-        int64_t ldh = 0;
-        const float *H = dctr_dnn_forward(&d->dnn_cfg, &d->dnnp, ws->dnn, ws->X, xw, B, training,
-                                          drop_rng, &ldh);
-        ws->H = H;
-        ws->ldh = ldh;
-        dctr_dense_forward(H, ldh, B, d->h, 1, P + d->out_w_off, NULL, ws->tmp, 1);
-        for (int64_t r = 0; r < B; r++)
-            logit[r] += ws->tmp[r];
-    }
-    /* linear part */
+        dctr_fm_forward(X + d->fm[g].off, xw, n, d->fm[g].F, d->fm[g].k, logit, 1);
     for (int32_t i = 0; i < d->nlin; i++) {
         const dfm_col *c = &d->lin[i];
         const dctr_column_data *cd = &b->cols[c->col];
@@ -497,40 +492,103 @@ dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b
         int64_t V = s->tables[c->table].vocab_size;
         dctr_status st;
         if (!c->varlen) {
-            st = dctr_linear_sparse_forward(table, V, cd->ids, B, logit, 1);
+            st = dctr_linear_sparse_forward(table, V, cd->ids + r0, n, logit, 1);
             if (st != DCTR_OK)
                 return col_error(st, s, c->col);
             continue;
         }
-        float *E1 = ws->E1[c->vi];
-        st = dctr_embedding_gather(table, V, 1, cd->ids, B * c->T, E1, 1);
+        const int64_t T = c->T;
+        const int64_t *ids = cd->ids + r0 * T;
+        const int32_t *len = cd->lengths ? cd->lengths + r0 : NULL;
+        float *E1 = ws->E1[c->vi] + r0 * T;
+        st = dctr_embedding_gather(table, V, 1, ids, n * T, E1, 1);
         if (st != DCTR_OK)
             return col_error(st, s, c->col);
         const float *src = E1;
         if (c->weighted) {
-            dctr_weighted_seq_forward(c->weight_norm, E1, cd->weights, B, c->T, 1, cd->ids,
-                                      cd->lengths, ws->E1w[c->vi], ws->alpha1[c->vi]);
-            src = ws->E1w[c->vi];
+            float *E1w = ws->E1w[c->vi] + r0 * T;
+            dctr_weighted_seq_forward(c->weight_norm, E1, cd->weights + r0 * T, n, c->T, 1, ids, len,
+                                      E1w, ws->alpha1[c->vi] + r0 * T);
+            src = E1w;
         }
-        dctr_seq_pool_forward(c->combiner, src, B, c->T, 1, cd->ids, cd->lengths, ws->tmp, 1,
-                              training ? ws->argmax1[c->vi] : NULL);
+        float *pooled = ws->tmp + r0;
+        dctr_seq_pool_forward(c->combiner, src, n, c->T, 1, ids, len, pooled, 1,
+                              training ? ws->argmax1[c->vi] + r0 : NULL);
+        for (int64_t r = 0; r < n; r++)
+            logit[r] += pooled[r];
+    }
+    if (d->dl > 0) {
+        float *XL = ws->XL + r0 * d->dl;
+        for (int32_t i = 0; i < d->nlin_dense; i++) {
+            const dctr_column *sc = &s->cols[d->lin_dense[i]];
+            int32_t dd = sc->dense_dim;
+            const float *src = b->cols[sc->index].dense + r0 * dd;
+            for (int64_t r = 0; r < n; r++)
+                memcpy(XL + r * d->dl + d->lin_dense_off[i], src + r * dd, sizeof(float) * (size_t)dd);
+        }
+        dctr_linear_dense_forward(XL, d->dl, n, (int32_t)d->dl, P + d->lin_kernel_off, NULL, logit, 1);
+    }
+    return DCTR_OK;
+}
+
+#define DFM_MAX_WORKERS 64
+
+typedef struct rows_job {
+    const dctr_model *model;
+    dfm_ws *ws;
+    const dctr_batch *b;
+    int training;
+    dctr_status st[DFM_MAX_WORKERS];
+    char msg[DFM_MAX_WORKERS][256];
+} rows_job;
+
+static size_t rows_job_size(void) { return sizeof(rows_job); }
+
+static void rows_task(void *ctx, int worker, int64_t begin, int64_t end) {
+    rows_job *j = ctx;
+    dctr_status st = forward_rows(j->model, j->ws, j->b, j->training, begin, end);
+    j->st[worker] = st;
+    if (st != DCTR_OK) /* the error message is thread-local: carry it to the caller */
+        snprintf(j->msg[worker], sizeof(j->msg[worker]), "%s", dctr_last_error());
+}
+
+dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, int training,
+                        dctr_rng *drop_rng, dctr_pool *pool) {
+    const dfm *d = model->impl;
+    const int64_t B = b->n;
+    if (B > ws->cap)
+        return dctr_set_error(DCTR_ERR_INTERNAL, "deepfm: batch of %lld rows > workspace %lld",
+                              (long long)B, (long long)ws->cap);
+    if (pool && dctr_pool_threads(pool) > 1 && dctr_pool_threads(pool) <= DFM_MAX_WORKERS &&
+        B >= 2 * dctr_pool_threads(pool)) {
+        rows_job *j = ws->job;
+        j->model = model;
+        j->ws = ws;
+        j->b = b;
+        j->training = training;
+        for (int t = 0; t < DFM_MAX_WORKERS; t++)
+            j->st[t] = DCTR_OK;
+        dctr_pool_run(pool, B, rows_task, j);
+        for (int t = 0; t < dctr_pool_threads(pool); t++)
+            if (j->st[t] != DCTR_OK)
+                return dctr_set_error(j->st[t], "%s", j->msg[t]);
+    } else {
+        DCTR_TRY(forward_rows(model, ws, b, training, 0, B));
+    }
+    float *logit = ws->logit;
+    /* DNN -> Dense(1, no bias) */
+    if (d->use_dnn) {
+        int64_t ldh = 0;
+        const float *H = dctr_dnn_forward(&d->dnn_cfg, &d->dnnp, ws->dnn, ws->X, d->xw, B, training,
+                                          drop_rng, &ldh);
+        ws->H = H;
+        ws->ldh = ldh;
+        dctr_dense_forward(H, ldh, B, d->h, 1, d->params + d->out_w_off, NULL, ws->tmp, 1);
         for (int64_t r = 0; r < B; r++)
             logit[r] += ws->tmp[r];
     }
-    if (d->dl > 0) {
-        for (int32_t i = 0; i < d->nlin_dense; i++) {
-            const dctr_column *sc = &s->cols[d->lin_dense[i]];
-            const float *src = b->cols[sc->index].dense;
-            int32_t dd = sc->dense_dim;
-            for (int64_t r = 0; r < B; r++)
-                memcpy(ws->XL + r * d->dl + d->lin_dense_off[i], src + r * dd,
-                       sizeof(float) * (size_t)dd);
-        }
-        dctr_linear_dense_forward(ws->XL, d->dl, B, (int32_t)d->dl, P + d->lin_kernel_off, NULL,
-                                  logit, 1);
-    }
     dctr_prediction_forward(model->task, logit,
-                            model->cfg.use_bias ? P + d->bias_off : NULL, B, ws->pred);
+                            model->cfg.use_bias ? d->params + d->bias_off : NULL, B, ws->pred);
     return DCTR_OK;
 }
 
@@ -538,6 +596,23 @@ dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b
 
 static dctr_status sg_error(dctr_status st, const dctr_schema *s, int32_t col) {
     return dctr_error_prefix(st, "column '%s' gradient", s->cols[col].name);
+}
+
+typedef struct fm_bw_job {
+    const dfm *d;
+    dfm_ws *ws;
+} fm_bw_job;
+
+/* FM backward of rows [begin, end) into dX (row-local). */
+static void fm_bw_task(void *ctx, int worker, int64_t begin, int64_t end) {
+    (void)worker;
+    const fm_bw_job *j = ctx;
+    const dfm *d = j->d;
+    const int64_t xw = d->xw;
+    for (int32_t g = 0; g < d->nfm; g++)
+        dctr_fm_backward(j->ws->dlogit + begin, j->ws->X + begin * xw + d->fm[g].off, xw,
+                         end - begin, d->fm[g].F, d->fm[g].k, j->ws->dX + begin * xw + d->fm[g].off,
+                         xw);
 }
 
 dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, double *data_loss,
@@ -614,9 +689,11 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
                                   dX, xw);
             }
         }
-        for (int32_t g = 0; g < d->nfm; g++)
-            dctr_fm_backward(dlogit, ws->X + d->fm[g].off, xw, B, d->fm[g].F, d->fm[g].k,
-                             dX + d->fm[g].off, xw);
+        fm_bw_job fj = {d, ws};
+        if (d->pool && d->nfm > 0 && B >= 2 * dctr_pool_threads(d->pool))
+            dctr_pool_run(d->pool, B, fm_bw_task, &fj);
+        else if (d->nfm > 0)
+            fm_bw_task(&fj, 0, 0, B);
         for (int32_t i = 0; i < d->nemb; i++) {
             const dfm_col *c = &d->emb[i];
             if (!s->tables[c->table].trainable)
@@ -676,9 +753,20 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
 
 /* ---------------- sizes / ops ---------------- */
 
+/* Trainable scalars: frozen tables and an unused bias do not count. */
 static int64_t dfm_num_parameters(const dctr_model *m) {
     const dfm *d = m->impl;
-    return d->nparams - (m->cfg.use_bias ? 0 : 1);
+    const dctr_schema *s = m->schema;
+    int64_t n = d->nparams - (m->cfg.use_bias ? 0 : 1);
+    for (int32_t t = 0; t < s->ntables; t++) {
+        if (s->tables[t].trainable)
+            continue;
+        if (d->emb_off[t] >= 0)
+            n -= s->tables[t].vocab_size * s->tables[t].dim;
+        if (d->lin_off[t] >= 0)
+            n -= s->tables[t].vocab_size;
+    }
+    return n;
 }
 
 static int64_t dfm_parameter_bytes(const dctr_model *m) {
@@ -702,14 +790,25 @@ static void dfm_workspace_free(void *ws) { dfm_ws_free(ws); }
 
 static dctr_status dfm_predict(const dctr_model *m, void *wsp, const dctr_batch *b, float *out) {
     dfm_ws *ws = wsp;
-    DCTR_TRY(dfm_forward(m, ws, b, 0, NULL));
+    DCTR_TRY(dfm_forward(m, ws, b, 0, NULL, NULL));
     memcpy(out, ws->pred, sizeof(float) * (size_t)b->n);
     return DCTR_OK;
 }
 
+/* Per-row work (gather, pooling, FM, linear) is split across a pool of `threads`; the DNN's
+ * sgemm runs on OpenBLAS with the same thread count, one phase after the other, so the two never
+ * oversubscribe the cores. */
 static dctr_status dfm_set_threads(dctr_model *m, int32_t threads) {
     dfm *d = m->impl;
-    d->threads = threads < 1 ? 1 : threads;
+    threads = threads < 1 ? 1 : threads > DFM_MAX_WORKERS ? DFM_MAX_WORKERS : threads;
+    if (threads != d->threads || (threads > 1 && !d->pool)) {
+        dctr_pool_free(d->pool);
+        d->pool = NULL;
+        if (threads > 1)
+            DCTR_TRY(dctr_pool_new(threads, &d->pool));
+        d->threads = threads;
+    }
+    dctr_blas_set_threads(threads);
     return DCTR_OK;
 }
 

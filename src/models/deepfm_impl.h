@@ -37,6 +37,7 @@ typedef struct dfm_ws {
     float *X;          /* [cap x xw] embeddings then dense values */
     float *XL;         /* [cap x dl] linear dense values */
     float *logit, *pred, *tmp;
+    void *job;         /* per-row thread job (deepfm.c) */
     float **E, **Ew, **alpha; /* per FM/DNN varlen column */
     int32_t **argmax;
     float **E1, **E1w, **alpha1; /* per linear varlen column */
@@ -100,7 +101,7 @@ dctr_status dfm_ws_new(const dctr_model *model, int64_t cap, int training, dfm_w
 void dfm_ws_free(dfm_ws *ws);
 /* Forward into ws->pred (training: BN batch stats, dropout from drop_rng). */
 dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, int training,
-                        dctr_rng *drop_rng);
+                        dctr_rng *drop_rng, dctr_pool *pool);
 /* Loss + backward of the last training forward: fills d->grad and the sparse accumulators. */
 dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, double *data_loss,
                          double *reg_loss);

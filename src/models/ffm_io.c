@@ -48,6 +48,8 @@ dctr_status dctr_ffm_save_sections(const dctr_model *model, dctr_container_write
     if (s == DCTR_OK)
         s = dctr_cw_add(cw, "ffm.params", &b);
     dctr_wbuf_free(&b);
+    if (s == DCTR_OK && impl->deep)
+        s = dctr_ffm_deep_save(impl->deep, cw, with_optimizer);
     if (s != DCTR_OK || !with_optimizer)
         return s;
     dctr_wbuf_init(&b);
@@ -162,6 +164,8 @@ dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c) {
     model->cfg.ffm_linear = use_linear;
     model->cfg.ffm_normalize = normalize;
     DCTR_TRY(get_block(&r, &impl->w, 0));
+    if (impl->deep)
+        DCTR_TRY(dctr_ffm_deep_load(impl->deep, c));
     if (!dctr_container_has(c, "ffm.opt")) {
         float *p = impl->w.W;
         for (int64_t j = 0; j < n; j++)

@@ -88,23 +88,33 @@ void dctr_ffm_weights_copy(dctr_ffm_weights *dst, const dctr_ffm_weights *src) {
     }
 }
 
-static inline int node_ok(const dctr_ffm_weights *w, const dctr_ffm_node *x) {
+/* Hogwild: training threads update shared weights without locks, as libffm does. These races are
+ * the algorithm, so ThreadSanitizer is told to ignore the kernels (nothing else races). */
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize)
+#define FFM_HOGWILD __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#ifndef FFM_HOGWILD
+#define FFM_HOGWILD
+#endif
+FFM_HOGWILD static inline int node_ok(const dctr_ffm_weights *w, const dctr_ffm_node *x) {
     return (uint32_t)x->index < (uint64_t)w->n && (uint32_t)x->field < (uint32_t)w->m;
 }
 
-#define FFM_INLINE static inline __attribute__((always_inline))
+#define FFM_INLINE static inline __attribute__((always_inline)) FFM_HOGWILD
 
 /* 1 when every node lies inside the model: the pair loops then run without per-pair checks. */
-static int all_ok(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e) {
+FFM_HOGWILD static int all_ok(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e) {
     int ok = 1;
     for (const dctr_ffm_node *x = b; x < e; x++)
         ok &= node_ok(w, x);
     return ok;
 }
 
-/* The pair sum; `checked` and `skip_same_field` are compile-time constants at each call site. */
+/* The pair sum; `checked` is a compile-time constant at each call site. */
 FFM_INLINE float score_pairs(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r,
-                             int skip_same_field, int checked) {
+                             int checked) {
     const float *W = w->W;
     const size_t blk = w->blk, row = w->row;
     const int32_t kp = w->kp;
@@ -120,7 +130,7 @@ FFM_INLINE float score_pairs(const dctr_ffm_weights *w, const dctr_ffm_node *b, 
         const float *base1 = W + (size_t)x1->index * row;
         const float v1 = x1->value;
         for (const dctr_ffm_node *x2 = x1 + 1; x2 < e; x2++) {
-            if ((checked && !node_ok(w, x2)) || (skip_same_field && x2->field == f1))
+            if (checked && !node_ok(w, x2))
                 continue;
             const float *w1 = base1 + (size_t)x2->field * blk;
             const float *w2 = W + (size_t)x2->index * row + (size_t)f1 * blk;
@@ -146,13 +156,9 @@ FFM_INLINE float score_pairs(const dctr_ffm_weights *w, const dctr_ffm_node *b, 
     return t;
 }
 
-float dctr_ffm_score(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r,
-                     int skip_same_field) {
-    float t;
-    if (all_ok(w, b, e))
-        t = skip_same_field ? score_pairs(w, b, e, r, 1, 0) : score_pairs(w, b, e, r, 0, 0);
-    else
-        t = skip_same_field ? score_pairs(w, b, e, r, 1, 1) : score_pairs(w, b, e, r, 0, 1);
+FFM_HOGWILD float dctr_ffm_score(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e,
+                                 float r) {
+    float t = all_ok(w, b, e) ? score_pairs(w, b, e, r, 0) : score_pairs(w, b, e, r, 1);
     if (w->use_linear) {
         float s = w->bias;
         for (const dctr_ffm_node *x = b; x < e; x++)
@@ -163,15 +169,57 @@ float dctr_ffm_score(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dc
     return t;
 }
 
+/* One pair's AdaGrad step. Both gradients come from the values before this pair's update;
+ * stores go w1, w2, G1, G2 so an aliased pair (w1 == w2) ends as libffm's does. */
+FFM_INLINE void pair_step(float *w1, float *w2, int32_t kp, float kv, float eta, float lambda) {
+#ifdef FFM_SSE
+    const __m128 veta = _mm_set1_ps(eta), vlam = _mm_set1_ps(lambda);
+    const __m128 vkv = _mm_set1_ps(kv);
+    for (int32_t d = 0; d < kp; d += 4) {
+        __m128 a = _mm_load_ps(w1 + d), c = _mm_load_ps(w2 + d);
+        __m128 ga = _mm_load_ps(w1 + kp + d), gc = _mm_load_ps(w2 + kp + d);
+        __m128 g1 = _mm_add_ps(_mm_mul_ps(vlam, a), _mm_mul_ps(vkv, c));
+        __m128 g2 = _mm_add_ps(_mm_mul_ps(vlam, c), _mm_mul_ps(vkv, a));
+        ga = _mm_add_ps(ga, _mm_mul_ps(g1, g1));
+        gc = _mm_add_ps(gc, _mm_mul_ps(g2, g2));
+        a = _mm_sub_ps(a, _mm_div_ps(_mm_mul_ps(veta, g1), _mm_sqrt_ps(ga)));
+        c = _mm_sub_ps(c, _mm_div_ps(_mm_mul_ps(veta, g2), _mm_sqrt_ps(gc)));
+        _mm_store_ps(w1 + d, a);
+        _mm_store_ps(w2 + d, c);
+        _mm_store_ps(w1 + kp + d, ga);
+        _mm_store_ps(w2 + kp + d, gc);
+    }
+#else
+    for (int32_t d = 0; d < kp; d += 4) {
+        float a[4], c[4], ga[4], gc[4];
+        for (int l = 0; l < 4; l++) {
+            a[l] = w1[d + l];
+            c[l] = w2[d + l];
+            ga[l] = w1[kp + d + l];
+            gc[l] = w2[kp + d + l];
+        }
+        for (int l = 0; l < 4; l++) {
+            float g1 = lambda * a[l] + kv * c[l];
+            float g2 = lambda * c[l] + kv * a[l];
+            ga[l] += g1 * g1;
+            gc[l] += g2 * g2;
+            a[l] -= eta * g1 / sqrtf(ga[l]);
+            c[l] -= eta * g2 / sqrtf(gc[l]);
+        }
+        memcpy(w1 + d, a, sizeof a);
+        memcpy(w2 + d, c, sizeof c);
+        memcpy(w1 + kp + d, ga, sizeof ga);
+        memcpy(w2 + kp + d, gc, sizeof gc);
+    }
+#endif
+}
+
 FFM_INLINE void update_pairs(dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r,
-                              float kappa, const dctr_ffm_step *st, int skip_same_field, int checked) {
+                              float kappa, const dctr_ffm_step *st, int checked) {
     float *W = w->W;
     const size_t blk = w->blk, row = w->row;
     const int32_t kp = w->kp;
     const float eta = st->eta, lambda = st->lambda;
-#ifdef FFM_SSE
-    const __m128 veta = _mm_set1_ps(eta), vlam = _mm_set1_ps(lambda);
-#endif
     for (const dctr_ffm_node *x1 = b; x1 < e; x1++) {
         if (checked && !node_ok(w, x1))
             continue;
@@ -179,70 +227,22 @@ FFM_INLINE void update_pairs(dctr_ffm_weights *w, const dctr_ffm_node *b, const 
         float *base1 = W + (size_t)x1->index * row;
         const float v1 = x1->value;
         for (const dctr_ffm_node *x2 = x1 + 1; x2 < e; x2++) {
-            if ((checked && !node_ok(w, x2)) || (skip_same_field && x2->field == f1))
+            if (checked && !node_ok(w, x2))
                 continue;
             float *w1 = base1 + (size_t)x2->field * blk;
             float *w2 = W + (size_t)x2->index * row + (size_t)f1 * blk;
             const float kv = kappa * (v1 * x2->value * r);
-            /* Both gradients come from the values before this pair's update; stores go w1, w2,
-             * G1, G2 so an aliased pair (w1 == w2) ends as libffm's does. */
-#ifdef FFM_SSE
-            const __m128 vkv = _mm_set1_ps(kv);
-            for (int32_t d = 0; d < kp; d += 4) {
-                __m128 a = _mm_load_ps(w1 + d), c = _mm_load_ps(w2 + d);
-                __m128 ga = _mm_load_ps(w1 + kp + d), gc = _mm_load_ps(w2 + kp + d);
-                __m128 g1 = _mm_add_ps(_mm_mul_ps(vlam, a), _mm_mul_ps(vkv, c));
-                __m128 g2 = _mm_add_ps(_mm_mul_ps(vlam, c), _mm_mul_ps(vkv, a));
-                ga = _mm_add_ps(ga, _mm_mul_ps(g1, g1));
-                gc = _mm_add_ps(gc, _mm_mul_ps(g2, g2));
-                a = _mm_sub_ps(a, _mm_div_ps(_mm_mul_ps(veta, g1), _mm_sqrt_ps(ga)));
-                c = _mm_sub_ps(c, _mm_div_ps(_mm_mul_ps(veta, g2), _mm_sqrt_ps(gc)));
-                _mm_store_ps(w1 + d, a);
-                _mm_store_ps(w2 + d, c);
-                _mm_store_ps(w1 + kp + d, ga);
-                _mm_store_ps(w2 + kp + d, gc);
-            }
-#else
-            for (int32_t d = 0; d < kp; d += 4) {
-                float a[4], c[4], ga[4], gc[4];
-                for (int l = 0; l < 4; l++) {
-                    a[l] = w1[d + l];
-                    c[l] = w2[d + l];
-                    ga[l] = w1[kp + d + l];
-                    gc[l] = w2[kp + d + l];
-                }
-                for (int l = 0; l < 4; l++) {
-                    float g1 = lambda * a[l] + kv * c[l];
-                    float g2 = lambda * c[l] + kv * a[l];
-                    ga[l] += g1 * g1;
-                    gc[l] += g2 * g2;
-                    a[l] -= eta * g1 / sqrtf(ga[l]);
-                    c[l] -= eta * g2 / sqrtf(gc[l]);
-                }
-                memcpy(w1 + d, a, sizeof a);
-                memcpy(w2 + d, c, sizeof c);
-                memcpy(w1 + kp + d, ga, sizeof ga);
-                memcpy(w2 + kp + d, gc, sizeof gc);
-            }
-#endif
+            pair_step(w1, w2, kp, kv, eta, lambda);
         }
     }
 }
 
-void dctr_ffm_update(dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r,
+FFM_HOGWILD void dctr_ffm_update(dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r,
                      float kappa, const dctr_ffm_step *st) {
-    const int skip = st->skip_same_field;
-    if (all_ok(w, b, e)) {
-        if (skip)
-            update_pairs(w, b, e, r, kappa, st, 1, 0);
-        else
-            update_pairs(w, b, e, r, kappa, st, 0, 0);
-    } else {
-        if (skip)
-            update_pairs(w, b, e, r, kappa, st, 1, 1);
-        else
-            update_pairs(w, b, e, r, kappa, st, 0, 1);
-    }
+    if (all_ok(w, b, e))
+        update_pairs(w, b, e, r, kappa, st, 0);
+    else
+        update_pairs(w, b, e, r, kappa, st, 1);
     const float eta = st->eta, lambda = st->lambda;
     if (w->use_linear) {
         for (const dctr_ffm_node *x = b; x < e; x++) {

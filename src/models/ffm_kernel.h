@@ -39,19 +39,22 @@ void dctr_ffm_weights_init(dctr_ffm_weights *w, uint64_t seed);
 void dctr_ffm_weights_copy(dctr_ffm_weights *dst, const dctr_ffm_weights *src);
 size_t dctr_ffm_weights_floats(const dctr_ffm_weights *w);
 
-/* Per-sample hyper-parameters. skip_same_field: pairs whose two nodes share a field do not
- * interact (the feature-column path, where a field's nodes form one pooled vector). */
+/* Per-sample hyper-parameters: learning rate and L2. */
 typedef struct dctr_ffm_step {
     float eta, lambda;
-    int skip_same_field;
 } dctr_ffm_step;
 
 /* The model output t (logit or value) of one row; nodes outside [0,m) x [0,n) are skipped. */
-float dctr_ffm_score(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r,
-                     int skip_same_field);
+float dctr_ffm_score(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r);
 /* The AdaGrad update of one row given kappa = dloss/dt. */
 void dctr_ffm_update(dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r,
                      float kappa, const dctr_ffm_step *st);
+
+/* Index of field pair (f1 < f2) among the m(m-1)/2 pairs, row-major: (0,1), (0,2), ..., (1,2), ...
+ * (the order of the DeepFFM DNN input, as src/layers/ffm.h). */
+static inline int64_t dctr_ffm_pair_index(int32_t m, int32_t f1, int32_t f2) {
+    return (int64_t)f1 * (2 * (int64_t)m - f1 - 1) / 2 + (f2 - f1 - 1);
+}
 
 /* Loss of output t against label y and its derivative kappa = dloss/dt.
  * Binary: y > 0 is positive, loss log(1 + exp(-s t)) with s = +-1 (libffm). Regression:

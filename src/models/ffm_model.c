@@ -10,13 +10,36 @@
 
 #define FFM_DEFAULT_ETA 0.2f
 
+static void free_pooled(dctr_ffm_impl *impl) {
+    for (int32_t i = 0; impl->pooled && i < impl->threads; i++)
+        dctr_ffm_pooled_free(&impl->pooled[i]);
+    dctr_free(impl->pooled);
+    impl->pooled = NULL;
+}
+
+/* Per-thread train_step buffers: node lists and pooled vectors. */
+static dctr_status alloc_train_buffers(dctr_ffm_impl *impl, int32_t threads) {
+    free_pooled(impl);
+    dctr_free(impl->scratch);
+    impl->threads = threads;
+    impl->scratch = dctr_malloc((size_t)threads * (size_t)impl->max_nodes * sizeof(dctr_ffm_node));
+    impl->pooled = dctr_calloc((size_t)threads, sizeof *impl->pooled);
+    if (!impl->scratch || !impl->pooled)
+        return DCTR_ERR_NOMEM;
+    for (int32_t i = 0; i < threads; i++)
+        DCTR_TRY(dctr_ffm_pooled_alloc(&impl->pooled[i], impl->w.m, impl->w.kp));
+    return DCTR_OK;
+}
+
 static void impl_free(void *p) {
     dctr_ffm_impl *impl = p;
     if (!impl)
         return;
     dctr_ffm_weights_free(&impl->w);
+    dctr_ffm_deep_free(impl->deep);
     dctr_free(impl->cols);
     dctr_free(impl->scratch);
+    free_pooled(impl);
     dctr_pool_free(impl->pool);
     dctr_free(impl);
 }
@@ -74,12 +97,40 @@ static float row_inv_norm(const dctr_ffm_impl *impl, const dctr_ffm_node *x, int
     return sq > 0 ? (float)(1.0 / sq) : 1.0f;
 }
 
+static float linear_of(const dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n) {
+    if (!w->use_linear)
+        return 0.0f;
+    float s = w->bias;
+    for (int32_t i = 0; i < n; i++)
+        if ((uint32_t)x[i].index < (uint64_t)w->n)
+            s += w->lin[2 * (size_t)x[i].index] * x[i].value;
+    return s;
+}
+
+static void linear_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n, float kappa,
+                          const dctr_ffm_step *st) {
+    if (!w->use_linear)
+        return;
+    for (int32_t i = 0; i < n; i++) {
+        if ((uint32_t)x[i].index >= (uint64_t)w->n)
+            continue;
+        float *p = &w->lin[2 * (size_t)x[i].index];
+        float g = st->lambda * p[0] + kappa * x[i].value;
+        p[1] += g * g;
+        p[0] -= st->eta * g / sqrtf(p[1]);
+    }
+    w->bias_g += kappa * kappa;
+    w->bias -= st->eta * kappa / sqrtf(w->bias_g);
+}
+
 static float output_of(float t, dctr_task task) {
     return task == DCTR_TASK_REGRESSION ? t : 1.0f / (1.0f + expf(-t));
 }
 
 typedef struct {
+    int32_t tag; /* 0; DeepFFM workspaces start with their own tag */
     int32_t max_nodes;
+    dctr_ffm_pooled pooled;
     dctr_ffm_node nodes[];
 } ffm_ws;
 
@@ -90,23 +141,42 @@ static dctr_status ws_new(const dctr_model *model, int32_t max_batch, void **out
         return dctr_set_error(DCTR_ERR_UNSUPPORTED,
                               "this FFM model was trained on libffm data (no feature columns): "
                               "predict it with dctr_ffm_predict on libffm input");
+    if (impl->deep)
+        return dctr_ffm_deep_ws_new(model, max_batch, out);
     ffm_ws *ws = dctr_malloc(sizeof *ws + (size_t)impl->max_nodes * sizeof(dctr_ffm_node));
     if (!ws)
         return DCTR_ERR_NOMEM;
+    ws->tag = 0;
     ws->max_nodes = impl->max_nodes;
+    dctr_status st = dctr_ffm_pooled_alloc(&ws->pooled, impl->w.m, impl->w.kp);
+    if (st != DCTR_OK) {
+        dctr_free(ws);
+        return st;
+    }
     *out = ws;
     return DCTR_OK;
 }
 
-static void ws_free(void *ws) { dctr_free(ws); }
+static void ws_free(void *ws) {
+    if (dctr_ffm_deep_ws_is(ws)) {
+        dctr_ffm_deep_ws_free(ws);
+    } else if (ws) {
+        dctr_ffm_pooled_free(&((ffm_ws *)ws)->pooled);
+        dctr_free(ws);
+    }
+}
 
 static dctr_status predict_batch(const dctr_model *model, void *wsp, const dctr_batch *batch, float *out) {
     const dctr_ffm_impl *impl = model->impl;
+    if (impl->deep)
+        return dctr_ffm_deep_predict(model, wsp, batch, out);
     ffm_ws *ws = wsp;
     for (int64_t i = 0; i < batch->n; i++) {
         int32_t n = dctr_ffm_row_nodes(impl, batch, i, ws->nodes);
         float r = row_inv_norm(impl, ws->nodes, n);
-        out[i] = output_of(dctr_ffm_score(&impl->w, ws->nodes, ws->nodes + n, r, 1), model->task);
+        float t = dctr_ffm_pooled_forward(&impl->w, ws->nodes, n, r, &ws->pooled, NULL) +
+                  linear_of(&impl->w, ws->nodes, n);
+        out[i] = output_of(t, model->task);
     }
     return DCTR_OK;
 }
@@ -123,21 +193,23 @@ static void step_worker(void *p, int worker, int64_t begin, int64_t end) {
     step_ctx *c = p;
     dctr_ffm_impl *impl = c->model->impl;
     int regression = c->model->task == DCTR_TASK_REGRESSION;
-    dctr_ffm_step st = {impl->eta, impl->lambda, 1};
+    dctr_ffm_step st = {impl->eta, impl->lambda};
     dctr_ffm_node *nodes = impl->scratch + (size_t)worker * (size_t)impl->max_nodes;
+    dctr_ffm_pooled *ps = &impl->pooled[worker];
     const float *sw = c->batch->sample_weights;
     double loss = 0;
     for (int64_t i = begin; i < end; i++) {
         int32_t n = dctr_ffm_row_nodes(impl, c->batch, i, nodes);
         float r = row_inv_norm(impl, nodes, n);
-        float t = dctr_ffm_score(&impl->w, nodes, nodes + n, r, 1);
+        float t = dctr_ffm_pooled_forward(&impl->w, nodes, n, r, ps, NULL) + linear_of(&impl->w, nodes, n);
         float kappa;
         double l = dctr_ffm_loss(t, c->batch->labels[i], regression, &kappa);
         float wgt = sw ? sw[i] : 1.0f;
         loss += l * wgt;
         if (c->pred)
             c->pred[i] = output_of(t, c->model->task);
-        dctr_ffm_update(&impl->w, nodes, nodes + n, r, kappa * wgt, &st);
+        dctr_ffm_pooled_update(&impl->w, nodes, n, r, ps, kappa * wgt, NULL, &st);
+        linear_update(&impl->w, nodes, n, kappa * wgt, &st);
     }
     c->loss[worker] = loss;
 }
@@ -148,11 +220,14 @@ static dctr_status train_step(dctr_model *model, const dctr_batch *batch, double
     if (impl->native)
         return dctr_set_error(DCTR_ERR_UNSUPPORTED,
                               "a libffm-native FFM model trains with dctr_ffm_train on libffm data");
+    if (impl->deep)
+        return dctr_ffm_deep_train_step(model, batch, data_loss, reg_loss, pred);
     int threads = impl->pool ? dctr_pool_threads(impl->pool) : 1;
     double loss[64] = {0};
     dctr_status st = DCTR_OK;
     step_ctx c = {model, batch, loss, pred, &st};
-    /* Rows of the batch run one by one with libffm's per-sample AdaGrad (Hogwild across threads). */
+    /* Rows of the batch run one by one with per-sample AdaGrad on the pooled form (libffm's
+     * update when every field has one node), split over the pool's threads (Hogwild). */
     dctr_pool_run(impl->pool, batch->n, step_worker, &c);
     double sum = 0;
     for (int i = 0; i < threads; i++)
@@ -183,12 +258,8 @@ static dctr_status set_threads(dctr_model *model, int32_t threads) {
         return DCTR_OK;
     dctr_pool_free(impl->pool);
     impl->pool = NULL;
-    if (!impl->native) {
-        dctr_free(impl->scratch);
-        impl->scratch = dctr_malloc((size_t)threads * (size_t)impl->max_nodes * sizeof(dctr_ffm_node));
-        if (!impl->scratch)
-            return DCTR_ERR_NOMEM;
-    }
+    if (!impl->native)
+        DCTR_TRY(alloc_train_buffers(impl, threads));
     impl->threads = threads;
     if (threads > 1)
         DCTR_TRY(dctr_pool_new(threads, &impl->pool));
@@ -197,36 +268,62 @@ static dctr_status set_threads(dctr_model *model, int32_t threads) {
 
 /* ---- snapshots ---- */
 
+typedef struct {
+    dctr_ffm_weights w;
+    float *deep;    /* DeepFFM: DNN params + state */
+    int64_t ndeep;
+} ffm_snap;
+
+static void snapshot_free(void *state) {
+    ffm_snap *sn = state;
+    if (!sn)
+        return;
+    dctr_ffm_weights_free(&sn->w);
+    dctr_aligned_free(sn->deep);
+    dctr_free(sn);
+}
+
+/* *state == NULL: allocate a snapshot; otherwise overwrite the given one (fit reuses them). */
 static dctr_status snapshot(const dctr_model *model, void **state) {
     const dctr_ffm_impl *impl = model->impl;
-    dctr_ffm_weights *copy = dctr_calloc(1, sizeof *copy);
-    if (!copy)
-        return DCTR_ERR_NOMEM;
-    dctr_status s = dctr_ffm_weights_alloc(copy, impl->w.m, impl->w.n, impl->w.k, impl->w.use_linear);
-    if (s != DCTR_OK) {
-        dctr_free(copy);
-        return s;
+    ffm_snap *sn = *state;
+    int64_t ndeep = dctr_ffm_deep_state_floats(impl->deep);
+    if (sn && (sn->w.m != impl->w.m || sn->w.n != impl->w.n || sn->w.kp != impl->w.kp ||
+               sn->w.use_linear != impl->w.use_linear || sn->ndeep != ndeep))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM snapshot of another model");
+    if (!sn) {
+        sn = dctr_calloc(1, sizeof *sn);
+        if (!sn)
+            return DCTR_ERR_NOMEM;
+        dctr_status s = dctr_ffm_weights_alloc(&sn->w, impl->w.m, impl->w.n, impl->w.k, impl->w.use_linear);
+        sn->ndeep = ndeep;
+        if (s == DCTR_OK && ndeep > 0) {
+            sn->deep = dctr_alloc_floats((size_t)ndeep);
+            if (!sn->deep)
+                s = DCTR_ERR_NOMEM;
+        }
+        if (s != DCTR_OK) {
+            snapshot_free(sn);
+            return s;
+        }
+        *state = sn;
     }
-    dctr_ffm_weights_copy(copy, &impl->w);
-    *state = copy;
+    dctr_ffm_weights_copy(&sn->w, &impl->w);
+    if (ndeep > 0)
+        dctr_ffm_deep_copy_out(impl->deep, sn->deep);
     return DCTR_OK;
 }
 
 static dctr_status restore(dctr_model *model, const void *state) {
     dctr_ffm_impl *impl = model->impl;
-    const dctr_ffm_weights *src = state;
-    if (src->m != impl->w.m || src->n != impl->w.n || src->kp != impl->w.kp)
+    const ffm_snap *sn = state;
+    if (!sn || sn->w.m != impl->w.m || sn->w.n != impl->w.n || sn->w.kp != impl->w.kp ||
+        sn->ndeep != dctr_ffm_deep_state_floats(impl->deep))
         return dctr_set_error(DCTR_ERR_STATE, "FFM restore: snapshot shape differs from the model");
-    dctr_ffm_weights_copy(&impl->w, src);
+    dctr_ffm_weights_copy(&impl->w, &sn->w);
+    if (sn->ndeep > 0)
+        dctr_ffm_deep_copy_in(impl->deep, sn->deep);
     return DCTR_OK;
-}
-
-static void snapshot_free(void *state) {
-    dctr_ffm_weights *w = state;
-    if (!w)
-        return;
-    dctr_ffm_weights_free(w);
-    dctr_free(w);
 }
 
 static int64_t num_parameters(const dctr_model *model) {
@@ -234,15 +331,21 @@ static int64_t num_parameters(const dctr_model *model) {
     int64_t p = impl->w.n * impl->w.m * impl->w.k;
     if (impl->w.use_linear)
         p += impl->w.n + 1;
-    return p;
+    return p + dctr_ffm_deep_num_params(impl->deep);
 }
 
+/* The weights and their AdaGrad accumulators are interleaved: each is half of the FFM block. */
 static int64_t parameter_bytes(const dctr_model *model) {
     const dctr_ffm_impl *impl = model->impl;
-    return (int64_t)(dctr_ffm_weights_floats(&impl->w) * sizeof(float) / 2);
+    return (int64_t)(dctr_ffm_weights_floats(&impl->w) * sizeof(float) / 2) +
+           dctr_ffm_deep_state_floats(impl->deep) * (int64_t)sizeof(float);
 }
 
-static int64_t optimizer_bytes(const dctr_model *model) { return parameter_bytes(model); }
+static int64_t optimizer_bytes(const dctr_model *model) {
+    const dctr_ffm_impl *impl = model->impl;
+    return (int64_t)(dctr_ffm_weights_floats(&impl->w) * sizeof(float) / 2) +
+           dctr_ffm_deep_opt_floats(impl->deep) * (int64_t)sizeof(float);
+}
 
 static dctr_status save_ops(const dctr_model *model, dctr_container_writer *cw, int with_optimizer) {
     return dctr_ffm_save_sections(model, cw, with_optimizer);
@@ -273,10 +376,11 @@ const dctr_model_ops dctr_ffm_ops = {
 /* Called by the generic dctr_model_new (schema set) and by the generic loader (a libffm-native
  * model has no schema: the impl stays empty until ops->load fills it). */
 dctr_status dctr_ffm_init(dctr_model *model) {
-    if (model->type != DCTR_MODEL_FFM)
-        return dctr_set_error(DCTR_ERR_UNSUPPORTED, "model type %d is not built by the FFM family%s",
-                              (int)model->type,
-                              model->type == DCTR_MODEL_DEEPFFM ? " (DeepFFM is not implemented yet)" : "");
+    if (model->type != DCTR_MODEL_FFM && model->type != DCTR_MODEL_DEEPFFM)
+        return dctr_set_error(DCTR_ERR_UNSUPPORTED, "model type %d is not built by the FFM family",
+                              (int)model->type);
+    if (model->type == DCTR_MODEL_DEEPFFM && !model->schema)
+        return dctr_set_error(DCTR_ERR_SCHEMA, "DeepFFM needs feature columns (a schema)");
     dctr_ffm_impl *impl = dctr_calloc(1, sizeof *impl);
     if (!impl)
         return DCTR_ERR_NOMEM;
@@ -300,8 +404,8 @@ dctr_status dctr_ffm_init(dctr_model *model) {
     DCTR_TRY(dctr_ffm_columns_build(model, impl, &n, &m));
     DCTR_TRY(dctr_ffm_weights_alloc(&impl->w, m, n, k, cfg->ffm_linear));
     dctr_ffm_weights_init(&impl->w, cfg->seed);
-    impl->scratch = dctr_malloc((size_t)impl->max_nodes * sizeof(dctr_ffm_node));
-    if (!impl->scratch)
-        return DCTR_ERR_NOMEM;
+    DCTR_TRY(alloc_train_buffers(impl, 1));
+    if (model->type == DCTR_MODEL_DEEPFFM)
+        DCTR_TRY(dctr_ffm_deep_init(model, impl));
     return DCTR_OK;
 }

@@ -17,6 +17,17 @@ typedef struct dctr_ffm_colmap {
     int kind;           /* dctr_column_kind */
 } dctr_ffm_colmap;
 
+typedef struct dctr_ffm_deep dctr_ffm_deep; /* DeepFFM's DNN part (ffm_deep.c) */
+
+/* Per-thread buffers of the pooled form (ffm_pooled.c): P[f][g] (m*m*kp floats) for the fields
+ * present in the current row. */
+typedef struct dctr_ffm_pooled {
+    float *P;
+    uint8_t *present; /* [m] */
+    int32_t *fields;  /* [m]: the present fields, in first-seen order */
+    int32_t nf;
+} dctr_ffm_pooled;
+
 typedef struct dctr_ffm_impl {
     dctr_ffm_weights w;
     int native;         /* libffm-native: no schema, predicts libffm data */
@@ -28,7 +39,9 @@ typedef struct dctr_ffm_impl {
     dctr_ffm_colmap *cols;
     int32_t ncols;
     int32_t max_nodes;  /* nodes per row upper bound */
-    dctr_ffm_node *scratch; /* [max_nodes] train_step workspace */
+    dctr_ffm_node *scratch; /* [threads * max_nodes] train_step workspace */
+    dctr_ffm_pooled *pooled; /* [threads] train_step workspace */
+    dctr_ffm_deep *deep;  /* DCTR_MODEL_DEEPFFM only */
     /* training threads */
     dctr_pool *pool;
     int32_t threads;
@@ -57,7 +70,40 @@ dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c);
  * one batch row. */
 dctr_status dctr_ffm_columns_build(dctr_model *model, dctr_ffm_impl *impl, int64_t *num_features,
                                    int32_t *num_fields);
+/* For the generic loader, BEFORE dctr_model_create allocates from a (possibly corrupted) schema:
+ * DCTR_ERR_FORMAT unless the "ffm.params" section is large enough for the weights the schema and
+ * config imply. OK for a schema-less (libffm-native) model. */
+dctr_status dctr_ffm_check_sections(const dctr_schema *schema, const dctr_model_config *cfg,
+                                    const dctr_container *c);
 int32_t dctr_ffm_row_nodes(const dctr_ffm_impl *impl, const dctr_batch *batch, int64_t row,
                            dctr_ffm_node *nodes);
+
+/* The pooled form of the feature-column path (ffm_pooled.c): the row's FFM output (and, when
+ * pairs is non-NULL, every field pair's value at dctr_ffm_pair_index), then the exact-gradient
+ * AdaGrad update of its blocks given dphi/dpair (dpairs, or one kappa for every pair). */
+dctr_status dctr_ffm_pooled_alloc(dctr_ffm_pooled *ps, int32_t m, int32_t kp);
+void dctr_ffm_pooled_free(dctr_ffm_pooled *ps);
+float dctr_ffm_pooled_forward(const dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n, float r,
+                              dctr_ffm_pooled *ps, float *pairs);
+void dctr_ffm_pooled_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n, float r,
+                            const dctr_ffm_pooled *ps, float kappa, const float *dpairs,
+                            const dctr_ffm_step *st);
+
+/* DeepFFM (ffm_deep.c). */
+dctr_status dctr_ffm_deep_init(dctr_model *model, dctr_ffm_impl *impl);
+void dctr_ffm_deep_free(dctr_ffm_deep *d);
+int64_t dctr_ffm_deep_num_params(const dctr_ffm_deep *d);
+int64_t dctr_ffm_deep_state_floats(const dctr_ffm_deep *d); /* params + non-trainable state */
+int64_t dctr_ffm_deep_opt_floats(const dctr_ffm_deep *d);
+void dctr_ffm_deep_copy_out(const dctr_ffm_deep *d, float *dst);
+void dctr_ffm_deep_copy_in(dctr_ffm_deep *d, const float *src);
+dctr_status dctr_ffm_deep_ws_new(const dctr_model *model, int32_t max_batch, void **out);
+int dctr_ffm_deep_ws_is(const void *ws);
+void dctr_ffm_deep_ws_free(void *ws);
+dctr_status dctr_ffm_deep_predict(const dctr_model *model, void *ws, const dctr_batch *b, float *out);
+dctr_status dctr_ffm_deep_train_step(dctr_model *model, const dctr_batch *b, double *data_loss,
+                                     double *reg_loss, float *pred);
+dctr_status dctr_ffm_deep_save(const dctr_ffm_deep *d, dctr_container_writer *cw, int with_optimizer);
+dctr_status dctr_ffm_deep_load(dctr_ffm_deep *d, const dctr_container *c);
 
 #endif

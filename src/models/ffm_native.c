@@ -81,7 +81,7 @@ static void pass_worker(void *p, int worker, int64_t begin, int64_t end) {
         int64_t i = c->order ? c->order[ii] : ii;
         const dctr_ffm_node *b = d->nodes + d->row_ptr[i], *e = d->nodes + d->row_ptr[i + 1];
         float r = c->normalize ? d->inv_norm[i] : 1.0f;
-        float t = dctr_ffm_score(c->w, b, e, r, 0);
+        float t = dctr_ffm_score(c->w, b, e, r);
         float kappa;
         loss += dctr_ffm_loss(t, d->labels[i], c->regression, &kappa);
         if (c->t_out)
@@ -193,7 +193,7 @@ typedef struct {
 static dctr_status train_epoch(dctr_pool *pool, dctr_ffm_weights *w, const dctr_ffm_options *o,
                                dctr_rng *rng, train_src *ts, int64_t *order, double *loss_out) {
     pass_ctx c = {.w = w,
-                  .st = {(float)o->eta, (float)o->lambda, 0},
+                  .st = {(float)o->eta, (float)o->lambda},
                   .normalize = o->normalize,
                   .regression = o->task == DCTR_TASK_REGRESSION,
                   .update = 1};
@@ -407,7 +407,7 @@ static dctr_status native_impl(const dctr_model *model, const dctr_ffm_impl **ou
 static void scores(const dctr_ffm_impl *impl, const dctr_ffm_data *d, float *t) {
     for (int64_t i = 0; i < d->rows; i++) {
         const dctr_ffm_node *b = d->nodes + d->row_ptr[i], *e = d->nodes + d->row_ptr[i + 1];
-        t[i] = dctr_ffm_score(&impl->w, b, e, impl->normalize ? d->inv_norm[i] : 1.0f, 0);
+        t[i] = dctr_ffm_score(&impl->w, b, e, impl->normalize ? d->inv_norm[i] : 1.0f);
     }
 }
 

@@ -28,6 +28,15 @@ void dctr_fit_options_default(dctr_fit_options *o) {
     o->threads = 1;
 }
 
+void dctr_fit_options_recommended(dctr_fit_options *o, dctr_task task) {
+    dctr_fit_options_default(o);
+    if (!o)
+        return;
+    o->epochs = 50;
+    o->patience = 4;
+    o->monitor = task == DCTR_TASK_REGRESSION ? DCTR_METRIC_MSE : DCTR_METRIC_AUC;
+}
+
 void dctr_history_free(dctr_history *h) {
     if (!h)
         return;
@@ -307,6 +316,11 @@ dctr_status dctr_model_fit(dctr_model *model, const dctr_dataset *train, const d
                               "dctr_model_fit: epochs %d and batch_size %d must be >= 1, patience and "
                               "min_delta >= 0, monitor a dctr_metric",
                               o->epochs, o->batch_size);
+    if (model->task == DCTR_TASK_REGRESSION &&
+        (o->monitor == DCTR_METRIC_AUC || o->monitor == DCTR_METRIC_ACCURACY))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG,
+                              "dctr_model_fit: monitor %s is undefined for regression (use MSE or RMSE)",
+                              o->monitor == DCTR_METRIC_AUC ? "AUC" : "accuracy");
     if (!model->ops->train_step)
         return dctr_set_error(DCTR_ERR_UNSUPPORTED, "fit: model family '%s' cannot train",
                               model->ops->name);
