@@ -312,8 +312,10 @@ static void test_fm_lr_structure(void **state) {
     memset(ow, 0, sizeof(float) * (size_t)n);
     /* same seed: same embeddings and kernel; copy them to be explicit */
     int64_t ne;
-    memcpy(tensor(fm, "emb:A", &ne), tensor(deep, "emb:A", NULL), sizeof(float) * (size_t)ne);
-    memcpy(tensor(fm, "emb:B", &ne), tensor(deep, "emb:B", NULL), sizeof(float) * (size_t)ne);
+    float *dst = tensor(fm, "emb:A", &ne); /* sets ne before the copy reads it */
+    memcpy(dst, tensor(deep, "emb:A", NULL), sizeof(float) * (size_t)ne);
+    dst = tensor(fm, "emb:B", &ne);
+    memcpy(dst, tensor(deep, "emb:B", NULL), sizeof(float) * (size_t)ne);
     tensor(fm, "lin_kernel", NULL)[0] = tensor(deep, "lin_kernel", NULL)[0];
     dctr_batch *b = fx_batch(s, 16, 5, 0, 0);
     float p1[16], p2[16];

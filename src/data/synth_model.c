@@ -78,7 +78,7 @@ dctr_status synth_model_init(synth_model *m, const dctr_synth_options *o) {
         if (j >= m->ns)
             continue;
         for (int h = 0; h < SYNTH_HEAD; h++)
-            m->lin[(size_t)j * SYNTH_HEAD + (size_t)h] = (float)(0.45 * dctr_rng_normal(&r));
+            m->lin[(size_t)j * SYNTH_HEAD + (size_t)h] = (float)(0.55 * dctr_rng_normal(&r));
     }
     for (int h = 0; h < SYNTH_HEAD; h++)
         m->sign[h] = (dctr_rng_next(&r) & 1) ? 1.0f : -1.0f;
@@ -102,8 +102,8 @@ dctr_status synth_model_init(synth_model *m, const dctr_synth_options *o) {
         synth_pair *sp = &m->pairs[m->npairs];
         sp->a = by_size[PAIRS[p][0]];
         sp->b = by_size[PAIRS[p][1]];
-        sp->ua = normals(&r, SYNTH_PAIR_HEAD * SYNTH_RANK, 0.5);
-        sp->ub = normals(&r, SYNTH_PAIR_HEAD * SYNTH_RANK, 0.5);
+        sp->ua = normals(&r, SYNTH_PAIR_HEAD * SYNTH_RANK, 0.45);
+        sp->ub = normals(&r, SYNTH_PAIR_HEAD * SYNTH_RANK, 0.45);
         m->npairs++;
         if (!sp->ua || !sp->ub) {
             synth_model_free(m);
@@ -175,11 +175,11 @@ double synth_logit(const synth_model *m, const synth_row *row) {
     }
     /* non-linear parts: a saturating dense x dense product, and a dense x category sign */
     if (m->nd >= 2)
-        z += 0.8 * tanh(gdense(m, row, 0) * gdense(m, row, 1));
+        z += 0.5 * tanh(gdense(m, row, 0) * gdense(m, row, 1));
     if (m->nd >= 3 && m->gate_col >= 0) {
         int64_t k = row->rank[m->gate_col];
         if (k >= 0 && k < SYNTH_PAIR_HEAD)
-            z += 0.5 * m->sign[k] * gdense(m, row, 2);
+            z += 0.3 * m->sign[k] * gdense(m, row, 2);
     }
     return z;
 }

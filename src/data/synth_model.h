@@ -7,7 +7,7 @@
 #include "core/rng.h"
 #include "deepctr/synth.h"
 
-#define SYNTH_HEAD 30 /* informative (frequent) ranks per categorical column */
+#define SYNTH_HEAD 10 /* informative (frequent) ranks per categorical column */
 #define SYNTH_PAIR_HEAD 8 /* ranks taking part in pairwise and gated terms */
 #define SYNTH_RANK 2   /* rank of the pairwise interactions */
 #define SYNTH_MAX_PAIRS 6

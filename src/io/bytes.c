@@ -183,14 +183,14 @@ static dctr_status take(dctr_rbuf *r, size_t len, const char *what, const uint8_
 }
 
 static dctr_status read_le(dctr_rbuf *r, uint64_t *out, int n, const char *what) {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     DCTR_TRY(take(r, (size_t)n, what, &p));
     *out = get_le(p, n);
     return DCTR_OK;
 }
 
 dctr_status dctr_rbuf_bytes(dctr_rbuf *r, void *out, size_t len, const char *what) {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     DCTR_TRY(take(r, len, what, &p));
     if (len)
         memcpy(out, p, len);
@@ -255,7 +255,7 @@ dctr_status dctr_rbuf_str(dctr_rbuf *r, char **out, size_t max_len, const char *
         return dctr_set_error(DCTR_ERR_FORMAT, "%s: %s at offset %zu has length %u (limit %zu)",
                               origin_of(r), what ? what : "string", start, n, max_len);
     }
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     if (take(r, n, what, &p) != DCTR_OK) {
         r->pos = start;
         return DCTR_ERR_FORMAT;
@@ -299,7 +299,7 @@ dctr_status dctr_rbuf_need(dctr_rbuf *r, uint64_t count, size_t elem_size, const
 static dctr_status rbuf_array(dctr_rbuf *r, void *out, size_t count, int elem, const char *what) {
     DCTR_TRY(dctr_rbuf_need(r, count, (size_t)elem, what));
     size_t bytes = count * (size_t)elem; /* cannot overflow: checked by need */
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     DCTR_TRY(take(r, bytes, what, &p));
     if (!bytes)
         return DCTR_OK;

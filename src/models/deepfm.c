@@ -247,6 +247,10 @@ static dctr_status alloc_params(const dctr_model *m, dfm *d) {
     d->bias_off = n;
     n += 1;
     d->nparams = n;
+    if (m->load_param_cap > 0 && n > m->load_param_cap)
+        return dctr_set_error(DCTR_ERR_FORMAT,
+                              "deepfm: the model's structure needs %lld parameters, the file holds %lld",
+                              (long long)n, (long long)m->load_param_cap);
     d->params = dctr_alloc_floats((size_t)n);
     d->nstate = d->use_dnn ? dctr_dnn_num_state(&d->dnn_cfg) : 0;
     d->state = dctr_alloc_floats((size_t)d->nstate + 1);

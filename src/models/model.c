@@ -215,13 +215,14 @@ static dctr_status check_config(const dctr_schema *s, const dctr_model_config *c
 /* ---------------- lifecycle ---------------- */
 
 dctr_status dctr_model_create(const dctr_schema *schema, const dctr_model_config *cfg,
-                              dctr_schema *owned_schema, dctr_model **out) {
+                              dctr_schema *owned_schema, int64_t load_param_cap, dctr_model **out) {
     dctr_model *m = dctr_calloc(1, sizeof(*m));
     if (!m) {
         dctr_schema_free(owned_schema);
         return DCTR_ERR_NOMEM;
     }
     m->schema = owned_schema;
+    m->load_param_cap = load_param_cap;
     dctr_status st = DCTR_OK;
     if (!m->schema && schema) /* a libffm-native FFM model has no schema */
         st = dctr_schema_clone(schema, &m->schema);
@@ -241,6 +242,7 @@ dctr_status dctr_model_create(const dctr_schema *schema, const dctr_model_config
         dctr_model_free(m);
         return st;
     }
+    m->load_param_cap = 0;
     *out = m;
     return DCTR_OK;
 }
@@ -258,7 +260,7 @@ dctr_status dctr_model_new(const dctr_schema *schema, const dctr_model_config *c
     if (!schema->validated || !schema->fitted)
         return dctr_set_error(DCTR_ERR_STATE,
                               "dctr_model_new: the schema must be validated and fitted first");
-    return dctr_model_create(schema, cfg, NULL, out);
+    return dctr_model_create(schema, cfg, NULL, 0, out);
 }
 
 void dctr_model_free(dctr_model *model) {

@@ -8,9 +8,9 @@
 dctr_status dctr_model_config_copy(const dctr_model_config *src, dctr_model_config *dst);
 void dctr_model_config_release(dctr_model_config *cfg);
 /* Builds a model without the public checks. owned_schema (may be NULL) is taken over, else
- * `schema` is cloned. On failure owned_schema is freed. */
+ * `schema` is cloned. On failure owned_schema is freed. load_param_cap: see model_types.h. */
 dctr_status dctr_model_create(const dctr_schema *schema, const dctr_model_config *cfg,
-                              dctr_schema *owned_schema, dctr_model **out);
+                              dctr_schema *owned_schema, int64_t load_param_cap, dctr_model **out);
 /* Predicts `rows` into pred[rows->n] and computes every metric (LOSS = logloss or MSE). */
 dctr_status dctr_model_evaluate_batch(const dctr_model *model, const dctr_batch *rows, float *pred,
                                       double values[DCTR_METRIC_COUNT]);

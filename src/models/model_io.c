@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "feature/schema_io.h"
 #include "io/container.h"
+#include "models/ffm_model.h"
 #include "models/model_internal.h"
 
 #define MAX_NAMES 65536
@@ -219,12 +220,25 @@ static dctr_status load_container(const dctr_container *c, dctr_model **out) {
     } else if (cfg.type != DCTR_MODEL_FFM) {
         st = dctr_set_error(DCTR_ERR_FORMAT, "model file has no 'schema' section");
     }
+    /* the parameter count the file can fill: the structure must not need more */
+    int64_t cap = 0;
+    int deepfm_family = cfg.type == DCTR_MODEL_DEEPFM || cfg.type == DCTR_MODEL_FM ||
+                        cfg.type == DCTR_MODEL_LR;
+    if (st == DCTR_OK && deepfm_family && !dctr_container_has(c, "deepfm/params"))
+        st = dctr_set_error(DCTR_ERR_FORMAT, "model file has no 'deepfm/params' section");
+    if (st == DCTR_OK && deepfm_family) {
+        dctr_rbuf pr;
+        st = dctr_container_section(c, "deepfm/params", &pr);
+        cap = (int64_t)(dctr_rbuf_remaining(&pr) / sizeof(float)) + 1;
+    }
+    if (st == DCTR_OK && (cfg.type == DCTR_MODEL_FFM || cfg.type == DCTR_MODEL_DEEPFFM))
+        st = dctr_ffm_check_sections(schema, &cfg, c); /* the FFM family's pre-allocation check */
     dctr_model *m = NULL;
     if (st == DCTR_OK) {
-        st = dctr_model_create(NULL, &cfg, schema, &m);
+        st = dctr_model_create(NULL, &cfg, schema, cap, &m);
         schema = NULL; /* taken over (or freed) */
-        if (st != DCTR_OK)
-            st = dctr_error_prefix(DCTR_ERR_FORMAT, "model file: inconsistent meta/schema");
+        if (st != DCTR_OK && st != DCTR_ERR_NOMEM)
+            st = dctr_error_prefix(DCTR_ERR_FORMAT, "model file: inconsistent meta / schema / sizes");
     }
     dctr_schema_free(schema);
     dctr_model_config_release(&cfg);

@@ -43,6 +43,10 @@ struct dctr_model {
     const dctr_model_ops *ops;
     void *impl;
     int64_t steps;           /* optimizer steps taken */
+    /* Loading only: the parameter floats the file holds (0 = no limit). A family compares its
+     * structure's size with it BEFORE allocating, so a forged header cannot make load allocate
+     * more than the file could fill. */
+    int64_t load_param_cap;
 };
 
 /* Family constructors: fill model->ops and model->impl (model->schema / cfg already set). */

@@ -41,20 +41,22 @@ dctr_status dctr_optim_init(dctr_optim *opt, const dctr_optimizer_config *cfg) {
     opt->l1 = cfg->l1;
     opt->l2 = cfg->l2;
     opt->clipnorm = cfg->clipnorm;
+    /* positive forms, so NaN fails every check */
     if (!isfinite(opt->lr))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: learning_rate must be finite");
-    if (opt->beta1 < 0 || opt->beta1 >= 1 || opt->beta2 < 0 || opt->beta2 >= 1)
+    if (!(opt->beta1 >= 0 && opt->beta1 < 1 && opt->beta2 >= 0 && opt->beta2 < 1))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: beta1 %g / beta2 %g must be in [0, 1)",
                               opt->beta1, opt->beta2);
-    if (opt->rho < 0 || opt->rho >= 1)
+    if (!(opt->rho >= 0 && opt->rho < 1))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: rho %g must be in [0, 1)", opt->rho);
-    if (opt->momentum < 0 || opt->momentum >= 1)
+    if (!(opt->momentum >= 0 && opt->momentum < 1))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: momentum %g must be in [0, 1)",
                               opt->momentum);
-    if (opt->eps < 0 || opt->init_acc < 0 || opt->l1 < 0 || opt->l2 < 0 || opt->clipnorm < 0)
+    if (!(opt->eps >= 0 && opt->init_acc >= 0 && opt->l1 >= 0 && opt->l2 >= 0 && opt->clipnorm >= 0) ||
+        !isfinite(opt->eps + opt->init_acc + opt->l1 + opt->l2 + opt->clipnorm))
         return dctr_set_error(DCTR_ERR_INVALID_ARG,
-                              "optimizer: epsilon, initial_accumulator, l1, l2, clipnorm must be >= 0");
-    if (opt->lr_power > 0)
+                              "optimizer: epsilon, initial_accumulator, l1, l2, clipnorm must be finite and >= 0");
+    if (!(opt->lr_power <= 0))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: lr_power %g must be <= 0", opt->lr_power);
     if (opt->kind == DCTR_OPT_FTRL && opt->init_acc <= 0)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: FTRL needs initial_accumulator > 0");

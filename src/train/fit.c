@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/blas.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "models/model_internal.h"
@@ -328,6 +329,9 @@ dctr_status dctr_model_fit(dctr_model *model, const dctr_dataset *train, const d
     memset(&local, 0, sizeof(local));
     dctr_history *h = history ? history : &local;
     memset(h, 0, sizeof(*h));
+    /* OpenBLAS's thread count is process-wide: give it back afterwards, so concurrent
+     * predictions elsewhere in the process do not inherit the training setting */
+    int prev_blas = dctr_blas_get_threads();
     if (model->ops->set_threads)
         DCTR_TRY(model->ops->set_threads(model, resolve_threads(o->threads)));
     fit_state s;
@@ -339,6 +343,8 @@ dctr_status dctr_model_fit(dctr_model *model, const dctr_dataset *train, const d
     if (st == DCTR_OK)
         st = fit_loop(&s);
     fit_state_free(&s);
+    if (model->ops->set_threads && prev_blas > 0)
+        dctr_blas_set_threads(prev_blas);
     if (!history)
         dctr_history_free(&local);
     return st;

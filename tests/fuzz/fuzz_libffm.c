@@ -29,11 +29,7 @@ static void check_data(const dctr_ffm_data *d, const dctr_libffm_options *o) {
     for (int64_t i = 0; i < d->rows; i++) {
         CHECK(d->row_ptr[i] <= d->row_ptr[i + 1]);
         CHECK(isfinite(d->labels[i]));
-#ifdef FUZZ_LIBFFM_ALLOW_INF_NORM /* local runs while findings/libffm-inf-norm is open */
-        CHECK(!isnan(d->inv_norm[i]) && d->inv_norm[i] >= 0);
-#else
         CHECK(isfinite(d->inv_norm[i]) && d->inv_norm[i] > 0);
-#endif
     }
     for (int64_t j = 0; j < d->nnz; j++) {
         const dctr_ffm_node *n = &d->nodes[j];
