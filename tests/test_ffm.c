@@ -1,4 +1,4 @@
-/* FFM: kernels against a naive double implementation, gradient check, one hand-computed AdaGrad
+/* ctest-label: threads. FFM: kernels against a naive double implementation, gradient check, one hand-computed AdaGrad
  * epoch, libffm parity on frappe and criteo-ffm-small, determinism and 2-thread Hogwild. */
 #include <math.h>
 #include <setjmp.h>

@@ -16,8 +16,9 @@
 static char bin[512], out_path[512], err_path[512];
 
 static int run(const char *args) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s/deepctr %s >%s 2>%s", bin, args, out_path, err_path);
+    char cmd[8192];
+    int n = snprintf(cmd, sizeof cmd, "%s/deepctr %s >%s 2>%s", bin, args, out_path, err_path);
+    assert_true(n > 0 && (size_t)n < sizeof cmd);
     int st = system(cmd);
     assert_true(WIFEXITED(st));
     return WEXITSTATUS(st);

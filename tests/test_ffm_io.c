@@ -1,4 +1,4 @@
-/* FFM model files: save/load gives bit-identical predictions (with and without the AdaGrad
+/* ctest-label: threads. FFM model files: save/load gives bit-identical predictions (with and without the AdaGrad
  * state), streamed prediction equals in-memory prediction, and corrupted "ffm.params" /
  * "ffm.opt" sections are rejected with DCTR_ERR_FORMAT before anything large is allocated. */
 #include <math.h>

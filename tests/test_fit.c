@@ -1,4 +1,4 @@
-/* dctr_model_fit: validation_split takes the last rows, early stopping stops and restores the
+/* ctest-label: threads. dctr_model_fit: validation_split takes the last rows, early stopping stops and restores the
  * best weights, NaN/Inf stops with the weights restored, label range check, progress callback
  * and cancellation, sample weights, history. */
 #include <math.h>

@@ -1,4 +1,4 @@
-/* Prediction paths: 8 threads on one const model give bit-identical results to the serial
+/* ctest-label: threads. Prediction paths: 8 threads on one const model give bit-identical results to the serial
  * call, predictors (batches larger than max_batch are chunked), predict_row from raw strings,
  * evaluate. */
 #include <math.h>
