@@ -6,7 +6,7 @@
 
 static struct {
     int64_t rows, seed, dense, sparse, max_vocab;
-    double ctr, missing, zipf;
+    double ctr, missing, zipf, holdout;
     const char *out, *libffm;
 } flags;
 
@@ -20,7 +20,8 @@ static const cli_opt synth_opts[] = {
     {"max-vocab", 0, CLI_INT, &flags.max_vocab, 1, 1e12, "N", "largest vocabulary of a sparse column (default 1000000)"},
     {"ctr", 0, CLI_DOUBLE, &flags.ctr, 0.001, 0.999, "X", "target positive rate (default 0.25)"},
     {"missing", 0, CLI_DOUBLE, &flags.missing, 0, 0.99, "X", "fraction of missing values (default 0.05)"},
-    {"zipf", 0, CLI_DOUBLE, &flags.zipf, 0.01, 10, "X", "Zipf exponent of the category frequencies (default 1.1)"},
+    {"zipf", 0, CLI_DOUBLE, &flags.zipf, 0.01, 10, "X", "Zipf exponent of the category frequencies (default 1.4)"},
+    {"holdout", 0, CLI_DOUBLE, &flags.holdout, 0, 0.99, "X", "also report the planted model on the last X of the rows (default 0.1, as train's --valid-split; 0 = off)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -42,6 +43,7 @@ int cmd_synth(int argc, char **argv) {
     flags.ctr = o.target_ctr;
     flags.missing = o.missing_rate;
     flags.zipf = o.zipf_exponent;
+    flags.holdout = o.holdout_fraction;
     int rc = cli_parse(&synth_cmd, argc, argv);
     if (rc == CLI_PARSE_HELP)
         return CLI_EXIT_OK;
@@ -57,6 +59,7 @@ int cmd_synth(int argc, char **argv) {
     o.target_ctr = flags.ctr;
     o.missing_rate = flags.missing;
     o.zipf_exponent = flags.zipf;
+    o.holdout_fraction = flags.holdout;
     o.csv_path = flags.out;
     o.libffm_path = flags.libffm;
     dctr_synth_report r;
@@ -69,5 +72,8 @@ int cmd_synth(int argc, char **argv) {
         printf("%s%s", flags.out ? " and " : " to ", flags.libffm);
     printf("\npositive rate %.4f; planted model: auc %.6f logloss %.6f\n", r.positive_rate, r.planted_auc,
            r.planted_logloss);
+    if (r.holdout_rows > 0)
+        printf("planted model on the last %lld rows (the --valid-split %g hold-out): auc %.6f logloss %.6f\n",
+               (long long)r.holdout_rows, flags.holdout, r.holdout_auc, r.holdout_logloss);
     return CLI_EXIT_OK;
 }

@@ -36,7 +36,8 @@ static int is_aux_column(const dctr_colspec *cs, const char *name) {
     return 0;
 }
 
-static void sparse_from_entry(dctr_sparse_feat *s, const dctr_colspec_entry *e, int32_t default_dim) {
+static void sparse_from_entry(dctr_sparse_feat *s, const dctr_colspec_entry *e, int32_t default_dim,
+                              const cli_column_flags *f) {
     dctr_sparse_feat_default(s, e->name);
     s->dtype = DCTR_DTYPE_STRING;
     s->embedding_dim = e->dim != 0 ? e->dim : default_dim;
@@ -45,15 +46,20 @@ static void sparse_from_entry(dctr_sparse_feat *s, const dctr_colspec_entry *e, 
         s->vocabulary_size = e->hash_buckets;
     } else {
         s->vocabulary_size = DCTR_VOCAB_FIT;
+        if (f->min_count > 1)
+            s->min_count = f->min_count;
     }
+    if (f->init_std > 0)
+        s->init_std = (float)f->init_std;
     s->group_name = e->group;
     s->embedding_name = e->embedding_name;
 }
 
-static dctr_status add_entry(dctr_schema *s, const dctr_colspec_entry *e, int32_t default_dim) {
+static dctr_status add_entry(dctr_schema *s, const dctr_colspec_entry *e, int32_t default_dim,
+                             const cli_column_flags *cf) {
     if (e->kind == DCTR_COLUMN_SPARSE) {
         dctr_sparse_feat f;
-        sparse_from_entry(&f, e, default_dim);
+        sparse_from_entry(&f, e, default_dim, cf);
         return dctr_schema_add_sparse(s, &f);
     }
     if (e->kind == DCTR_COLUMN_DENSE) {
@@ -69,7 +75,7 @@ static dctr_status add_entry(dctr_schema *s, const dctr_colspec_entry *e, int32_
     }
     dctr_varlen_feat f;
     dctr_varlen_feat_default(&f, e->name, e->maxlen);
-    sparse_from_entry(&f.sparse, e, default_dim);
+    sparse_from_entry(&f.sparse, e, default_dim, cf);
     if (e->combiner >= 0)
         f.combiner = (dctr_combiner)e->combiner;
     f.weight_name = e->weight_name;
@@ -81,7 +87,7 @@ static dctr_status add_entry(dctr_schema *s, const dctr_colspec_entry *e, int32_
     return dctr_schema_add_varlen(s, &f);
 }
 
-/* Prints "inferred dense (minmax): I1, I2, ..." for one kind. */
+/* Prints "inferred 3 dense (minmax) columns: I1 I2 I3" for one kind. */
 static void print_inferred(FILE *info, const char *what, const cli_csv_peek *p, const int *kind, int want) {
     int n = 0;
     for (int32_t i = 0; i < p->num_columns; i++)
@@ -137,7 +143,7 @@ int cli_schema_from_flags(const cli_command *cmd, const cli_column_flags *f, con
         goto done;
     }
     /* Columns in header order: named ones from their spec, the rest inferred. */
-    inferred = calloc((size_t)peek.num_columns + 1, sizeof *inferred); /* 0 none, 1 dense, 2 sparse */
+    inferred = calloc((size_t)peek.num_columns + 1, sizeof *inferred); /* 0 none, 1 dense minmax, 2 sparse, 3 dense log1p */
     if (!inferred) {
         rc = cli_runtime_error("out of memory");
         goto done;
@@ -150,7 +156,7 @@ int cli_schema_from_flags(const cli_command *cmd, const cli_column_flags *f, con
             is_aux_column(&cs, name))
             continue;
         if (j >= 0) {
-            st = add_entry(s, &cs.entries[j], (int32_t)f->embedding_dim);
+            st = add_entry(s, &cs.entries[j], (int32_t)f->embedding_dim, f);
         } else if (list_contains(&f->ignore, name)) {
             continue;
         } else if (f->no_infer) {
@@ -163,13 +169,18 @@ int cli_schema_from_flags(const cli_command *cmd, const cli_column_flags *f, con
             e.transform = -1;
             e.kind = peek.numeric[i] ? DCTR_COLUMN_DENSE : DCTR_COLUMN_SPARSE;
             inferred[i] = peek.numeric[i] ? 1 : 2;
-            st = add_entry(s, &e, (int32_t)f->embedding_dim);
+            if (peek.log_counts[i]) { /* heavy-tailed counts: log1p keeps their spread */
+                e.transform = DCTR_TRANSFORM_LOG1P;
+                inferred[i] = 3;
+            }
+            st = add_entry(s, &e, (int32_t)f->embedding_dim, f);
         }
         if (st != DCTR_OK) {
             rc = cli_library_error();
             goto done;
         }
     }
+    print_inferred(info, "dense (log1p: heavy-tailed counts)", &peek, inferred, 3);
     print_inferred(info, "dense (minmax)", &peek, inferred, 1);
     print_inferred(info, "sparse (fitted vocabulary)", &peek, inferred, 2);
     if (dctr_schema_set_label(s, f->label) != DCTR_OK ||

@@ -1,6 +1,7 @@
 /* Building a schema from the column flags of `deepctr train`: named columns from their specs
  * (colspec.h), every other header column inferred from the training file's first rows:
- * numeric → dense (min-max), anything else → sparse with a fitted vocabulary. */
+ * heavy-tailed integer counts → dense log1p, other numeric → dense (min-max), anything else →
+ * sparse with a fitted vocabulary (csvpeek.h has the count rule). */
 #ifndef DCTR_TOOLS_COLUMNS_H
 #define DCTR_TOOLS_COLUMNS_H
 
@@ -14,6 +15,8 @@ typedef struct cli_column_flags {
     const char *label;          /* required */
     const char *weight_column;  /* optional per-sample weight column */
     int64_t embedding_dim;      /* default k for sparse / varlen columns */
+    int64_t min_count;
+    double init_std;            /* > 0: embedding initialisation std of sparse / varlen columns */          /* fitted vocabularies: values seen fewer times share the OOV row */
     int no_infer;               /* 1: unnamed columns are an error instead of inferred */
     char delimiter;
 } cli_column_flags;

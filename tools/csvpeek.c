@@ -69,6 +69,7 @@ void cli_csv_peek_free(cli_csv_peek *p) {
     free(p->names);
     free(p->numeric);
     free(p->nonempty);
+    free(p->log_counts);
     memset(p, 0, sizeof *p);
 }
 
@@ -79,6 +80,23 @@ int32_t cli_csv_peek_find(const cli_csv_peek *p, const char *name) {
     return -1;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Count-like heavy tail (see csvpeek.h) from the n sampled values of one column (sorts v). */
+static int is_heavy_count(double *v, int64_t n) {
+    if (n < 2)
+        return 0;
+    for (int64_t i = 0; i < n; i++)
+        if (v[i] < -1.0 || v[i] != floor(v[i]))
+            return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    double median = v[n / 2], max = v[n - 1];
+    return max + 1.0 >= CLI_HEAVY_TAIL_RATIO * ((median > 0 ? median : 0) + 1.0);
+}
+
 int cli_csv_peek_file(const char *path, char delimiter, int64_t max_rows, cli_csv_peek *out) {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "r");
@@ -87,6 +105,7 @@ int cli_csv_peek_file(const char *path, char delimiter, int64_t max_rows, cli_cs
     char *line = NULL;
     size_t cap = 0;
     char **fields = NULL;
+    double *vals = NULL;
     int rc = 1;
     if (getline(&line, &cap, f) < 0) {
         cli_runtime_error("%s:1: empty file (expected a header line)", path);
@@ -100,7 +119,10 @@ int cli_csv_peek_file(const char *path, char delimiter, int64_t max_rows, cli_cs
     out->names = calloc((size_t)n, sizeof *out->names);
     out->numeric = calloc((size_t)n, sizeof *out->numeric);
     out->nonempty = calloc((size_t)n, sizeof *out->nonempty);
-    if (!fields || !out->names || !out->numeric || !out->nonempty) {
+    out->log_counts = calloc((size_t)n, sizeof *out->log_counts);
+    /* sampled numeric values, column-major [n][max_rows] */
+    vals = malloc(sizeof *vals * (size_t)n * (size_t)(max_rows > 0 ? max_rows : 1));
+    if (!fields || !out->names || !out->numeric || !out->nonempty || !out->log_counts || !vals) {
         cli_runtime_error("out of memory");
         goto done;
     }
@@ -126,17 +148,23 @@ int cli_csv_peek_file(const char *path, char delimiter, int64_t max_rows, cli_cs
         for (int32_t i = 0; i < n; i++) {
             if (fields[i][0] == '\0')
                 continue;
-            out->nonempty[i]++;
             if (out->numeric[i] && !is_number(fields[i]))
                 out->numeric[i] = 0;
+            if (out->numeric[i])
+                vals[(size_t)i * (size_t)max_rows + (size_t)out->nonempty[i]] = strtod(fields[i], NULL);
+            out->nonempty[i]++;
         }
         out->rows_sampled++;
     }
+    for (int32_t i = 0; i < n; i++)
+        out->log_counts[i] =
+            out->numeric[i] && is_heavy_count(vals + (size_t)i * (size_t)max_rows, out->nonempty[i]);
     rc = 0;
 done:
     if (rc != 0)
         cli_csv_peek_free(out);
     free(fields);
+    free(vals);
     free(line);
     fclose(f);
     return rc;

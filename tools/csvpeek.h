@@ -5,11 +5,17 @@
 
 #include <stdint.h>
 
+#define CLI_HEAVY_TAIL_RATIO 10.0
+
 typedef struct cli_csv_peek {
     int32_t num_columns;
     char **names;        /* header names, unquoted */
     int *numeric;        /* 1 when every sampled non-empty value parses as a finite number */
     int64_t *nonempty;   /* sampled non-empty values per column */
+    /* 1 when numeric and count-like: every sampled value an integer >= -1 (Criteo's -1 sentinel)
+     * and heavy-tailed, max + 1 >= CLI_HEAVY_TAIL_RATIO * (median + 1): log1p suits it better
+     * than min-max scaling, which squeezes all but the largest counts towards 0. */
+    int *log_counts;
     int64_t rows_sampled;
 } cli_csv_peek;
 

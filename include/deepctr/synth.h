@@ -16,11 +16,13 @@ typedef struct dctr_synth_options {
     int32_t num_dense;        /* default 13 (I1..I13) */
     int32_t num_sparse;       /* default 26 (C1..C26) */
     int64_t max_vocabulary;   /* default 1000000: largest per-column vocabulary */
-    double zipf_exponent;     /* default 1.1 */
+    double zipf_exponent;     /* default 1.4 */
     double missing_rate;      /* default 0.05 */
     double target_ctr;        /* default 0.25 */
     const char *csv_path;     /* NULL = no CSV */
     const char *libffm_path;  /* NULL = no libffm text (same rows) */
+    double holdout_fraction;  /* default 0.1: also report the planted model on the last fraction of
+                                 the rows (split as fit's validation_split); 0 = no hold-out report */
 } dctr_synth_options;
 
 /* What the generator reports: the planted model's own quality on the rows it wrote
@@ -30,6 +32,10 @@ typedef struct dctr_synth_report {
     double positive_rate;
     double planted_auc;
     double planted_logloss;
+    /* the same on the last holdout_fraction of the rows (0 rows and NaN when not asked) */
+    int64_t holdout_rows;
+    double holdout_auc;
+    double holdout_logloss;
 } dctr_synth_report;
 
 DCTR_API void dctr_synth_options_default(dctr_synth_options *opts);

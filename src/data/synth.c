@@ -21,9 +21,10 @@ void dctr_synth_options_default(dctr_synth_options *o) {
     o->num_dense = 13;
     o->num_sparse = 26;
     o->max_vocabulary = 1000000;
-    o->zipf_exponent = 1.1;
+    o->zipf_exponent = 1.4;
     o->missing_rate = 0.05;
     o->target_ctr = 0.25;
+    o->holdout_fraction = 0.1;
 }
 
 static double sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
@@ -169,6 +170,8 @@ static dctr_status check_options(const dctr_synth_options *in, dctr_synth_option
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: missing_rate out of [0, 1)");
     if (!(o->target_ctr > 0.0 && o->target_ctr < 1.0))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: target_ctr out of (0, 1)");
+    if (!(o->holdout_fraction >= 0.0 && o->holdout_fraction < 1.0))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: holdout_fraction out of [0, 1)");
     return DCTR_OK;
 }
 
@@ -267,14 +270,19 @@ dctr_status dctr_synth_generate(const dctr_synth_options *opts, dctr_synth_repor
         write_csv_header(&csv, &m);
     dctr_rng lab;
     dctr_rng_init(&lab, o.seed, 0x1abe1);
-    double pos = 0.0, ll = 0.0;
+    /* the hold-out rows are split as dctr_model_fit splits validation_split (Keras) */
+    int64_t split_at = o.holdout_fraction > 0 ? (int64_t)((double)n * (1.0 - o.holdout_fraction)) : n;
+    double pos = 0.0, ll = 0.0, ll_hold = 0.0;
     for (int64_t i = 0; i < n && st == DCTR_OK; i++) {
         synth_draw_row(&m, o.seed, i, &row);
         double p = sigmoid(synth_logit(&m, &row) + m.bias);
         int y = dctr_rng_uniform(&lab) < p;
         pos += y;
         double pc = p < 1e-7 ? 1e-7 : (p > 1 - 1e-7 ? 1 - 1e-7 : p);
-        ll += y ? -log(pc) : -log(1.0 - pc);
+        double lli = y ? -log(pc) : -log(1.0 - pc);
+        ll += lli;
+        if (i >= split_at)
+            ll_hold += lli;
         sc[i].p = (float)p;
         sc[i].y = (float)y;
         /* each row is < 64 KiB when columns <= 1000: flush before the buffer could overflow */
@@ -295,6 +303,13 @@ dctr_status dctr_synth_generate(const dctr_synth_options *opts, dctr_synth_repor
         report->rows = n;
         report->positive_rate = pos / (double)n;
         report->planted_logloss = ll / (double)n;
+        report->holdout_rows = n - split_at;
+        report->holdout_auc = NAN;
+        report->holdout_logloss = NAN;
+        if (split_at < n) {
+            report->holdout_logloss = ll_hold / (double)(n - split_at);
+            report->holdout_auc = auc_of(sc + split_at, n - split_at); /* before sorting all rows */
+        }
         report->planted_auc = auc_of(sc, n);
     }
     dctr_free(cells);

@@ -13,11 +13,8 @@ void synth_model_free(synth_model *m) {
     dctr_free(m->sigma);
     dctr_free(m->wd);
     dctr_free(m->lin);
-    dctr_free(m->sign);
-    for (int i = 0; i < m->npairs; i++) {
-        dctr_free(m->pairs[i].ua);
-        dctr_free(m->pairs[i].ub);
-    }
+    for (int i = 0; i < m->nfm; i++)
+        dctr_free(m->fm_vec[i]);
     memset(m, 0, sizeof *m);
 }
 
@@ -29,10 +26,10 @@ static float *normals(dctr_rng *r, size_t n, double sd) {
     return v;
 }
 
-/* Columns carrying a linear signal, and the field pairs that interact (indices are filtered by
- * the actual column count). */
+/* Columns carrying a linear signal (indices are filtered by the actual column count), and the
+ * interacting columns as positions in the columns sorted by vocabulary size. */
 static const int32_t LINEAR_COLS[] = {0, 1, 2, 3, 5, 7, 9, 11, 14, 17};
-static const int32_t PAIRS[SYNTH_MAX_PAIRS][2] = {{0, 1}, {2, 3}, {0, 4}, {5, 6}, {1, 7}, {3, 5}};
+static const int32_t FM_BY_SIZE[SYNTH_FM_FIELDS] = {0, 1, 2, 3};
 
 dctr_status synth_model_init(synth_model *m, const dctr_synth_options *o) {
     memset(m, 0, sizeof *m);
@@ -49,8 +46,7 @@ dctr_status synth_model_init(synth_model *m, const dctr_synth_options *o) {
     m->sigma = dctr_calloc(nd + 1, sizeof *m->sigma);
     m->wd = dctr_calloc(nd + 1, sizeof *m->wd);
     m->lin = dctr_calloc(ns * SYNTH_HEAD + 1, sizeof *m->lin);
-    m->sign = dctr_calloc(SYNTH_HEAD, sizeof *m->sign);
-    if (!m->vocab || !m->mu || !m->sigma || !m->wd || !m->lin || !m->sign) {
+    if (!m->vocab || !m->mu || !m->sigma || !m->wd || !m->lin) {
         synth_model_free(m);
         return DCTR_ERR_NOMEM;
     }
@@ -80,8 +76,6 @@ dctr_status synth_model_init(synth_model *m, const dctr_synth_options *o) {
         for (int h = 0; h < SYNTH_HEAD; h++)
             m->lin[(size_t)j * SYNTH_HEAD + (size_t)h] = (float)(0.55 * dctr_rng_normal(&r));
     }
-    for (int h = 0; h < SYNTH_HEAD; h++)
-        m->sign[h] = (dctr_rng_next(&r) & 1) ? 1.0f : -1.0f;
     /* Interacting fields are the low-cardinality ones (like device x site category): with the
      * columns sorted by vocabulary size, PAIRS index that order, so every pair cell is frequent
      * enough to be learned from a few hundred thousand rows. */
@@ -95,17 +89,12 @@ dctr_status synth_model_init(synth_model *m, const dctr_synth_options *o) {
             by_size[b] = by_size[b - 1];
             by_size[b - 1] = t;
         }
-    m->gate_col = nsz > 8 ? by_size[8] : -1;
-    for (int p = 0; p < SYNTH_MAX_PAIRS; p++) {
-        if (PAIRS[p][0] >= nsz || PAIRS[p][1] >= nsz)
+    for (int f = 0; f < SYNTH_FM_FIELDS; f++) {
+        if (FM_BY_SIZE[f] >= nsz)
             continue;
-        synth_pair *sp = &m->pairs[m->npairs];
-        sp->a = by_size[PAIRS[p][0]];
-        sp->b = by_size[PAIRS[p][1]];
-        sp->ua = normals(&r, SYNTH_PAIR_HEAD * SYNTH_RANK, 0.45);
-        sp->ub = normals(&r, SYNTH_PAIR_HEAD * SYNTH_RANK, 0.45);
-        m->npairs++;
-        if (!sp->ua || !sp->ub) {
+        m->fm_col[m->nfm] = by_size[FM_BY_SIZE[f]];
+        m->fm_vec[m->nfm] = normals(&r, SYNTH_PAIR_HEAD * SYNTH_RANK, 0.5);
+        if (!m->fm_vec[m->nfm++]) {
             synth_model_free(m);
             return DCTR_ERR_NOMEM;
         }
@@ -165,21 +154,26 @@ double synth_logit(const synth_model *m, const synth_row *row) {
         if (k >= 0 && k < SYNTH_HEAD)
             z += m->lin[(size_t)j * SYNTH_HEAD + (size_t)k];
     }
-    for (int p = 0; p < m->npairs; p++) {
-        const synth_pair *sp = &m->pairs[p];
-        int64_t ka = row->rank[sp->a], kb = row->rank[sp->b];
-        if (ka < 0 || kb < 0 || ka >= SYNTH_PAIR_HEAD || kb >= SYNTH_PAIR_HEAD)
+    /* FM form: one latent vector per (column, frequent rank), every pair of the columns interacts */
+    for (int p = 0; p < m->nfm; p++) {
+        int64_t ka = row->rank[m->fm_col[p]];
+        if (ka < 0 || ka >= SYNTH_PAIR_HEAD)
             continue;
-        for (int d = 0; d < SYNTH_RANK; d++)
-            z += (double)sp->ua[ka * SYNTH_RANK + d] * (double)sp->ub[kb * SYNTH_RANK + d];
+        for (int q = p + 1; q < m->nfm; q++) {
+            int64_t kb = row->rank[m->fm_col[q]];
+            if (kb < 0 || kb >= SYNTH_PAIR_HEAD)
+                continue;
+            for (int d = 0; d < SYNTH_RANK; d++)
+                z += (double)m->fm_vec[p][ka * SYNTH_RANK + d] * (double)m->fm_vec[q][kb * SYNTH_RANK + d];
+        }
     }
-    /* non-linear parts: a saturating dense x dense product, and a dense x category sign */
+    /* non-linear parts, smooth functions of log counts: a saturating product of two, and a
+     * bump (middling counts of I3 raise the click rate, small and large ones lower it) */
     if (m->nd >= 2)
         z += 0.5 * tanh(gdense(m, row, 0) * gdense(m, row, 1));
-    if (m->nd >= 3 && m->gate_col >= 0) {
-        int64_t k = row->rank[m->gate_col];
-        if (k >= 0 && k < SYNTH_PAIR_HEAD)
-            z += 0.3 * m->sign[k] * gdense(m, row, 2);
+    if (m->nd >= 3) {
+        double g = gdense(m, row, 2);
+        z += 0.6 * (2.0 * exp(-0.5 * g * g) - 1.0);
     }
     return z;
 }

@@ -1,6 +1,6 @@
 /* The planted model of the synthetic generator (docs/synthetic-data.md): per-column vocabulary
  * sizes, Zipf category draws, log-normal counts for dense columns, and a logit with linear,
- * field-aware pairwise (rank 2) and non-linear parts. */
+ * low-rank (FM-form) pairwise and non-linear parts. */
 #ifndef DCTR_DATA_SYNTH_MODEL_H
 #define DCTR_DATA_SYNTH_MODEL_H
 
@@ -8,15 +8,10 @@
 #include "deepctr/synth.h"
 
 #define SYNTH_HEAD 10 /* informative (frequent) ranks per categorical column */
-#define SYNTH_PAIR_HEAD 8 /* ranks taking part in pairwise and gated terms */
-#define SYNTH_RANK 2   /* rank of the pairwise interactions */
-#define SYNTH_MAX_PAIRS 6
+#define SYNTH_PAIR_HEAD 8 /* ranks taking part in the pairwise terms */
+#define SYNTH_RANK 3   /* rank of the pairwise interactions */
+#define SYNTH_FM_FIELDS 4 /* interacting columns: every pair of them interacts */
 #define SYNTH_MAX_COLS 4096
-
-typedef struct synth_pair {
-    int32_t a, b;              /* categorical columns */
-    float *ua, *ub;            /* [SYNTH_PAIR_HEAD * SYNTH_RANK]: a's vectors towards b, b's towards a */
-} synth_pair;
 
 typedef struct synth_model {
     int32_t nd, ns;
@@ -26,10 +21,9 @@ typedef struct synth_model {
     double *mu, *sigma;        /* [nd] log-normal parameters of the counts */
     double *wd;                /* [nd] dense linear weights */
     float *lin;                /* [ns * SYNTH_HEAD] categorical linear weights (0 = not informative) */
-    float *sign;               /* [SYNTH_HEAD] +-1 of the dense x categorical non-linear term */
-    synth_pair pairs[SYNTH_MAX_PAIRS];
-    int npairs;
-    int32_t gate_col;          /* categorical column gating a dense slope, or -1 */
+    int32_t fm_col[SYNTH_FM_FIELDS]; /* the interacting categorical columns */
+    float *fm_vec[SYNTH_FM_FIELDS];  /* [SYNTH_PAIR_HEAD * SYNTH_RANK] latent vector per rank */
+    int nfm;
     double bias;
     uint32_t salt;             /* mixes category strings per seed */
 } synth_model;

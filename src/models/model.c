@@ -299,16 +299,30 @@ static dctr_status check_batch(const dctr_model *model, const dctr_batch *b) {
     return DCTR_OK;
 }
 
+/* Every predict goes through here: a finite input can still overflow inside a model (huge dense
+ * values, extreme weights); such a row is an error with its index, never a NaN returned as OK. */
+static dctr_status run_predict(const dctr_model *model, void *ws, const dctr_batch *batch,
+                               float *out) {
+    DCTR_TRY(model->ops->predict(model, ws, batch, out));
+    for (int64_t i = 0; i < batch->n; i++)
+        if (!isfinite(out[i]))
+            return dctr_set_error(DCTR_ERR_NUMERIC,
+                                  "prediction of row %lld is not finite: the input values "
+                                  "overflow the model's arithmetic",
+                                  (long long)i);
+    return DCTR_OK;
+}
+
 /* Predicts `all` in chunks of cap rows through one workspace; `view` (initialised with
  * dctr_batch_view_init) is only needed when all->n > cap. */
 static dctr_status predict_rows(const dctr_model *model, void *ws, int64_t cap, const dctr_batch *all,
                                 dctr_batch *view, float *out) {
     if (all->n <= cap)
-        return model->ops->predict(model, ws, all, out);
+        return run_predict(model, ws, all, out);
     for (int64_t start = 0; start < all->n; start += cap) {
         int64_t cnt = all->n - start < cap ? all->n - start : cap;
         dctr_batch_view(all, start, cnt, view);
-        DCTR_TRY(model->ops->predict(model, ws, view, out + start));
+        DCTR_TRY(run_predict(model, ws, view, out + start));
     }
     return DCTR_OK;
 }
@@ -425,5 +439,5 @@ dctr_status dctr_predictor_predict_row(dctr_predictor *p, const char *const *nam
         return dctr_set_error(DCTR_ERR_UNSUPPORTED, "predict_row: the model has no schema");
     p->row->n = 0; /* not dctr_batch_clear: keep the row builder, no allocation per call */
     DCTR_TRY(dctr_batch_add_csv_row(p->row, names, values, count));
-    return p->model->ops->predict(p->model, p->ws, p->row, out);
+    return run_predict(p->model, p->ws, p->row, out);
 }

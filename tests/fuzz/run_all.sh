@@ -26,8 +26,9 @@ rm -rf "$work"
 mkdir -p "$work/generated"
 "$build/tests/fuzz/fuzz_seed_gen" "$work/generated" || { echo "run_all: seed_gen failed" >&2; exit 1; }
 
-status=0
-for t in $targets; do
+# Runs one target over its corpus; prints one line and leaves its exit code in $work/$t/rc.
+run_target() {
+    t=$1
     mkdir -p "$work/$t/corpus"
     for seeds in "$src/tests/fuzz/corpus/$t" "$work/generated/$t"; do
         [ -d "$seeds" ] && cp "$seeds"/* "$work/$t/corpus/" 2>/dev/null
@@ -40,13 +41,31 @@ for t in $targets; do
     "$build/tests/fuzz/$t" "$limit" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$work/$t/" "$work/$t/corpus" >"$work/$t/log" 2>&1
     rc=$?
+    echo $rc >"$work/$t/rc"
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t/log")
     if [ $rc -ne 0 ]; then
         echo "FAIL $t (exit $rc after ${runs:-?} runs): see $work/$t/log and $work/$t/crash-*"
         tail -n 30 "$work/$t/log"
-        status=1
     else
         echo "ok   $t: ${runs:-?} runs in ${seconds}s"
     fi
+}
+
+# FUZZ_JOBS targets at a time (one per core by default), so CI's wall time is
+# ceil(targets / jobs) * SECONDS.
+running=0
+for t in $targets; do
+    run_target "$t" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+        wait
+        running=0
+    fi
+done
+wait
+
+status=0
+for t in $targets; do
+    [ "$(cat "$work/$t/rc" 2>/dev/null)" = "0" ] || status=1
 done
 exit $status
