@@ -170,10 +170,10 @@ double synth_logit(const synth_model *m, const synth_row *row) {
     /* non-linear parts, smooth functions of log counts: a saturating product of two, and a
      * bump (middling counts of I3 raise the click rate, small and large ones lower it) */
     if (m->nd >= 2)
-        z += 0.5 * tanh(gdense(m, row, 0) * gdense(m, row, 1));
+        z += 0.35 * tanh(gdense(m, row, 0) * gdense(m, row, 1));
     if (m->nd >= 3) {
         double g = gdense(m, row, 2);
-        z += 0.6 * (2.0 * exp(-0.5 * g * g) - 1.0);
+        z += 0.4 * (2.0 * exp(-0.5 * g * g) - 1.0);
     }
     return z;
 }
