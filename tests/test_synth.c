@@ -112,6 +112,10 @@ static void test_planted_model_strength_and_ctr(void **state) {
     assert_true(r.positive_rate > 0.23 && r.positive_rate < 0.27);
     assert_true(r.planted_auc > 0.75 && r.planted_auc < 0.88);
     assert_true(r.planted_logloss > 0.3 && r.planted_logloss < 0.55);
+    /* the hold-out report covers the last 10% (the fit's validation_split rows) */
+    assert_int_equal(r.holdout_rows, 5000);
+    assert_true(r.holdout_auc > 0.75 && r.holdout_auc < 0.9);
+    assert_true(r.holdout_logloss > 0.3 && r.holdout_logloss < 0.55);
     /* the CSV reads back with a Criteo schema: 50000 rows, labels match the reported rate */
     dctr_schema *s;
     assert_int_equal(dctr_schema_new(&s), DCTR_OK);
@@ -145,7 +149,7 @@ static void test_planted_model_strength_and_ctr(void **state) {
         vmax = v > vmax ? v : vmax;
     }
     assert_true(vmin <= 12);       /* 10 values + missing + OOV row */
-    assert_true(vmax > 10000);
+    assert_true(vmax > 2000); /* Zipf 1.4 over up to 1e6 values: ~3400 distinct in 50k rows */
     dctr_dataset_free(ds);
     dctr_schema_free(s);
 }

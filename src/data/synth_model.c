@@ -74,11 +74,11 @@ dctr_status synth_model_init(synth_model *m, const dctr_synth_options *o) {
         if (j >= m->ns)
             continue;
         for (int h = 0; h < SYNTH_HEAD; h++)
-            m->lin[(size_t)j * SYNTH_HEAD + (size_t)h] = (float)(0.55 * dctr_rng_normal(&r));
+            m->lin[(size_t)j * SYNTH_HEAD + (size_t)h] = (float)(0.7 * dctr_rng_normal(&r));
     }
     /* Interacting fields are the low-cardinality ones (like device x site category): with the
-     * columns sorted by vocabulary size, PAIRS index that order, so every pair cell is frequent
-     * enough to be learned from a few hundred thousand rows. */
+     * columns sorted by vocabulary size, FM_BY_SIZE indexes that order, so every pair cell is
+     * frequent enough to be learned from a few hundred thousand rows. */
     int32_t by_size[SYNTH_MAX_COLS];
     int32_t nsz = m->ns < SYNTH_MAX_COLS ? m->ns : SYNTH_MAX_COLS;
     for (int32_t j = 0; j < nsz; j++)
@@ -93,7 +93,7 @@ dctr_status synth_model_init(synth_model *m, const dctr_synth_options *o) {
         if (FM_BY_SIZE[f] >= nsz)
             continue;
         m->fm_col[m->nfm] = by_size[FM_BY_SIZE[f]];
-        m->fm_vec[m->nfm] = normals(&r, SYNTH_PAIR_HEAD * SYNTH_RANK, 0.5);
+        m->fm_vec[m->nfm] = normals(&r, SYNTH_PAIR_HEAD * SYNTH_RANK, 0.6);
         if (!m->fm_vec[m->nfm++]) {
             synth_model_free(m);
             return DCTR_ERR_NOMEM;

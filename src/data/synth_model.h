@@ -7,9 +7,9 @@
 #include "core/rng.h"
 #include "deepctr/synth.h"
 
-#define SYNTH_HEAD 10 /* informative (frequent) ranks per categorical column */
-#define SYNTH_PAIR_HEAD 8 /* ranks taking part in the pairwise terms */
-#define SYNTH_RANK 3   /* rank of the pairwise interactions */
+#define SYNTH_HEAD 5 /* informative (frequent) ranks per categorical column */
+#define SYNTH_PAIR_HEAD 5 /* ranks taking part in the pairwise terms */
+#define SYNTH_RANK 2   /* rank of the pairwise interactions */
 #define SYNTH_FM_FIELDS 4 /* interacting columns: every pair of them interacts */
 #define SYNTH_MAX_COLS 4096
 

@@ -226,6 +226,10 @@ dctr_status dctr_model_create(const dctr_schema *schema, const dctr_model_config
     dctr_status st = DCTR_OK;
     if (!m->schema && schema) /* a libffm-native FFM model has no schema */
         st = dctr_schema_clone(schema, &m->schema);
+    /* Every model family indexes tables and groups that only a validated, fitted schema has;
+     * checked here so the loader (which builds from a file's schema) is covered too. */
+    if (st == DCTR_OK && m->schema && (!m->schema->validated || !m->schema->fitted))
+        st = dctr_set_error(DCTR_ERR_SCHEMA, "the model's schema is not validated and fitted");
     if (st == DCTR_OK && m->schema)
         st = check_config(m->schema, cfg);
     if (st == DCTR_OK)
