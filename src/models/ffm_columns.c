@@ -134,5 +134,7 @@ dctr_status dctr_ffm_check_sections(const dctr_schema *s, const dctr_model_confi
         return dctr_set_error(DCTR_ERR_FORMAT,
                               "ffm.params: the schema implies %.0f bytes of FFM weights, the section has %zu",
                               need, dctr_rbuf_remaining(&r));
+    if (cfg->type == DCTR_MODEL_DEEPFFM)
+        return dctr_ffm_deep_check_section(s, cfg, c);
     return DCTR_OK;
 }

@@ -77,6 +77,43 @@ void dctr_ffm_deep_free(dctr_ffm_deep *d) {
     dctr_free(d);
 }
 
+/* The DNN of a DeepFFM over m fields: input = the m(m-1)/2 pair values + the dense values. */
+static dctr_status deep_dnn_config(const dctr_model_config *cfg, int32_t m, int32_t ndense,
+                                   dctr_dnn_config *dc) {
+    int32_t in_dim = (int32_t)((int64_t)m * (m - 1) / 2) + ndense;
+    if (in_dim < 1)
+        return dctr_set_error(DCTR_ERR_SCHEMA, "DeepFFM needs two fields or a dense column");
+    dctr_dnn_config_default(dc);
+    dc->in_dim = in_dim;
+    static const int32_t dflt[3] = {256, 128, 64};
+    const int32_t *units = cfg->hidden_units ? cfg->hidden_units : dflt;
+    int32_t nl = cfg->hidden_units ? cfg->num_hidden : (cfg->num_hidden == 0 ? 0 : 3);
+    if (nl < 0 || nl > DCTR_DNN_MAX_LAYERS)
+        return dctr_set_error(DCTR_ERR_SCHEMA, "DeepFFM: %d hidden layers (max %d)", nl, DCTR_DNN_MAX_LAYERS);
+    dc->num_layers = nl;
+    for (int32_t i = 0; i < nl; i++)
+        dc->units[i] = units[i];
+    dc->activation = cfg->activation;
+    dc->use_bn = cfg->use_bn;
+    dc->dropout = cfg->dropout;
+    return dctr_dnn_config_check(dc);
+}
+
+dctr_status dctr_ffm_deep_check_section(const dctr_schema *s, const dctr_model_config *cfg,
+                                        const dctr_container *c) {
+    dctr_dnn_config dc;
+    DCTR_TRY(deep_dnn_config(cfg, s->ncols, s->total_dense_dim, &dc));
+    double need = ((double)dctr_dnn_num_params(&dc) + dctr_dnn_out_dim(&dc) +
+                   (double)dctr_dnn_num_state(&dc)) * sizeof(float);
+    dctr_rbuf r;
+    DCTR_TRY(dctr_container_section(c, "ffm.dnn", &r));
+    if (need > (double)dctr_rbuf_remaining(&r))
+        return dctr_set_error(DCTR_ERR_FORMAT,
+                              "ffm.dnn: the config implies %.0f bytes of DNN weights, the section has %zu",
+                              need, dctr_rbuf_remaining(&r));
+    return DCTR_OK;
+}
+
 dctr_status dctr_ffm_deep_init(dctr_model *model, dctr_ffm_impl *impl) {
     const dctr_model_config *cfg = &model->cfg;
     dctr_ffm_deep *d = dctr_calloc(1, sizeof *d);
@@ -86,22 +123,7 @@ dctr_status dctr_ffm_deep_init(dctr_model *model, dctr_ffm_impl *impl) {
     d->npairs = (int32_t)((int64_t)impl->w.m * (impl->w.m - 1) / 2);
     d->ndense = model->schema->total_dense_dim;
     d->in_dim = d->npairs + d->ndense;
-    if (d->in_dim < 1)
-        return dctr_set_error(DCTR_ERR_SCHEMA, "DeepFFM needs two fields or a dense column");
-    dctr_dnn_config_default(&d->dc);
-    d->dc.in_dim = d->in_dim;
-    static const int32_t dflt[3] = {256, 128, 64};
-    const int32_t *units = cfg->hidden_units ? cfg->hidden_units : dflt;
-    int32_t nl = cfg->hidden_units ? cfg->num_hidden : (cfg->num_hidden == 0 ? 0 : 3);
-    if (nl < 0 || nl > DCTR_DNN_MAX_LAYERS)
-        return dctr_set_error(DCTR_ERR_SCHEMA, "DeepFFM: %d hidden layers (max %d)", nl, DCTR_DNN_MAX_LAYERS);
-    d->dc.num_layers = nl;
-    for (int32_t i = 0; i < nl; i++)
-        d->dc.units[i] = units[i];
-    d->dc.activation = cfg->activation;
-    d->dc.use_bn = cfg->use_bn;
-    d->dc.dropout = cfg->dropout;
-    DCTR_TRY(dctr_dnn_config_check(&d->dc));
+    DCTR_TRY(deep_dnn_config(cfg, impl->w.m, d->ndense, &d->dc));
     d->out_dim = dctr_dnn_out_dim(&d->dc);
     d->ndnn = dctr_dnn_num_params(&d->dc);
     d->nparams = d->ndnn + d->out_dim;

@@ -91,6 +91,9 @@ void dctr_ffm_pooled_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t
 
 /* DeepFFM (ffm_deep.c). */
 dctr_status dctr_ffm_deep_init(dctr_model *model, dctr_ffm_impl *impl);
+/* Before allocating from a model file: the "ffm.dnn" section can hold the DNN the config implies. */
+dctr_status dctr_ffm_deep_check_section(const dctr_schema *s, const dctr_model_config *cfg,
+                                        const dctr_container *c);
 void dctr_ffm_deep_free(dctr_ffm_deep *d);
 int64_t dctr_ffm_deep_num_params(const dctr_ffm_deep *d);
 int64_t dctr_ffm_deep_state_floats(const dctr_ffm_deep *d); /* params + non-trainable state */
