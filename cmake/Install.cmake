@@ -12,5 +12,9 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/deepctrConfigVersion.cmak
   COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/deepctrConfig.cmake ${PROJECT_BINARY_DIR}/deepctrConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/deepctr)
+# The .pc file locates the prefix relative to itself, so `cmake --install --prefix P` works
+# wherever P is (the prefix chosen at configure time does not matter).
+file(RELATIVE_PATH DCTR_PC_RELPREFIX "${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig"
+     "${CMAKE_INSTALL_PREFIX}")
 configure_file(cmake/deepctr.pc.in ${PROJECT_BINARY_DIR}/deepctr.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/deepctr.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,5 +1,5 @@
 /* ctest-label: threads. dctr_model_fit: validation_split takes the last rows, early stopping stops and restores the
- * best weights, NaN/Inf stops with the weights restored, label range check, progress callback
+ * best weights, NaN/Inf stops with the failing step not applied, label range check, progress callback
  * and cancellation, sample weights, history. */
 #include <math.h>
 #include <setjmp.h>
@@ -11,8 +11,10 @@
 #include <cmocka.h>
 
 #include "core/alloc.h"
+#include "data/batch.h"
 #include "dfm_fixture.h"
 #include "models/deepfm.h"
+#include "models/ffm_model.h"
 #include "models/model_types.h"
 
 static const fx_col cols[] = {
@@ -117,6 +119,8 @@ static void test_early_stopping_restores_best(void **state) {
     dctr_schema_free(s);
 }
 
+/* A non-finite loss stops fit and that step is not applied: the weights (and optimizer state)
+ * are exactly those after the last good step, with no snapshot kept for it. */
 static void test_nan_stops_and_restores(void **state) {
     (void)state;
     dctr_schema *s = fx_schema(cols, 4);
@@ -126,8 +130,21 @@ static void test_nan_stops_and_restores(void **state) {
     dctr_model *m = small_model(s, DCTR_TASK_BINARY);
     int64_t n;
     float *p = dctr_deepfm_params(m, &n);
-    float *init = dctr_alloc_floats((size_t)n);
-    memcpy(init, p, sizeof(float) * (size_t)n);
+    /* the expected weights: a twin taking the two good steps (rows 0-31, 32-63) by hand */
+    dctr_model *twin = small_model(s, DCTR_TASK_BINARY);
+    int64_t tn;
+    float *tp = dctr_deepfm_params(twin, &tn);
+    assert_int_equal(tn, n);
+    assert_memory_equal(p, tp, sizeof(float) * (size_t)n);
+    dctr_batch view;
+    assert_int_equal(dctr_batch_view_init(&view, s), DCTR_OK);
+    double dl, rl;
+    for (int64_t start = 0; start < 64; start += 32) {
+        dctr_batch_view(b, start, 32, &view);
+        assert_int_equal(twin->ops->train_step(twin, &view, &dl, &rl, NULL), DCTR_OK);
+    }
+    dctr_batch_view_release(&view);
+    assert_false(memcmp(p, tp, sizeof(float) * (size_t)n) == 0); /* the steps moved them */
     dctr_fit_options o;
     dctr_fit_options_default(&o);
     o.epochs = 3;
@@ -135,12 +152,94 @@ static void test_nan_stops_and_restores(void **state) {
     o.shuffle = 0;
     assert_int_equal(dctr_model_fit(m, ds, &o, NULL), DCTR_ERR_NUMERIC);
     assert_non_null(strstr(dctr_last_error(), "epoch 1, batch 3"));
-    assert_memory_equal(p, init, sizeof(float) * (size_t)n);
+    assert_non_null(strstr(dctr_last_error(), "not applied"));
+    assert_int_equal(m->steps, 2);
+    assert_memory_equal(p, tp, sizeof(float) * (size_t)n);
     for (int64_t i = 0; i < n; i++)
         assert_true(isfinite(p[i]));
-    dctr_aligned_free(init);
+    dctr_model_free(twin);
     dctr_model_free(m);
     dctr_dataset_free(ds);
+    dctr_schema_free(s);
+}
+
+static dctr_model *small_ffm(const dctr_schema *s) {
+    dctr_model_config cfg;
+    dctr_model_config_default(&cfg, DCTR_MODEL_FFM);
+    cfg.ffm_k = 4;
+    return fx_model(s, &cfg);
+}
+
+/* FFM's restore-best snapshot holds the weights only (not the AdaGrad accumulators): the
+ * restored model still predicts exactly as the best epoch did. */
+static void test_ffm_restores_best_weights(void **state) {
+    (void)state;
+    dctr_schema *s = fx_schema(cols, 4);
+    dctr_batch *tb = fx_batch(s, 200, 2, 0, 0);
+    dctr_batch *vb = fx_batch(s, 200, 2, 0, 0);
+    for (int64_t i = 0; i < vb->n; i++)
+        vb->labels[i] = 1.0f - vb->labels[i];
+    dctr_dataset *train = fx_dataset(s, tb), *valid = fx_dataset(s, vb);
+    dctr_model *m = small_ffm(s);
+    dctr_fit_options o;
+    dctr_fit_options_default(&o);
+    o.epochs = 10;
+    o.batch_size = 20;
+    o.validation = valid;
+    o.patience = 2;
+    dctr_history h;
+    if (dctr_model_fit(m, train, &o, &h) != DCTR_OK)
+        fail_msg("fit: %s", dctr_last_error());
+    assert_int_equal(h.best_epoch, 1);
+    assert_int_equal(h.epochs_run, 3);
+    assert_true(h.valid[DCTR_METRIC_COUNT + DCTR_METRIC_LOGLOSS] > h.valid[DCTR_METRIC_LOGLOSS]);
+    double v[DCTR_METRIC_COUNT];
+    assert_int_equal(dctr_model_evaluate(m, valid, v), DCTR_OK);
+    assert_true(v[DCTR_METRIC_LOGLOSS] == h.valid[DCTR_METRIC_LOGLOSS]); /* epoch-1 weights */
+    dctr_history_free(&h);
+    dctr_model_free(m);
+    dctr_dataset_free(train);
+    dctr_dataset_free(valid);
+    dctr_schema_free(s);
+}
+
+/* FFM updates per row: a non-finite row stops fit before its update, so the weights are those
+ * after the rows before it (single thread: rows 0-69 of the 100). */
+static void test_ffm_nan_row_not_applied(void **state) {
+    (void)state;
+    dctr_schema *s = fx_schema(cols, 4);
+    dctr_batch *b = fx_batch(s, 100, 3, 0, 0);
+    dctr_batch *clean = fx_batch(s, 100, 3, 0, 0);
+    b->cols[3].dense[2 * 70] = NAN;
+    dctr_dataset *ds = fx_dataset(s, b), *cds = fx_dataset(s, clean);
+    dctr_model *m = small_ffm(s), *twin = small_ffm(s);
+    const dctr_ffm_weights *w = &((dctr_ffm_impl *)m->impl)->w;
+    const dctr_ffm_weights *tw = &((dctr_ffm_impl *)twin->impl)->w;
+    size_t bytes = (size_t)w->n * w->row * sizeof(float);
+    assert_memory_equal(w->W, tw->W, bytes);
+    dctr_batch view;
+    assert_int_equal(dctr_batch_view_init(&view, s), DCTR_OK);
+    double dl, rl;
+    const int64_t starts[3] = {0, 32, 64}, counts[3] = {32, 32, 6};
+    for (int i = 0; i < 3; i++) {
+        dctr_batch_view(clean, starts[i], counts[i], &view);
+        assert_int_equal(twin->ops->train_step(twin, &view, &dl, &rl, NULL), DCTR_OK);
+    }
+    dctr_batch_view_release(&view);
+    dctr_fit_options o;
+    dctr_fit_options_default(&o);
+    o.epochs = 2;
+    o.batch_size = 32;
+    o.shuffle = 0;
+    assert_int_equal(dctr_model_fit(m, ds, &o, NULL), DCTR_ERR_NUMERIC);
+    assert_non_null(strstr(dctr_last_error(), "epoch 1, batch 3"));
+    assert_memory_equal(w->W, tw->W, bytes);
+    for (size_t i = 0; i < bytes / sizeof(float); i++)
+        assert_true(isfinite(w->W[i]));
+    dctr_model_free(twin);
+    dctr_model_free(m);
+    dctr_dataset_free(ds);
+    dctr_dataset_free(cds);
     dctr_schema_free(s);
 }
 
@@ -253,6 +352,8 @@ int main(void) {
         cmocka_unit_test(test_validation_split_takes_last_rows),
         cmocka_unit_test(test_early_stopping_restores_best),
         cmocka_unit_test(test_nan_stops_and_restores),
+        cmocka_unit_test(test_ffm_restores_best_weights),
+        cmocka_unit_test(test_ffm_nan_row_not_applied),
         cmocka_unit_test(test_label_range),
         cmocka_unit_test(test_progress_and_weights),
         cmocka_unit_test(test_fit_determinism),

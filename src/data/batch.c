@@ -213,6 +213,11 @@ dctr_status dctr_batch_gather(dctr_batch *dst, const dctr_batch *src, const int6
             }
         } else {
             size_t D = (size_t)c->dense_dim;
+            if (D == 1) { /* the common scalar column: a plain load, not a 4-byte memcpy call */
+                for (int64_t r = 0; r < count; r++)
+                    d->dense[r] = a->dense[rows[r]];
+                continue;
+            }
             for (int64_t r = 0; r < count; r++)
                 memcpy(d->dense + (size_t)r * D, a->dense + (size_t)rows[r] * D, D * sizeof(float));
         }

@@ -354,25 +354,9 @@ static dctr_status clone_column(dctr_column *d, const dctr_column *c) {
     return fail ? DCTR_ERR_NOMEM : DCTR_OK;
 }
 
+/* A fitted vocabulary is immutable: a clone shares it (one more reference), no copy. */
 dctr_status dctr_vocab_clone(const dctr_vocab *v, dctr_vocab **out) {
-    *out = NULL;
-    dctr_vocab *n = dctr_calloc(1, sizeof *n);
-    if (!n)
-        return DCTR_ERR_NOMEM;
-    n->slots = dctr_malloc((size_t)(v->mask + 1) * sizeof *n->slots);
-    n->arena = dctr_malloc(v->arena_len ? v->arena_len : 1);
-    if (!n->slots || !n->arena) {
-        dctr_vocab_free(n);
-        return DCTR_ERR_NOMEM;
-    }
-    memcpy(n->slots, v->slots, (size_t)(v->mask + 1) * sizeof *n->slots);
-    if (v->arena_len)
-        memcpy(n->arena, v->arena, v->arena_len);
-    n->mask = v->mask;
-    n->n = v->n;
-    n->arena_len = v->arena_len;
-    n->arena_cap = v->arena_len ? v->arena_len : 1;
-    *out = n;
+    *out = dctr_vocab_retain((dctr_vocab *)v);
     return DCTR_OK;
 }
 

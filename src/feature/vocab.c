@@ -29,12 +29,22 @@ dctr_status dctr_vocab_new(int64_t expected, dctr_vocab **out) {
         return DCTR_ERR_NOMEM;
     }
     v->mask = cap - 1;
+    atomic_init(&v->refs, 1);
     *out = v;
     return DCTR_OK;
 }
 
+dctr_vocab *dctr_vocab_retain(dctr_vocab *v) {
+    if (v)
+        atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+    return v;
+}
+
 void dctr_vocab_free(dctr_vocab *v) {
     if (!v)
+        return;
+    /* release: this holder's reads happen before the free; acquire on the last one */
+    if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1)
         return;
     dctr_free(v->slots);
     dctr_free(v->arena);

@@ -4,6 +4,7 @@
 #ifndef DCTR_FEATURE_VOCAB_H
 #define DCTR_FEATURE_VOCAB_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,9 +33,17 @@ typedef struct dctr_vocab {
     int64_t n;       /* keys stored */
     char *arena;
     size_t arena_len, arena_cap;
+    /* Holders of this table (schema clones share a fitted vocabulary instead of copying it;
+     * a shared table is never written). Changed only by retain / free, atomically, so
+     * clones of one schema may be freed from different threads. */
+    atomic_int refs;
 } dctr_vocab;
 
+/* A new table with one reference. */
 dctr_status dctr_vocab_new(int64_t expected, dctr_vocab **out);
+/* Adds a reference and returns v: the table must not be modified afterwards. */
+dctr_vocab *dctr_vocab_retain(dctr_vocab *v);
+/* Drops a reference; the last one frees the table. */
 void dctr_vocab_free(dctr_vocab *v);
 
 /* The slot holding key, or NULL. `h` must be dctr_fingerprint64(key, len). */

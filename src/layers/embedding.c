@@ -15,6 +15,28 @@ static dctr_status bad_id(int64_t pos, int64_t id, int64_t vocab) {
 dctr_status dctr_embedding_gather(const float *table, int64_t vocab, int32_t dim,
                                   const int64_t *ids, int64_t n, float *out,
                                   int64_t out_stride) {
+/* Fixed-size copies for the common dims compile to a few vector moves instead of a libc call. */
+#define GATHER_FIXED(K)                                                                  \
+    for (int64_t i = 0; i < n; i++) {                                                    \
+        int64_t id = ids[i];                                                             \
+        if (id < 0 || id >= vocab)                                                       \
+            return bad_id(i, id, vocab);                                                 \
+        memcpy(out + i * out_stride, table + id * (K), (K) * sizeof(float));             \
+    }                                                                                    \
+    return DCTR_OK
+    switch (dim) {
+    case 1:
+        GATHER_FIXED(1);
+    case 4:
+        GATHER_FIXED(4);
+    case 8:
+        GATHER_FIXED(8);
+    case 16:
+        GATHER_FIXED(16);
+    default:
+        break;
+    }
+#undef GATHER_FIXED
     for (int64_t i = 0; i < n; i++) {
         int64_t id = ids[i];
         if (id < 0 || id >= vocab)

@@ -71,6 +71,7 @@ static void dfm_free(void *impl) {
             dctr_sparse_grad_destroy(&d->g_lin[t]);
     dctr_free(d->g_emb);
     dctr_free(d->g_lin);
+    dctr_free(d->reg_tab);
     dfm_ws_free(d->tws);
     dctr_pool_free(d->pool);
     dctr_free(d);
@@ -484,8 +485,14 @@ static dctr_status forward_rows(const dctr_model *model, dfm_ws *ws, const dctr_
         const dctr_column *sc = &s->cols[d->dense_x[i]];
         int32_t dd = sc->dense_dim;
         const float *src = b->cols[sc->index].dense + r0 * dd;
+        float *dst = X + d->dense_x_off[i];
+        if (dd == 1) { /* scalar column: no per-row libc call */
+            for (int64_t r = 0; r < n; r++)
+                dst[r * xw] = src[r];
+            continue;
+        }
         for (int64_t r = 0; r < n; r++)
-            memcpy(X + r * xw + d->dense_x_off[i], src + r * dd, sizeof(float) * (size_t)dd);
+            memcpy(dst + r * xw, src + r * dd, sizeof(float) * (size_t)dd);
     }
     for (int32_t g = 0; g < d->nfm; g++)
         dctr_fm_forward(X + d->fm[g].off, xw, n, d->fm[g].F, d->fm[g].k, logit, 1);
@@ -619,6 +626,86 @@ static void fm_bw_task(void *ctx, int worker, int64_t begin, int64_t end) {
                          xw);
 }
 
+/* Per-table scatter of the plain sparse columns' gradients plus the table's L2: tables share
+ * nothing, so tables run in parallel and each accumulates its columns in the serial order. */
+typedef struct tab_bw_job {
+    const dctr_model *model;
+    const dctr_batch *b;
+    const float *dlogit, *dX;
+    dctr_status *fail; /* per worker */
+} tab_bw_job;
+
+static void tab_bw_task(void *ctx, int worker, int64_t begin, int64_t end) {
+    const tab_bw_job *j = ctx;
+    const dctr_model *model = j->model;
+    dfm *d = model->impl;
+    const dctr_schema *s = model->schema;
+    const dctr_model_config *cfg = &model->cfg;
+    const int64_t B = j->b->n;
+    for (int64_t t = begin; t < end; t++) {
+        if (s->tables[t].trainable) {
+            for (int32_t i = 0; i < d->nlin; i++) {
+                const dfm_col *c = &d->lin[i];
+                if (c->table != t)
+                    continue;
+                dctr_status st = dctr_linear_sparse_backward(&d->g_lin[t], j->b->cols[c->col].ids, B,
+                                                             j->dlogit);
+                if (st != DCTR_OK) {
+                    j->fail[worker] = st;
+                    return;
+                }
+            }
+            for (int32_t i = 0; i < d->nemb; i++) {
+                const dfm_col *c = &d->emb[i];
+                if (c->table != t)
+                    continue;
+                dctr_status st = dctr_embedding_scatter(&d->g_emb[t], j->b->cols[c->col].ids, B,
+                                                        j->dX + c->off, d->xw);
+                if (st != DCTR_OK) {
+                    j->fail[worker] = st;
+                    return;
+                }
+            }
+        }
+        d->reg_tab[2 * t] = d->lin_off[t] >= 0 && cfg->l2_linear > 0
+                                ? dctr_l2_sparse(d->params + d->lin_off[t], &d->g_lin[t], cfg->l2_linear)
+                                : 0.0;
+        d->reg_tab[2 * t + 1] = d->emb_off[t] >= 0 && cfg->l2_embedding > 0
+                                    ? dctr_l2_sparse(d->params + d->emb_off[t], &d->g_emb[t],
+                                                     cfg->l2_embedding)
+                                    : 0.0;
+    }
+}
+
+/* A per-table failure lost its message on a worker thread: redo the scatter serially, in column
+ * order, so the caller gets the same error (naming the column) as the serial path. */
+static dctr_status serial_scatter_error(dfm *d, const dctr_schema *s, const dctr_batch *b,
+                                        const float *dlogit, const float *dX) {
+    for (int32_t t = 0; t < d->ntables; t++) {
+        dctr_sparse_grad_clear(&d->g_emb[t]);
+        dctr_sparse_grad_clear(&d->g_lin[t]);
+    }
+    for (int32_t i = 0; i < d->nlin; i++) {
+        const dfm_col *c = &d->lin[i];
+        if (!s->tables[c->table].trainable)
+            continue;
+        dctr_status st = dctr_linear_sparse_backward(&d->g_lin[c->table], b->cols[c->col].ids, b->n,
+                                                     dlogit);
+        if (st != DCTR_OK)
+            return sg_error(st, s, c->col);
+    }
+    for (int32_t i = 0; i < d->nemb; i++) {
+        const dfm_col *c = &d->emb[i];
+        if (!s->tables[c->table].trainable)
+            continue;
+        dctr_status st = dctr_embedding_scatter(&d->g_emb[c->table], b->cols[c->col].ids, b->n,
+                                                dX + c->off, d->xw);
+        if (st != DCTR_OK)
+            return sg_error(st, s, c->col);
+    }
+    return dctr_set_error(DCTR_ERR_INTERNAL, "deepfm: sparse gradient failed on a worker only");
+}
+
 dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, double *data_loss,
                          double *reg_loss) {
     dfm *d = model->impl;
@@ -633,6 +720,8 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
         dctr_sparse_grad_clear(&d->g_lin[t]);
     }
 
+    /* no varlen column: every table gradient is a plain scatter, done per table (see above) */
+    const int per_table = d->nvar == 0 && d->nvar1 == 0;
     memset(ws->dpred, 0, sizeof(float) * (size_t)B);
     double loss = model->task == DCTR_TASK_BINARY
                       ? dctr_loss_bce(ws->pred, b->labels, b->sample_weights, B, ws->dpred)
@@ -653,6 +742,8 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
         const dctr_column_data *cd = &b->cols[c->col];
         dctr_sparse_grad *g = &d->g_lin[c->table];
         dctr_status st;
+        if (!c->varlen && per_table)
+            continue;
         if (!c->varlen) {
             st = dctr_linear_sparse_backward(g, cd->ids, B, dlogit);
             if (st != DCTR_OK)
@@ -705,6 +796,8 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
             const dctr_column_data *cd = &b->cols[c->col];
             dctr_sparse_grad *g = &d->g_emb[c->table];
             dctr_status st;
+            if (!c->varlen && per_table)
+                continue;
             if (!c->varlen) {
                 st = dctr_embedding_scatter(g, cd->ids, B, dX + c->off, xw);
                 if (st != DCTR_OK)
@@ -735,11 +828,27 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
     if (d->dl > 0 && cfg->l2_linear > 0)
         reg += dctr_l2_dense(P + d->lin_kernel_off, d->dl, cfg->l2_linear,
                              G + (d->lin_kernel_off - db));
-    for (int32_t t = 0; t < d->ntables; t++) {
-        if (d->lin_off[t] >= 0 && cfg->l2_linear > 0)
-            reg += dctr_l2_sparse(P + d->lin_off[t], &d->g_lin[t], cfg->l2_linear);
-        if (d->emb_off[t] >= 0 && cfg->l2_embedding > 0)
-            reg += dctr_l2_sparse(P + d->emb_off[t], &d->g_emb[t], cfg->l2_embedding);
+    if (per_table) {
+        dctr_status fail[DFM_MAX_WORKERS] = {DCTR_OK};
+        tab_bw_job tj = {model, b, dlogit, d->nemb > 0 ? ws->dX : NULL, fail};
+        if (d->pool && d->ntables > 1)
+            dctr_pool_run(d->pool, d->ntables, tab_bw_task, &tj);
+        else
+            tab_bw_task(&tj, 0, 0, d->ntables);
+        for (int w = 0; w < DFM_MAX_WORKERS; w++)
+            if (fail[w] != DCTR_OK)
+                return serial_scatter_error(d, s, b, dlogit, tj.dX);
+        for (int32_t t = 0; t < d->ntables; t++) {
+            reg += d->reg_tab[2 * t];
+            reg += d->reg_tab[2 * t + 1];
+        }
+    } else {
+        for (int32_t t = 0; t < d->ntables; t++) {
+            if (d->lin_off[t] >= 0 && cfg->l2_linear > 0)
+                reg += dctr_l2_sparse(P + d->lin_off[t], &d->g_lin[t], cfg->l2_linear);
+            if (d->emb_off[t] >= 0 && cfg->l2_embedding > 0)
+                reg += dctr_l2_sparse(P + d->emb_off[t], &d->g_emb[t], cfg->l2_embedding);
+        }
     }
     if (d->use_dnn && cfg->l2_dnn > 0) {
         int32_t in = d->dnn_cfg.in_dim;

@@ -91,6 +91,7 @@ typedef struct dfm {
     float *grad;             /* dense tail gradients [nparams - dense_begin] */
     dctr_dnn_params dnng;
     dctr_sparse_grad *g_emb, *g_lin; /* per table (capacity 0 when unused) */
+    double *reg_tab;         /* [2 * ntables] per-table L2 terms (linear, embedding) */
     dfm_ws *tws;
     dctr_rng drop_rng;
     int32_t threads;

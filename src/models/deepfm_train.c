@@ -43,7 +43,8 @@ dctr_status dfm_prepare_training(dctr_model *model, int64_t n) {
     if (!d->g_emb) {
         d->g_emb = dctr_calloc((size_t)d->ntables + 1, sizeof(dctr_sparse_grad));
         d->g_lin = dctr_calloc((size_t)d->ntables + 1, sizeof(dctr_sparse_grad));
-        if (!d->g_emb || !d->g_lin)
+        d->reg_tab = dctr_calloc(2 * (size_t)d->ntables + 2, sizeof(double));
+        if (!d->g_emb || !d->g_lin || !d->reg_tab)
             return DCTR_ERR_NOMEM;
     }
     if (d->tws && d->tws->cap >= n)
@@ -99,6 +100,26 @@ static void update_table(const dfm *d, const dctr_optim_step *st, int64_t off,
                               g->grad + i * g->dim);
 }
 
+typedef struct upd_job {
+    const dfm *d;
+    const dctr_schema *s;
+    const dctr_optim_step *st;
+} upd_job;
+
+static void update_tables_task(void *ctx, int worker, int64_t begin, int64_t end) {
+    (void)worker;
+    const upd_job *j = ctx;
+    const dfm *d = j->d;
+    for (int64_t t = begin; t < end; t++) {
+        if (!j->s->tables[t].trainable)
+            continue;
+        if (d->emb_off[t] >= 0)
+            update_table(d, j->st, d->emb_off[t], &d->g_emb[t]);
+        if (d->lin_off[t] >= 0)
+            update_table(d, j->st, d->lin_off[t], &d->g_lin[t]);
+    }
+}
+
 static void apply_update(dctr_model *model) {
     dfm *d = model->impl;
     const dctr_schema *s = model->schema;
@@ -114,14 +135,12 @@ static void apply_update(dctr_model *model) {
     if (!model->cfg.use_bias)
         ndense--; /* the bias is the last element: leave it at 0 */
     dctr_optim_update(&d->opt, &st, d->params + db, d->grad, slots, (size_t)ndense);
-    for (int32_t t = 0; t < d->ntables; t++) {
-        if (!s->tables[t].trainable)
-            continue;
-        if (d->emb_off[t] >= 0)
-            update_table(d, &st, d->emb_off[t], &d->g_emb[t]);
-        if (d->lin_off[t] >= 0)
-            update_table(d, &st, d->lin_off[t], &d->g_lin[t]);
-    }
+    upd_job j = {d, s, &st};
+    /* tables share no rows and no state: one table per task, same result for any split */
+    if (d->pool && d->ntables > 1)
+        dctr_pool_run(d->pool, d->ntables, update_tables_task, &j);
+    else
+        update_tables_task(&j, 0, 0, d->ntables);
 }
 
 dctr_status dfm_train_step(dctr_model *model, const dctr_batch *batch, double *data_loss,
@@ -138,6 +157,15 @@ dctr_status dfm_train_step(dctr_model *model, const dctr_batch *batch, double *d
     if (!isfinite(dl) || !isfinite(rl))
         return dctr_set_error(DCTR_ERR_NUMERIC, "loss is %s (data %g, regularization %g); step not applied",
                               isnan(dl + rl) ? "NaN" : "Inf", dl, rl);
+    /* Nor a step that would make a weight non-finite (fit keeps no snapshot to undo it): the
+     * gradient must be finite and, for SGD (no per-coordinate normalisation), lr * |g| far
+     * below FLT_MAX. One pass over this step's gradients. */
+    double gsq = grad_sumsq(d, model->schema);
+    double damp = d->opt.momentum > 0 && d->opt.momentum < 1 ? 1.0 - d->opt.momentum : 1.0;
+    double step = d->opt.kind == DCTR_OPT_SGD ? d->opt.lr * sqrt(gsq) / damp : 0.0;
+    if (!isfinite(gsq) || !(step < 1e30))
+        return dctr_set_error(DCTR_ERR_NUMERIC, "gradient norm %g (learning rate %g) would make the "
+                              "weights non-finite; step not applied", sqrt(gsq), d->opt.lr);
     apply_update(model);
     return DCTR_OK;
 }

@@ -205,6 +205,12 @@ static void step_worker(void *p, int worker, int64_t begin, int64_t end) {
         float kappa;
         double l = dctr_ffm_loss(t, c->batch->labels[i], regression, &kappa);
         float wgt = sw ? sw[i] : 1.0f;
+        if (!isfinite(l) || !isfinite(kappa * wgt)) {
+            /* not applied: the batch's loss becomes non-finite and fit stops, the weights
+             * those after the last good row (fit keeps no snapshot to restore) */
+            c->loss[worker] = NAN;
+            return;
+        }
         loss += l * wgt;
         if (c->pred)
             c->pred[i] = output_of(t, c->model->task);
@@ -268,8 +274,14 @@ static dctr_status set_threads(dctr_model *model, int32_t threads) {
 
 /* ---- snapshots ---- */
 
+/* Restore-best keeps the weights only, not their AdaGrad accumulators (half the size of the
+ * interleaved table): the restored model predicts as the best epoch did. */
 typedef struct {
-    dctr_ffm_weights w;
+    int32_t m, kp, use_linear;
+    int64_t n;
+    float *w;       /* [n * m * kp]: the weight half of every block */
+    float *lin;     /* use_linear: [n] linear weights */
+    float bias;
     float *deep;    /* DeepFFM: DNN params + state */
     int64_t ndeep;
 } ffm_snap;
@@ -278,37 +290,51 @@ static void snapshot_free(void *state) {
     ffm_snap *sn = state;
     if (!sn)
         return;
-    dctr_ffm_weights_free(&sn->w);
+    dctr_aligned_free(sn->w);
+    dctr_aligned_free(sn->lin);
     dctr_aligned_free(sn->deep);
     dctr_free(sn);
+}
+
+static int snap_fits(const ffm_snap *sn, const dctr_ffm_impl *impl, int64_t ndeep) {
+    return sn->m == impl->w.m && sn->n == impl->w.n && sn->kp == impl->w.kp &&
+           sn->use_linear == impl->w.use_linear && sn->ndeep == ndeep;
 }
 
 /* *state == NULL: allocate a snapshot; otherwise overwrite the given one (fit reuses them). */
 static dctr_status snapshot(const dctr_model *model, void **state) {
     const dctr_ffm_impl *impl = model->impl;
+    const dctr_ffm_weights *w = &impl->w;
     ffm_snap *sn = *state;
     int64_t ndeep = dctr_ffm_deep_state_floats(impl->deep);
-    if (sn && (sn->w.m != impl->w.m || sn->w.n != impl->w.n || sn->w.kp != impl->w.kp ||
-               sn->w.use_linear != impl->w.use_linear || sn->ndeep != ndeep))
+    if (sn && !snap_fits(sn, impl, ndeep))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM snapshot of another model");
+    size_t blocks = (size_t)w->n * (size_t)w->m, kp = (size_t)w->kp;
     if (!sn) {
         sn = dctr_calloc(1, sizeof *sn);
         if (!sn)
             return DCTR_ERR_NOMEM;
-        dctr_status s = dctr_ffm_weights_alloc(&sn->w, impl->w.m, impl->w.n, impl->w.k, impl->w.use_linear);
+        sn->m = w->m;
+        sn->n = w->n;
+        sn->kp = w->kp;
+        sn->use_linear = w->use_linear;
         sn->ndeep = ndeep;
-        if (s == DCTR_OK && ndeep > 0) {
-            sn->deep = dctr_alloc_floats((size_t)ndeep);
-            if (!sn->deep)
-                s = DCTR_ERR_NOMEM;
-        }
-        if (s != DCTR_OK) {
+        sn->w = dctr_alloc_floats(blocks * kp);
+        sn->lin = w->use_linear ? dctr_alloc_floats((size_t)w->n) : NULL;
+        sn->deep = ndeep > 0 ? dctr_alloc_floats((size_t)ndeep) : NULL;
+        if (!sn->w || (w->use_linear && !sn->lin) || (ndeep > 0 && !sn->deep)) {
             snapshot_free(sn);
-            return s;
+            return DCTR_ERR_NOMEM;
         }
         *state = sn;
     }
-    dctr_ffm_weights_copy(&sn->w, &impl->w);
+    for (size_t b = 0; b < blocks; b++)
+        memcpy(sn->w + b * kp, w->W + b * w->blk, kp * sizeof(float));
+    if (w->use_linear) {
+        for (int64_t j = 0; j < w->n; j++)
+            sn->lin[j] = w->lin[2 * j];
+        sn->bias = w->bias;
+    }
     if (ndeep > 0)
         dctr_ffm_deep_copy_out(impl->deep, sn->deep);
     return DCTR_OK;
@@ -316,11 +342,18 @@ static dctr_status snapshot(const dctr_model *model, void **state) {
 
 static dctr_status restore(dctr_model *model, const void *state) {
     dctr_ffm_impl *impl = model->impl;
+    dctr_ffm_weights *w = &impl->w;
     const ffm_snap *sn = state;
-    if (!sn || sn->w.m != impl->w.m || sn->w.n != impl->w.n || sn->w.kp != impl->w.kp ||
-        sn->ndeep != dctr_ffm_deep_state_floats(impl->deep))
+    if (!sn || !snap_fits(sn, impl, dctr_ffm_deep_state_floats(impl->deep)))
         return dctr_set_error(DCTR_ERR_STATE, "FFM restore: snapshot shape differs from the model");
-    dctr_ffm_weights_copy(&impl->w, &sn->w);
+    size_t blocks = (size_t)w->n * (size_t)w->m, kp = (size_t)w->kp;
+    for (size_t b = 0; b < blocks; b++)
+        memcpy(w->W + b * w->blk, sn->w + b * kp, kp * sizeof(float));
+    if (w->use_linear) {
+        for (int64_t j = 0; j < w->n; j++)
+            w->lin[2 * j] = sn->lin[j];
+        w->bias = sn->bias;
+    }
     if (sn->ndeep > 0)
         dctr_ffm_deep_copy_in(impl->deep, sn->deep);
     return DCTR_OK;

@@ -1,6 +1,8 @@
 /* dctr_model_fit: epochs of seeded-shuffled mini-batches, validation (a separate dataset or the
  * last fraction of the rows, Keras validation_split), per-epoch metrics, early stopping with
- * restore-best, checkpoints, progress callback, history, and a NaN/Inf guard. */
+ * restore-best, checkpoints, progress callback, history, and a NaN/Inf guard.
+ * Memory: beyond the model, fit holds one mini-batch, the shuffle order and one prediction per
+ * training row (train AUC needs them all), and a parameter snapshot only for restore-best. */
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -87,9 +89,10 @@ typedef struct fit_state {
     const dctr_batch *train, *valid; /* NULL valid: none */
     dctr_batch *gathered;            /* shuffled mini-batch buffer */
     int64_t *perm;
-    float *tpred, *tlabel, *tweight; /* training predictions of the epoch (for train metrics) */
+    float *tpred;                    /* training predictions of the epoch, in row order */
+    float *bpred;                    /* one mini-batch's predictions (shuffled order) */
     float *vpred;
-    void *best, *good;               /* snapshots: best epoch, last good epoch */
+    void *best;                      /* snapshot of the best epoch (restore_best only) */
     dctr_history *h;
 } fit_state;
 
@@ -100,13 +103,10 @@ static void fit_state_free(fit_state *s) {
     dctr_batch_free(s->gathered);
     dctr_free(s->perm);
     dctr_aligned_free(s->tpred);
-    dctr_aligned_free(s->tlabel);
-    dctr_aligned_free(s->tweight);
+    dctr_aligned_free(s->bpred);
     dctr_aligned_free(s->vpred);
     if (s->best)
         s->model->ops->snapshot_free(s->best);
-    if (s->good)
-        s->model->ops->snapshot_free(s->good);
 }
 
 static dctr_status setup(fit_state *s, const dctr_dataset *train_ds) {
@@ -147,11 +147,9 @@ static dctr_status setup(fit_state *s, const dctr_dataset *train_ds) {
     int64_t n = s->train->n;
     s->perm = dctr_calloc((size_t)n, sizeof(int64_t));
     s->tpred = dctr_alloc_floats((size_t)n);
-    s->tlabel = dctr_alloc_floats((size_t)n);
-    s->tweight = s->train->sample_weights ? dctr_alloc_floats((size_t)n) : NULL;
+    s->bpred = o->shuffle ? dctr_alloc_floats((size_t)o->batch_size) : NULL;
     s->vpred = s->valid ? dctr_alloc_floats((size_t)s->valid->n) : NULL;
-    if (!s->perm || !s->tpred || !s->tlabel || (s->train->sample_weights && !s->tweight) ||
-        (s->valid && !s->vpred))
+    if (!s->perm || !s->tpred || (o->shuffle && !s->bpred) || (s->valid && !s->vpred))
         return DCTR_ERR_NOMEM;
     for (int64_t i = 0; i < n; i++)
         s->perm[i] = i;
@@ -167,7 +165,8 @@ static dctr_status setup(fit_state *s, const dctr_dataset *train_ds) {
     return DCTR_OK;
 }
 
-/* One epoch of mini-batches. On a non-finite loss restores the last good epoch's weights. */
+/* One epoch of mini-batches. A non-finite loss stops it: the model's train_step does not apply
+ * such a step, so the weights stay those after the last good step (no snapshot needed). */
 static dctr_status run_epoch(fit_state *s, int32_t epoch, dctr_rng *shuffle_rng, dctr_progress *pg,
                              double *mean_loss, double *mean_reg) {
     dctr_model *m = s->model;
@@ -188,21 +187,22 @@ static dctr_status run_epoch(fit_state *s, int32_t epoch, dctr_rng *shuffle_rng,
             b = &s->step_view;
         }
         double dl = 0, rl = 0;
-        dctr_status st = m->ops->train_step(m, b, &dl, &rl, s->tpred + start);
-        if (st == DCTR_ERR_NUMERIC || (st == DCTR_OK && !(isfinite(dl) && isfinite(rl)))) {
-            if (s->good)
-                m->ops->restore(m, s->good);
+        float *pred = o->shuffle ? s->bpred : s->tpred + start;
+        dctr_status st = m->ops->train_step(m, b, &dl, &rl, pred);
+        if (st == DCTR_ERR_NUMERIC)
+            return dctr_error_prefix(st, "epoch %d, batch %lld: training stopped, weights are those "
+                                     "after the last good step", epoch, (long long)(batch_no + 1));
+        if (st == DCTR_OK && !(isfinite(dl) && isfinite(rl)))
             return dctr_set_error(DCTR_ERR_NUMERIC,
                                   "epoch %d, batch %lld: loss is not finite (data %g, regularization "
-                                  "%g); training stopped, weights restored to %s",
-                                  epoch, (long long)(batch_no + 1), dl, rl,
-                                  epoch > 1 ? "the end of the previous epoch" : "their initial values");
-        }
+                                  "%g); training stopped, the step was not applied (weights are "
+                                  "those after the last good step)",
+                                  epoch, (long long)(batch_no + 1), dl, rl);
         if (st != DCTR_OK)
             return dctr_error_prefix(st, "epoch %d, batch %lld", epoch, (long long)(batch_no + 1));
-        memcpy(s->tlabel + start, b->labels, sizeof(float) * (size_t)cnt);
-        if (s->tweight)
-            memcpy(s->tweight + start, b->sample_weights, sizeof(float) * (size_t)cnt);
+        if (o->shuffle) /* back to row order, so the metrics read the labels in place */
+            for (int64_t i = 0; i < cnt; i++)
+                s->tpred[s->perm[start + i]] = pred[i];
         loss_sum += dl * (double)cnt;
         reg_sum += rl * (double)cnt;
         done += cnt;
@@ -243,7 +243,6 @@ static dctr_status fit_loop(fit_state *s) {
     if (monitor == DCTR_METRIC_LOGLOSS && m->task == DCTR_TASK_REGRESSION)
         monitor = DCTR_METRIC_MSE; /* the default monitor, per task */
     dctr_early_stop_init(&es, monitor, o->monitor_mode, o->patience, o->min_delta);
-    DCTR_TRY(m->ops->snapshot(m, &s->good));
     dctr_history *h = s->h;
     for (int32_t epoch = 1; epoch <= o->epochs; epoch++) {
         dctr_progress pg;
@@ -254,7 +253,8 @@ static dctr_status fit_loop(fit_state *s) {
         DCTR_TRY(run_epoch(s, epoch, &shuffle_rng, &pg, &loss, &reg));
         double *tr = h->train + (size_t)(epoch - 1) * DCTR_METRIC_COUNT;
         double *va = h->valid + (size_t)(epoch - 1) * DCTR_METRIC_COUNT;
-        dctr_metrics_all(m->task, s->tlabel, s->tpred, s->tweight, s->train->n, tr);
+        dctr_metrics_all(m->task, s->train->labels, s->tpred, s->train->sample_weights,
+                         s->train->n, tr);
         /* the train data loss is the running mean over the epoch (weights changed during it) */
         if (m->task == DCTR_TASK_BINARY)
             tr[DCTR_METRIC_LOGLOSS] = loss;
@@ -276,7 +276,6 @@ static dctr_status fit_loop(fit_state *s) {
             if (o->patience > 0 && o->restore_best)
                 DCTR_TRY(m->ops->snapshot(m, &s->best));
         }
-        DCTR_TRY(m->ops->snapshot(m, &s->good));
         if (o->checkpoint_path) {
             dctr_status cs = dctr_model_save(m, o->checkpoint_path, 1);
             if (cs != DCTR_OK)
