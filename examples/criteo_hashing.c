@@ -71,25 +71,7 @@ int main(int argc, char **argv) {
     dctr_model_config_default(&cfg, DCTR_MODEL_DEEPFM);
     dctr_model *model;
     CHECK(dctr_model_new(schema, &cfg, &model));
-    dctr_fit_options fit;
-    dctr_fit_options_default(&fit);
-    fit.epochs = 10;
-    fit.batch_size = 256;
-    fit.validation_split = 0.2;
-    fit.progress = ex_print_epoch;
-    CHECK(dctr_model_fit(model, train, &fit, NULL));
-
-    double m[DCTR_METRIC_COUNT];
-    CHECK(dctr_model_evaluate(model, test, m));
-    printf("test LogLoss %.4f\ntest AUC %.4f\n", m[DCTR_METRIC_LOGLOSS], m[DCTR_METRIC_AUC]);
-    int ok = m[DCTR_METRIC_LOGLOSS] > 0 && m[DCTR_METRIC_LOGLOSS] < 10 && m[DCTR_METRIC_AUC] >= 0 &&
-             m[DCTR_METRIC_AUC] <= 1;
-    /* On the synthetic data the model must rank clearly better than chance (10 epochs without
-     * early stopping overfit, as in DeepCTR's script, so the bar is modest). */
-    if (argc <= 1 && m[DCTR_METRIC_AUC] < 0.55) {
-        fprintf(stderr, "AUC %.4f on the synthetic data: the model did not learn\n", m[DCTR_METRIC_AUC]);
-        ok = 0;
-    }
+    int ok = ex_fit_and_report_binary(model, train, test, argc <= 1);
 
     dctr_model_free(model);
     dctr_dataset_free(test);

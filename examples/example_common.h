@@ -151,4 +151,30 @@ static inline void ex_write_movielens_like(const char *path, int rows) {
     }
 }
 
+
+/* DeepCTR's Criteo recipe after the model is built: fit 10 epochs at batch 256 with the last 20%
+ * of the training rows for validation, print test logloss / AUC, and check them. On synthetic
+ * data (no path given) the model must also rank clearly better than chance (10 epochs without
+ * early stopping overfit, as in DeepCTR's script, so the bar is modest). Returns 1 when ok. */
+static inline int ex_fit_and_report_binary(dctr_model *model, const dctr_dataset *train,
+                                           const dctr_dataset *test, int synthetic) {
+    dctr_fit_options fit;
+    dctr_fit_options_default(&fit);
+    fit.epochs = 10;
+    fit.batch_size = 256;
+    fit.validation_split = 0.2;
+    fit.progress = ex_print_epoch;
+    CHECK(dctr_model_fit(model, train, &fit, NULL));
+    double m[DCTR_METRIC_COUNT];
+    CHECK(dctr_model_evaluate(model, test, m));
+    printf("test LogLoss %.4f\ntest AUC %.4f\n", m[DCTR_METRIC_LOGLOSS], m[DCTR_METRIC_AUC]);
+    int ok = m[DCTR_METRIC_LOGLOSS] > 0 && m[DCTR_METRIC_LOGLOSS] < 10 && m[DCTR_METRIC_AUC] >= 0 &&
+             m[DCTR_METRIC_AUC] <= 1;
+    if (synthetic && m[DCTR_METRIC_AUC] < 0.55) {
+        fprintf(stderr, "AUC %.4f on the synthetic data: the model did not learn\n", m[DCTR_METRIC_AUC]);
+        ok = 0;
+    }
+    return ok;
+}
+
 #endif
