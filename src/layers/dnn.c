@@ -1,6 +1,8 @@
 /* DNN stack: dense (sgemm) -> [BN] -> activation (incl. PReLU / Dice) -> [dropout]. */
 #include "layers/dnn.h"
 
+#include "core/pool.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -359,16 +361,16 @@ void dctr_act_forward(dctr_activation act, const float *Z, int64_t B, int32_t n,
 #define ACT_ROW(expr)                       \
     do {                                    \
         if (accumulate)                     \
-            for (int32_t j = 0; j < n; j++) \
+            for (int32_t j = c0; j < c1; j++) \
                 o[j] += (expr);             \
         else                                \
-            for (int32_t j = 0; j < n; j++) \
+            for (int32_t j = c0; j < c1; j++) \
                 o[j] = (expr);              \
     } while (0)
 
 static void act_backward(dctr_activation act, const float *Z, const float *Y, const float *dY,
                          int64_t B, int32_t n, const float *alpha, float *dalpha, float *dZ,
-                         int accumulate, float *colsum) {
+                         int accumulate, float *colsum, int32_t c0, int32_t c1) {
     for (int64_t b = 0; b < B; b++) {
         /* restrict + branch-free selects: otherwise gcc emits a scalar compare-and-branch loop */
         const float *restrict z = Z + b * n, *restrict y = Y + b * n, *restrict d = dY + b * n;
@@ -376,12 +378,12 @@ static void act_backward(dctr_activation act, const float *Z, const float *Y, co
         switch (act) {
         case DCTR_ACT_RELU:
             if (accumulate)
-                for (int32_t j = 0; j < n; j++) {
+                for (int32_t j = c0; j < c1; j++) {
                     float g = d[j];
                     o[j] += z[j] > 0.0f ? g : 0.0f;
                 }
             else
-                for (int32_t j = 0; j < n; j++) {
+                for (int32_t j = c0; j < c1; j++) {
                     float g = d[j];
                     o[j] = z[j] > 0.0f ? g : 0.0f;
                 }
@@ -391,17 +393,17 @@ static void act_backward(dctr_activation act, const float *Z, const float *Y, co
         case DCTR_ACT_PRELU:
             /* unconditional loads and selects keep these loops vectorizable */
             if (accumulate)
-                for (int32_t j = 0; j < n; j++) {
+                for (int32_t j = c0; j < c1; j++) {
                     float a = alpha[j], g = d[j], ga = g * a;
                     o[j] += z[j] > 0.0f ? g : ga;
                 }
             else
-                for (int32_t j = 0; j < n; j++) {
+                for (int32_t j = c0; j < c1; j++) {
                     float a = alpha[j], g = d[j], ga = g * a;
                     o[j] = z[j] > 0.0f ? g : ga;
                 }
             if (dalpha)
-                for (int32_t j = 0; j < n; j++) {
+                for (int32_t j = c0; j < c1; j++) {
                     float dz = d[j] * z[j];
                     dalpha[j] += z[j] > 0.0f ? 0.0f : dz;
                 }
@@ -409,7 +411,7 @@ static void act_backward(dctr_activation act, const float *Z, const float *Y, co
         default: ACT_ROW(d[j]); break;
         }
         if (colsum)
-            for (int32_t j = 0; j < n; j++)
+            for (int32_t j = c0; j < c1; j++)
                 colsum[j] += o[j];
     }
 }
@@ -444,7 +446,7 @@ static void bias_act_inplace(dctr_activation act, const float *bias, int64_t B, 
 
 void dctr_act_backward(dctr_activation act, const float *Z, const float *Y, const float *dY,
                        int64_t B, int32_t n, const float *alpha, float *dalpha, float *dZ) {
-    act_backward(act, Z, Y, dY, B, n, alpha, dalpha, dZ, 1, NULL);
+    act_backward(act, Z, Y, dY, B, n, alpha, dalpha, dZ, 1, NULL, 0, n);
 }
 
 void dctr_dropout_mask(dctr_rng *rng, float p, float *mask, int64_t count) {
@@ -477,7 +479,81 @@ struct dctr_dnn_workspace {
     float *g[2]; /* ping-pong dY / dX buffers [max_batch x max width] */
     float *gA, *gZ, *gH;
     float *arena;
+    dctr_pool *pool; /* NULL: GEMMs on OpenBLAS's threads */
 };
+
+void dctr_dnn_workspace_set_pool(dctr_dnn_workspace *ws, struct dctr_pool *pool) { ws->pool = pool; }
+
+/* Pool splits: batch rows for the forward GEMM (+ bias/activation) and dX; output columns for
+ * dW (a sum over rows, so row chunks would need a reduction). The split depends only on the
+ * pool's thread count, so results are reproducible for a given thread count. */
+#define DNN_MIN_ROWS_PER_TASK 64
+
+typedef struct fw_job {
+    const float *X;
+    int64_t ldx, B;
+    int32_t in, out;
+    const float *W, *bias;
+    float *Z;
+    dctr_activation act;
+} fw_job;
+
+static void chunk(int64_t n, int64_t parts, int64_t i, int64_t *b0, int64_t *b1) {
+    *b0 = n * i / parts;
+    *b1 = n * (i + 1) / parts;
+}
+
+static void fw_task(void *ctx, int worker, int64_t begin, int64_t end) {
+    (void)worker;
+    const fw_job *j = ctx;
+    dctr_dense_forward(j->X + begin * j->ldx, j->ldx, end - begin, j->in, j->out, j->W, NULL,
+                       j->Z + begin * j->out, j->out);
+    bias_act_inplace(j->act, j->bias, end - begin, j->out, j->Z + begin * j->out);
+}
+
+typedef struct ab_job {
+    dctr_activation act;
+    const float *Z, *Y, *dY;
+    int64_t B;
+    int32_t n;
+    const float *alpha;
+    float *dalpha, *dZ, *colsum;
+} ab_job;
+
+static void ab_task(void *ctx, int worker, int64_t begin, int64_t end) {
+    (void)worker;
+    const ab_job *j = ctx;
+    act_backward(j->act, j->Z, j->Y, j->dY, j->B, j->n, j->alpha, j->dalpha, j->dZ, 0, j->colsum,
+                 (int32_t)begin, (int32_t)end);
+}
+
+typedef struct bw_job {
+    const float *X;
+    int64_t ldx;
+    const float *dZ;
+    int64_t B;
+    int32_t in, out, parts;
+    const float *W;
+    float *dW, *dX;
+    int64_t lddx;
+    float beta;
+} bw_job;
+
+static void bw_task(void *ctx, int worker, int64_t begin, int64_t end) {
+    (void)worker;
+    const bw_job *j = ctx;
+    for (int64_t p = begin; p < end; p++) {
+        int64_t c0, c1, r0, r1;
+        chunk(j->out, j->parts, p, &c0, &c1);
+        if (c1 > c0) /* dW[:, c0:c1] += X^T dZ[:, c0:c1] */
+            dctr_sgemm(true, false, j->in, (int)(c1 - c0), (int)j->B, 1.0f, j->X, (int)j->ldx,
+                       j->dZ + c0, j->out, 1.0f, j->dW + c0, j->out);
+        chunk(j->B, j->parts, p, &r0, &r1);
+        if (j->dX && r1 > r0) /* dX[r0:r1] = dZ[r0:r1] W^T */
+            dctr_sgemm(false, true, (int)(r1 - r0), j->in, j->out, 1.0f, j->dZ + r0 * j->out,
+                       j->out, j->W, j->out, j->beta, j->dX + r0 * j->lddx, (int)j->lddx);
+    }
+}
 
 dctr_status dctr_dnn_workspace_new(const dctr_dnn_config *cfg, int64_t max_batch,
                                    dctr_dnn_workspace **out) {
@@ -619,8 +695,11 @@ const float *dctr_dnn_forward(const dctr_dnn_config *cfg, const dctr_dnn_params 
         int inplace = act != DCTR_ACT_PRELU && act != DCTR_ACT_DICE;
         if (!cfg->use_bn && inplace) {
             /* one pass for bias + activation after the GEMM */
-            dctr_dense_forward(in, ld, B, layer_in(cfg, i), n, lp->W, NULL, l->Z, n);
-            bias_act_inplace(act, lp->b, B, n, l->Z);
+            fw_job fj = {in, ld, B, layer_in(cfg, i), n, lp->W, lp->b, l->Z, act};
+            if (ws->pool && n > 1 && B >= DNN_MIN_ROWS_PER_TASK * dctr_pool_threads(ws->pool))
+                dctr_pool_run(ws->pool, B, fw_task, &fj);
+            else
+                fw_task(&fj, 0, 0, B);
         } else {
             dctr_dense_forward(in, ld, B, layer_in(cfg, i), n, lp->W, lp->b, l->Z, n);
         }
@@ -699,8 +778,14 @@ void dctr_dnn_backward(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
             dice_backward(lp, lg, l, dH, ws->gZ, B, n, dA);
         } else {
             /* in-place activations saw A == Hc; without BN the bias gradient is summed here */
-            act_backward(act, l->A, l->Hc, dH, B, n, lp->alpha, lg->alpha, dA, 0,
-                         cfg->use_bn ? NULL : lg->b);
+            ab_job aj = {act, l->A, l->Hc, dH, B, n, lp->alpha, lg->alpha, dA,
+                         cfg->use_bn ? NULL : lg->b};
+            /* split over columns: each column's sums keep the serial row order (bit-identical) */
+            if (ws->pool && n >= 16 * dctr_pool_threads(ws->pool) &&
+                B >= DNN_MIN_ROWS_PER_TASK * dctr_pool_threads(ws->pool))
+                dctr_pool_run(ws->pool, n, ab_task, &aj);
+            else
+                ab_task(&aj, 0, 0, n);
         }
         float *dZ = dA;
         if (cfg->use_bn) {
@@ -711,14 +796,20 @@ void dctr_dnn_backward(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
         float *db = (cfg->use_bn || act == DCTR_ACT_DICE) ? lg->b : NULL; /* else done above */
         const float *xin = i == 0 ? X : ws->l[i - 1].out;
         int64_t ldin = i == 0 ? ldx : in;
-        if (i > 0) {
-            /* ping-pong: never the buffer dY currently points into; overwritten (beta 0) */
-            float *dXin = (dY == ws->g[0]) ? ws->g[1] : ws->g[0];
-            dense_backward(xin, ldin, dZ, n, B, in, n, lp->W, lg->W, db, dXin, in, 0.0f);
-            dY = dXin;
+        /* ping-pong: never the buffer dY currently points into; overwritten (beta 0) */
+        float *dXin = i > 0 ? ((dY == ws->g[0]) ? ws->g[1] : ws->g[0]) : dX;
+        int64_t ldxin = i > 0 ? in : lddx;
+        float beta = i > 0 ? 0.0f : 1.0f;
+        if (ws->pool && n > 1 && in > 0 && B >= DNN_MIN_ROWS_PER_TASK * dctr_pool_threads(ws->pool)) {
+            int parts = dctr_pool_threads(ws->pool);
+            bw_job bj = {xin, ldin, dZ, B, in, n, parts, lp->W, lg->W, dXin, ldxin, beta};
+            dctr_pool_run(ws->pool, parts, bw_task, &bj);
+            dense_backward(xin, ldin, dZ, n, B, 0, n, lp->W, NULL, db, NULL, 0, beta); /* bias */
         } else {
-            dense_backward(xin, ldin, dZ, n, B, in, n, lp->W, lg->W, db, dX, lddx, 1.0f);
+            dense_backward(xin, ldin, dZ, n, B, in, n, lp->W, lg->W, db, dXin, ldxin, beta);
         }
+        if (i > 0)
+            dY = dXin;
         ldy = in;
     }
 }

@@ -86,6 +86,11 @@ DCTR_NODISCARD dctr_status dctr_dnn_workspace_new(const dctr_dnn_config *cfg, in
                                                   dctr_dnn_workspace **out);
 void dctr_dnn_workspace_free(dctr_dnn_workspace *ws);
 int64_t dctr_dnn_workspace_max_batch(const dctr_dnn_workspace *ws);
+/* Optional: split each layer's GEMMs (rows of the batch; dW over output columns) and the
+ * forward bias + activation over `pool` (NULL: one sgemm call on OpenBLAS's own threads). The
+ * caller then runs OpenBLAS at 1 thread, so the two never oversubscribe the cores. */
+struct dctr_pool;
+void dctr_dnn_workspace_set_pool(dctr_dnn_workspace *ws, struct dctr_pool *pool);
 /* Layer i's dropout multiplier buffer [max_batch x units_i] (0 or 1/(1-p)). Tests may fill it
  * and then run a training forward with rng == NULL to use that fixed mask. */
 float *dctr_dnn_dropout_mask(dctr_dnn_workspace *ws, int32_t layer);

@@ -908,8 +908,8 @@ static dctr_status dfm_predict(const dctr_model *m, void *wsp, const dctr_batch 
     return DCTR_OK;
 }
 
-/* Per-row work (gather, pooling, FM, linear) is split across a pool of `threads`; the DNN's
- * sgemm runs on OpenBLAS with the same thread count, one phase after the other, so the two never
+/* Per-row work (gather, pooling, FM, linear, per-table updates) and the training DNN's GEMMs
+ * are split across a pool of `threads`, with OpenBLAS at 1 thread, so the two never
  * oversubscribe the cores. */
 static dctr_status dfm_set_threads(dctr_model *m, int32_t threads) {
     dfm *d = m->impl;
@@ -921,7 +921,9 @@ static dctr_status dfm_set_threads(dctr_model *m, int32_t threads) {
             DCTR_TRY(dctr_pool_new(threads, &d->pool));
         d->threads = threads;
     }
-    dctr_blas_set_threads(threads);
+    /* training splits the DNN's GEMMs on the pool itself: OpenBLAS's own workers would only
+     * spin (sched_yield) against the pool's threads */
+    dctr_blas_set_threads(d->pool ? 1 : threads);
     return DCTR_OK;
 }
 

@@ -72,6 +72,8 @@ static dctr_status forward_backward(dctr_model *model, const dctr_batch *batch, 
     if (batch->schema && batch->schema != model->schema && batch->schema->ncols != model->schema->ncols)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "deepfm: batch built for another schema");
     DCTR_TRY(dfm_prepare_training(model, batch->n));
+    if (d->tws->dnn) /* the DNN's GEMMs split on the pool (OpenBLAS at 1 thread, see set_threads) */
+        dctr_dnn_workspace_set_pool(d->tws->dnn, d->pool);
     DCTR_TRY(dfm_forward(model, d->tws, batch, 1, &d->drop_rng, d->pool));
     return dfm_backward(model, d->tws, batch, data_loss, reg_loss);
 }
