@@ -110,18 +110,30 @@ dctr_status dctr_encode_id(const dctr_column *c, const char *s, size_t len, int 
     return DCTR_OK;
 }
 
+/* Steps through the non-empty items of a separator-split field: on return 1, [*b, *e) is the
+ * next item and *pos is past its separator. Empty items ("a||b") are skipped. */
+static int next_item(const char *s, size_t len, char sep, size_t *pos, size_t *b, size_t *e) {
+    while (*pos < len) {
+        const char *hit = memchr(s + *pos, sep, len - *pos);
+        size_t j = hit ? (size_t)(hit - s) : len;
+        size_t i = *pos;
+        *pos = j + 1;
+        if (j > i) {
+            *b = i;
+            *e = j;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 dctr_status dctr_encode_varlen(const dctr_column *c, const char *s, size_t len, int64_t *ids,
                                int32_t *count, const dctr_loc *loc) {
     int32_t n = 0;
-    size_t i = 0;
-    while (i < len && n < c->maxlen) {
-        const char *e = memchr(s + i, c->separator, len - i);
-        size_t j = e ? (size_t)(e - s) : len;
-        if (j > i) {
-            DCTR_TRY(dctr_encode_id(c, s + i, j - i, 1, &ids[n], loc));
-            n++;
-        }
-        i = j + 1;
+    size_t pos = 0, i, j;
+    while (n < c->maxlen && next_item(s, len, c->separator, &pos, &i, &j)) {
+        DCTR_TRY(dctr_encode_id(c, s + i, j - i, 1, &ids[n], loc));
+        n++;
     }
     for (int32_t k = n; k < c->maxlen; k++)
         ids[k] = 0;
@@ -144,19 +156,14 @@ static dctr_status parse_number(const char *name, const char *what, const char *
 dctr_status dctr_encode_varlen_weights(const dctr_column *c, const char *s, size_t len, float *w,
                                        int32_t *count, const dctr_loc *loc) {
     int32_t n = 0;
-    size_t i = 0;
-    while (i < len && n < c->maxlen) {
-        const char *e = memchr(s + i, c->separator, len - i);
-        size_t j = e ? (size_t)(e - s) : len;
-        if (j > i) {
-            double v;
-            DCTR_TRY(parse_number(c->weight_name, "weight", s + i, j - i, &v, loc));
-            if (fabs(v) > 3.4e38)
-                return dctr_loc_error(DCTR_ERR_NUMERIC, loc, c->weight_name,
-                                      "weight '%.*s' overflows float", shown(j - i), s + i);
-            w[n++] = (float)v;
-        }
-        i = j + 1;
+    size_t pos = 0, i, j;
+    while (n < c->maxlen && next_item(s, len, c->separator, &pos, &i, &j)) {
+        double v;
+        DCTR_TRY(parse_number(c->weight_name, "weight", s + i, j - i, &v, loc));
+        if (fabs(v) > 3.4e38)
+            return dctr_loc_error(DCTR_ERR_NUMERIC, loc, c->weight_name,
+                                  "weight '%.*s' overflows float", shown(j - i), s + i);
+        w[n++] = (float)v;
     }
     for (int32_t k = n; k < c->maxlen; k++)
         w[k] = 0.0f;
