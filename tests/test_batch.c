@@ -13,6 +13,7 @@
 
 #include "data/batch.h"
 #include "deepctr/data.h"
+#include "sample_schemas.h"
 #include "test_env.h"
 
 #define MAXF 48
@@ -70,29 +71,19 @@ static void assert_rows_equal(const dctr_schema *s, const dctr_batch *a, int64_t
     }
 }
 
+static void alternate_transforms(dctr_dense_feat *d, int i) {
+    d->transform = i % 2 ? DCTR_TRANSFORM_MINMAX : DCTR_TRANSFORM_LOG1P;
+}
+
+static void hash_last_columns(dctr_sparse_feat *f, int i) {
+    if (i > 20) { /* a few hashed columns too */
+        f->use_hash = 1;
+        f->vocabulary_size = 1000;
+    }
+}
+
 static dctr_schema *criteo_schema(void) {
-    dctr_schema *s;
-    assert_int_equal(dctr_schema_new(&s), DCTR_OK);
-    char name[8];
-    for (int i = 1; i <= 13; i++) {
-        snprintf(name, sizeof name, "I%d", i);
-        dctr_dense_feat d;
-        dctr_dense_feat_default(&d, name);
-        d.transform = i % 2 ? DCTR_TRANSFORM_MINMAX : DCTR_TRANSFORM_LOG1P;
-        assert_int_equal(dctr_schema_add_dense(s, &d), DCTR_OK);
-    }
-    for (int i = 1; i <= 26; i++) {
-        snprintf(name, sizeof name, "C%d", i);
-        dctr_sparse_feat f;
-        dctr_sparse_feat_default(&f, name);
-        f.dtype = DCTR_DTYPE_STRING;
-        if (i > 20) { /* a few hashed columns too */
-            f.use_hash = 1;
-            f.vocabulary_size = 1000;
-        }
-        assert_int_equal(dctr_schema_add_sparse(s, &f), DCTR_OK);
-    }
-    return s;
+    return sample_criteo_schema(alternate_transforms, hash_last_columns);
 }
 
 static void check_serving_matches_reader(dctr_schema *s, const char *path,
@@ -159,14 +150,7 @@ static void test_serving_equals_reader_movielens(void **state) {
     dctr_test_data_path(path, sizeof path, "deepctr-samples/movielens_sample.txt");
     dctr_schema *s;
     assert_int_equal(dctr_schema_new(&s), DCTR_OK);
-    assert_int_equal(dctr_schema_set_label(s, "rating"), DCTR_OK);
-    const char *sparse[] = {"user_id", "movie_id", "gender", "age", "occupation", "zip"};
-    for (int i = 0; i < 6; i++) {
-        dctr_sparse_feat f;
-        dctr_sparse_feat_default(&f, sparse[i]);
-        f.dtype = (i == 2 || i == 5) ? DCTR_DTYPE_STRING : DCTR_DTYPE_INT;
-        assert_int_equal(dctr_schema_add_sparse(s, &f), DCTR_OK);
-    }
+    sample_add_movielens_sparse(s, NULL);
     dctr_varlen_feat v;
     dctr_varlen_feat_default(&v, "genres", 3); /* truncation too */
     v.sparse.dtype = DCTR_DTYPE_STRING;

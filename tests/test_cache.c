@@ -13,6 +13,7 @@
 #include "data/batch.h"
 #include "deepctr/data.h"
 #include "deepctr/synth.h"
+#include "sample_schemas.h"
 #include "test_env.h"
 
 static char csv[512];
@@ -30,28 +31,21 @@ static int setup(void **state) {
     return dctr_synth_generate(&o, &r) == DCTR_OK ? 0 : -1;
 }
 
+static void log1p_all(dctr_dense_feat *d, int i) {
+    (void)i;
+    d->transform = DCTR_TRANSFORM_LOG1P;
+}
+
+/* Variant 1 differs from variant 0 only in C26, hashed: a different schema fingerprint. */
+static void hash_c26(dctr_sparse_feat *f, int i) {
+    if (i == 26) {
+        f->use_hash = 1;
+        f->vocabulary_size = 100;
+    }
+}
+
 static dctr_schema *make_schema(int variant) {
-    dctr_schema *s;
-    assert_int_equal(dctr_schema_new(&s), DCTR_OK);
-    char name[8];
-    for (int i = 1; i <= 13; i++) {
-        snprintf(name, sizeof name, "I%d", i);
-        dctr_dense_feat d;
-        dctr_dense_feat_default(&d, name);
-        d.transform = DCTR_TRANSFORM_LOG1P;
-        assert_int_equal(dctr_schema_add_dense(s, &d), DCTR_OK);
-    }
-    for (int i = 1; i <= 26; i++) {
-        snprintf(name, sizeof name, "C%d", i);
-        dctr_sparse_feat f;
-        dctr_sparse_feat_default(&f, name);
-        f.dtype = DCTR_DTYPE_STRING;
-        if (variant == 1 && i == 26) {
-            f.use_hash = 1;
-            f.vocabulary_size = 100;
-        }
-        assert_int_equal(dctr_schema_add_sparse(s, &f), DCTR_OK);
-    }
+    dctr_schema *s = sample_criteo_schema(log1p_all, variant == 1 ? hash_c26 : NULL);
     assert_int_equal(dctr_schema_fit_csv(s, csv, NULL), DCTR_OK);
     return s;
 }

@@ -15,6 +15,7 @@
 #include "data/batch.h"
 #include "feature/schema_types.h"
 #include "deepctr/data.h"
+#include "sample_schemas.h"
 #include "test_env.h"
 
 #define MAXROWS 256
@@ -111,26 +112,12 @@ static void free_vals(const char **v, int n) {
         free((void *)v[i]);
 }
 
-static dctr_schema *criteo_schema(void) {
-    dctr_schema *s;
-    assert_int_equal(dctr_schema_new(&s), DCTR_OK);
-    char name[8];
-    for (int i = 1; i <= 13; i++) {
-        snprintf(name, sizeof name, "I%d", i);
-        dctr_dense_feat d;
-        dctr_dense_feat_default(&d, name);
-        d.transform = DCTR_TRANSFORM_MINMAX;
-        assert_int_equal(dctr_schema_add_dense(s, &d), DCTR_OK);
-    }
-    for (int i = 1; i <= 26; i++) {
-        snprintf(name, sizeof name, "C%d", i);
-        dctr_sparse_feat f;
-        dctr_sparse_feat_default(&f, name);
-        f.dtype = DCTR_DTYPE_STRING;
-        assert_int_equal(dctr_schema_add_sparse(s, &f), DCTR_OK);
-    }
-    return s;
+static void minmax(dctr_dense_feat *d, int i) {
+    (void)i;
+    d->transform = DCTR_TRANSFORM_MINMAX;
 }
+
+static dctr_schema *criteo_schema(void) { return sample_criteo_schema(minmax, NULL); }
 
 static void test_criteo_sample(void **state) {
     (void)state;
@@ -194,14 +181,7 @@ static void test_movielens_sample_genres(void **state) {
     assert_string_equal(t->head[2], "rating");
     dctr_schema *s;
     assert_int_equal(dctr_schema_new(&s), DCTR_OK);
-    assert_int_equal(dctr_schema_set_label(s, "rating"), DCTR_OK);
-    const char *sparse[] = {"user_id", "movie_id", "gender", "age", "occupation", "zip"};
-    for (int i = 0; i < 6; i++) {
-        dctr_sparse_feat f;
-        dctr_sparse_feat_default(&f, sparse[i]);
-        f.dtype = (i == 2 || i == 5) ? DCTR_DTYPE_STRING : DCTR_DTYPE_INT;
-        assert_int_equal(dctr_schema_add_sparse(s, &f), DCTR_OK);
-    }
+    sample_add_movielens_sparse(s, NULL);
     dctr_varlen_feat v;
     dctr_varlen_feat_default(&v, "genres", 5);
     v.sparse.dtype = DCTR_DTYPE_STRING;

@@ -15,28 +15,26 @@
 #include "data/batch.h"
 #include "deepctr/data.h"
 #include "feature/schema_io.h"
+#include "sample_schemas.h"
 #include "test_env.h"
+
+/* movie_id hashes its OOV values, age is a hashed column with an "auto" dim. */
+static void vary_encoders(dctr_sparse_feat *f, int i) {
+    if (i == 1) {
+        f->oov_policy = DCTR_OOV_HASH;
+        f->oov_buckets = 7;
+    }
+    if (i == 3) {
+        f->use_hash = 1;
+        f->vocabulary_size = 50;
+        f->embedding_dim = DCTR_EMBEDDING_DIM_AUTO;
+    }
+}
 
 static dctr_schema *movielens_schema(const char *path, const dctr_csv_options *o) {
     dctr_schema *s;
     assert_int_equal(dctr_schema_new(&s), DCTR_OK);
-    assert_int_equal(dctr_schema_set_label(s, "rating"), DCTR_OK);
-    const char *sparse[] = {"user_id", "movie_id", "gender", "age", "occupation", "zip"};
-    for (int i = 0; i < 6; i++) {
-        dctr_sparse_feat f;
-        dctr_sparse_feat_default(&f, sparse[i]);
-        f.dtype = (i == 2 || i == 5) ? DCTR_DTYPE_STRING : DCTR_DTYPE_INT;
-        if (i == 1) {
-            f.oov_policy = DCTR_OOV_HASH;
-            f.oov_buckets = 7;
-        }
-        if (i == 3) {
-            f.use_hash = 1;
-            f.vocabulary_size = 50;
-            f.embedding_dim = DCTR_EMBEDDING_DIM_AUTO;
-        }
-        assert_int_equal(dctr_schema_add_sparse(s, &f), DCTR_OK);
-    }
+    sample_add_movielens_sparse(s, vary_encoders);
     dctr_varlen_feat v;
     dctr_varlen_feat_default(&v, "genres", 4);
     v.sparse.dtype = DCTR_DTYPE_STRING;

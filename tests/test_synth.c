@@ -13,6 +13,7 @@
 #include "deepctr/data.h"
 #include "deepctr/schema.h"
 #include "deepctr/synth.h"
+#include "sample_schemas.h"
 #include "test_env.h"
 
 static unsigned char *slurp(const char *path, long *size) {
@@ -117,22 +118,8 @@ static void test_planted_model_strength_and_ctr(void **state) {
     assert_true(r.holdout_auc > 0.75 && r.holdout_auc < 0.9);
     assert_true(r.holdout_logloss > 0.3 && r.holdout_logloss < 0.55);
     /* the CSV reads back with a Criteo schema: 50000 rows, labels match the reported rate */
-    dctr_schema *s;
-    assert_int_equal(dctr_schema_new(&s), DCTR_OK);
+    dctr_schema *s = sample_criteo_schema(NULL, NULL);
     char name[8];
-    for (int i = 1; i <= 13; i++) {
-        snprintf(name, sizeof name, "I%d", i);
-        dctr_dense_feat d;
-        dctr_dense_feat_default(&d, name);
-        assert_int_equal(dctr_schema_add_dense(s, &d), DCTR_OK);
-    }
-    for (int i = 1; i <= 26; i++) {
-        snprintf(name, sizeof name, "C%d", i);
-        dctr_sparse_feat f;
-        dctr_sparse_feat_default(&f, name);
-        f.dtype = DCTR_DTYPE_STRING;
-        assert_int_equal(dctr_schema_add_sparse(s, &f), DCTR_OK);
-    }
     assert_int_equal(dctr_schema_fit_csv(s, a, NULL), DCTR_OK);
     dctr_dataset *ds;
     assert_int_equal(dctr_dataset_read_csv(s, a, NULL, &ds), DCTR_OK);

@@ -1,0 +1,19 @@
+/* The column sets of the shared sample files, built once for every test that reads them. */
+#ifndef DCTR_TEST_SAMPLE_SCHEMAS_H
+#define DCTR_TEST_SAMPLE_SCHEMAS_H
+
+#include "deepctr/schema.h"
+
+/* Called on each descriptor before it is added, with its 1-based index (I1..I13 / C1..C26) or,
+ * for MovieLens, its 0-based position in user_id, movie_id, gender, age, occupation, zip. */
+typedef void (*sample_dense_fn)(dctr_dense_feat *d, int index);
+typedef void (*sample_sparse_fn)(dctr_sparse_feat *f, int index);
+
+/* A new schema with Criteo's I1..I13 (dense) and C1..C26 (string sparse) columns; either hook
+ * may be NULL. Not validated or fitted. */
+dctr_schema *sample_criteo_schema(sample_dense_fn dense, sample_sparse_fn sparse);
+/* Sets the label to "rating" and adds MovieLens' six sparse columns (gender and zip are strings,
+ * the rest integer ids); the caller adds genres. */
+void sample_add_movielens_sparse(dctr_schema *s, sample_sparse_fn sparse);
+
+#endif
