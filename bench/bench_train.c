@@ -70,6 +70,7 @@ typedef struct progress_state {
     double max_s, t_first, t_last, c_first, c_last;
     int64_t rows_first, rows_last;
     int n;
+    int blas_threads; /* OpenBLAS's thread count while fit runs (fit restores it afterwards) */
 } progress_state;
 
 static int on_progress(const dctr_progress *p, void *user) {
@@ -77,6 +78,7 @@ static int on_progress(const dctr_progress *p, void *user) {
     if (p->phase != 0)
         return 0;
     double t = bench_now();
+    g->blas_threads = dctr_blas_get_threads();
     if (g->n++ == 0) {
         g->t_first = t;
         g->c_first = bench_cpu();
@@ -127,7 +129,7 @@ static void train_child(const train_job *job, train_result *r) {
     double t0 = bench_now(), c0 = bench_cpu();
     st = dctr_model_fit(m, job->data, &o, &h);
     double t1 = bench_now(), c1 = bench_cpu();
-    r->blas_threads = dctr_blas_get_threads();
+    r->blas_threads = ps.n > 0 ? ps.blas_threads : dctr_blas_get_threads();
     r->opt_bytes = dctr_model_optimizer_bytes(m); /* after fit: optimizer state exists now */
     r->rss_peak = bench_peak_rss_bytes();
     if (st != DCTR_OK && st != DCTR_ERR_CANCELLED) {

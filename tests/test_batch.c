@@ -1,5 +1,6 @@
 /* Batches: the serving path (row by row from raw values) gives exactly the CSV reader's
- * encoding; views and gathers; state errors. */
+ * encoding; views and gathers (also split across a thread pool); state errors.
+ * ctest-label: threads */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "core/pool.h"
 #include "data/batch.h"
 #include "deepctr/data.h"
 #include "sample_schemas.h"
@@ -232,6 +234,27 @@ static void test_views_and_gather(void **state) {
         assert_rows_equal(s, g, r, all, idx[r]);
     int64_t badidx[1] = {200};
     assert_int_equal(dctr_batch_gather(g, all, badidx, 1), DCTR_ERR_RANGE);
+    /* split across a pool: the same rows (600 >= 256 per thread, so the pool path runs) */
+    dctr_pool *pool;
+    assert_int_equal(dctr_pool_new(2, &pool), DCTR_OK);
+    dctr_batch *big, *big_pooled;
+    assert_int_equal(dctr_batch_alloc(s, 600, 0, &big), DCTR_OK);
+    assert_int_equal(dctr_batch_alloc(s, 600, 0, &big_pooled), DCTR_OK);
+    int64_t many[600];
+    for (int r = 0; r < 600; r++)
+        many[r] = (r * 7919) % 200;
+    assert_int_equal(dctr_batch_gather(big, all, many, 600), DCTR_OK);
+    assert_int_equal(dctr_batch_gather_on(big_pooled, all, many, 600, pool), DCTR_OK);
+    assert_int_equal(big_pooled->n, 600);
+    for (int r = 0; r < 600; r++) {
+        assert_rows_equal(s, big_pooled, r, all, many[r]);
+        assert_rows_equal(s, big_pooled, r, big, r);
+    }
+    many[599] = -1;
+    assert_int_equal(dctr_batch_gather_on(big_pooled, all, many, 600, pool), DCTR_ERR_RANGE);
+    dctr_batch_free(big);
+    dctr_batch_free(big_pooled);
+    dctr_pool_free(pool);
     assert_int_equal(dctr_batch_gather(g, all, idx, 6), DCTR_ERR_INVALID_ARG);
     dctr_batch_free(g);
     /* Keras validation_split: the last 20% before shuffling */

@@ -140,6 +140,32 @@ static void test_pool_covers_range_once_with_fixed_split(void **state) {
     dctr_pool_free(NULL);
 }
 
+/* Claimed chunks: every item exactly once for any grain, and the pool still runs fixed-split
+ * jobs correctly in between (the two kinds share the job state). */
+static void test_pool_claimed_covers_range_once(void **state) {
+    (void)state;
+    for (int threads = 1; threads <= 4; threads++) {
+        dctr_pool *pool;
+        assert_int_equal(dctr_pool_new(threads, &pool), DCTR_OK);
+        const int64_t grains[] = {0, 1, 3, 64, 1000};
+        for (int gi = 0; gi < 5; gi++)
+            for (int64_t n = 0; n < 300; n += 37) {
+                int64_t marks[300] = {0};
+                int worker_of[300] = {0};
+                pool_ctx ctx = {marks, worker_of};
+                for (int rep = 0; rep < 4; rep++) {
+                    dctr_pool_run_claimed(pool, n, grains[gi], mark, &ctx);
+                    dctr_pool_run(pool, n, mark, &ctx);
+                }
+                for (int64_t i = 0; i < n; i++) {
+                    assert_int_equal(marks[i], 8 * i);
+                    assert_true(worker_of[i] >= 0 && worker_of[i] < threads);
+                }
+            }
+        dctr_pool_free(pool);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aligned_floats_are_aligned_and_zeroed),
@@ -147,6 +173,7 @@ int main(void) {
         cmocka_unit_test(test_sgemm_matches_naive_all_transposes_odd_shapes),
         cmocka_unit_test(test_sgemm_beta_zero_ignores_nan_in_c),
         cmocka_unit_test(test_pool_covers_range_once_with_fixed_split),
+        cmocka_unit_test(test_pool_claimed_covers_range_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
 /* DNN: sgemm path equals a naive DNN (batch 1 and large batch, BN / dropout / every activation),
  * finite-difference gradients of every parameter and the input (BN in training mode, dropout
- * with a fixed mask, PReLU, Dice), BN train vs inference, dropout semantics, identity, init. */
+ * with a fixed mask, PReLU, Dice), BN train vs inference, dropout semantics, identity, init,
+ * and the thread pool's split of a training pass against the serial one.
+ * ctest-label: threads */
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "core/blas.h"
+#include "core/pool.h"
 #include "gradcheck.h"
 #include "layers/dnn.h"
 #include "layers/init.h"
@@ -412,12 +415,59 @@ static void test_init_distributions(void **state) {
     dctr_aligned_free(w);
 }
 
+/* The pool's split of a training pass (row parts, partial dW and bias sums added in order, the
+ * activation backward fused into each part when there is no BN) agrees with the serial pass to
+ * rounding for every activation, with and without BN; dX_beta 0 overwrites a NaN-filled dX. */
+static void test_pooled_backward_matches_serial(void **state) {
+    (void)state;
+    enum { PB = 300, IN = 19 };
+    const int32_t units[2] = {40, 24};
+    dctr_pool *pool;
+    assert_int_equal(dctr_pool_new(2, &pool), DCTR_OK);
+    static float X[PB * IN], dout[PB * 24], dX1[PB * IN], dX2[PB * IN];
+    dctr_rng rng;
+    dctr_rng_init(&rng, 77, 1);
+    gc_fill(&rng, X, PB * IN, -1.5, 1.5);
+    gc_fill(&rng, dout, PB * 24, -1, 1);
+    for (int bn = 0; bn <= 1; bn++)
+        for (int act = 0; act <= DCTR_ACT_DICE; act++) {
+            net a, b;
+            net_make(&a, IN, 2, units, (dctr_activation)act, bn, 0.0f, 0, DCTR_ACT_RELU, PB, 90 + act);
+            net_make(&b, IN, 2, units, (dctr_activation)act, bn, 0.0f, 0, DCTR_ACT_RELU, PB, 90 + act);
+            assert_int_equal(dctr_dnn_workspace_set_pool(b.ws, pool), DCTR_OK);
+            int64_t np = dctr_dnn_num_params(&a.cfg), ld;
+            memset(a.grads, 0, sizeof(float) * (size_t)np);
+            memset(b.grads, 0, sizeof(float) * (size_t)np);
+            memset(dX1, 0, sizeof dX1);
+            for (int i = 0; i < PB * IN; i++)
+                dX2[i] = NAN;
+            const float *ya = dctr_dnn_forward(&a.cfg, &a.p, a.ws, X, IN, PB, 1, NULL, &ld);
+            const float *yb = dctr_dnn_forward(&b.cfg, &b.p, b.ws, X, IN, PB, 1, NULL, &ld);
+            for (int i = 0; i < PB * 24; i++)
+                assert_true(fabsf(ya[i] - yb[i]) <= 1e-5f + 1e-5f * fabsf(ya[i]));
+            dctr_dnn_backward(&a.cfg, &a.p, &a.g, a.ws, X, IN, PB, dout, 24, dX1, IN);
+            dctr_dnn_backward_ex(&b.cfg, &b.p, &b.g, b.ws, X, IN, PB, dout, 24, dX2, IN, 0.0f);
+            for (int64_t i = 0; i < np; i++)
+                if (!(fabsf(a.grads[i] - b.grads[i]) <= 1e-4f + 1e-4f * fabsf(a.grads[i])))
+                    fail_msg("act %d bn %d param %lld: serial %.8g pooled %.8g", act, bn,
+                             (long long)i, (double)a.grads[i], (double)b.grads[i]);
+            for (int i = 0; i < PB * IN; i++)
+                if (!(fabsf(dX1[i] - dX2[i]) <= 1e-5f + 1e-4f * fabsf(dX1[i])))
+                    fail_msg("act %d bn %d dX[%d]: serial %.8g pooled %.8g", act, bn, i,
+                             (double)dX1[i], (double)dX2[i]);
+            net_free(&a);
+            net_free(&b);
+        }
+    dctr_pool_free(pool);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgemm_equals_naive),
         cmocka_unit_test(test_gradients_plain),
         cmocka_unit_test(test_gradients_bn_train),
         cmocka_unit_test(test_gradients_dropout_fixed_mask),
+        cmocka_unit_test(test_pooled_backward_matches_serial),
         cmocka_unit_test(test_bn_train_vs_infer_and_moving_stats),
         cmocka_unit_test(test_dropout_semantics),
         cmocka_unit_test(test_identity_and_output_activation),

@@ -103,6 +103,50 @@ static void test_many_rows_collisions(void **state) {
     dctr_sparse_grad_destroy(&g);
 }
 
+/* The direct index (tables up to 2^24 rows) and the hashed map (larger tables) give the same
+ * touched rows in the same first-touch order and the same sums, over several steps. */
+static void test_direct_index_equals_map(void **state) {
+    (void)state;
+    dctr_sparse_grad direct, hashed;
+    const int64_t small_v = 5000, big_v = (INT64_C(1) << 24) + 1;
+    assert_int_equal(dctr_sparse_grad_init(&direct, small_v, 8, 600), DCTR_OK);
+    assert_int_equal(dctr_sparse_grad_init(&hashed, big_v, 8, 600), DCTR_OK);
+    assert_non_null(direct.index);
+    assert_null(hashed.index);
+    int64_t ids[600];
+    float dout[600 * 10];
+    uint64_t x = 12345;
+    for (int step = 0; step < 3; step++) {
+        for (int i = 0; i < 600; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            ids[i] = (int64_t)((x >> 33) % (uint64_t)(i % 3 ? 50 : small_v)); /* repeats */
+            for (int j = 0; j < 10; j++)
+                dout[i * 10 + j] = (float)((x >> (j + 3)) & 255) / 64.0f - 2.0f;
+        }
+        assert_int_equal(dctr_embedding_scatter(&direct, ids, 600, dout, 10), DCTR_OK);
+        assert_int_equal(dctr_embedding_scatter(&hashed, ids, 600, dout, 10), DCTR_OK);
+        assert_true(direct.count > 50 && direct.count < 600);
+        assert_int_equal(direct.count, hashed.count);
+        assert_memory_equal(direct.rows, hashed.rows, sizeof(int64_t) * (size_t)direct.count);
+        assert_memory_equal(direct.grad, hashed.grad, sizeof(float) * 8 * (size_t)direct.count);
+        for (int i = 0; i < 600; i++)
+            assert_ptr_equal(dctr_sparse_grad_find(&direct, ids[i]) - direct.grad,
+                             dctr_sparse_grad_find(&hashed, ids[i]) - hashed.grad);
+        assert_true(dctr_sparse_grad_sumsq(&direct) == dctr_sparse_grad_sumsq(&hashed));
+        dctr_sparse_grad_clear(&direct);
+        dctr_sparse_grad_clear(&hashed);
+        assert_null(dctr_sparse_grad_find(&direct, ids[0]));
+        assert_null(dctr_sparse_grad_find(&hashed, ids[0]));
+    }
+    /* out of range: an error from scatter, NULL from find (never an out-of-bounds read) */
+    int64_t bad = small_v;
+    assert_int_equal(dctr_embedding_scatter(&direct, &bad, 1, dout, 10), DCTR_ERR_RANGE);
+    assert_null(dctr_sparse_grad_find(&direct, -1));
+    assert_null(dctr_sparse_grad_find(&direct, small_v));
+    dctr_sparse_grad_destroy(&direct);
+    dctr_sparse_grad_destroy(&hashed);
+}
+
 static void test_scatter_seq_skips_padding(void **state) {
     (void)state;
     dctr_sparse_grad g;
@@ -161,6 +205,7 @@ int main(void) {
         cmocka_unit_test(test_gather),
         cmocka_unit_test(test_sparse_grad_shared_and_clear),
         cmocka_unit_test(test_many_rows_collisions),
+        cmocka_unit_test(test_direct_index_equals_map),
         cmocka_unit_test(test_scatter_seq_skips_padding),
         cmocka_unit_test(test_embedding_gradient),
     };

@@ -17,5 +17,10 @@ dctr_status dctr_pool_new(int threads, dctr_pool **out);
 void dctr_pool_free(dctr_pool *pool);
 int dctr_pool_threads(const dctr_pool *pool);
 void dctr_pool_run(dctr_pool *pool, int64_t n, dctr_task_fn fn, void *ctx);
+/* The same range in chunks of `grain` items that the threads claim as they finish, so a slow
+ * item or a descheduled thread does not hold the others up. Which thread runs which chunk
+ * varies from run to run: only for work whose result does not depend on the split (row-local
+ * work, one table per item). fn may be called several times per thread. */
+void dctr_pool_run_claimed(dctr_pool *pool, int64_t n, int64_t grain, dctr_task_fn fn, void *ctx);
 
 #endif

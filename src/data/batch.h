@@ -43,6 +43,10 @@ dctr_status dctr_batch_reserve(dctr_batch *batch, int64_t capacity);
 /* Copies the given rows of `src` into `dst` (dst->capacity >= count); dst->n = count. */
 dctr_status dctr_batch_gather(dctr_batch *dst, const dctr_batch *src, const int64_t *rows,
                               int64_t count);
+/* The same, with the rows split across `pool` (NULL: the calling thread only). */
+struct dctr_pool;
+dctr_status dctr_batch_gather_on(dctr_batch *dst, const dctr_batch *src, const int64_t *rows,
+                                 int64_t count, struct dctr_pool *pool);
 /* The rows of an in-memory dataset, as one batch (no copy). */
 const dctr_batch *dctr_dataset_rows(const dctr_dataset *ds);
 

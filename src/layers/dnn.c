@@ -153,10 +153,18 @@ void dctr_dense_forward(const float *X, int64_t ldx, int64_t B, int32_t in, int3
         return;
     if (out == 1) { /* Dense(1): row dot products; a GEMM with N = 1 wastes most of its time */
         float b0 = bias ? bias[0] : 0.0f;
+        enum { LANES = 8 }; /* independent partial sums: one vector, no serial add chain */
+        const int32_t vec_end = in / LANES * LANES;
         for (int64_t b = 0; b < B; b++) {
             const float *x = X + b * ldx;
+            float acc[LANES] = {0};
+            for (int32_t j = 0; j < vec_end; j += LANES)
+                for (int l = 0; l < LANES; l++)
+                    acc[l] += x[j + l] * W[j + l];
             float s = 0.0f;
-            for (int32_t j = 0; j < in; j++)
+            for (int l = 0; l < LANES; l++)
+                s += acc[l];
+            for (int32_t j = vec_end; j < in; j++)
                 s += x[j] * W[j];
             Z[b * ldz] = s + b0;
         }
@@ -211,6 +219,12 @@ static void dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t
             for (int32_t o = 0; o < out; o++)
                 dbias[o] += d[o];
         }
+}
+
+void dctr_dense_backward_ex(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
+                            int32_t in, int32_t out, const float *W, float *dW, float *dbias,
+                            float *dX, int64_t lddx, float dX_beta) {
+    dense_backward(X, ldx, dZ, ldz, B, in, out, W, dW, dbias, dX, lddx, dX_beta);
 }
 
 void dctr_dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
@@ -479,13 +493,34 @@ struct dctr_dnn_workspace {
     float *g[2]; /* ping-pong dY / dX buffers [max_batch x max width] */
     float *gA, *gZ, *gH;
     float *arena;
-    dctr_pool *pool; /* NULL: GEMMs on OpenBLAS's threads */
+    dctr_pool *pool; /* NULL: GEMMs on OpenBLAS's own threads */
+    float *dw_part;  /* (threads - 1) partial dW of the largest layer, for the pool's split */
+    float *db_part;  /* (threads - 1) partial bias gradients of the widest layer */
+    int64_t dw_part_cap;
+    int64_t max_w;   /* largest in x out of any layer */
+    int32_t max_units;
 };
 
-void dctr_dnn_workspace_set_pool(dctr_dnn_workspace *ws, struct dctr_pool *pool) { ws->pool = pool; }
+dctr_status dctr_dnn_workspace_set_pool(dctr_dnn_workspace *ws, struct dctr_pool *pool) {
+    ws->pool = pool;
+    int64_t parts = pool ? dctr_pool_threads(pool) - 1 : 0;
+    int64_t need = parts * ws->max_w;
+    if (need <= ws->dw_part_cap)
+        return DCTR_OK;
+    dctr_aligned_free(ws->dw_part);
+    ws->dw_part_cap = 0;
+    ws->dw_part = dctr_alloc_floats((size_t)(need + parts * ws->max_units));
+    if (!ws->dw_part)
+        return dctr_set_error(DCTR_ERR_NOMEM, "DNN: %lld floats of partial weight gradients",
+                              (long long)need);
+    ws->db_part = ws->dw_part + need;
+    ws->dw_part_cap = need;
+    return DCTR_OK;
+}
 
-/* Pool splits: batch rows for the forward GEMM (+ bias/activation) and dX; output columns for
- * dW (a sum over rows, so row chunks would need a reduction). The split depends only on the
+/* Pool splits: batch rows for the forward GEMM (+ bias/activation), and for the backward's dX
+ * and dW together: each thread reads only its own rows of X and dZ, and its partial dW (a sum
+ * over its rows) is added to dW in thread order afterwards. The split depends only on the
  * pool's thread count, so results are reproducible for a given thread count. */
 #define DNN_MIN_ROWS_PER_TASK 64
 
@@ -503,12 +538,19 @@ static void chunk(int64_t n, int64_t parts, int64_t i, int64_t *b0, int64_t *b1)
     *b1 = n * (i + 1) / parts;
 }
 
+/* Rows per GEMM + bias/activation block: the block's outputs are still in cache when the
+ * activation pass reads them back. */
+#define FW_BLOCK_ROWS 512
+
 static void fw_task(void *ctx, int worker, int64_t begin, int64_t end) {
     (void)worker;
     const fw_job *j = ctx;
-    dctr_dense_forward(j->X + begin * j->ldx, j->ldx, end - begin, j->in, j->out, j->W, NULL,
-                       j->Z + begin * j->out, j->out);
-    bias_act_inplace(j->act, j->bias, end - begin, j->out, j->Z + begin * j->out);
+    for (int64_t r = begin; r < end; r += FW_BLOCK_ROWS) {
+        int64_t n = end - r < FW_BLOCK_ROWS ? end - r : FW_BLOCK_ROWS;
+        dctr_dense_forward(j->X + r * j->ldx, j->ldx, n, j->in, j->out, j->W, NULL,
+                           j->Z + r * j->out, j->out);
+        bias_act_inplace(j->act, j->bias, n, j->out, j->Z + r * j->out);
+    }
 }
 
 typedef struct ab_job {
@@ -530,26 +572,49 @@ static void ab_task(void *ctx, int worker, int64_t begin, int64_t end) {
 typedef struct bw_job {
     const float *X;
     int64_t ldx;
-    const float *dZ;
+    float *dZ;
     int64_t B;
     int32_t in, out, parts;
     const float *W;
     float *dW, *dX;
+    float *dw_part; /* [parts - 1][in x out] */
     int64_t lddx;
     float beta;
+    /* act_fused: this layer's activation backward (no BN, no per-unit alpha) runs here on each
+     * part's own rows first, writing dZ and summing the bias gradient (part 0 into db, the
+     * others into their db_part [parts - 1][out], added in order afterwards). */
+    int act_fused;
+    dctr_activation act;
+    const float *A, *Y, *dY;
+    float *db, *db_part;
 } bw_job;
 
 static void bw_task(void *ctx, int worker, int64_t begin, int64_t end) {
     (void)worker;
     const bw_job *j = ctx;
     for (int64_t p = begin; p < end; p++) {
-        int64_t c0, c1, r0, r1;
-        chunk(j->out, j->parts, p, &c0, &c1);
-        if (c1 > c0) /* dW[:, c0:c1] += X^T dZ[:, c0:c1] */
-            dctr_sgemm(true, false, j->in, (int)(c1 - c0), (int)j->B, 1.0f, j->X, (int)j->ldx,
-                       j->dZ + c0, j->out, 1.0f, j->dW + c0, j->out);
+        int64_t r0, r1;
         chunk(j->B, j->parts, p, &r0, &r1);
-        if (j->dX && r1 > r0) /* dX[r0:r1] = dZ[r0:r1] W^T */
+        if (j->act_fused) {
+            const int64_t o = r0 * j->out;
+            float *db = p == 0 ? j->db : j->db_part + (p - 1) * (int64_t)j->out;
+            if (p > 0)
+                memset(db, 0, sizeof(float) * (size_t)j->out);
+            if (r1 > r0)
+                act_backward(j->act, j->A + o, j->Y + o, j->dY + o, r1 - r0, j->out, NULL, NULL,
+                             j->dZ + o, 0, db, 0, j->out);
+        }
+        /* part 0 adds into dW itself; the others overwrite their partials */
+        float *dW = p == 0 ? j->dW : j->dw_part + (p - 1) * (int64_t)j->in * j->out;
+        if (r1 <= r0) {
+            if (p > 0)
+                memset(dW, 0, sizeof(float) * (size_t)j->in * (size_t)j->out);
+            continue;
+        }
+        /* dW(p) = X[r0:r1]^T dZ[r0:r1] */
+        dctr_sgemm(true, false, j->in, j->out, (int)(r1 - r0), 1.0f, j->X + r0 * j->ldx,
+                   (int)j->ldx, j->dZ + r0 * j->out, j->out, p == 0 ? 1.0f : 0.0f, dW, j->out);
+        if (j->dX) /* dX[r0:r1] = dZ[r0:r1] W^T */
             dctr_sgemm(false, true, (int)(r1 - r0), j->in, j->out, 1.0f, j->dZ + r0 * j->out,
                        j->out, j->W, j->out, j->beta, j->dX + r0 * j->lddx, (int)j->lddx);
     }
@@ -577,6 +642,8 @@ dctr_status dctr_dnn_workspace_new(const dctr_dnn_config *cfg, int64_t max_batch
         off += dctr_round_up((size_t)(count), DCTR_ALIGNMENT / sizeof(float)); \
     } while (0)
         int32_t maxw = 1;
+        ws->max_w = 0;
+        ws->max_units = 0;
         for (int32_t i = 0; i < cfg->num_layers; i++) {
             layer_ws *l = &ws->l[i];
             int64_t o = cfg->units[i], bo = max_batch * o;
@@ -584,6 +651,10 @@ dctr_status dctr_dnn_workspace_new(const dctr_dnn_config *cfg, int64_t max_batch
             memset(l, 0, sizeof *l);
             if (o > maxw)
                 maxw = (int32_t)o;
+            if ((int64_t)layer_in(cfg, i) * o > ws->max_w)
+                ws->max_w = (int64_t)layer_in(cfg, i) * o;
+            if (o > ws->max_units)
+                ws->max_units = (int32_t)o;
             TAKE(l->Z, bo);
             TAKE(l->H, bo);
             l->A = l->Z;
@@ -631,6 +702,7 @@ void dctr_dnn_workspace_free(dctr_dnn_workspace *ws) {
     if (!ws)
         return;
     dctr_aligned_free(ws->arena);
+    dctr_aligned_free(ws->dw_part);
     dctr_free(ws);
 }
 
@@ -738,6 +810,13 @@ void dctr_dnn_backward(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
                        const dctr_dnn_params *g, dctr_dnn_workspace *ws, const float *X,
                        int64_t ldx, int64_t B, const float *dout, int64_t ld_dout, float *dX,
                        int64_t lddx) {
+    dctr_dnn_backward_ex(cfg, p, g, ws, X, ldx, B, dout, ld_dout, dX, lddx, 1.0f);
+}
+
+void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
+                          const dctr_dnn_params *g, dctr_dnn_workspace *ws, const float *X,
+                          int64_t ldx, int64_t B, const float *dout, int64_t ld_dout, float *dX,
+                          int64_t lddx, float dX_beta) {
     int32_t L = cfg->num_layers;
     if (B > ws->max_batch)
         return; /* the forward refused it already */
@@ -745,7 +824,8 @@ void dctr_dnn_backward(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
         if (dX)
             for (int64_t b = 0; b < B; b++)
                 for (int32_t j = 0; j < cfg->in_dim; j++)
-                    dX[b * lddx + j] += dout[b * ld_dout + j];
+                    dX[b * lddx + j] = (dX_beta != 0.0f ? dX[b * lddx + j] : 0.0f) +
+                                       dout[b * ld_dout + j];
         return;
     }
     const float *dY = dout;
@@ -773,7 +853,16 @@ void dctr_dnn_backward(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
             dH = t;
         }
         float *dA = ws->gA;
-        if (act == DCTR_ACT_DICE) {
+        const int pooled = ws->pool && n > 1 && in > 0 &&
+                           B >= DNN_MIN_ROWS_PER_TASK * dctr_pool_threads(ws->pool) &&
+                           ws->dw_part_cap >= (int64_t)(dctr_pool_threads(ws->pool) - 1) * in * n;
+        /* without BN or a per-unit alpha, each thread runs the activation backward on its own
+         * rows right before its GEMMs (one pass over the pool, rows still in cache) */
+        const int act_fused = pooled && !cfg->use_bn && act != DCTR_ACT_DICE &&
+                              act != DCTR_ACT_PRELU;
+        if (act_fused) {
+            /* done in bw_task below */
+        } else if (act == DCTR_ACT_DICE) {
             memset(dA, 0, (size_t)(B * n) * sizeof(float));
             dice_backward(lp, lg, l, dH, ws->gZ, B, n, dA);
         } else {
@@ -799,11 +888,21 @@ void dctr_dnn_backward(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
         /* ping-pong: never the buffer dY currently points into; overwritten (beta 0) */
         float *dXin = i > 0 ? ((dY == ws->g[0]) ? ws->g[1] : ws->g[0]) : dX;
         int64_t ldxin = i > 0 ? in : lddx;
-        float beta = i > 0 ? 0.0f : 1.0f;
-        if (ws->pool && n > 1 && in > 0 && B >= DNN_MIN_ROWS_PER_TASK * dctr_pool_threads(ws->pool)) {
+        float beta = i > 0 ? 0.0f : dX_beta;
+        if (pooled) {
             int parts = dctr_pool_threads(ws->pool);
-            bw_job bj = {xin, ldin, dZ, B, in, n, parts, lp->W, lg->W, dXin, ldxin, beta};
+            bw_job bj = {xin, ldin, dZ, B, in, n, parts, lp->W, lg->W, dXin, ws->dw_part, ldxin,
+                         beta, act_fused, act, l->A, l->Hc, dH, lg->b, ws->db_part};
             dctr_pool_run(ws->pool, parts, bw_task, &bj);
+            const size_t nw = (size_t)in * (size_t)n;
+            for (int q = 1; q < parts; q++) { /* fixed order: reproducible */
+                const float *part = ws->dw_part + (size_t)(q - 1) * nw;
+                for (size_t e = 0; e < nw; e++)
+                    lg->W[e] += part[e];
+                if (act_fused)
+                    for (int32_t e = 0; e < n; e++)
+                        lg->b[e] += ws->db_part[(size_t)(q - 1) * (size_t)n + (size_t)e];
+            }
             dense_backward(xin, ldin, dZ, n, B, 0, n, lp->W, NULL, db, NULL, 0, beta); /* bias */
         } else {
             dense_backward(xin, ldin, dZ, n, B, in, n, lp->W, lg->W, db, dXin, ldxin, beta);

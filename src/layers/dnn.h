@@ -86,11 +86,13 @@ DCTR_NODISCARD dctr_status dctr_dnn_workspace_new(const dctr_dnn_config *cfg, in
                                                   dctr_dnn_workspace **out);
 void dctr_dnn_workspace_free(dctr_dnn_workspace *ws);
 int64_t dctr_dnn_workspace_max_batch(const dctr_dnn_workspace *ws);
-/* Optional: split each layer's GEMMs (rows of the batch; dW over output columns) and the
- * forward bias + activation over `pool` (NULL: one sgemm call on OpenBLAS's own threads). The
- * caller then runs OpenBLAS at 1 thread, so the two never oversubscribe the cores. */
+/* Optional: split each layer's GEMMs (rows of the batch, with per-thread partial dW added in
+ * thread order) and the forward bias + activation over `pool` (NULL: one sgemm call on
+ * OpenBLAS's own threads). The caller then runs OpenBLAS at 1 thread, so the two never
+ * oversubscribe the cores. Allocates the partial dW buffers the first time a pool needs them. */
 struct dctr_pool;
-void dctr_dnn_workspace_set_pool(dctr_dnn_workspace *ws, struct dctr_pool *pool);
+DCTR_NODISCARD dctr_status dctr_dnn_workspace_set_pool(dctr_dnn_workspace *ws,
+                                                       struct dctr_pool *pool);
 /* Layer i's dropout multiplier buffer [max_batch x units_i] (0 or 1/(1-p)). Tests may fill it
  * and then run a training forward with rng == NULL to use that fixed mask. */
 float *dctr_dnn_dropout_mask(dctr_dnn_workspace *ws, int32_t layer);
@@ -112,6 +114,12 @@ void dctr_dnn_backward(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
                        const dctr_dnn_params *g, dctr_dnn_workspace *ws, const float *X,
                        int64_t ldx, int64_t B, const float *dout, int64_t ld_dout, float *dX,
                        int64_t lddx);
+/* The same, but dX_beta 0 overwrites dX instead of adding into it (dX_beta 1), so the caller
+ * need not clear it first: its old contents are never read, NaN included. */
+void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
+                          const dctr_dnn_params *g, dctr_dnn_workspace *ws, const float *X,
+                          int64_t ldx, int64_t B, const float *dout, int64_t ld_dout, float *dX,
+                          int64_t lddx, float dX_beta);
 
 /* ---- building blocks (also used for DeepFM's output Dense(1, no bias)) ---- */
 
@@ -122,6 +130,10 @@ void dctr_dense_forward(const float *X, int64_t ldx, int64_t B, int32_t in, int3
 void dctr_dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
                          int32_t in, int32_t out, const float *W, float *dW, float *dbias,
                          float *dX, int64_t lddx);
+/* The same; dX_beta 1 adds into dX, 0 overwrites it (old contents never read). */
+void dctr_dense_backward_ex(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
+                            int32_t in, int32_t out, const float *W, float *dW, float *dbias,
+                            float *dX, int64_t lddx, float dX_beta);
 
 /* Batch norm on a contiguous [B x n] matrix. Training: Y = gamma (Z - mu) * istd + beta with
  * batch mean mu and biased variance var (istd = 1/sqrt(var + eps)); saves xhat [B x n]

@@ -6,6 +6,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "layers/sequence_pool.h"
+#include "optim/optim.h"
 
 static dctr_status bad_id(int64_t pos, int64_t id, int64_t vocab) {
     return dctr_set_error(DCTR_ERR_RANGE, "embedding id %lld at position %lld outside [0, %lld)",
@@ -15,12 +16,15 @@ static dctr_status bad_id(int64_t pos, int64_t id, int64_t vocab) {
 dctr_status dctr_embedding_gather(const float *table, int64_t vocab, int32_t dim,
                                   const int64_t *ids, int64_t n, float *out,
                                   int64_t out_stride) {
-/* Fixed-size copies for the common dims compile to a few vector moves instead of a libc call. */
+/* Fixed-size copies for the common dims compile to a few vector moves instead of a libc call.
+ * The rows a few ids ahead are prefetched: a cold table row is a cache miss. */
 #define GATHER_FIXED(K)                                                                  \
     for (int64_t i = 0; i < n; i++) {                                                    \
         int64_t id = ids[i];                                                             \
         if (id < 0 || id >= vocab)                                                       \
             return bad_id(i, id, vocab);                                                 \
+        if (i + 8 < n && ids[i + 8] >= 0 && ids[i + 8] < vocab)                          \
+            __builtin_prefetch(table + ids[i + 8] * (K));                                \
         memcpy(out + i * out_stride, table + id * (K), (K) * sizeof(float));             \
     }                                                                                    \
     return DCTR_OK
@@ -51,6 +55,11 @@ static inline int64_t slot_of(int64_t id, int64_t mask) {
     return (int64_t)(((uint64_t)id * 0x9E3779B97F4A7C15ULL) >> 17) & mask;
 }
 
+/* Tables up to this many rows index their touched rows directly (4 bytes a row, a fraction of
+ * the table's own k floats + optimizer slots); larger ones, hashed tables of 2^40 buckets
+ * included, use the open-addressing map sized by the step's capacity. */
+#define DIRECT_INDEX_MAX_ROWS (INT64_C(1) << 24)
+
 dctr_status dctr_sparse_grad_init(dctr_sparse_grad *g, int64_t vocab, int32_t dim,
                                   int64_t capacity) {
     memset(g, 0, sizeof *g);
@@ -63,26 +72,36 @@ dctr_status dctr_sparse_grad_init(dctr_sparse_grad *g, int64_t vocab, int32_t di
     if (capacity > INT32_MAX / 2)
         return dctr_set_error(DCTR_ERR_LIMIT, "sparse gradient: capacity %lld too large",
                               (long long)capacity);
-    int64_t size = 16;
-    while (size < 2 * capacity)
-        size *= 2;
     g->dim = dim;
     g->vocab = vocab;
     g->capacity = capacity;
-    g->map_size = size;
     size_t nfloats;
     if (!dctr_mul_size((size_t)capacity, (size_t)dim, &nfloats))
         return dctr_set_error(DCTR_ERR_LIMIT, "sparse gradient: capacity x dim overflows");
     g->rows = dctr_calloc((size_t)capacity, sizeof(int64_t));
     g->grad = dctr_alloc_floats(nfloats);
-    g->map_keys = dctr_calloc((size_t)size, sizeof(int64_t));
-    g->map_slot = dctr_calloc((size_t)size, sizeof(int32_t));
-    if (!g->rows || !g->grad || !g->map_keys || !g->map_slot) {
+    int ok = g->rows && g->grad;
+    if (ok && vocab <= DIRECT_INDEX_MAX_ROWS) {
+        g->index = dctr_malloc((size_t)vocab * sizeof(int32_t));
+        ok = g->index != NULL;
+        if (ok)
+            memset(g->index, 0xff, (size_t)vocab * sizeof(int32_t)); /* every entry -1 */
+    } else if (ok) {
+        int64_t size = 16;
+        while (size < 2 * capacity)
+            size *= 2;
+        g->map_size = size;
+        g->map_keys = dctr_malloc((size_t)size * sizeof(int64_t));
+        g->map_slot = dctr_calloc((size_t)size, sizeof(int32_t));
+        ok = g->map_keys && g->map_slot;
+        if (ok)
+            for (int64_t i = 0; i < size; i++)
+                g->map_keys[i] = -1;
+    }
+    if (!ok) {
         dctr_sparse_grad_destroy(g);
         return DCTR_ERR_NOMEM;
     }
-    for (int64_t i = 0; i < size; i++)
-        g->map_keys[i] = -1;
     return DCTR_OK;
 }
 
@@ -91,12 +110,19 @@ void dctr_sparse_grad_destroy(dctr_sparse_grad *g) {
         return;
     dctr_free(g->rows);
     dctr_aligned_free(g->grad);
+    dctr_free(g->index);
     dctr_free(g->map_keys);
     dctr_free(g->map_slot);
     memset(g, 0, sizeof *g);
 }
 
 void dctr_sparse_grad_clear(dctr_sparse_grad *g) {
+    if (g->index) {
+        for (int64_t i = 0; i < g->count; i++)
+            g->index[g->rows[i]] = -1;
+        g->count = 0;
+        return;
+    }
     int64_t mask = g->map_size - 1;
     for (int64_t i = 0; i < g->count; i++) {
         /* Linear probing: deleting every key of the table at once needs no tombstones. */
@@ -109,6 +135,12 @@ void dctr_sparse_grad_clear(dctr_sparse_grad *g) {
 }
 
 float *dctr_sparse_grad_find(const dctr_sparse_grad *g, int64_t id) {
+    if (id < 0 || id >= g->vocab)
+        return NULL;
+    if (g->index) {
+        int32_t slot = g->index[id];
+        return slot >= 0 ? g->grad + (int64_t)slot * g->dim : NULL;
+    }
     int64_t mask = g->map_size - 1;
     for (int64_t s = slot_of(id, mask);; s = (s + 1) & mask) {
         int64_t key = g->map_keys[s];
@@ -119,50 +151,123 @@ float *dctr_sparse_grad_find(const dctr_sparse_grad *g, int64_t id) {
     }
 }
 
-float *dctr_sparse_grad_row(dctr_sparse_grad *g, int64_t id) {
-    if (id < 0 || id >= g->vocab) {
-        dctr_set_error(DCTR_ERR_RANGE, "sparse gradient: id %lld outside [0, %lld)",
-                       (long long)id, (long long)g->vocab);
-        return NULL;
+/* The slot of `id` (in range), created on first touch (*fresh = 1: its gradient row holds
+ * garbage, the caller writes it whole); -1 when full. Inlined into the scatter loops, which run
+ * once per id of every step. */
+static inline int64_t row_slot(dctr_sparse_grad *g, int64_t id, int *fresh) {
+    *fresh = 0;
+    int64_t *key_at = NULL;
+    int32_t *slot_at;
+    if (g->index) {
+        slot_at = &g->index[id];
+        if (*slot_at >= 0)
+            return *slot_at;
+    } else {
+        int64_t mask = g->map_size - 1;
+        int64_t s = slot_of(id, mask);
+        for (;; s = (s + 1) & mask) {
+            int64_t key = g->map_keys[s];
+            if (key == id)
+                return g->map_slot[s];
+            if (key < 0)
+                break;
+        }
+        key_at = &g->map_keys[s];
+        slot_at = &g->map_slot[s];
     }
-    int64_t mask = g->map_size - 1;
-    int64_t s = slot_of(id, mask);
-    for (;; s = (s + 1) & mask) {
-        int64_t key = g->map_keys[s];
-        if (key == id)
-            return g->grad + (int64_t)g->map_slot[s] * g->dim;
-        if (key < 0)
-            break;
-    }
-    if (g->count >= g->capacity) {
-        dctr_set_error(DCTR_ERR_LIMIT, "sparse gradient: more than %lld distinct rows in one step",
-                       (long long)g->capacity);
-        return NULL;
-    }
+    if (g->count >= g->capacity)
+        return -1;
     int64_t slot = g->count++;
-    g->map_keys[s] = id;
-    g->map_slot[s] = (int32_t)slot;
+    if (key_at)
+        *key_at = id;
+    *slot_at = (int32_t)slot;
     g->rows[slot] = id;
+    *fresh = 1;
+    return slot;
+}
+
+double dctr_sparse_grad_sumsq(const dctr_sparse_grad *g) {
+    return g->count > 0 ? dctr_sumsq(g->grad, (size_t)(g->count * g->dim)) : 0.0;
+}
+
+static dctr_status row_error(const dctr_sparse_grad *g, int64_t id) {
+    if (id < 0 || id >= g->vocab)
+        return dctr_set_error(DCTR_ERR_RANGE, "sparse gradient: id %lld outside [0, %lld)",
+                              (long long)id, (long long)g->vocab);
+    return dctr_set_error(DCTR_ERR_LIMIT, "sparse gradient: more than %lld distinct rows in one step",
+                          (long long)g->capacity);
+}
+
+float *dctr_sparse_grad_row(dctr_sparse_grad *g, int64_t id) {
+    int fresh;
+    int64_t slot = id >= 0 && id < g->vocab ? row_slot(g, id, &fresh) : -1;
+    if (slot < 0) {
+        row_error(g, id);
+        return NULL;
+    }
     float *row = g->grad + slot * g->dim;
-    memset(row, 0, (size_t)g->dim * sizeof(float));
+    if (fresh)
+        memset(row, 0, (size_t)g->dim * sizeof(float));
     return row;
 }
 
-static dctr_status add_row(dctr_sparse_grad *g, int64_t id, const float *d) {
-    float *row = dctr_sparse_grad_row(g, id);
-    if (!row)
-        return id < 0 || id >= g->vocab ? DCTR_ERR_RANGE : DCTR_ERR_LIMIT;
-    for (int32_t j = 0; j < g->dim; j++)
-        row[j] += d[j];
-    return DCTR_OK;
-}
+/* grad[ids[i]] += dout[i * stride + 0..K): K a compile-time constant for the common dims, so
+ * the add is a few vector instructions; the next rows of dout are prefetched (a strided walk
+ * through the [B x D] concat gradient, one table at a time). */
+#define SCATTER_FIXED(K)                                                                    \
+    for (int64_t i = 0; i < n; i++) {                                                       \
+        int64_t id = ids[i];                                                                \
+        int fresh;                                                                          \
+        int64_t slot = id >= 0 && id < g->vocab ? row_slot(g, id, &fresh) : -1;             \
+        if (slot < 0)                                                                       \
+            return row_error(g, id);                                                        \
+        if (i + 8 < n) {                                                                    \
+            __builtin_prefetch(dout + (i + 8) * dout_stride);                               \
+            if (g->index && ids[i + 8] >= 0 && ids[i + 8] < g->vocab)                       \
+                __builtin_prefetch(g->index + ids[i + 8]);                                  \
+        }                                                                                   \
+        float *row = g->grad + slot * (K);                                                  \
+        const float *d = dout + i * dout_stride;                                            \
+        if (fresh) /* first touch: the sum so far is this row */                            \
+            memcpy(row, d, (K) * sizeof(float));                                            \
+        else                                                                                \
+            for (int32_t j = 0; j < (K); j++)                                               \
+                row[j] += d[j];                                                             \
+    }                                                                                       \
+    return DCTR_OK
 
 dctr_status dctr_embedding_scatter(dctr_sparse_grad *g, const int64_t *ids, int64_t n,
                                    const float *dout, int64_t dout_stride) {
-    for (int64_t i = 0; i < n; i++)
-        DCTR_TRY(add_row(g, ids[i], dout + i * dout_stride));
+    switch (g->dim) {
+    case 1:
+        SCATTER_FIXED(1);
+    case 4:
+        SCATTER_FIXED(4);
+    case 8:
+        SCATTER_FIXED(8);
+    case 16:
+        SCATTER_FIXED(16);
+    default:
+        break;
+    }
+    const int32_t dim = g->dim;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t id = ids[i];
+        int fresh;
+        int64_t slot = id >= 0 && id < g->vocab ? row_slot(g, id, &fresh) : -1;
+        if (slot < 0)
+            return row_error(g, id);
+        float *row = g->grad + slot * dim;
+        const float *d = dout + i * dout_stride;
+        if (fresh)
+            memcpy(row, d, (size_t)dim * sizeof(float));
+        else
+            for (int32_t j = 0; j < dim; j++)
+                row[j] += d[j];
+    }
     return DCTR_OK;
 }
+#undef SCATTER_FIXED
 
 dctr_status dctr_embedding_scatter_seq(dctr_sparse_grad *g, const int64_t *ids,
                                        const int32_t *lengths, int64_t B, int32_t T,
@@ -170,6 +275,7 @@ dctr_status dctr_embedding_scatter_seq(dctr_sparse_grad *g, const int64_t *ids,
     for (int64_t b = 0; b < B; b++)
         for (int32_t t = 0; t < T; t++)
             if (dctr_seq_valid(ids, lengths, b, T, t))
-                DCTR_TRY(add_row(g, ids[b * T + t], dE + (b * T + t) * g->dim));
+                DCTR_TRY(dctr_embedding_scatter(g, ids + b * T + t, 1, dE + (b * T + t) * g->dim,
+                                                g->dim));
     return DCTR_OK;
 }

@@ -5,7 +5,8 @@
  * The layer never owns parameters: the model owns the table and its accumulator.
  *
  * Backward is sparse: dctr_sparse_grad keeps one gradient row per DISTINCT id touched in the
- * step (touched-row list + open-addressing id -> slot map), never a dense V x dim gradient.
+ * step (touched-row list + an id -> slot index: a direct [V] array for tables up to 2^24 rows,
+ * an open-addressing map above that), never a dense V x dim gradient.
  * Several columns sharing one embedding_name scatter into the SAME accumulator. Clearing costs
  * O(touched rows). Frozen tables (trainable = 0): the caller simply skips the scatter and the
  * optimizer update for that table (the layer has no notion of trainability). */
@@ -35,7 +36,9 @@ typedef struct dctr_sparse_grad {
     int64_t count;     /* distinct rows touched since the last clear */
     int64_t *rows;     /* [capacity]: touched row ids in first-touch order */
     float *grad;       /* [capacity * dim]: gradient of rows[i] at grad + i * dim */
-    int64_t map_size;  /* power of two >= 2 * capacity */
+    int32_t *index;    /* [vocab]: slot of each row, -1 if untouched (tables up to 2^24 rows);
+                        * NULL for larger tables, which use the map below */
+    int64_t map_size;  /* power of two >= 2 * capacity (0 with a direct index) */
     int64_t *map_keys; /* [map_size]: row id, or -1 for an empty slot */
     int32_t *map_slot; /* [map_size]: index into rows / grad */
 } dctr_sparse_grad;
@@ -53,6 +56,9 @@ void dctr_sparse_grad_clear(dctr_sparse_grad *g);
 float *dctr_sparse_grad_row(dctr_sparse_grad *g, int64_t id);
 /* The existing gradient row of `id`, or NULL if it was not touched (never creates). */
 float *dctr_sparse_grad_find(const dctr_sparse_grad *g, int64_t id);
+
+/* Sum of squares of the touched rows' gradients (double accumulation). */
+double dctr_sparse_grad_sumsq(const dctr_sparse_grad *g);
 
 /* Backward of dctr_embedding_gather: grad[ids[i]] += dout[i * dout_stride + 0..dim). */
 DCTR_NODISCARD dctr_status dctr_embedding_scatter(dctr_sparse_grad *g, const int64_t *ids,

@@ -58,6 +58,8 @@ double dctr_l2_sparse(const float *table, dctr_sparse_grad *g, float lambda) {
         return 0.0;
     double s = 0.0;
     for (int64_t i = 0; i < g->count; i++) {
+        if (i + 8 < g->count) /* touched rows are scattered: keep a few misses in flight */
+            __builtin_prefetch(table + g->rows[i + 8] * g->dim);
         const float *w = table + g->rows[i] * g->dim;
         float *gr = g->grad + i * g->dim;
         for (int32_t j = 0; j < g->dim; j++) {

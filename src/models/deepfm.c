@@ -72,6 +72,7 @@ static void dfm_free(void *impl) {
     dctr_free(d->g_emb);
     dctr_free(d->g_lin);
     dctr_free(d->reg_tab);
+    dctr_free(d->sq_tab);
     dfm_ws_free(d->tws);
     dctr_pool_free(d->pool);
     dctr_free(d);
@@ -543,6 +544,8 @@ static dctr_status forward_rows(const dctr_model *model, dfm_ws *ws, const dctr_
 }
 
 #define DFM_MAX_WORKERS 64
+/* Row-local work (gather, FM, linear) is claimed by the threads in chunks of this many rows. */
+#define DFM_ROWS_GRAIN 256
 
 typedef struct rows_job {
     const dctr_model *model;
@@ -558,9 +561,11 @@ static size_t rows_job_size(void) { return sizeof(rows_job); }
 static void rows_task(void *ctx, int worker, int64_t begin, int64_t end) {
     rows_job *j = ctx;
     dctr_status st = forward_rows(j->model, j->ws, j->b, j->training, begin, end);
-    j->st[worker] = st;
-    if (st != DCTR_OK) /* the error message is thread-local: carry it to the caller */
+    if (st != DCTR_OK && j->st[worker] == DCTR_OK) { /* keep this thread's first failure */
+        j->st[worker] = st;
+        /* the error message is thread-local: carry it to the caller */
         snprintf(j->msg[worker], sizeof(j->msg[worker]), "%s", dctr_last_error());
+    }
 }
 
 dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, int training,
@@ -579,7 +584,7 @@ dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b
         j->training = training;
         for (int t = 0; t < DFM_MAX_WORKERS; t++)
             j->st[t] = DCTR_OK;
-        dctr_pool_run(pool, B, rows_task, j);
+        dctr_pool_run_claimed(pool, B, DFM_ROWS_GRAIN, rows_task, j);
         for (int t = 0; t < dctr_pool_threads(pool); t++)
             if (j->st[t] != DCTR_OK)
                 return dctr_set_error(j->st[t], "%s", j->msg[t]);
@@ -627,13 +632,19 @@ static void fm_bw_task(void *ctx, int worker, int64_t begin, int64_t end) {
 }
 
 /* Per-table scatter of the plain sparse columns' gradients plus the table's L2: tables share
- * nothing, so tables run in parallel and each accumulates its columns in the serial order. */
+ * nothing, so each thread takes a contiguous range of tables; a table's rows accumulate in
+ * blocks of rows, its columns in order within a block, whatever the thread count. */
 typedef struct tab_bw_job {
     const dctr_model *model;
     const dctr_batch *b;
     const float *dlogit, *dX;
     dctr_status *fail; /* per worker */
 } tab_bw_job;
+
+/* Rows per block of the table scatter: each thread walks the rows of dX once, a block at a
+ * time, and scatters the block into all of its tables while the block is in cache (table by
+ * table over all rows would stream the strided dX once per table). */
+#define TAB_BW_BLOCK_ROWS 256
 
 static void tab_bw_task(void *ctx, int worker, int64_t begin, int64_t end) {
     const tab_bw_job *j = ctx;
@@ -643,30 +654,30 @@ static void tab_bw_task(void *ctx, int worker, int64_t begin, int64_t end) {
     const dctr_model_config *cfg = &model->cfg;
     const int64_t B = j->b->n;
     for (int64_t t = begin; t < end; t++) {
-        if (s->tables[t].trainable) {
-            for (int32_t i = 0; i < d->nlin; i++) {
-                const dfm_col *c = &d->lin[i];
-                if (c->table != t)
-                    continue;
-                dctr_status st = dctr_linear_sparse_backward(&d->g_lin[t], j->b->cols[c->col].ids, B,
-                                                             j->dlogit);
-                if (st != DCTR_OK) {
-                    j->fail[worker] = st;
-                    return;
-                }
-            }
-            for (int32_t i = 0; i < d->nemb; i++) {
-                const dfm_col *c = &d->emb[i];
-                if (c->table != t)
-                    continue;
-                dctr_status st = dctr_embedding_scatter(&d->g_emb[t], j->b->cols[c->col].ids, B,
-                                                        j->dX + c->off, d->xw);
-                if (st != DCTR_OK) {
-                    j->fail[worker] = st;
-                    return;
-                }
+        dctr_sparse_grad_clear(&d->g_emb[t]);
+        dctr_sparse_grad_clear(&d->g_lin[t]);
+    }
+    for (int64_t r0 = 0; r0 < B; r0 += TAB_BW_BLOCK_ROWS) {
+        const int64_t n = B - r0 < TAB_BW_BLOCK_ROWS ? B - r0 : TAB_BW_BLOCK_ROWS;
+        for (int64_t t = begin; t < end; t++) {
+            if (!s->tables[t].trainable)
+                continue;
+            dctr_status st = DCTR_OK;
+            for (int32_t i = 0; i < d->nlin && st == DCTR_OK; i++)
+                if (d->lin[i].table == t)
+                    st = dctr_linear_sparse_backward(&d->g_lin[t], j->b->cols[d->lin[i].col].ids + r0,
+                                                     n, j->dlogit + r0);
+            for (int32_t i = 0; i < d->nemb && st == DCTR_OK; i++)
+                if (d->emb[i].table == t)
+                    st = dctr_embedding_scatter(&d->g_emb[t], j->b->cols[d->emb[i].col].ids + r0, n,
+                                                j->dX + r0 * d->xw + d->emb[i].off, d->xw);
+            if (st != DCTR_OK) {
+                j->fail[worker] = st;
+                return;
             }
         }
+    }
+    for (int64_t t = begin; t < end; t++) {
         d->reg_tab[2 * t] = d->lin_off[t] >= 0 && cfg->l2_linear > 0
                                 ? dctr_l2_sparse(d->params + d->lin_off[t], &d->g_lin[t], cfg->l2_linear)
                                 : 0.0;
@@ -674,6 +685,8 @@ static void tab_bw_task(void *ctx, int worker, int64_t begin, int64_t end) {
                                     ? dctr_l2_sparse(d->params + d->emb_off[t], &d->g_emb[t],
                                                      cfg->l2_embedding)
                                     : 0.0;
+        /* the final gradients are still in cache: their squares for the step's checks */
+        d->sq_tab[t] = dctr_sparse_grad_sumsq(&d->g_emb[t]) + dctr_sparse_grad_sumsq(&d->g_lin[t]);
     }
 }
 
@@ -715,13 +728,15 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
     float *G = d->grad; /* dense tail: index (i - dense_begin) */
     const int64_t db = d->dense_begin;
     memset(G, 0, sizeof(float) * (size_t)(d->nparams - db));
-    for (int32_t t = 0; t < d->ntables; t++) {
-        dctr_sparse_grad_clear(&d->g_emb[t]);
-        dctr_sparse_grad_clear(&d->g_lin[t]);
-    }
-
-    /* no varlen column: every table gradient is a plain scatter, done per table (see above) */
+    /* no varlen column: every table gradient is a plain scatter, done per table (see above),
+     * which clears the table's accumulators itself */
     const int per_table = d->nvar == 0 && d->nvar1 == 0;
+    d->sq_valid = 0;
+    if (!per_table)
+        for (int32_t t = 0; t < d->ntables; t++) {
+            dctr_sparse_grad_clear(&d->g_emb[t]);
+            dctr_sparse_grad_clear(&d->g_lin[t]);
+        }
     memset(ws->dpred, 0, sizeof(float) * (size_t)B);
     double loss = model->task == DCTR_TASK_BINARY
                       ? dctr_loss_bce(ws->pred, b->labels, b->sample_weights, B, ws->dpred)
@@ -770,23 +785,25 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
     /* DNN and FM into dX */
     if (d->nemb > 0 || d->use_dnn) {
         float *dX = ws->dX;
-        memset(dX, 0, sizeof(float) * (size_t)(B * xw));
+        /* a DNN over all of X writes every element of dX first: no clearing pass needed */
+        const int dnn_writes_dx = d->use_dnn && d->dnn_cfg.num_layers > 0 && d->dnn_cfg.in_dim == xw;
+        if (!dnn_writes_dx)
+            memset(dX, 0, sizeof(float) * (size_t)(B * xw));
         if (d->use_dnn) {
             if (d->dnn_cfg.num_layers == 0) {
                 dctr_dense_backward(ws->X, xw, dlogit, 1, B, d->h, 1, P + d->out_w_off,
                                     G + (d->out_w_off - db), NULL, dX, xw);
             } else {
-                float *dH = ws->dH;
-                memset(dH, 0, sizeof(float) * (size_t)(B * d->h));
-                dctr_dense_backward(ws->H, ws->ldh, dlogit, 1, B, d->h, 1, P + d->out_w_off,
-                                    G + (d->out_w_off - db), NULL, dH, d->h);
-                dctr_dnn_backward(&d->dnn_cfg, &d->dnnp, &d->dnng, ws->dnn, ws->X, xw, B, dH, d->h,
-                                  dX, xw);
+                float *dH = ws->dH; /* written, not accumulated */
+                dctr_dense_backward_ex(ws->H, ws->ldh, dlogit, 1, B, d->h, 1, P + d->out_w_off,
+                                       G + (d->out_w_off - db), NULL, dH, d->h, 0.0f);
+                dctr_dnn_backward_ex(&d->dnn_cfg, &d->dnnp, &d->dnng, ws->dnn, ws->X, xw, B, dH,
+                                     d->h, dX, xw, dnn_writes_dx ? 0.0f : 1.0f);
             }
         }
         fm_bw_job fj = {d, ws};
         if (d->pool && d->nfm > 0 && B >= 2 * dctr_pool_threads(d->pool))
-            dctr_pool_run(d->pool, B, fm_bw_task, &fj);
+            dctr_pool_run_claimed(d->pool, B, DFM_ROWS_GRAIN, fm_bw_task, &fj);
         else if (d->nfm > 0)
             fm_bw_task(&fj, 0, 0, B);
         for (int32_t i = 0; i < d->nemb; i++) {
@@ -842,6 +859,7 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
             reg += d->reg_tab[2 * t];
             reg += d->reg_tab[2 * t + 1];
         }
+        d->sq_valid = 1;
     } else {
         for (int32_t t = 0; t < d->ntables; t++) {
             if (d->lin_off[t] >= 0 && cfg->l2_linear > 0)
@@ -927,6 +945,11 @@ static dctr_status dfm_set_threads(dctr_model *m, int32_t threads) {
     return DCTR_OK;
 }
 
+static struct dctr_pool *dfm_training_pool(const dctr_model *m) {
+    const dfm *d = m->impl;
+    return d->pool;
+}
+
 static const dctr_model_ops dfm_ops = {
     .name = "deepfm",
     .free_impl = dfm_free,
@@ -934,6 +957,7 @@ static const dctr_model_ops dfm_ops = {
     .workspace_free = dfm_workspace_free,
     .predict = dfm_predict,
     .train_step = dfm_train_step,
+    .training_pool = dfm_training_pool,
     .snapshot = dfm_snapshot,
     .restore = dfm_restore,
     .snapshot_free = dfm_snapshot_free,

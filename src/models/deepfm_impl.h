@@ -92,6 +92,8 @@ typedef struct dfm {
     dctr_dnn_params dnng;
     dctr_sparse_grad *g_emb, *g_lin; /* per table (capacity 0 when unused) */
     double *reg_tab;         /* [2 * ntables] per-table L2 terms (linear, embedding) */
+    double *sq_tab;          /* [ntables] per-table sums of squared gradients, when sq_valid */
+    int sq_valid;            /* the last backward filled sq_tab (the per-table path) */
     dfm_ws *tws;
     dctr_rng drop_rng;
     int32_t threads;

@@ -44,7 +44,8 @@ dctr_status dfm_prepare_training(dctr_model *model, int64_t n) {
         d->g_emb = dctr_calloc((size_t)d->ntables + 1, sizeof(dctr_sparse_grad));
         d->g_lin = dctr_calloc((size_t)d->ntables + 1, sizeof(dctr_sparse_grad));
         d->reg_tab = dctr_calloc(2 * (size_t)d->ntables + 2, sizeof(double));
-        if (!d->g_emb || !d->g_lin || !d->reg_tab)
+        d->sq_tab = dctr_calloc((size_t)d->ntables + 1, sizeof(double));
+        if (!d->g_emb || !d->g_lin || !d->reg_tab || !d->sq_tab)
             return DCTR_ERR_NOMEM;
     }
     if (d->tws && d->tws->cap >= n)
@@ -73,7 +74,7 @@ static dctr_status forward_backward(dctr_model *model, const dctr_batch *batch, 
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "deepfm: batch built for another schema");
     DCTR_TRY(dfm_prepare_training(model, batch->n));
     if (d->tws->dnn) /* the DNN's GEMMs split on the pool (OpenBLAS at 1 thread, see set_threads) */
-        dctr_dnn_workspace_set_pool(d->tws->dnn, d->pool);
+        DCTR_TRY(dctr_dnn_workspace_set_pool(d->tws->dnn, d->pool));
     DCTR_TRY(dfm_forward(model, d->tws, batch, 1, &d->drop_rng, d->pool));
     return dfm_backward(model, d->tws, batch, data_loss, reg_loss);
 }
@@ -85,10 +86,9 @@ dctr_status dctr_deepfm_compute_gradients(dctr_model *model, const dctr_batch *b
 
 static double grad_sumsq(const dfm *d, const dctr_schema *s) {
     double ss = dctr_sumsq(d->grad, (size_t)(d->nparams - d->dense_begin));
-    for (int32_t t = 0; t < s->ntables; t++) {
-        ss += dctr_sumsq(d->g_emb[t].grad, (size_t)(d->g_emb[t].count * d->g_emb[t].dim));
-        ss += dctr_sumsq(d->g_lin[t].grad, (size_t)d->g_lin[t].count);
-    }
+    for (int32_t t = 0; t < s->ntables; t++)
+        ss += d->sq_valid ? d->sq_tab[t]
+                          : dctr_sparse_grad_sumsq(&d->g_emb[t]) + dctr_sparse_grad_sumsq(&d->g_lin[t]);
     return ss;
 }
 
@@ -97,22 +97,36 @@ static void update_table(const dfm *d, const dctr_optim_step *st, int64_t off,
     float *slots[DCTR_OPTIM_MAX_SLOTS] = {0};
     for (int k = 0; k < DCTR_OPTIM_MAX_SLOTS; k++)
         slots[k] = d->slots[k] ? d->slots[k] + off : NULL;
-    for (int64_t i = 0; i < g->count; i++)
-        dctr_optim_update_row(&d->opt, st, d->params + off, slots, g->rows[i], g->dim,
-                              g->grad + i * g->dim);
+    dctr_optim_update_rows(&d->opt, st, d->params + off, slots, g->rows, g->count, g->dim, g->grad);
 }
+
+/* Dense-tail floats per update item: element-wise, so any split gives the same weights. */
+#define DENSE_UPDATE_GRAIN 16384
 
 typedef struct upd_job {
     const dfm *d;
     const dctr_schema *s;
     const dctr_optim_step *st;
+    int64_t ndense; /* dense-tail floats to update */
 } upd_job;
 
-static void update_tables_task(void *ctx, int worker, int64_t begin, int64_t end) {
+/* Items [0, ntables) are the tables (they share no rows and no state); the items after them
+ * are DENSE_UPDATE_GRAIN-float pieces of the dense tail. */
+static void update_task(void *ctx, int worker, int64_t begin, int64_t end) {
     (void)worker;
     const upd_job *j = ctx;
     const dfm *d = j->d;
     for (int64_t t = begin; t < end; t++) {
+        if (t >= d->ntables) {
+            int64_t db = d->dense_begin, e0 = (t - d->ntables) * DENSE_UPDATE_GRAIN;
+            int64_t e1 = e0 + DENSE_UPDATE_GRAIN < j->ndense ? e0 + DENSE_UPDATE_GRAIN : j->ndense;
+            float *slots[DCTR_OPTIM_MAX_SLOTS] = {0};
+            for (int k = 0; k < DCTR_OPTIM_MAX_SLOTS; k++)
+                slots[k] = d->slots[k] ? d->slots[k] + db + e0 : NULL;
+            dctr_optim_update(&d->opt, j->st, d->params + db + e0, d->grad + e0, slots,
+                              (size_t)(e1 - e0));
+            continue;
+        }
         if (!j->s->tables[t].trainable)
             continue;
         if (d->emb_off[t] >= 0)
@@ -129,20 +143,15 @@ static void apply_update(dctr_model *model) {
     model->steps++;
     dctr_optim_step st;
     dctr_optim_begin_step(&d->opt, model->steps, scale, &st);
-    int64_t db = d->dense_begin;
-    float *slots[DCTR_OPTIM_MAX_SLOTS] = {0};
-    for (int k = 0; k < DCTR_OPTIM_MAX_SLOTS; k++)
-        slots[k] = d->slots[k] ? d->slots[k] + db : NULL;
-    int64_t ndense = d->nparams - db;
+    int64_t ndense = d->nparams - d->dense_begin;
     if (!model->cfg.use_bias)
         ndense--; /* the bias is the last element: leave it at 0 */
-    dctr_optim_update(&d->opt, &st, d->params + db, d->grad, slots, (size_t)ndense);
-    upd_job j = {d, s, &st};
-    /* tables share no rows and no state: one table per task, same result for any split */
-    if (d->pool && d->ntables > 1)
-        dctr_pool_run(d->pool, d->ntables, update_tables_task, &j);
+    upd_job j = {d, s, &st, ndense};
+    int64_t items = d->ntables + (ndense + DENSE_UPDATE_GRAIN - 1) / DENSE_UPDATE_GRAIN;
+    if (d->pool)
+        dctr_pool_run_claimed(d->pool, items, 1, update_task, &j);
     else
-        update_tables_task(&j, 0, 0, d->ntables);
+        update_task(&j, 0, 0, items);
 }
 
 dctr_status dfm_train_step(dctr_model *model, const dctr_batch *batch, double *data_loss,

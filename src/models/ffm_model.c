@@ -272,6 +272,11 @@ static dctr_status set_threads(dctr_model *model, int32_t threads) {
     return DCTR_OK;
 }
 
+static struct dctr_pool *training_pool(const dctr_model *model) {
+    const dctr_ffm_impl *impl = model->impl;
+    return impl->pool;
+}
+
 /* ---- snapshots ---- */
 
 /* Restore-best keeps the weights only, not their AdaGrad accumulators (half the size of the
@@ -395,6 +400,7 @@ const dctr_model_ops dctr_ffm_ops = {
     .workspace_free = ws_free,
     .predict = predict_batch,
     .train_step = train_step,
+    .training_pool = training_pool,
     .snapshot = snapshot,
     .restore = restore,
     .snapshot_free = snapshot_free,

@@ -33,6 +33,9 @@ typedef struct dctr_model_ops {
     int64_t (*optimizer_bytes)(const dctr_model *model);
     /* Training threads (called by fit before the first step). May be NULL. */
     dctr_status (*set_threads)(dctr_model *model, int32_t threads);
+    /* The thread pool set_threads made, or NULL: fit runs its mini-batch gather on it between
+     * steps rather than start threads of its own. May be NULL. */
+    struct dctr_pool *(*training_pool)(const dctr_model *model);
 } dctr_model_ops;
 
 struct dctr_model {

@@ -191,3 +191,19 @@ double dctr_sumsq(const float *g, size_t n) {
         s += (double)g[i] * g[i];
     return s;
 }
+
+void dctr_optim_update_rows(const dctr_optim *opt, const dctr_optim_step *st, float *table,
+                            float *const *slots, const int64_t *rows, int64_t count, int32_t k,
+                            const float *g) {
+    enum { AHEAD = 6 };
+    const int ns = dctr_optim_slots(opt);
+    for (int64_t i = 0; i < count; i++) {
+        if (i + AHEAD < count) {
+            size_t pf = (size_t)rows[i + AHEAD] * (size_t)k;
+            __builtin_prefetch(table + pf, 1);
+            for (int s = 0; s < ns; s++)
+                __builtin_prefetch(slots[s] + pf, 1);
+        }
+        dctr_optim_update_row(opt, st, table, slots, rows[i], k, g + i * k);
+    }
+}

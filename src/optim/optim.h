@@ -62,6 +62,11 @@ void dctr_optim_update(const dctr_optim *opt, const dctr_optim_step *st, float *
 /* Lazy sparse update of row `row` (k floats) of a table w[V x k] with slots of the same shape. */
 void dctr_optim_update_row(const dctr_optim *opt, const dctr_optim_step *st, float *table,
                            float *const *slots, int64_t row, int32_t k, const float *g);
+/* The same for `count` rows (rows[i] with its gradient at g + i * k), in order: the next rows'
+ * weights and slots are prefetched, since a cold row is a cache miss in each of them. */
+void dctr_optim_update_rows(const dctr_optim *opt, const dctr_optim_step *st, float *table,
+                            float *const *slots, const int64_t *rows, int64_t count, int32_t k,
+                            const float *g);
 
 /* Global-norm clipping factor: min(1, clipnorm / sqrt(sumsq)); 1 when clipnorm <= 0. */
 double dctr_optim_clip_scale(const dctr_optim *opt, double sumsq);
