@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "deepctr/deepctr.h"
+#include "dfm_fixture.h"
 #include "io/container.h"
 #include "models/ffm_model.h"
 #include "test_env.h"
@@ -368,6 +369,72 @@ static void test_refusals(void **state) {
     dctr_schema_free(s);
 }
 
+/* Plain schemas (sparse + 1-d dense columns) run through libffm's pair kernels; the pooled
+ * kernels compute the same function and the same per-block AdaGrad steps (each block meets one
+ * pair), so the two agree to float rounding, before and after training. */
+static void test_plain_schema_native_kernels_match_pooled(void **state) {
+    (void)state;
+    const fx_col cols[] = {
+        {.name = "a", .kind = DCTR_COLUMN_SPARSE, .vocab = 50, .k = 4},
+        {.name = "b", .kind = DCTR_COLUMN_SPARSE, .vocab = 30, .k = 4},
+        {.name = "c", .kind = DCTR_COLUMN_SPARSE, .vocab = 7, .k = 4},
+        {.name = "d", .kind = DCTR_COLUMN_SPARSE, .vocab = 100, .k = 4},
+        {.name = "x", .kind = DCTR_COLUMN_DENSE},
+        {.name = "y", .kind = DCTR_COLUMN_DENSE},
+    };
+    dctr_schema *s = fx_schema(cols, 6);
+    dctr_model_config cfg;
+    dctr_model_config_default(&cfg, DCTR_MODEL_FFM);
+    cfg.ffm_k = 4;
+    cfg.ffm_linear = 1;
+    dctr_model *native = fx_model(s, &cfg), *pooled = fx_model(s, &cfg);
+    assert_int_equal(((dctr_ffm_impl *)native->impl)->one_node_per_field, 1);
+    ((dctr_ffm_impl *)pooled->impl)->one_node_per_field = 0; /* force the pooled kernels */
+    dctr_batch *tb = fx_batch(s, 400, 3, 0, 0), *eb = fx_batch(s, 100, 4, 0, 0);
+    dctr_dataset *train = fx_dataset(s, tb);
+    float p1[100], p2[100];
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(dctr_model_predict_batch(native, eb, p1), DCTR_OK);
+        assert_int_equal(dctr_model_predict_batch(pooled, eb, p2), DCTR_OK);
+        for (int i = 0; i < 100; i++)
+            if (!(fabsf(p1[i] - p2[i]) <= 1e-5f))
+                fail_msg("round %d row %d: native %.8g pooled %.8g", round, i, (double)p1[i],
+                         (double)p2[i]);
+        if (round == 1)
+            break;
+        dctr_fit_options o;
+        dctr_fit_options_default(&o);
+        o.epochs = 3;
+        o.batch_size = 32;
+        assert_int_equal(dctr_model_fit(native, train, &o, NULL), DCTR_OK);
+        assert_int_equal(dctr_model_fit(pooled, train, &o, NULL), DCTR_OK);
+    }
+    /* training moved the predictions (the check above is not on untouched weights) */
+    float p0[100];
+    dctr_model *fresh = fx_model(s, &cfg);
+    assert_int_equal(dctr_model_predict_batch(fresh, eb, p0), DCTR_OK);
+    double moved = 0;
+    for (int i = 0; i < 100; i++)
+        moved += fabs((double)p0[i] - p1[i]);
+    assert_true(moved / 100 > 1e-3);
+    /* varlen or multi-dimensional dense columns keep the pooled kernels */
+    const fx_col mixed[] = {
+        {.name = "a", .kind = DCTR_COLUMN_SPARSE, .vocab = 50, .k = 4},
+        {.name = "v", .kind = DCTR_COLUMN_DENSE, .dense_dim = 3},
+    };
+    dctr_schema *s2 = fx_schema(mixed, 2);
+    dctr_model *m2 = fx_model(s2, &cfg);
+    assert_int_equal(((dctr_ffm_impl *)m2->impl)->one_node_per_field, 0);
+    dctr_model_free(m2);
+    dctr_schema_free(s2);
+    dctr_model_free(fresh);
+    dctr_model_free(native);
+    dctr_model_free(pooled);
+    dctr_batch_free(eb);
+    dctr_dataset_free(train);
+    dctr_schema_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frappe_csv_fit),
@@ -375,6 +442,7 @@ int main(void) {
         cmocka_unit_test(test_mapping_by_hand),
         cmocka_unit_test(test_gradient_check_ffm_and_deepffm),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_plain_schema_native_kernels_match_pooled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

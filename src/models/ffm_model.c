@@ -123,6 +123,14 @@ static void linear_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n
     w->bias -= st->eta * kappa / sqrtf(w->bias_g);
 }
 
+/* The row's model output t: FFM pairs + linear part (with the bias) when enabled. */
+static float row_output(const dctr_ffm_impl *impl, const dctr_ffm_node *x, int32_t n, float r,
+                        dctr_ffm_pooled *ps) {
+    if (impl->one_node_per_field) /* the native kernel adds the linear part itself */
+        return dctr_ffm_score(&impl->w, x, x + n, r);
+    return dctr_ffm_pooled_forward(&impl->w, x, n, r, ps, NULL) + linear_of(&impl->w, x, n);
+}
+
 static float output_of(float t, dctr_task task) {
     return task == DCTR_TASK_REGRESSION ? t : 1.0f / (1.0f + expf(-t));
 }
@@ -174,9 +182,7 @@ static dctr_status predict_batch(const dctr_model *model, void *wsp, const dctr_
     for (int64_t i = 0; i < batch->n; i++) {
         int32_t n = dctr_ffm_row_nodes(impl, batch, i, ws->nodes);
         float r = row_inv_norm(impl, ws->nodes, n);
-        float t = dctr_ffm_pooled_forward(&impl->w, ws->nodes, n, r, &ws->pooled, NULL) +
-                  linear_of(&impl->w, ws->nodes, n);
-        out[i] = output_of(t, model->task);
+        out[i] = output_of(row_output(impl, ws->nodes, n, r, &ws->pooled), model->task);
     }
     return DCTR_OK;
 }
@@ -201,7 +207,7 @@ static void step_worker(void *p, int worker, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; i++) {
         int32_t n = dctr_ffm_row_nodes(impl, c->batch, i, nodes);
         float r = row_inv_norm(impl, nodes, n);
-        float t = dctr_ffm_pooled_forward(&impl->w, nodes, n, r, ps, NULL) + linear_of(&impl->w, nodes, n);
+        float t = row_output(impl, nodes, n, r, ps);
         float kappa;
         double l = dctr_ffm_loss(t, c->batch->labels[i], regression, &kappa);
         float wgt = sw ? sw[i] : 1.0f;
@@ -214,8 +220,12 @@ static void step_worker(void *p, int worker, int64_t begin, int64_t end) {
         loss += l * wgt;
         if (c->pred)
             c->pred[i] = output_of(t, c->model->task);
-        dctr_ffm_pooled_update(&impl->w, nodes, n, r, ps, kappa * wgt, NULL, &st);
-        linear_update(&impl->w, nodes, n, kappa * wgt, &st);
+        if (impl->one_node_per_field) {
+            dctr_ffm_update(&impl->w, nodes, nodes + n, r, kappa * wgt, &st);
+        } else {
+            dctr_ffm_pooled_update(&impl->w, nodes, n, r, ps, kappa * wgt, NULL, &st);
+            linear_update(&impl->w, nodes, n, kappa * wgt, &st);
+        }
     }
     c->loss[worker] = loss;
 }

@@ -39,6 +39,11 @@ typedef struct dctr_ffm_impl {
     dctr_ffm_colmap *cols;
     int32_t ncols;
     int32_t max_nodes;  /* nodes per row upper bound */
+    /* Every column is sparse or a 1-dimensional dense column: a row has at most one node per
+     * field, where the pooled form IS libffm's pair loop (each block meets one pair), so rows
+     * run through the native pair kernels (dctr_ffm_score / dctr_ffm_update: no per-row pooled
+     * matrix to fill). Only the float summation order differs from the pooled kernels. */
+    int one_node_per_field;
     dctr_ffm_node *scratch; /* [threads * max_nodes] train_step workspace */
     dctr_ffm_pooled *pooled; /* [threads] train_step workspace */
     dctr_ffm_deep *deep;  /* DCTR_MODEL_DEEPFFM only */
