@@ -14,6 +14,7 @@
 #include "core/alloc.h"
 #include "dfm_fixture.h"
 #include "models/deepfm.h"
+#include "models/deepfm_impl.h"
 #include "models/model_types.h"
 
 static const fx_col COLS[] = {
@@ -56,7 +57,9 @@ static void test_gradient_check_per_table(void **state) {
         for (int64_t i = 0; i < n; i++)
             if (P[i] == 0.0f)
                 P[i] = 0.01f * (float)((i % 7) - 3);
-        dctr_batch *b = fx_batch(s, 16, 11, 0, 1);
+        /* >= DFM_TABLES_POOL_MIN_ROWS (and several 256-row scatter blocks): at 2 threads the
+         * tables, the row-split forward and the FM backward all run on the pool */
+        dctr_batch *b = fx_batch(s, DFM_TABLES_POOL_MIN_ROWS + 100, 11, 0, 1);
         float *ga = dctr_alloc_floats((size_t)n);
         assert_non_null(ga);
         (void)total_loss(m, b);
@@ -93,7 +96,7 @@ static void test_gradient_check_per_table(void **state) {
 
 static void train(dctr_model *m, const dctr_schema *s, int steps, double *reg) {
     for (int i = 0; i < steps; i++) {
-        dctr_batch *b = fx_batch(s, 64, 100 + (uint64_t)i, 0, 0);
+        dctr_batch *b = fx_batch(s, DFM_TABLES_POOL_MIN_ROWS, 100 + (uint64_t)i, 0, 0);
         double dl = 0;
         assert_int_equal(m->ops->train_step(m, b, &dl, &reg[i], NULL), DCTR_OK);
         assert_true(isfinite(dl) && reg[i] > 0);

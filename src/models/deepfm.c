@@ -544,7 +544,9 @@ static dctr_status forward_rows(const dctr_model *model, dfm_ws *ws, const dctr_
 }
 
 #define DFM_MAX_WORKERS 64
-/* Row-local work (gather, FM, linear) is claimed by the threads in chunks of this many rows. */
+/* Row-local work (gather, FM, linear) is claimed by the threads in chunks of this many rows;
+ * a batch of fewer than two chunks stays on the calling thread (handing it over would cost
+ * about what the work does). */
 #define DFM_ROWS_GRAIN 256
 
 typedef struct rows_job {
@@ -576,7 +578,7 @@ dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b
         return dctr_set_error(DCTR_ERR_INTERNAL, "deepfm: batch of %lld rows > workspace %lld",
                               (long long)B, (long long)ws->cap);
     if (pool && dctr_pool_threads(pool) > 1 && dctr_pool_threads(pool) <= DFM_MAX_WORKERS &&
-        B >= 2 * dctr_pool_threads(pool)) {
+        B >= 2 * DFM_ROWS_GRAIN) {
         rows_job *j = ws->job;
         j->model = model;
         j->ws = ws;
@@ -802,7 +804,7 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
             }
         }
         fm_bw_job fj = {d, ws};
-        if (d->pool && d->nfm > 0 && B >= 2 * dctr_pool_threads(d->pool))
+        if (d->pool && d->nfm > 0 && B >= 2 * DFM_ROWS_GRAIN)
             dctr_pool_run_claimed(d->pool, B, DFM_ROWS_GRAIN, fm_bw_task, &fj);
         else if (d->nfm > 0)
             fm_bw_task(&fj, 0, 0, B);
@@ -848,7 +850,7 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
     if (per_table) {
         dctr_status fail[DFM_MAX_WORKERS] = {DCTR_OK};
         tab_bw_job tj = {model, b, dlogit, d->nemb > 0 ? ws->dX : NULL, fail};
-        if (d->pool && d->ntables > 1)
+        if (dfm_tables_on_pool(d, B))
             dctr_pool_run(d->pool, d->ntables, tab_bw_task, &tj);
         else
             tab_bw_task(&tj, 0, 0, d->ntables);

@@ -100,6 +100,15 @@ typedef struct dfm {
     dctr_pool *pool;
 } dfm;
 
+/* The per-table gradient scatter and optimizer updates go to the pool from this many batch rows
+ * on: below it a table's share of a step is a few microseconds, and moving the tables' rows
+ * between the cores' caches costs more than the second thread gains (FM and LR at batch 256). */
+#define DFM_TABLES_POOL_MIN_ROWS 1024
+
+static inline int dfm_tables_on_pool(const dfm *d, int64_t batch_rows) {
+    return d->pool && d->ntables > 1 && batch_rows >= DFM_TABLES_POOL_MIN_ROWS;
+}
+
 dctr_status dfm_ws_new(const dctr_model *model, int64_t cap, int training, dfm_ws **out);
 void dfm_ws_free(dfm_ws *ws);
 /* Forward into ws->pred (training: BN batch stats, dropout from drop_rng). */

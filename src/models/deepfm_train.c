@@ -136,7 +136,7 @@ static void update_task(void *ctx, int worker, int64_t begin, int64_t end) {
     }
 }
 
-static void apply_update(dctr_model *model) {
+static void apply_update(dctr_model *model, int64_t batch_rows) {
     dfm *d = model->impl;
     const dctr_schema *s = model->schema;
     double scale = d->opt.clipnorm > 0 ? dctr_optim_clip_scale(&d->opt, grad_sumsq(d, s)) : 1.0;
@@ -148,7 +148,7 @@ static void apply_update(dctr_model *model) {
         ndense--; /* the bias is the last element: leave it at 0 */
     upd_job j = {d, s, &st, ndense};
     int64_t items = d->ntables + (ndense + DENSE_UPDATE_GRAIN - 1) / DENSE_UPDATE_GRAIN;
-    if (d->pool)
+    if (dfm_tables_on_pool(d, batch_rows))
         dctr_pool_run_claimed(d->pool, items, 1, update_task, &j);
     else
         update_task(&j, 0, 0, items);
@@ -177,7 +177,7 @@ dctr_status dfm_train_step(dctr_model *model, const dctr_batch *batch, double *d
     if (!isfinite(gsq) || !(step < 1e30))
         return dctr_set_error(DCTR_ERR_NUMERIC, "gradient norm %g (learning rate %g) would make the "
                               "weights non-finite; step not applied", sqrt(gsq), d->opt.lr);
-    apply_update(model);
+    apply_update(model, batch->n);
     return DCTR_OK;
 }
 
