@@ -251,7 +251,7 @@ int main(int argc, char **argv) {
     bench_machine mach;
     bench_machine_info(&mach);
     bench_data d;
-    bench_data_prepare(&d, dir, rows, vocab, K_EMB, 1);
+    bench_data_prepare(&d, dir, rows, vocab, K_EMB, 0, 1);
     raw_rows rr;
     raw_rows_load(&rr, d.csv, 10000);
     const dctr_batch *all = dctr_dataset_rows(d.data);

@@ -17,7 +17,7 @@ void bench_check(dctr_status st, const char *what) {
     exit(1);
 }
 
-dctr_schema *bench_criteo_schema(int32_t k) {
+dctr_schema *bench_criteo_schema(int32_t k, int64_t hash_buckets) {
     dctr_schema *s;
     bench_check(dctr_schema_new(&s), "dctr_schema_new");
     char name[8];
@@ -34,6 +34,10 @@ dctr_schema *bench_criteo_schema(int32_t k) {
         dctr_sparse_feat_default(&f, name);
         f.dtype = DCTR_DTYPE_STRING;
         f.embedding_dim = k;
+        if (hash_buckets > 0) {
+            f.use_hash = 1;
+            f.vocabulary_size = hash_buckets;
+        }
         bench_check(dctr_schema_add_sparse(s, &f), "dctr_schema_add_sparse");
     }
     return s;
@@ -45,7 +49,7 @@ static double file_mb(const char *p) {
 }
 
 void bench_data_prepare(bench_data *d, const char *dir, int64_t rows, int64_t max_vocab, int32_t k,
-                        int read) {
+                        int64_t hash_buckets, int read) {
     memset(d, 0, sizeof *d);
     d->rows = rows;
     d->max_vocab = max_vocab;
@@ -71,7 +75,7 @@ void bench_data_prepare(bench_data *d, const char *dir, int64_t rows, int64_t ma
         }
     }
     d->csv_mb = file_mb(d->csv);
-    d->schema = bench_criteo_schema(k);
+    d->schema = bench_criteo_schema(k, hash_buckets);
     double t0 = bench_now();
     bench_check(dctr_schema_fit_csv(d->schema, d->csv, NULL), "dctr_schema_fit_csv");
     d->fit_seconds = bench_now() - t0;

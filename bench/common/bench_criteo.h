@@ -27,13 +27,14 @@ typedef struct bench_data {
 /* Exits the program with a message when a call fails (bench programs only). */
 void bench_check(dctr_status st, const char *what);
 
-/* An unfitted schema for the shape, embedding dim k. */
-dctr_schema *bench_criteo_schema(int32_t k);
+/* An unfitted schema for the shape, embedding dim k; hash_buckets > 0 hashes every sparse column
+ * into that many rows (use_hash), 0 fits a vocabulary per column. */
+dctr_schema *bench_criteo_schema(int32_t k, int64_t hash_buckets);
 
-/* Makes sure dir/synth_<rows>_<vocab>.csv exists (generating it), fits the schema (dim k) and,
- * when `read` is set, reads the whole file into memory. */
+/* Makes sure dir/synth_<rows>_<vocab>.csv exists (generating it), fits the schema (dim k,
+ * hash_buckets as above) and, when `read` is set, reads the whole file into memory. */
 void bench_data_prepare(bench_data *d, const char *dir, int64_t rows, int64_t max_vocab, int32_t k,
-                        int read);
+                        int64_t hash_buckets, int read);
 void bench_data_free(bench_data *d);
 
 /* A temporary directory (mkdtemp under /tmp) when dir is NULL; returns dir or the new path. */
