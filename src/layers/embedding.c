@@ -55,10 +55,12 @@ static inline int64_t slot_of(int64_t id, int64_t mask) {
     return (int64_t)(((uint64_t)id * 0x9E3779B97F4A7C15ULL) >> 17) & mask;
 }
 
-/* Tables up to this many rows index their touched rows directly (4 bytes a row, a fraction of
- * the table's own k floats + optimizer slots); larger ones, hashed tables of 2^40 buckets
- * included, use the open-addressing map sized by the step's capacity. */
-#define DIRECT_INDEX_MAX_ROWS (INT64_C(1) << 24)
+/* Tables up to this many rows index their touched rows directly: 4 bytes a row, at most 4 MiB
+ * an accumulator. Larger ones, hashed tables of up to 2^40 buckets included, use the
+ * open-addressing map sized by the step's capacity, so their extra memory stays proportional
+ * to a step's rows, not to the table (a [V] index would be 10-40 % of a big table's own
+ * weights + optimizer state with small k and plain SGD). */
+#define DIRECT_INDEX_MAX_ROWS (INT64_C(1) << 20)
 
 dctr_status dctr_sparse_grad_init(dctr_sparse_grad *g, int64_t vocab, int32_t dim,
                                   int64_t capacity) {

@@ -5,7 +5,7 @@
  * The layer never owns parameters: the model owns the table and its accumulator.
  *
  * Backward is sparse: dctr_sparse_grad keeps one gradient row per DISTINCT id touched in the
- * step (touched-row list + an id -> slot index: a direct [V] array for tables up to 2^24 rows,
+ * step (touched-row list + an id -> slot index: a direct [V] array for tables up to 2^20 rows,
  * an open-addressing map above that), never a dense V x dim gradient.
  * Several columns sharing one embedding_name scatter into the SAME accumulator. Clearing costs
  * O(touched rows). Frozen tables (trainable = 0): the caller simply skips the scatter and the
@@ -36,7 +36,7 @@ typedef struct dctr_sparse_grad {
     int64_t count;     /* distinct rows touched since the last clear */
     int64_t *rows;     /* [capacity]: touched row ids in first-touch order */
     float *grad;       /* [capacity * dim]: gradient of rows[i] at grad + i * dim */
-    int32_t *index;    /* [vocab]: slot of each row, -1 if untouched (tables up to 2^24 rows);
+    int32_t *index;    /* [vocab]: slot of each row, -1 if untouched (tables up to 2^20 rows);
                         * NULL for larger tables, which use the map below */
     int64_t map_size;  /* power of two >= 2 * capacity (0 with a direct index) */
     int64_t *map_keys; /* [map_size]: row id, or -1 for an empty slot */
