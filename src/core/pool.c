@@ -164,7 +164,14 @@ void dctr_pool_free(dctr_pool *pool) {
 
 int dctr_pool_threads(const dctr_pool *pool) { return pool ? pool->threads : 1; }
 
+/* grain 0: the fixed split; > 0: claimed chunks. A pool of one thread (or none) runs inline. */
 static void run_job(dctr_pool *pool, int64_t n, int64_t grain, dctr_task_fn fn, void *ctx) {
+    if (n <= 0)
+        return;
+    if (!pool || pool->threads == 1) {
+        fn(ctx, 0, 0, n);
+        return;
+    }
     pthread_mutex_lock(&pool->mutex);
     pool->fn = fn;
     pool->ctx = ctx;
@@ -190,21 +197,9 @@ static void run_job(dctr_pool *pool, int64_t n, int64_t grain, dctr_task_fn fn, 
 }
 
 void dctr_pool_run(dctr_pool *pool, int64_t n, dctr_task_fn fn, void *ctx) {
-    if (n <= 0)
-        return;
-    if (!pool || pool->threads == 1) {
-        fn(ctx, 0, 0, n);
-        return;
-    }
     run_job(pool, n, 0, fn, ctx);
 }
 
 void dctr_pool_run_claimed(dctr_pool *pool, int64_t n, int64_t grain, dctr_task_fn fn, void *ctx) {
-    if (n <= 0)
-        return;
-    if (!pool || pool->threads == 1) {
-        fn(ctx, 0, 0, n);
-        return;
-    }
     run_job(pool, n, grain > 0 ? grain : 1, fn, ctx);
 }

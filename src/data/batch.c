@@ -180,8 +180,9 @@ typedef struct gather_job {
     const int64_t *rows;
 } gather_job;
 
-/* Rows are random, so each element is a cache miss: prefetching a few rows ahead keeps several
- * misses in flight (the hardware prefetcher cannot guess random indices). */
+/* The rows are scattered over the dataset (fit reads a shuffled batch in dataset order, but
+ * ~n/batch rows apart), so each element is a cache miss: prefetching rows ahead keeps several
+ * misses in flight (the hardware prefetcher cannot guess the indices). */
 #define GATHER_AHEAD 64
 
 /* Copies output rows [r0, r1): row-local, so any split gives the same batch. */
