@@ -251,6 +251,28 @@ static dctr_status read_column(dctr_rbuf *r, dctr_schema *s, int32_t i) {
     return DCTR_OK;
 }
 
+/* The largest id a vocabulary maps to (-1 when empty). */
+static int64_t max_vocab_id(const dctr_vocab *v) {
+    int64_t m = -1;
+    for (uint64_t i = 0; i <= v->mask; i++)
+        if (v->slots[i].len != DCTR_VOCAB_EMPTY && v->slots[i].value > m)
+            m = v->slots[i].value;
+    return m;
+}
+
+/* Vocabulary ids were range-checked against each column's stored size, but validation settles
+ * the final table sizes (and a shared vocabulary was checked against another column): every id
+ * must index its column's table, or encoding would leave the table and a rewrite of the schema
+ * would not read back. */
+static dctr_status check_vocab_ids(dctr_rbuf *r, const dctr_schema *s) {
+    for (int32_t i = 0; i < s->ncols; i++) {
+        const dctr_column *c = &s->cols[i];
+        if (c->kind != DCTR_COLUMN_DENSE && c->vocab && max_vocab_id(c->vocab) >= c->vocab_size)
+            return bad(r, "vocabulary id beyond the table of", c->name, (long long)c->vocab_size);
+    }
+    return DCTR_OK;
+}
+
 /* Checks that the fitted state is consistent with the descriptors (after validation). */
 static dctr_status check_fitted(dctr_rbuf *r, const dctr_schema *s) {
     for (int32_t i = 0; i < s->ncols; i++) {
@@ -336,6 +358,8 @@ dctr_status dctr_schema_read(dctr_rbuf *r, dctr_schema **out) {
         if (st != DCTR_OK)
             st = dctr_error_prefix(DCTR_ERR_FORMAT, "%s: stored schema is invalid",
                                    r->origin ? r->origin : "schema");
+        if (st == DCTR_OK)
+            st = check_vocab_ids(r, s);
     }
     if (st == DCTR_OK && fitted) {
         if (!validated)
