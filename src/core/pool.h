@@ -9,6 +9,9 @@
 
 #include "deepctr/common.h"
 
+/* The most threads any pool, model or trainer uses (a request above it is clamped). */
+#define DCTR_MAX_THREADS 64
+
 typedef struct dctr_pool dctr_pool;
 typedef void (*dctr_task_fn)(void *ctx, int worker, int64_t begin, int64_t end);
 
