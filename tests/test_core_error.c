@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "threads.h"
+
 #include "core/error.h"
 
 static void test_set_error_returns_status_and_formats(void **state) {
@@ -72,16 +74,12 @@ static void *thread_main(void *p) {
 static void test_last_error_is_per_thread(void **state) {
     (void)state;
     dctr_set_error(DCTR_ERR_IO, "main thread message");
-    pthread_t t[4];
     thread_arg args[4];
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 4; i++)
         args[i].id = i;
-        assert_int_equal(pthread_create(&t[i], NULL, thread_main, &args[i]), 0);
-    }
-    for (int i = 0; i < 4; i++) {
-        pthread_join(t[i], NULL);
+    assert_int_equal(th_run_all(4, thread_main, args, sizeof args[0]), 0);
+    for (int i = 0; i < 4; i++)
         assert_true(args[i].ok);
-    }
     assert_string_equal(dctr_last_error(), "main thread message");
 }
 

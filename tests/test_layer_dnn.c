@@ -318,7 +318,9 @@ static void test_dropout_semantics(void **state) {
     gc_fill(&rng, X, 500, -1, 1);
     const float *nod = dctr_dnn_forward(&b.cfg, &b.p, b.ws, X, 10, 50, 1, NULL, NULL);
     const float *inf = dctr_dnn_forward(&a.cfg, &a.p, a.ws, X, 10, 50, 0, &rng, NULL);
-    assert_memory_equal(inf, nod, sizeof(float) * 50 * 200); /* off in inference */
+    /* off in inference: equal to the no-dropout net's training forward, up to the rounding
+     * between the training GEMM (BLAS) and inference's row-exact one */
+    assert_true(gc_max_rel(inf, nod, 50 * 200, 1e-5, 1e-6) <= 1);
     const float *tr = dctr_dnn_forward(&a.cfg, &a.p, a.ws, X, 10, 50, 1, &rng, NULL);
     int64_t dropped = 0;
     for (int64_t i = 0; i < 50 * 200; i++) {

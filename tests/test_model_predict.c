@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "threads.h"
+
 #include "dfm_fixture.h"
 #include "models/model_types.h"
 
@@ -70,16 +72,12 @@ static void test_threads_bit_exact(void **state) {
     assert_int_equal(dctr_model_predict_batch(m, b, serial), DCTR_OK);
     for (int i = 0; i < ROWS; i++)
         assert_true(serial[i] > 0.0f && serial[i] < 1.0f);
-    pthread_t th[8];
     job jobs[8];
-    for (int t = 0; t < 8; t++) {
+    for (int t = 0; t < 8; t++)
         jobs[t] = (job){.m = m, .b = b, .expect = serial, .use_predictor = t % 2};
-        assert_int_equal(pthread_create(&th[t], NULL, worker, &jobs[t]), 0);
-    }
-    for (int t = 0; t < 8; t++) {
-        pthread_join(th[t], NULL);
+    assert_int_equal(th_run_all(8, worker, jobs, sizeof jobs[0]), 0);
+    for (int t = 0; t < 8; t++)
         assert_true(jobs[t].ok);
-    }
     /* evaluate = metrics of predict */
     dctr_dataset *ds = fx_dataset(s, b);
     double v[DCTR_METRIC_COUNT];

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "threads.h"
+
 #include "core/rng.h"
 #include "dfm_fixture.h"
 
@@ -122,16 +124,12 @@ static void test_16_threads_10k_predictions_equal_serial(void **state) {
     dctr_batch *rows = fx_batch(s, ROWS, 77, 0, 0);
     static float serial[ROWS];
     assert_int_equal(dctr_model_predict_batch(m, rows, serial), DCTR_OK);
-    pthread_t th[THREADS];
     job jobs[THREADS];
-    for (int t = 0; t < THREADS; t++) {
+    for (int t = 0; t < THREADS; t++)
         jobs[t] = (job){.model = m, .rows = rows, .expect = serial, .thread = t};
-        assert_int_equal(pthread_create(&th[t], NULL, worker, &jobs[t]), 0);
-    }
-    for (int t = 0; t < THREADS; t++) {
-        pthread_join(th[t], NULL);
+    assert_int_equal(th_run_all(THREADS, worker, jobs, sizeof jobs[0]), 0);
+    for (int t = 0; t < THREADS; t++)
         assert_int_equal(jobs[t].mismatches, 0);
-    }
     dctr_batch_free(rows);
     dctr_model_free(m);
     dctr_schema_free(s);

@@ -8,6 +8,7 @@
 
 #include "core/alloc.h"
 #include "core/blas.h"
+#include "core/gemm_rows.h"
 #include "core/error.h"
 #include "layers/init.h"
 
@@ -147,27 +148,51 @@ void dctr_dnn_init(const dctr_dnn_config *cfg, const dctr_dnn_params *p, dctr_rn
 
 /* ---------------------------------------------------------------- dense */
 
+/* Dense(1): row dot products (a GEMM with N = 1 wastes most of its time). Row-local, so a
+ * row's result never depends on the batch around it. */
+static void dense1_forward(const float *X, int64_t ldx, int64_t B, int32_t in, const float *W,
+                           const float *bias, float *Z, int64_t ldz) {
+    float b0 = bias ? bias[0] : 0.0f;
+    enum { LANES = 8 }; /* independent partial sums: one vector, no serial add chain */
+    const int32_t vec_end = in / LANES * LANES;
+    for (int64_t b = 0; b < B; b++) {
+        const float *x = X + b * ldx;
+        float acc[LANES] = {0};
+        for (int32_t j = 0; j < vec_end; j += LANES)
+            for (int l = 0; l < LANES; l++)
+                acc[l] += x[j + l] * W[j + l];
+        float s = 0.0f;
+        for (int l = 0; l < LANES; l++)
+            s += acc[l];
+        for (int32_t j = vec_end; j < in; j++)
+            s += x[j] * W[j];
+        Z[b * ldz] = s + b0;
+    }
+}
+
+void dctr_dense_forward_rows(const float *X, int64_t ldx, int64_t B, int32_t in, int32_t out,
+                             const float *W, const float *bias, float *Z, int64_t ldz) {
+    if (B <= 0 || out <= 0)
+        return;
+    if (out == 1) {
+        dense1_forward(X, ldx, B, in, W, bias, Z, ldz);
+        return;
+    }
+    dctr_gemm_rows(X, ldx, B, in, out, W, Z, ldz);
+    if (bias)
+        for (int64_t b = 0; b < B; b++) {
+            float *z = Z + b * ldz;
+            for (int32_t o = 0; o < out; o++)
+                z[o] += bias[o];
+        }
+}
+
 void dctr_dense_forward(const float *X, int64_t ldx, int64_t B, int32_t in, int32_t out,
                         const float *W, const float *bias, float *Z, int64_t ldz) {
     if (B <= 0 || out <= 0)
         return;
-    if (out == 1) { /* Dense(1): row dot products; a GEMM with N = 1 wastes most of its time */
-        float b0 = bias ? bias[0] : 0.0f;
-        enum { LANES = 8 }; /* independent partial sums: one vector, no serial add chain */
-        const int32_t vec_end = in / LANES * LANES;
-        for (int64_t b = 0; b < B; b++) {
-            const float *x = X + b * ldx;
-            float acc[LANES] = {0};
-            for (int32_t j = 0; j < vec_end; j += LANES)
-                for (int l = 0; l < LANES; l++)
-                    acc[l] += x[j + l] * W[j + l];
-            float s = 0.0f;
-            for (int l = 0; l < LANES; l++)
-                s += acc[l];
-            for (int32_t j = vec_end; j < in; j++)
-                s += x[j] * W[j];
-            Z[b * ldz] = s + b0;
-        }
+    if (out == 1) {
+        dense1_forward(X, ldx, B, in, W, bias, Z, ldz);
         return;
     }
     if (bias)
@@ -531,6 +556,7 @@ typedef struct fw_job {
     const float *W, *bias;
     float *Z;
     dctr_activation act;
+    int rows_exact; /* inference: the row-exact GEMM (dctr_dense_forward_rows) */
 } fw_job;
 
 static void chunk(int64_t n, int64_t parts, int64_t i, int64_t *b0, int64_t *b1) {
@@ -547,8 +573,8 @@ static void fw_task(void *ctx, int worker, int64_t begin, int64_t end) {
     const fw_job *j = ctx;
     for (int64_t r = begin; r < end; r += FW_BLOCK_ROWS) {
         int64_t n = end - r < FW_BLOCK_ROWS ? end - r : FW_BLOCK_ROWS;
-        dctr_dense_forward(j->X + r * j->ldx, j->ldx, n, j->in, j->out, j->W, NULL,
-                           j->Z + r * j->out, j->out);
+        (j->rows_exact ? dctr_dense_forward_rows : dctr_dense_forward)(
+            j->X + r * j->ldx, j->ldx, n, j->in, j->out, j->W, NULL, j->Z + r * j->out, j->out);
         bias_act_inplace(j->act, j->bias, n, j->out, j->Z + r * j->out);
     }
 }
@@ -767,13 +793,14 @@ const float *dctr_dnn_forward(const dctr_dnn_config *cfg, const dctr_dnn_params 
         int inplace = act != DCTR_ACT_PRELU && act != DCTR_ACT_DICE;
         if (!cfg->use_bn && inplace) {
             /* one pass for bias + activation after the GEMM */
-            fw_job fj = {in, ld, B, layer_in(cfg, i), n, lp->W, lp->b, l->Z, act};
+            fw_job fj = {in, ld, B, layer_in(cfg, i), n, lp->W, lp->b, l->Z, act, !training};
             if (ws->pool && n > 1 && B >= DNN_MIN_ROWS_PER_TASK * dctr_pool_threads(ws->pool))
                 dctr_pool_run(ws->pool, B, fw_task, &fj);
             else
                 fw_task(&fj, 0, 0, B);
         } else {
-            dctr_dense_forward(in, ld, B, layer_in(cfg, i), n, lp->W, lp->b, l->Z, n);
+            (training ? dctr_dense_forward : dctr_dense_forward_rows)(in, ld, B, layer_in(cfg, i),
+                                                                     n, lp->W, lp->b, l->Z, n);
         }
         if (cfg->use_bn) {
             if (training)

@@ -126,6 +126,11 @@ void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
 /* Z[b*ldz + o] = X[b,:] . W[:, o] (+ bias[o] if non-NULL); Z written. */
 void dctr_dense_forward(const float *X, int64_t ldx, int64_t B, int32_t in, int32_t out,
                         const float *W, const float *bias, float *Z, int64_t ldz);
+/* The same through the row-exact GEMM (core/gemm_rows.h): each row's result depends on that
+ * row alone, never on B, its position or the CPU's BLAS kernel. Used by every inference
+ * forward (training = 0), so batch and single-row predictions are bit-identical. */
+void dctr_dense_forward_rows(const float *X, int64_t ldx, int64_t B, int32_t in, int32_t out,
+                             const float *W, const float *bias, float *Z, int64_t ldz);
 /* dW += X^T dZ, dbias (nullable) += column sums of dZ, dX (nullable) += dZ W^T. */
 void dctr_dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
                          int32_t in, int32_t out, const float *W, float *dW, float *dbias,
