@@ -30,6 +30,7 @@ static const char *data_path(int argc, char **argv, char *buf, size_t cap) {
 }
 
 int main(int argc, char **argv) {
+    (void)dctr_blas_use_native_kernel(argv); /* the CPU's real BLAS kernels */
     char buf[600];
     const char *path = data_path(argc, argv, buf, sizeof buf);
 

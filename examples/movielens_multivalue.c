@@ -136,6 +136,7 @@ static double run_variant(const char *path, int weighted, double *mse_zero) {
 }
 
 int main(int argc, char **argv) {
+    (void)dctr_blas_use_native_kernel(argv); /* the CPU's real BLAS kernels */
     const char *dir = ex_temp_dir();
     char gen[600], weighted_path[600];
     const char *path = argc > 1 ? argv[1] : NULL;

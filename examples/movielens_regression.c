@@ -13,6 +13,7 @@ static const char *const SPARSE[] = {"movie_id", "user_id", "gender", "age", "oc
 #define NUM_SPARSE (int)(sizeof SPARSE / sizeof SPARSE[0])
 
 int main(int argc, char **argv) {
+    (void)dctr_blas_use_native_kernel(argv); /* the CPU's real BLAS kernels */
     char buf[600];
     const char *path = argc > 1 ? argv[1] : NULL;
     if (!path) {

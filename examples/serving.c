@@ -162,6 +162,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
+    (void)dctr_blas_use_native_kernel(argv); /* the CPU's real BLAS kernels */
     char data_buf[600], model_buf[600];
     const char *data = argc > 1 ? argv[1] : NULL;
     const char *model_path = argc > 2 ? argv[2] : NULL;

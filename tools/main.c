@@ -28,7 +28,25 @@ static void usage(FILE *f) {
           f);
 }
 
+/* The library, the BLAS kernel it runs and the CPU's SIMD level: what decides the speed. */
+static void print_version(void) {
+    printf("deepctr %s\n%s\n", dctr_version(), dctr_build_info());
+    dctr_runtime_info ri = {.struct_size = sizeof ri};
+    if (dctr_runtime_info_get(&ri) != DCTR_OK)
+        return;
+    printf("blas kernel %s, %d thread%s; cpu %s; libdeepctr kernels %s\n", ri.blas_kernel,
+           ri.blas_threads, ri.blas_threads == 1 ? "" : "s", ri.cpu_simd, ri.kernel_simd);
+    if (ri.blas_coretype_auto_set)
+        printf("OPENBLAS_CORETYPE=%s set automatically: OpenBLAS had picked a generic kernel\n",
+               ri.blas_coretype_auto_set);
+    if (ri.blas_kernel_generic)
+        printf("warning: OpenBLAS runs generic kernels on this CPU; set OPENBLAS_CORETYPE=%s\n",
+               ri.blas_recommended_coretype);
+}
+
 int main(int argc, char **argv) {
+    /* before any work: OpenBLAS picks its kernels once, when the process starts */
+    (void)dctr_blas_use_native_kernel(argv);
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;
@@ -39,7 +57,7 @@ int main(int argc, char **argv) {
         return CLI_EXIT_OK;
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("deepctr %s\n%s\n", dctr_version(), dctr_build_info());
+        print_version();
         return CLI_EXIT_OK;
     }
     for (size_t i = 0; i < NUM_COMMANDS; i++)
