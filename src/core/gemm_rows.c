@@ -1,5 +1,6 @@
 /* Row-exact GEMM (see gemm_rows.h): register-blocked kernels, R rows x NV vectors of columns
- * per tile, W read in place (its rows are contiguous in N, so no packing is needed). */
+ * per tile, W read in place (its rows are contiguous in N, so no packing is needed). Which
+ * tile computes an element never changes its instruction sequence: one accumulator, k in order. */
 #include "core/gemm_rows.h"
 
 #include <string.h>
@@ -48,149 +49,194 @@ static void rows_portable(const float *X, int64_t ldx, int64_t B, int32_t K, int
 
 #if DCTR_X86_DISPATCH
 
-/* ---- AVX-512: 16 lanes; tiles of up to 8 rows x 2 vectors, tails through lane masks ---- */
+/* The SIMD kernels keep every accumulator in a named register variable: with arrays of vectors
+ * gcc spills them to the stack on every k. A tile of fewer rows than the kernel's height reuses
+ * its last row's pointer for the missing rows and stores only the real ones; every element
+ * still gets exactly the same instruction sequence, so results stay row-exact. */
 
-#define TILE512(R, NV)                                                                        \
-    DCTR_TARGET_AVX512 static void tile512_##R##_##NV(const float *X, int64_t ldx, int32_t K,  \
-                                                      int32_t N, const float *W, float *Z,     \
-                                                      int64_t ldz, __mmask16 last) {           \
-        __m512 acc[R][NV];                                                                     \
-        for (int r = 0; r < R; r++)                                                            \
-            for (int v = 0; v < NV; v++)                                                       \
-                acc[r][v] = _mm512_setzero_ps();                                               \
-        for (int32_t k = 0; k < K; k++) {                                                      \
-            const float *w = W + (int64_t)k * N;                                               \
-            __m512 wv[NV];                                                                     \
-            for (int v = 0; v < NV; v++)                                                       \
-                wv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, w + 16 * v)                  \
-                                    : _mm512_loadu_ps(w + 16 * v);                             \
-            for (int r = 0; r < R; r++) {                                                      \
-                __m512 a = _mm512_set1_ps(X[r * ldx + k]);                                     \
-                for (int v = 0; v < NV; v++)                                                   \
-                    acc[r][v] = _mm512_fmadd_ps(a, wv[v], acc[r][v]);                          \
-            }                                                                                  \
-        }                                                                                      \
-        for (int r = 0; r < R; r++)                                                            \
-            for (int v = 0; v < NV; v++) {                                                     \
-                if (v == NV - 1)                                                               \
-                    _mm512_mask_storeu_ps(Z + r * ldz + 16 * v, last, acc[r][v]);              \
-                else                                                                           \
-                    _mm512_storeu_ps(Z + r * ldz + 16 * v, acc[r][v]);                         \
-            }                                                                                  \
+/* Rows of X per chunk: a chunk's rows stay in L2 while every column panel of W passes over them. */
+#define CHUNK_ROWS 48
+
+#define LD512(w, m) _mm512_maskz_loadu_ps((m), (w))
+#define FMA512(r)                                                                             \
+    do {                                                                                      \
+        __m512 a = _mm512_set1_ps(x##r[k]);                                                   \
+        c##r##0 = _mm512_fmadd_ps(a, w0, c##r##0);                                            \
+        c##r##1 = _mm512_fmadd_ps(a, w1, c##r##1);                                            \
+    } while (0)
+#define ST512(r)                                                                              \
+    do {                                                                                      \
+        if (r < R) {                                                                          \
+            _mm512_mask_storeu_ps(z + r * ldz, m0, c##r##0);                                  \
+            _mm512_mask_storeu_ps(z + r * ldz + 16, m1, c##r##1);                             \
+        }                                                                                     \
+    } while (0)
+
+/* Up to 8 rows x up to 32 columns (lane masks m0, m1). */
+DCTR_TARGET_AVX512 static void tile512_8x2(const float *X, int64_t ldx, int R, int32_t K,
+                                           int32_t N, const float *W, float *z, int64_t ldz,
+                                           __mmask16 m0, __mmask16 m1) {
+    const float *x0 = X, *x1 = X + (R > 1 ? 1 : 0) * ldx, *x2 = X + (R > 2 ? 2 : R - 1) * ldx,
+                *x3 = X + (R > 3 ? 3 : R - 1) * ldx, *x4 = X + (R > 4 ? 4 : R - 1) * ldx,
+                *x5 = X + (R > 5 ? 5 : R - 1) * ldx, *x6 = X + (R > 6 ? 6 : R - 1) * ldx,
+                *x7 = X + (R > 7 ? 7 : R - 1) * ldx;
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00,
+           c61 = c00, c70 = c00, c71 = c00;
+    for (int32_t k = 0; k < K; k++) {
+        const float *w = W + (int64_t)k * N;
+        __m512 w0 = LD512(w, m0), w1 = LD512(w + 16, m1);
+        FMA512(0);
+        FMA512(1);
+        FMA512(2);
+        FMA512(3);
+        FMA512(4);
+        FMA512(5);
+        FMA512(6);
+        FMA512(7);
     }
+    ST512(0);
+    ST512(1);
+    ST512(2);
+    ST512(3);
+    ST512(4);
+    ST512(5);
+    ST512(6);
+    ST512(7);
+}
 
-/* 8 x 2 is the main tile (16 accumulators); 1-row tiles widen to 4 vectors so that four
- * independent FMA chains hide the latency when a service predicts one row. */
-TILE512(8, 2)
-TILE512(4, 2)
-TILE512(2, 2)
-TILE512(1, 2)
-TILE512(8, 1)
-TILE512(4, 1)
-TILE512(2, 1)
-TILE512(1, 1)
-TILE512(1, 4)
-TILE512(2, 4)
+/* One row x 64 columns: four independent FMA chains hide the latency of a lone row. */
+DCTR_TARGET_AVX512 static void row512_x4(const float *x, int32_t K, int32_t N, const float *W,
+                                         float *z) {
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+    for (int32_t k = 0; k < K; k++) {
+        const float *w = W + (int64_t)k * N;
+        __m512 a = _mm512_set1_ps(x[k]);
+        c0 = _mm512_fmadd_ps(a, _mm512_loadu_ps(w), c0);
+        c1 = _mm512_fmadd_ps(a, _mm512_loadu_ps(w + 16), c1);
+        c2 = _mm512_fmadd_ps(a, _mm512_loadu_ps(w + 32), c2);
+        c3 = _mm512_fmadd_ps(a, _mm512_loadu_ps(w + 48), c3);
+    }
+    _mm512_storeu_ps(z, c0);
+    _mm512_storeu_ps(z + 16, c1);
+    _mm512_storeu_ps(z + 32, c2);
+    _mm512_storeu_ps(z + 48, c3);
+}
 
-typedef void (*tile512_fn)(const float *, int64_t, int32_t, int32_t, const float *, float *,
-                           int64_t, __mmask16);
+DCTR_TARGET_AVX512 static __mmask16 mask16(int32_t cols) {
+    return cols >= 16 ? (__mmask16)0xFFFF : cols <= 0 ? (__mmask16)0 : (__mmask16)((1u << cols) - 1u);
+}
 
 DCTR_TARGET_AVX512 static void rows_avx512(const float *X, int64_t ldx, int64_t B, int32_t K,
                                            int32_t N, const float *W, float *Z, int64_t ldz) {
-    for (int64_t b = 0; b < B;) {
-        int64_t left = B - b;
-        int R = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
-        const float *x = X + b * ldx;
-        float *z = Z + b * ldz;
-        int32_t j = 0;
-        if (R <= 2) /* few rows: 64-column tiles first */
+    if (B < 4) { /* a lone row (serving): wide single-row tiles, then the narrow tail */
+        for (int64_t b = 0; b < B; b++) {
+            int32_t j = 0;
             for (; j + 64 <= N; j += 64)
-                (R == 2 ? tile512_2_4 : tile512_1_4)(x, ldx, K, N, W + j, z + j, ldz, 0xFFFF);
-        for (; j < N; j += 32) {
-            int32_t cols = N - j < 32 ? N - j : 32;
-            int nv = cols > 16 ? 2 : 1;
-            int rem = cols - 16 * (nv - 1);
-            __mmask16 last = (__mmask16)(rem == 16 ? 0xFFFF : (1u << rem) - 1u);
-            tile512_fn f = nv == 2 ? (R == 8 ? tile512_8_2 : R == 4 ? tile512_4_2
-                                                          : R == 2 ? tile512_2_2 : tile512_1_2)
-                                   : (R == 8 ? tile512_8_1 : R == 4 ? tile512_4_1
-                                                          : R == 2 ? tile512_2_1 : tile512_1_1);
-            f(x, ldx, K, N, W + j, z + j, ldz, last);
+                row512_x4(X + b * ldx, K, N, W + j, Z + b * ldz + j);
+            for (; j < N; j += 32)
+                tile512_8x2(X + b * ldx, ldx, 1, K, N, W + j, Z + b * ldz + j, ldz,
+                            mask16(N - j), mask16(N - j - 16));
         }
-        b += R;
+        return;
+    }
+    for (int64_t c = 0; c < B; c += CHUNK_ROWS) {
+        int64_t ce = B - c < CHUNK_ROWS ? B : c + CHUNK_ROWS;
+        for (int32_t j = 0; j < N; j += 32) {
+            __mmask16 m0 = mask16(N - j), m1 = mask16(N - j - 16);
+            for (int64_t b = c; b < ce; b += 8) {
+                int R = ce - b < 8 ? (int)(ce - b) : 8;
+                tile512_8x2(X + b * ldx, ldx, R, K, N, W + j, Z + b * ldz + j, ldz, m0, m1);
+            }
+        }
     }
 }
 
-/* ---- AVX2: 8 lanes; tiles of up to 6 rows x 2 vectors, tails through maskload ---- */
+/* ---- AVX2: 8 lanes, tiles of up to 6 rows x 16 columns, tails through maskload ---- */
 
-#define TILE256(R, NV)                                                                         \
-    DCTR_TARGET_AVX2 static void tile256_##R##_##NV(const float *X, int64_t ldx, int32_t K,     \
-                                                    int32_t N, const float *W, float *Z,        \
-                                                    int64_t ldz, __m256i last) {                \
-        __m256 acc[R][NV];                                                                      \
-        for (int r = 0; r < R; r++)                                                             \
-            for (int v = 0; v < NV; v++)                                                        \
-                acc[r][v] = _mm256_setzero_ps();                                                \
-        for (int32_t k = 0; k < K; k++) {                                                       \
-            const float *w = W + (int64_t)k * N;                                                \
-            __m256 wv[NV];                                                                      \
-            for (int v = 0; v < NV; v++)                                                        \
-                wv[v] = v == NV - 1 ? _mm256_maskload_ps(w + 8 * v, last)                       \
-                                    : _mm256_loadu_ps(w + 8 * v);                               \
-            for (int r = 0; r < R; r++) {                                                       \
-                __m256 a = _mm256_broadcast_ss(X + r * ldx + k);                                \
-                for (int v = 0; v < NV; v++)                                                    \
-                    acc[r][v] = _mm256_fmadd_ps(a, wv[v], acc[r][v]);                           \
-            }                                                                                   \
-        }                                                                                       \
-        for (int r = 0; r < R; r++)                                                             \
-            for (int v = 0; v < NV; v++) {                                                      \
-                if (v == NV - 1)                                                                \
-                    _mm256_maskstore_ps(Z + r * ldz + 8 * v, last, acc[r][v]);                  \
-                else                                                                            \
-                    _mm256_storeu_ps(Z + r * ldz + 8 * v, acc[r][v]);                           \
-            }                                                                                   \
+#define FMA256(r)                                                                             \
+    do {                                                                                      \
+        __m256 a = _mm256_broadcast_ss(x##r + k);                                             \
+        c##r##0 = _mm256_fmadd_ps(a, w0, c##r##0);                                            \
+        c##r##1 = _mm256_fmadd_ps(a, w1, c##r##1);                                            \
+    } while (0)
+#define ST256(r)                                                                              \
+    do {                                                                                      \
+        if (r < R) {                                                                          \
+            _mm256_maskstore_ps(z + r * ldz, m0, c##r##0);                                    \
+            _mm256_maskstore_ps(z + r * ldz + 8, m1, c##r##1);                                \
+        }                                                                                     \
+    } while (0)
+
+DCTR_TARGET_AVX2 static void tile256_6x2(const float *X, int64_t ldx, int R, int32_t K,
+                                         int32_t N, const float *W, float *z, int64_t ldz,
+                                         __m256i m0, __m256i m1) {
+    const float *x0 = X, *x1 = X + (R > 1 ? 1 : 0) * ldx, *x2 = X + (R > 2 ? 2 : R - 1) * ldx,
+                *x3 = X + (R > 3 ? 3 : R - 1) * ldx, *x4 = X + (R > 4 ? 4 : R - 1) * ldx,
+                *x5 = X + (R > 5 ? 5 : R - 1) * ldx;
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int32_t k = 0; k < K; k++) {
+        const float *w = W + (int64_t)k * N;
+        __m256 w0 = _mm256_maskload_ps(w, m0), w1 = _mm256_maskload_ps(w + 8, m1);
+        FMA256(0);
+        FMA256(1);
+        FMA256(2);
+        FMA256(3);
+        FMA256(4);
+        FMA256(5);
     }
+    ST256(0);
+    ST256(1);
+    ST256(2);
+    ST256(3);
+    ST256(4);
+    ST256(5);
+}
 
-TILE256(6, 2)
-TILE256(4, 2)
-TILE256(2, 2)
-TILE256(1, 2)
-TILE256(6, 1)
-TILE256(4, 1)
-TILE256(2, 1)
-TILE256(1, 1)
-TILE256(1, 4)
-TILE256(2, 4)
+DCTR_TARGET_AVX2 static void row256_x4(const float *x, int32_t K, int32_t N, const float *W,
+                                       float *z) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+    for (int32_t k = 0; k < K; k++) {
+        const float *w = W + (int64_t)k * N;
+        __m256 a = _mm256_broadcast_ss(x + k);
+        c0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w), c0);
+        c1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w + 8), c1);
+        c2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w + 16), c2);
+        c3 = _mm256_fmadd_ps(a, _mm256_loadu_ps(w + 24), c3);
+    }
+    _mm256_storeu_ps(z, c0);
+    _mm256_storeu_ps(z + 8, c1);
+    _mm256_storeu_ps(z + 16, c2);
+    _mm256_storeu_ps(z + 24, c3);
+}
 
-typedef void (*tile256_fn)(const float *, int64_t, int32_t, int32_t, const float *, float *,
-                           int64_t, __m256i);
+DCTR_TARGET_AVX2 static __m256i mask8(int32_t cols) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
 
 DCTR_TARGET_AVX2 static void rows_avx2(const float *X, int64_t ldx, int64_t B, int32_t K,
                                        int32_t N, const float *W, float *Z, int64_t ldz) {
-    for (int64_t b = 0; b < B;) {
-        int64_t left = B - b;
-        int R = left >= 6 ? 6 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
-        const float *x = X + b * ldx;
-        float *z = Z + b * ldz;
-        int32_t j = 0;
-        const __m256i all = _mm256_set1_epi32(-1);
-        if (R <= 2)
+    if (B < 3) {
+        for (int64_t b = 0; b < B; b++) {
+            int32_t j = 0;
             for (; j + 32 <= N; j += 32)
-                (R == 2 ? tile256_2_4 : tile256_1_4)(x, ldx, K, N, W + j, z + j, ldz, all);
-        for (; j < N; j += 16) {
-            int32_t cols = N - j < 16 ? N - j : 16;
-            int nv = cols > 8 ? 2 : 1;
-            int rem = cols - 8 * (nv - 1);
-            __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-            __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), lane);
-            tile256_fn f = nv == 2 ? (R == 6 ? tile256_6_2 : R == 4 ? tile256_4_2
-                                                          : R == 2 ? tile256_2_2 : tile256_1_2)
-                                   : (R == 6 ? tile256_6_1 : R == 4 ? tile256_4_1
-                                                          : R == 2 ? tile256_2_1 : tile256_1_1);
-            f(x, ldx, K, N, W + j, z + j, ldz, last);
+                row256_x4(X + b * ldx, K, N, W + j, Z + b * ldz + j);
+            for (; j < N; j += 16)
+                tile256_6x2(X + b * ldx, ldx, 1, K, N, W + j, Z + b * ldz + j, ldz,
+                            mask8(N - j), mask8(N - j - 8));
         }
-        b += R;
+        return;
+    }
+    for (int64_t c = 0; c < B; c += CHUNK_ROWS) {
+        int64_t ce = B - c < CHUNK_ROWS ? B : c + CHUNK_ROWS;
+        for (int32_t j = 0; j < N; j += 16) {
+            __m256i m0 = mask8(N - j), m1 = mask8(N - j - 8);
+            for (int64_t b = c; b < ce; b += 6) {
+                int R = ce - b < 6 ? (int)(ce - b) : 6;
+                tile256_6x2(X + b * ldx, ldx, R, K, N, W + j, Z + b * ldz + j, ldz, m0, m1);
+            }
+        }
     }
 }
 
