@@ -1,5 +1,5 @@
 /* Feature-column descriptors and the schema that collects them: defaults, add, accessors,
- * clone, feature names. Validation is in schema_validate.c, fitting in src/data/fit.c. */
+ * clone, feature names. Validation is in schema_validate.c, fitting in src/data/fit_encoders.c. */
 #include <math.h>
 #include <string.h>
 
@@ -261,10 +261,10 @@ const char *dctr_schema_column_name(const dctr_schema *s, int32_t i) {
     return s->cols[i].name;
 }
 
-int dctr_schema_column_kind(const dctr_schema *s, int32_t i) {
+dctr_column_kind dctr_schema_column_kind(const dctr_schema *s, int32_t i) {
     if (!s || i < 0 || i >= s->ncols)
-        return -1;
-    return (int)s->cols[i].kind;
+        return DCTR_COLUMN_NONE;
+    return s->cols[i].kind;
 }
 
 int32_t dctr_schema_find(const dctr_schema *s, const char *name) {

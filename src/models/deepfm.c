@@ -543,7 +543,6 @@ static dctr_status forward_rows(const dctr_model *model, dfm_ws *ws, const dctr_
     return DCTR_OK;
 }
 
-#define DFM_MAX_WORKERS 64
 /* Row-local work (gather, FM, linear) is claimed by the threads in chunks of this many rows;
  * a batch of fewer than two chunks stays on the calling thread (handing it over would cost
  * about what the work does). */
@@ -554,8 +553,8 @@ typedef struct rows_job {
     dfm_ws *ws;
     const dctr_batch *b;
     int training;
-    dctr_status st[DFM_MAX_WORKERS];
-    char msg[DFM_MAX_WORKERS][256];
+    dctr_status st[DCTR_MAX_THREADS];
+    char msg[DCTR_MAX_THREADS][256];
 } rows_job;
 
 static size_t rows_job_size(void) { return sizeof(rows_job); }
@@ -577,14 +576,14 @@ dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b
     if (B > ws->cap)
         return dctr_set_error(DCTR_ERR_INTERNAL, "deepfm: batch of %lld rows > workspace %lld",
                               (long long)B, (long long)ws->cap);
-    if (pool && dctr_pool_threads(pool) > 1 && dctr_pool_threads(pool) <= DFM_MAX_WORKERS &&
+    if (pool && dctr_pool_threads(pool) > 1 && dctr_pool_threads(pool) <= DCTR_MAX_THREADS &&
         B >= 2 * DFM_ROWS_GRAIN) {
         rows_job *j = ws->job;
         j->model = model;
         j->ws = ws;
         j->b = b;
         j->training = training;
-        for (int t = 0; t < DFM_MAX_WORKERS; t++)
+        for (int t = 0; t < DCTR_MAX_THREADS; t++)
             j->st[t] = DCTR_OK;
         dctr_pool_run_claimed(pool, B, DFM_ROWS_GRAIN, rows_task, j);
         for (int t = 0; t < dctr_pool_threads(pool); t++)
@@ -848,13 +847,13 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
         reg += dctr_l2_dense(P + d->lin_kernel_off, d->dl, cfg->l2_linear,
                              G + (d->lin_kernel_off - db));
     if (per_table) {
-        dctr_status fail[DFM_MAX_WORKERS] = {DCTR_OK};
+        dctr_status fail[DCTR_MAX_THREADS] = {DCTR_OK};
         tab_bw_job tj = {model, b, dlogit, d->nemb > 0 ? ws->dX : NULL, fail};
         if (dfm_tables_on_pool(d, B))
             dctr_pool_run(d->pool, d->ntables, tab_bw_task, &tj);
         else
             tab_bw_task(&tj, 0, 0, d->ntables);
-        for (int w = 0; w < DFM_MAX_WORKERS; w++)
+        for (int w = 0; w < DCTR_MAX_THREADS; w++)
             if (fail[w] != DCTR_OK)
                 return serial_scatter_error(d, s, b, dlogit, tj.dX);
         for (int32_t t = 0; t < d->ntables; t++) {
@@ -933,7 +932,7 @@ static dctr_status dfm_predict(const dctr_model *m, void *wsp, const dctr_batch 
  * oversubscribe the cores. */
 static dctr_status dfm_set_threads(dctr_model *m, int32_t threads) {
     dfm *d = m->impl;
-    threads = threads < 1 ? 1 : threads > DFM_MAX_WORKERS ? DFM_MAX_WORKERS : threads;
+    threads = threads < 1 ? 1 : threads > DCTR_MAX_THREADS ? DCTR_MAX_THREADS : threads;
     if (threads != d->threads || (threads > 1 && !d->pool)) {
         dctr_pool_free(d->pool);
         d->pool = NULL;

@@ -8,12 +8,11 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "data/csv_input.h"
+#include "data/vocab_file.h"
 #include "feature/encode.h"
 #include "feature/numparse.h"
 #include "feature/schema_internal.h"
 #include "feature/schema_io.h"
-
-dctr_status dctr_vocab_load_file(dctr_column *c); /* vocab_file.c */
 
 int dctr_schema_is_fitted(const dctr_schema *s) { return s && s->fitted; }
 
