@@ -1,8 +1,11 @@
-/* Private structures of the DeepFM family, shared by deepfm.c (build, forward, backward),
- * deepfm_train.c (step, optimizer) and deepfm_io.c (save / load / snapshot). */
+/* Private structures of the DeepFM family, shared by its files: deepfm_build.c (structure,
+ * parameters), deepfm_workspace.c, deepfm_forward.c, deepfm_backward.c, deepfm_train.c (step,
+ * optimizer, snapshots), deepfm_io.c (model-file sections), deepfm.c (ops table) and
+ * deepfm_test_hooks.c. */
 #ifndef DCTR_MODELS_DEEPFM_IMPL_H
 #define DCTR_MODELS_DEEPFM_IMPL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/pool.h"
@@ -109,8 +112,22 @@ static inline int dfm_tables_on_pool(const dfm *d, int64_t batch_rows) {
     return d->pool && d->ntables > 1 && batch_rows >= DFM_TABLES_POOL_MIN_ROWS;
 }
 
+/* Row-local work (gather, FM, linear; their backward) is claimed by the threads in chunks of
+ * this many rows; a batch of fewer than two chunks stays on the calling thread (handing it over
+ * would cost about what the work does). */
+#define DFM_ROWS_GRAIN 256
+
+/* Structure from schema + config and the parameter arena (allocated, not initialised). */
+dctr_status dfm_build(const dctr_model *model, dfm *d);
+/* Initial parameter values and the dropout stream, from the model seed. */
+void dfm_init_params(const dctr_model *model, dfm *d);
+/* Frees a dfm and everything it owns (the ops table's free_impl). */
+void dfm_free(void *impl);
+
 dctr_status dfm_ws_new(const dctr_model *model, int64_t cap, int training, dfm_ws **out);
 void dfm_ws_free(dfm_ws *ws);
+/* Bytes of the forward's per-workspace thread job (ws->job). */
+size_t dfm_rows_job_size(void);
 /* Forward into ws->pred (training: BN batch stats, dropout from drop_rng). */
 dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, int training,
                         dctr_rng *drop_rng, dctr_pool *pool);
