@@ -302,13 +302,9 @@ static void bind_arrays(dctr_batch *b, const arr *a, uint32_t na, int64_t rows) 
 
 dctr_status dctr_dataset_load_cache(const dctr_schema *schema, const char *path,
                                     dctr_dataset **out) {
-    if (!out)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_dataset_load_cache: out is NULL");
-    *out = NULL;
-    if (!schema || !path)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_dataset_load_cache: NULL argument");
-    if (!schema->fitted)
-        return dctr_set_error(DCTR_ERR_STATE, "dctr_dataset_load_cache: the schema is not fitted");
+    if (out)
+        *out = NULL;
+    DCTR_TRY(dctr_reader_check_args("dctr_dataset_load_cache", out != NULL, schema, path));
     uint64_t fp;
     DCTR_TRY(dctr_schema_fingerprint(schema, &fp));
     dctr_ds_store *store = dctr_calloc(1, sizeof *store);

@@ -5,6 +5,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "data/options.h"
 #include "feature/encode.h"
 #include "feature/numparse.h"
 #include "feature/schema_internal.h"
@@ -26,12 +27,7 @@ dctr_status dctr_csv_options_check(const dctr_csv_options *opts, dctr_csv_option
     dctr_csv_options_default(out);
     if (!opts)
         return DCTR_OK;
-    if (opts->struct_size == 0 || opts->struct_size > sizeof *out)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG,
-                              "dctr_csv_options: struct_size %u is not valid (use "
-                              "dctr_csv_options_default)",
-                              (unsigned)opts->struct_size);
-    memcpy(out, opts, opts->struct_size);
+    DCTR_TRY(dctr_options_copy(out, sizeof *out, opts, opts->struct_size, "dctr_csv_options"));
     char d = out->delimiter;
     if (d == '"' || d == '\n' || d == '\r' || d == '\0')
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_csv_options: invalid delimiter");

@@ -8,23 +8,23 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "data/options.h"
 #include "data/synth_model.h"
 #include "deepctr/synth.h"
 
 void dctr_synth_options_default(dctr_synth_options *o) {
     if (!o)
         return;
-    memset(o, 0, sizeof *o);
-    o->struct_size = (uint32_t)sizeof *o;
-    o->rows = 200000;
-    o->seed = 1;
-    o->num_dense = 13;
-    o->num_sparse = 26;
-    o->max_vocabulary = 1000000;
-    o->zipf_exponent = 1.4;
-    o->missing_rate = 0.05;
-    o->target_ctr = 0.25;
-    o->holdout_fraction = 0.1;
+    *o = (dctr_synth_options){.struct_size = (uint32_t)sizeof *o,
+                              .rows = 200000,
+                              .seed = 1,
+                              .num_dense = 13,
+                              .num_sparse = 26,
+                              .max_vocabulary = 1000000,
+                              .zipf_exponent = 1.4,
+                              .missing_rate = 0.05,
+                              .target_ctr = 0.25,
+                              .holdout_fraction = 0.1};
 }
 
 static double sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
@@ -151,12 +151,7 @@ static dctr_status check_options(const dctr_synth_options *in, dctr_synth_option
     dctr_synth_options_default(o);
     if (!in)
         return DCTR_OK;
-    if (in->struct_size == 0 || in->struct_size > sizeof *o)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG,
-                              "dctr_synth_options: struct_size %u is not valid (use "
-                              "dctr_synth_options_default)",
-                              (unsigned)in->struct_size);
-    memcpy(o, in, in->struct_size);
+    DCTR_TRY(dctr_options_copy(o, sizeof *o, in, in->struct_size, "dctr_synth_options"));
     if (o->rows < 1 || o->rows > (INT64_C(1) << 36))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: rows %lld out of range", (long long)o->rows);
     if (o->num_dense < 0 || o->num_dense > 1000 || o->num_sparse < 0 || o->num_sparse > 1000 ||

@@ -9,22 +9,25 @@ static const uint64_t K0 = 0xc3a5c85c97cb3127ULL;
 static const uint64_t K1 = 0xb492b66fbe98f273ULL;
 static const uint64_t K2 = 0x9ae16a3b2f90404fULL;
 
+/* Little-endian loads (Fingerprint64 is defined on little-endian words). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define LE64(v) __builtin_bswap64(v)
+#define LE32(v) __builtin_bswap32(v)
+#else
+#define LE64(v) (v)
+#define LE32(v) (v)
+#endif
+
 static inline uint64_t fetch64(const uint8_t *p) {
     uint64_t v;
     memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
+    return LE64(v);
 }
 
 static inline uint32_t fetch32(const uint8_t *p) {
     uint32_t v;
     memcpy(&v, p, 4);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap32(v);
-#endif
-    return v;
+    return LE32(v);
 }
 
 static inline uint64_t rot(uint64_t v, int s) { return (v >> s) | (v << (64 - s)); }

@@ -360,6 +360,21 @@ dctr_status dctr_vocab_clone(const dctr_vocab *v, dctr_vocab **out) {
     return DCTR_OK;
 }
 
+/* A copy of n strings (NULL entries stay NULL, a failed copy sets *fail); *dn counts the
+ * entries set so far, so a partial copy frees cleanly. */
+static dctr_status clone_strings(char *const *src, int32_t n, char ***dst, int32_t *dn, int *fail) {
+    if (n <= 0)
+        return DCTR_OK;
+    *dst = dctr_calloc((size_t)n, sizeof **dst);
+    if (!*dst)
+        return DCTR_ERR_NOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        (*dst)[i] = dup_opt(src[i], fail);
+        *dn = i + 1;
+    }
+    return DCTR_OK;
+}
+
 dctr_status dctr_schema_clone(const dctr_schema *s, dctr_schema **out) {
     if (!s || !out)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_schema_clone: NULL argument");
@@ -401,24 +416,10 @@ dctr_status dctr_schema_clone(const dctr_schema *s, dctr_schema **out) {
             d->ntables = i + 1;
         }
     }
-    if (st == DCTR_OK && s->ngroups > 0) {
-        d->groups = dctr_calloc((size_t)s->ngroups, sizeof *d->groups);
-        if (!d->groups)
-            st = DCTR_ERR_NOMEM;
-        for (int32_t i = 0; st == DCTR_OK && i < s->ngroups; i++) {
-            d->groups[i] = dup_opt(s->groups[i], &fail);
-            d->ngroups = i + 1;
-        }
-    }
-    if (st == DCTR_OK && s->fit_header_n > 0) {
-        d->fit_header = dctr_calloc((size_t)s->fit_header_n, sizeof *d->fit_header);
-        if (!d->fit_header)
-            st = DCTR_ERR_NOMEM;
-        for (int32_t i = 0; st == DCTR_OK && i < s->fit_header_n; i++) {
-            d->fit_header[i] = dup_opt(s->fit_header[i], &fail);
-            d->fit_header_n = i + 1;
-        }
-    }
+    if (st == DCTR_OK)
+        st = clone_strings(s->groups, s->ngroups, &d->groups, &d->ngroups, &fail);
+    if (st == DCTR_OK)
+        st = clone_strings(s->fit_header, s->fit_header_n, &d->fit_header, &d->fit_header_n, &fail);
     d->total_dense_dim = s->total_dense_dim;
     d->label_name = dup_opt(s->label_name, &fail);
     d->weight_column = dup_opt(s->weight_column, &fail);

@@ -125,20 +125,19 @@ static dctr_status serial_scatter_error(dfm *d, const dctr_schema *s, const dctr
 
 /* Table gradient of varlen column c (k = c->k, 1 in the linear part) from the gradient of its
  * pooled output dpool (row stride ldp): pooling backward into scratch dA, weighted-sequence
- * backward into scratch dB when the column has weights, then the scatter into g. E, alpha and
- * argmax are what the column's forward kept (ws->E / alpha / argmax or their linear twins). */
+ * backward into scratch dB when the column has weights, then the scatter into g. v holds what
+ * the column's forward kept. */
 static dctr_status varlen_backward(const dctr_schema *s, const dfm_col *c, const dctr_column_data *cd,
-                                   int64_t B, const float *dpool, int64_t ldp, const float *E,
-                                   const float *alpha, const int32_t *argmax, float *dA, float *dB,
-                                   dctr_sparse_grad *g) {
+                                   int64_t B, const float *dpool, int64_t ldp, const dfm_vbuf *v,
+                                   float *dA, float *dB, dctr_sparse_grad *g) {
     int64_t BTk = B * c->T * c->k;
     memset(dA, 0, sizeof(float) * (size_t)BTk);
-    dctr_seq_pool_backward(c->combiner, dpool, ldp, B, c->T, c->k, cd->ids, cd->lengths, argmax, dA);
+    dctr_seq_pool_backward(c->combiner, dpool, ldp, B, c->T, c->k, cd->ids, cd->lengths, v->argmax, dA);
     float *dE = dA;
     if (c->weighted) {
         dE = dB;
         memset(dE, 0, sizeof(float) * (size_t)BTk);
-        dctr_weighted_seq_backward(c->weight_norm, dA, E, alpha, B, c->T, c->k, cd->ids,
+        dctr_weighted_seq_backward(c->weight_norm, dA, v->E, v->alpha, B, c->T, c->k, cd->ids,
                                    cd->lengths, dE, NULL);
     }
     dctr_status st = dctr_embedding_scatter_seq(g, cd->ids, cd->lengths, B, c->T, dE);
@@ -159,33 +158,51 @@ static double loss_backward(const dctr_model *model, dfm_ws *ws, const dctr_batc
     return loss;
 }
 
-/* Linear part: the dense kernel's gradient, and the 1-dim tables' (plain sparse columns only
- * when not per_table: those are scattered per table later). */
-static dctr_status linear_backward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b,
-                                   int per_table) {
-    dfm *d = model->impl;
-    const dctr_schema *s = model->schema;
-    const int64_t B = b->n;
-    if (d->dl > 0)
-        dctr_linear_dense_backward(ws->dlogit, ws->XL, d->dl, B, (int32_t)d->dl,
-                                   d->params + d->lin_kernel_off,
-                                   d->grad + (d->lin_kernel_off - d->dense_begin), NULL, NULL, 0);
-    for (int32_t i = 0; i < d->nlin; i++) {
-        const dfm_col *c = &d->lin[i];
+/* One part's sparse / varlen columns and what their table gradients come from. */
+typedef struct part_grads {
+    const dfm_col *cols;
+    int32_t n;
+    dctr_sparse_grad *g;      /* per schema table */
+    int linear;               /* 1-dim tables fed by dlogit, else k-dim tables fed by dX */
+    const float *dout;        /* dlogit, or dX (a column's slice at its offset) */
+    int64_t ld;               /* row stride of dout */
+    const dfm_vbuf *var;      /* the forward's varlen buffers of the part */
+    float *dA, *dB;           /* varlen scratch */
+} part_grads;
+
+/* The part's table gradients (plain sparse columns only when not per_table: those are scattered
+ * per table in tables_l2). */
+static dctr_status part_backward(const dctr_schema *s, const dctr_batch *b, const part_grads *p,
+                                 int per_table) {
+    for (int32_t i = 0; i < p->n; i++) {
+        const dfm_col *c = &p->cols[i];
         if (!s->tables[c->table].trainable || (!c->varlen && per_table))
             continue;
         const dctr_column_data *cd = &b->cols[c->col];
-        dctr_sparse_grad *g = &d->g_lin[c->table];
+        dctr_sparse_grad *g = &p->g[c->table];
+        const float *dout = p->dout + (p->linear ? 0 : c->off);
         if (c->varlen) {
-            DCTR_TRY(varlen_backward(s, c, cd, B, ws->dlogit, 1, ws->E1[c->vi], ws->alpha1[c->vi],
-                                     ws->argmax1[c->vi], ws->d1a, ws->d1b, g));
+            DCTR_TRY(varlen_backward(s, c, cd, b->n, dout, p->ld, &p->var[c->vi], p->dA, p->dB, g));
             continue;
         }
-        dctr_status st = dctr_linear_sparse_backward(g, cd->ids, B, ws->dlogit);
+        dctr_status st = p->linear ? dctr_linear_sparse_backward(g, cd->ids, b->n, dout)
+                                   : dctr_embedding_scatter(g, cd->ids, b->n, dout, p->ld);
         if (st != DCTR_OK)
             return sg_error(st, s, c->col);
     }
     return DCTR_OK;
+}
+
+/* Linear part: the dense kernel's gradient, then the 1-dim tables'. */
+static dctr_status linear_backward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b,
+                                   int per_table) {
+    dfm *d = model->impl;
+    if (d->dl > 0)
+        dctr_linear_dense_backward(ws->dlogit, ws->XL, d->dl, b->n, (int32_t)d->dl,
+                                   d->params + d->lin_kernel_off,
+                                   d->grad + (d->lin_kernel_off - d->dense_begin), NULL, NULL, 0);
+    const part_grads p = {d->lin, d->nlin, d->g_lin, 1, ws->dlogit, 1, ws->var1, ws->d1a, ws->d1b};
+    return part_backward(model->schema, b, &p, per_table);
 }
 
 /* DNN (with its output layer) and FM gradients into dX. */
@@ -216,28 +233,12 @@ static void deep_backward(dfm *d, dfm_ws *ws, int64_t B) {
         fm_bw_task(&fj, 0, 0, B);
 }
 
-/* FM/DNN columns' table gradients from dX (plain sparse columns only when not per_table). */
+/* FM/DNN columns' table gradients from dX. */
 static dctr_status embedding_backward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b,
                                       int per_table) {
     dfm *d = model->impl;
-    const dctr_schema *s = model->schema;
-    const int64_t B = b->n, xw = d->xw;
-    for (int32_t i = 0; i < d->nemb; i++) {
-        const dfm_col *c = &d->emb[i];
-        if (!s->tables[c->table].trainable || (!c->varlen && per_table))
-            continue;
-        const dctr_column_data *cd = &b->cols[c->col];
-        dctr_sparse_grad *g = &d->g_emb[c->table];
-        if (c->varlen) {
-            DCTR_TRY(varlen_backward(s, c, cd, B, ws->dX + c->off, xw, ws->E[c->vi],
-                                     ws->alpha[c->vi], ws->argmax[c->vi], ws->dA, ws->dB, g));
-            continue;
-        }
-        dctr_status st = dctr_embedding_scatter(g, cd->ids, B, ws->dX + c->off, xw);
-        if (st != DCTR_OK)
-            return sg_error(st, s, c->col);
-    }
-    return DCTR_OK;
+    const part_grads p = {d->emb, d->nemb, d->g_emb, 0, ws->dX, d->xw, ws->var, ws->dA, ws->dB};
+    return part_backward(model->schema, b, &p, per_table);
 }
 
 /* Tables' L2 (Keras: λ Σ w², gradient 2λw) lazily on the touched rows. per_table: the plain

@@ -20,13 +20,14 @@ static dctr_status col_error(dctr_status st, const dctr_schema *s, int32_t col) 
 }
 
 /* Rows [r0, r0 + n) of varlen column c (k = c->k, 1 in the linear part): its T ids' table rows
- * gathered into E, weighted into Ew (weights alpha) when the column has weights, pooled into
- * out (row stride ldo). E, Ew, alpha, argmax are the column's workspace buffers (row 0); argmax
- * (kept for the backward of max pooling) is NULL outside training. */
+ * gathered into v->E, weighted into v->Ew (weights v->alpha) when the column has weights,
+ * pooled into out (row stride ldo); max pooling's winners kept in v->argmax when training. */
 static dctr_status pool_varlen(const dctr_schema *s, const dfm_col *c, const dctr_column_data *cd,
-                               const float *table, float *E, float *Ew, float *alpha,
-                               int32_t *argmax, int64_t r0, int64_t n, float *out, int64_t ldo) {
+                               const float *table, const dfm_vbuf *v, int training, int64_t r0,
+                               int64_t n, float *out, int64_t ldo) {
     const int64_t T = c->T, k = c->k;
+    float *E = v->E, *Ew = v->Ew, *alpha = v->alpha;
+    int32_t *argmax = training ? v->argmax : NULL;
     const int64_t *ids = cd->ids + r0 * T;
     const int32_t *len = cd->lengths ? cd->lengths + r0 : NULL;
     E += r0 * T * k;
@@ -66,8 +67,7 @@ static dctr_status embed_rows(const dctr_model *model, dfm_ws *ws, const dctr_ba
                 return col_error(st, s, c->col);
             continue;
         }
-        DCTR_TRY(pool_varlen(s, c, cd, table, ws->E[c->vi], ws->Ew[c->vi], ws->alpha[c->vi],
-                             training ? ws->argmax[c->vi] : NULL, r0, n, X + c->off, xw));
+        DCTR_TRY(pool_varlen(s, c, cd, table, &ws->var[c->vi], training, r0, n, X + c->off, xw));
     }
     return DCTR_OK;
 }
@@ -114,8 +114,7 @@ static dctr_status linear_rows(const dctr_model *model, dfm_ws *ws, const dctr_b
             continue;
         }
         float *pooled = ws->tmp + r0;
-        DCTR_TRY(pool_varlen(s, c, cd, table, ws->E1[c->vi], ws->E1w[c->vi], ws->alpha1[c->vi],
-                             training ? ws->argmax1[c->vi] : NULL, r0, n, pooled, 1));
+        DCTR_TRY(pool_varlen(s, c, cd, table, &ws->var1[c->vi], training, r0, n, pooled, 1));
         for (int64_t r = 0; r < n; r++)
             logit[r] += pooled[r];
     }

@@ -34,17 +34,25 @@ typedef struct dfm_group {
     int32_t F, k;
 } dfm_group;
 
+/* What a varlen column's forward keeps for its backward, for up to cap rows of T ids of k-wide
+ * table rows (k = 1 in the linear part). */
+typedef struct dfm_vbuf {
+    float *E;          /* [cap * T * k] gathered rows */
+    float *Ew;         /* [cap * T * k] weighted rows (weighted columns only) */
+    float *alpha;      /* [cap * T] normalised weights (weighted columns only) */
+    int32_t *argmax;   /* [cap * k] max pooling's winners */
+} dfm_vbuf;
+
 typedef struct dfm_ws {
     int64_t cap;
     int training;
     float *X;          /* [cap x xw] embeddings then dense values */
     float *XL;         /* [cap x dl] linear dense values */
     float *logit, *pred, *tmp;
-    void *job;         /* per-row thread job (deepfm.c) */
-    float **E, **Ew, **alpha; /* per FM/DNN varlen column */
-    int32_t **argmax;
-    float **E1, **E1w, **alpha1; /* per linear varlen column */
-    int32_t **argmax1;
+    void *job;         /* per-row thread job (deepfm_forward.c) */
+    dfm_vbuf *var;     /* [nvar] per FM/DNN varlen column (index dfm_col.vi) */
+    dfm_vbuf *var1;    /* [nvar1] per linear varlen column */
+    int32_t nvar, nvar1;
     dctr_dnn_workspace *dnn;
     const float *H;    /* DNN output of the last forward and its row stride */
     int64_t ldh;

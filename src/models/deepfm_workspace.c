@@ -12,12 +12,23 @@ static int32_t *i32s(int64_t n) {
     return dctr_aligned_alloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
 }
 
-static void ws_free_block(dfm_ws *ws);
+static void free_vbufs(dfm_vbuf *v, int32_t n) {
+    if (!v)
+        return;
+    for (int32_t i = 0; i < n; i++) {
+        dctr_aligned_free(v[i].E);
+        dctr_aligned_free(v[i].Ew);
+        dctr_aligned_free(v[i].alpha);
+        dctr_aligned_free(v[i].argmax);
+    }
+    dctr_free(v);
+}
 
 void dfm_ws_free(dfm_ws *ws) {
     if (!ws)
         return;
-    ws_free_block(ws);
+    free_vbufs(ws->var, ws->nvar);
+    free_vbufs(ws->var1, ws->nvar1);
     dctr_aligned_free(ws->X);
     dctr_aligned_free(ws->XL);
     dctr_aligned_free(ws->logit);
@@ -36,85 +47,29 @@ void dfm_ws_free(dfm_ws *ws) {
     dctr_free(ws);
 }
 
-/* The workspace with the counts of its per-varlen buffer arrays (ws is the first member). */
-typedef struct dfm_ws_block {
-    dfm_ws ws;
-    int32_t nvar, nvar1;
-} dfm_ws_block;
-
-static void free_vec(float **v, int32_t n) {
+/* The varlen buffers of the nv varlen columns among cols[0, n) into *out. 0 when out of memory
+ * (what was allocated is freed with the workspace). */
+static int alloc_vbufs(const dfm_col *cols, int32_t n, int32_t nv, int64_t cap, dfm_vbuf **out) {
+    dfm_vbuf *v = *out = dctr_calloc((size_t)nv + 1, sizeof *v);
     if (!v)
-        return;
-    for (int32_t i = 0; i < n; i++)
-        dctr_aligned_free(v[i]);
-    dctr_free(v);
-}
-
-static void free_ivec(int32_t **v, int32_t n) {
-    if (!v)
-        return;
-    for (int32_t i = 0; i < n; i++)
-        dctr_aligned_free(v[i]);
-    dctr_free(v);
-}
-
-static void ws_free_block(dfm_ws *ws) {
-    if (!ws)
-        return;
-    dfm_ws_block *blk = (dfm_ws_block *)ws;
-    free_vec(ws->E, blk->nvar);
-    free_vec(ws->Ew, blk->nvar);
-    free_vec(ws->alpha, blk->nvar);
-    free_ivec(ws->argmax, blk->nvar);
-    free_vec(ws->E1, blk->nvar1);
-    free_vec(ws->E1w, blk->nvar1);
-    free_vec(ws->alpha1, blk->nvar1);
-    free_ivec(ws->argmax1, blk->nvar1);
-    ws->E = ws->Ew = ws->alpha = ws->E1 = ws->E1w = ws->alpha1 = NULL;
-    ws->argmax = ws->argmax1 = NULL;
-}
-
-
-/* Per-varlen-column pooling inputs (gathered rows E, weighted Ew, weights alpha, max argmax) of
- * the FM/DNN part and of the linear part. Returns 0 when out of memory. */
-static int alloc_varlen(dfm_ws *ws, const dfm *d, int64_t cap) {
-    ws->E = dctr_calloc((size_t)d->nvar + 1, sizeof(float *));
-    ws->Ew = dctr_calloc((size_t)d->nvar + 1, sizeof(float *));
-    ws->alpha = dctr_calloc((size_t)d->nvar + 1, sizeof(float *));
-    ws->argmax = dctr_calloc((size_t)d->nvar + 1, sizeof(int32_t *));
-    ws->E1 = dctr_calloc((size_t)d->nvar1 + 1, sizeof(float *));
-    ws->E1w = dctr_calloc((size_t)d->nvar1 + 1, sizeof(float *));
-    ws->alpha1 = dctr_calloc((size_t)d->nvar1 + 1, sizeof(float *));
-    ws->argmax1 = dctr_calloc((size_t)d->nvar1 + 1, sizeof(int32_t *));
-    int ok = ws->E && ws->Ew && ws->alpha && ws->argmax && ws->E1 && ws->E1w && ws->alpha1 &&
-             ws->argmax1;
-    for (int32_t i = 0; ok && i < d->nemb; i++) {
-        const dfm_col *c = &d->emb[i];
+        return 0;
+    for (int32_t i = 0; i < n; i++) {
+        const dfm_col *c = &cols[i];
         if (!c->varlen)
             continue;
-        ws->E[c->vi] = fl(cap * c->T * c->k);
-        ws->argmax[c->vi] = i32s(cap * c->k);
-        ok = ws->E[c->vi] && ws->argmax[c->vi];
-        if (ok && c->weighted) {
-            ws->Ew[c->vi] = fl(cap * c->T * c->k);
-            ws->alpha[c->vi] = fl(cap * c->T);
-            ok = ws->Ew[c->vi] && ws->alpha[c->vi];
+        dfm_vbuf *b = &v[c->vi];
+        b->E = fl(cap * c->T * c->k);
+        b->argmax = i32s(cap * c->k);
+        if (!b->E || !b->argmax)
+            return 0;
+        if (c->weighted) {
+            b->Ew = fl(cap * c->T * c->k);
+            b->alpha = fl(cap * c->T);
+            if (!b->Ew || !b->alpha)
+                return 0;
         }
     }
-    for (int32_t i = 0; ok && i < d->nlin; i++) {
-        const dfm_col *c = &d->lin[i];
-        if (!c->varlen)
-            continue;
-        ws->E1[c->vi] = fl(cap * c->T);
-        ws->argmax1[c->vi] = i32s(cap);
-        ok = ws->E1[c->vi] && ws->argmax1[c->vi];
-        if (ok && c->weighted) {
-            ws->E1w[c->vi] = fl(cap * c->T);
-            ws->alpha1[c->vi] = fl(cap * c->T);
-            ok = ws->E1w[c->vi] && ws->alpha1[c->vi];
-        }
-    }
-    return ok;
+    return 1;
 }
 
 /* Backward buffers: dX, dH, the logit / prediction gradients and the varlen scratch. */
@@ -132,12 +87,11 @@ static int alloc_training(dfm_ws *ws, const dfm *d, int64_t cap) {
 
 dctr_status dfm_ws_new(const dctr_model *model, int64_t cap, int training, dfm_ws **out) {
     const dfm *d = model->impl;
-    dfm_ws_block *blk = dctr_calloc(1, sizeof(*blk));
-    if (!blk)
+    dfm_ws *ws = dctr_calloc(1, sizeof(*ws));
+    if (!ws)
         return DCTR_ERR_NOMEM;
-    dfm_ws *ws = &blk->ws;
-    blk->nvar = d->nvar;
-    blk->nvar1 = d->nvar1;
+    ws->nvar = d->nvar;
+    ws->nvar1 = d->nvar1;
     ws->cap = cap;
     ws->training = training;
     ws->X = fl(cap * d->xw);
@@ -147,7 +101,8 @@ dctr_status dfm_ws_new(const dctr_model *model, int64_t cap, int training, dfm_w
     ws->tmp = fl(cap);
     ws->job = dctr_calloc(1, dfm_rows_job_size());
     int ok = ws->X && ws->XL && ws->logit && ws->pred && ws->tmp && ws->job;
-    ok = ok && alloc_varlen(ws, d, cap);
+    ok = ok && alloc_vbufs(d->emb, d->nemb, d->nvar, cap, &ws->var) &&
+         alloc_vbufs(d->lin, d->nlin, d->nvar1, cap, &ws->var1);
     if (ok && d->use_dnn)
         ok = dctr_dnn_workspace_new(&d->dnn_cfg, cap, &ws->dnn) == DCTR_OK;
     if (ok && training)
