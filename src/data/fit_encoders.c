@@ -140,9 +140,8 @@ static dctr_status build_vocab(dctr_schema *s, int32_t owner, const dctr_vocab *
     if (!keys)
         return DCTR_ERR_NOMEM;
     int64_t n = 0;
-    for (uint64_t i = 0; i <= counts->mask; i++) {
-        const dctr_vocab_slot *sl = &counts->slots[i];
-        if (sl->len == DCTR_VOCAB_EMPTY || sl->value < min_count)
+    for (const dctr_vocab_slot *sl = NULL; (sl = dctr_vocab_next(counts, sl)) != NULL;) {
+        if (sl->value < min_count)
             continue;
         key_ref *k = &keys[n++];
         k->key = dctr_vocab_key(counts, sl);

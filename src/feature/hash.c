@@ -64,21 +64,31 @@ static uint64_t hash_0_to_16(const uint8_t *s, size_t len) {
     return K2;
 }
 
+/* The four words both medium-length hashes start from: the first two and the last two 8-byte
+ * words of s, scaled (the first by ka), and the length-dependent multiplier. */
+typedef struct ends4 {
+    uint64_t a, b, c, d, mul;
+} ends4;
+
+static inline ends4 load_ends(const uint8_t *s, size_t len, uint64_t ka) {
+    ends4 e;
+    e.mul = K2 + len * 2;
+    e.a = fetch64(s) * ka;
+    e.b = fetch64(s + 8);
+    e.c = fetch64(s + len - 8) * e.mul;
+    e.d = fetch64(s + len - 16) * K2;
+    return e;
+}
+
 static uint64_t hash_17_to_32(const uint8_t *s, size_t len) {
-    uint64_t mul = K2 + len * 2;
-    uint64_t a = fetch64(s) * K1;
-    uint64_t b = fetch64(s + 8);
-    uint64_t c = fetch64(s + len - 8) * mul;
-    uint64_t d = fetch64(s + len - 16) * K2;
+    const ends4 e = load_ends(s, len, K1);
+    uint64_t a = e.a, b = e.b, c = e.c, d = e.d, mul = e.mul;
     return hash_len16(rot(a + b, 43) + rot(c, 30) + d, a + rot(b + K2, 18) + c, mul);
 }
 
 static uint64_t hash_33_to_64(const uint8_t *s, size_t len) {
-    uint64_t mul = K2 + len * 2;
-    uint64_t a = fetch64(s) * K2;
-    uint64_t b = fetch64(s + 8);
-    uint64_t c = fetch64(s + len - 8) * mul;
-    uint64_t d = fetch64(s + len - 16) * K2;
+    const ends4 w = load_ends(s, len, K2);
+    uint64_t a = w.a, b = w.b, c = w.c, d = w.d, mul = w.mul;
     uint64_t y = rot(a + b, 43) + rot(c, 30) + d;
     uint64_t z = hash_len16(y, a + rot(b + K2, 18) + c, mul);
     uint64_t e = fetch64(s + 16) * mul;

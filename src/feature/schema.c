@@ -171,14 +171,20 @@ static dctr_status fill_sparse(dctr_column *c, const dctr_sparse_feat *f, dctr_c
     return DCTR_OK;
 }
 
+/* A new (zeroed) column at the end of a schema that is then no longer validated. */
+static dctr_status append_column(dctr_schema *s, dctr_column **c) {
+    DCTR_TRY(push_column(s, c));
+    s->ncols++;
+    s->validated = 0;
+    return DCTR_OK;
+}
+
 dctr_status dctr_schema_add_sparse(dctr_schema *s, const dctr_sparse_feat *feat) {
     DCTR_TRY(schema_mutable(s, "dctr_schema_add_sparse"));
     dctr_sparse_feat f;
     COPY_VERSIONED(f, feat, dctr_sparse_feat_default(&f, NULL), "dctr_schema_add_sparse");
     dctr_column *c;
-    DCTR_TRY(push_column(s, &c));
-    s->ncols++;
-    s->validated = 0;
+    DCTR_TRY(append_column(s, &c));
     return fill_sparse(c, &f, DCTR_COLUMN_SPARSE);
 }
 
@@ -191,9 +197,7 @@ dctr_status dctr_schema_add_varlen(dctr_schema *s, const dctr_varlen_feat *feat)
                               "dctr_schema_add_varlen: the wrapped sparse descriptor has struct_size %u",
                               (unsigned)f.sparse.struct_size);
     dctr_column *c;
-    DCTR_TRY(push_column(s, &c));
-    s->ncols++;
-    s->validated = 0;
+    DCTR_TRY(append_column(s, &c));
     DCTR_TRY(fill_sparse(c, &f.sparse, DCTR_COLUMN_VARLEN));
     int fail = 0;
     c->maxlen = f.maxlen;
@@ -210,9 +214,7 @@ dctr_status dctr_schema_add_dense(dctr_schema *s, const dctr_dense_feat *feat) {
     dctr_dense_feat f;
     COPY_VERSIONED(f, feat, dctr_dense_feat_default(&f, NULL), "dctr_schema_add_dense");
     dctr_column *c;
-    DCTR_TRY(push_column(s, &c));
-    s->ncols++;
-    s->validated = 0;
+    DCTR_TRY(append_column(s, &c));
     int fail = 0;
     c->kind = DCTR_COLUMN_DENSE;
     c->name = dup_opt(f.name ? f.name : "", &fail);
