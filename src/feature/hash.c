@@ -115,47 +115,51 @@ static inline pair64 weak32(const uint8_t *s, uint64_t a, uint64_t b) {
     return r;
 }
 
+/* The state of the long-input hash: three words and two 128-bit seeds. */
+typedef struct long_state {
+    uint64_t x, y, z;
+    pair64 v, w;
+} long_state;
+
+/* One 64-byte block of the long-input hash: multiplier mul and factor f on two terms (K1 and 1
+ * for the body, the length-dependent multiplier and 9 for the final block). */
+static inline void mix64(long_state *st, const uint8_t *s, uint64_t mul, uint64_t f) {
+    st->x = rot(st->x + st->y + st->v.first + fetch64(s + 8), 37) * mul;
+    st->y = rot(st->y + st->v.second + fetch64(s + 48), 42) * mul;
+    st->x ^= st->w.second * f;
+    st->y += st->v.first * f + fetch64(s + 40);
+    st->z = rot(st->z + st->w.first, 33) * mul;
+    st->v = weak32(s, st->v.second * mul, st->x + st->w.first);
+    st->w = weak32(s + 32, st->z + st->w.second, st->y + fetch64(s + 16));
+    uint64_t t = st->z;
+    st->z = st->x;
+    st->x = t;
+}
+
 static uint64_t hash_long(const uint8_t *s, size_t len) {
     const uint64_t seed = 81;
-    uint64_t x = seed;
-    uint64_t y = seed * K1 + 113;
-    uint64_t z = shift_mix(y * K2 + 113) * K2;
-    pair64 v = {0, 0}, w = {0, 0};
-    x = x * K2 + fetch64(s);
+    long_state st;
+    st.x = seed;
+    st.y = seed * K1 + 113;
+    st.z = shift_mix(st.y * K2 + 113) * K2;
+    st.v = (pair64){0, 0};
+    st.w = (pair64){0, 0};
+    st.x = st.x * K2 + fetch64(s);
 
     const uint8_t *end = s + ((len - 1) / 64) * 64;
     const uint8_t *last64 = end + ((len - 1) & 63) - 63;
     do {
-        x = rot(x + y + v.first + fetch64(s + 8), 37) * K1;
-        y = rot(y + v.second + fetch64(s + 48), 42) * K1;
-        x ^= w.second;
-        y += v.first + fetch64(s + 40);
-        z = rot(z + w.first, 33) * K1;
-        v = weak32(s, v.second * K1, x + w.first);
-        w = weak32(s + 32, z + w.second, y + fetch64(s + 16));
-        uint64_t t = z;
-        z = x;
-        x = t;
+        mix64(&st, s, K1, 1);
         s += 64;
     } while (s != end);
 
-    uint64_t mul = K1 + ((z & 0xff) << 1);
-    s = last64;
-    w.first += ((len - 1) & 63);
-    v.first += w.first;
-    w.first += v.first;
-    x = rot(x + y + v.first + fetch64(s + 8), 37) * mul;
-    y = rot(y + v.second + fetch64(s + 48), 42) * mul;
-    x ^= w.second * 9;
-    y += v.first * 9 + fetch64(s + 40);
-    z = rot(z + w.first, 33) * mul;
-    v = weak32(s, v.second * mul, x + w.first);
-    w = weak32(s + 32, z + w.second, y + fetch64(s + 16));
-    uint64_t t = z;
-    z = x;
-    x = t;
-    return hash_len16(hash_len16(v.first, w.first, mul) + shift_mix(y) * K0 + z,
-                      hash_len16(v.second, w.second, mul) + x, mul);
+    uint64_t mul = K1 + ((st.z & 0xff) << 1);
+    st.w.first += ((len - 1) & 63);
+    st.v.first += st.w.first;
+    st.w.first += st.v.first;
+    mix64(&st, last64, mul, 9);
+    return hash_len16(hash_len16(st.v.first, st.w.first, mul) + shift_mix(st.y) * K0 + st.z,
+                      hash_len16(st.v.second, st.w.second, mul) + st.x, mul);
 }
 
 uint64_t dctr_fingerprint64(const void *data, size_t len) {

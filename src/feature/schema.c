@@ -8,50 +8,40 @@
 #include "feature/schema_internal.h"
 #include "feature/vocab.h"
 
+/* The descriptors' defaults (DeepCTR's); fields not named are 0 / NULL. */
 void dctr_sparse_feat_default(dctr_sparse_feat *feat, const char *name) {
     if (!feat)
         return;
-    memset(feat, 0, sizeof *feat);
-    feat->struct_size = (uint32_t)sizeof *feat;
-    feat->name = name;
-    feat->vocabulary_size = DCTR_VOCAB_FIT;
-    feat->embedding_dim = 4;
-    feat->use_hash = 0;
-    feat->vocabulary_path = NULL;
-    feat->dtype = DCTR_DTYPE_INT;
-    feat->init_std = 1e-4f;
-    feat->embedding_name = NULL;
-    feat->group_name = NULL;
-    feat->trainable = 1;
-    feat->oov_policy = DCTR_OOV_RESERVED_ROW;
-    feat->min_count = 1;
-    feat->oov_buckets = 0;
+    *feat = (dctr_sparse_feat){.struct_size = (uint32_t)sizeof *feat,
+                               .name = name,
+                               .vocabulary_size = DCTR_VOCAB_FIT,
+                               .embedding_dim = 4,
+                               .dtype = DCTR_DTYPE_INT,
+                               .init_std = 1e-4f,
+                               .trainable = 1,
+                               .oov_policy = DCTR_OOV_RESERVED_ROW,
+                               .min_count = 1};
 }
 
 void dctr_varlen_feat_default(dctr_varlen_feat *feat, const char *name, int32_t maxlen) {
     if (!feat)
         return;
-    memset(feat, 0, sizeof *feat);
-    feat->struct_size = (uint32_t)sizeof *feat;
+    *feat = (dctr_varlen_feat){.struct_size = (uint32_t)sizeof *feat,
+                               .maxlen = maxlen,
+                               .combiner = DCTR_COMBINER_MEAN,
+                               .weight_norm = 1,
+                               .separator = '|'};
     dctr_sparse_feat_default(&feat->sparse, name);
-    feat->maxlen = maxlen;
-    feat->combiner = DCTR_COMBINER_MEAN;
-    feat->length_name = NULL;
-    feat->weight_name = NULL;
-    feat->weight_norm = 1;
-    feat->separator = '|';
 }
 
 void dctr_dense_feat_default(dctr_dense_feat *feat, const char *name) {
     if (!feat)
         return;
-    memset(feat, 0, sizeof *feat);
-    feat->struct_size = (uint32_t)sizeof *feat;
-    feat->name = name;
-    feat->dimension = 1;
-    feat->transform = DCTR_TRANSFORM_NONE;
-    feat->fill_value = 0.0f;
-    feat->separator = '|';
+    *feat = (dctr_dense_feat){.struct_size = (uint32_t)sizeof *feat,
+                              .name = name,
+                              .dimension = 1,
+                              .transform = DCTR_TRANSFORM_NONE,
+                              .separator = '|'};
 }
 
 dctr_status dctr_schema_new(dctr_schema **out) {
