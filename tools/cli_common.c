@@ -101,6 +101,9 @@ const cli_choice cli_model_types[] = {
     {"ffm", DCTR_MODEL_FFM},       {"deepffm", DCTR_MODEL_DEEPFFM}};
 const size_t cli_num_model_types = CLI_NCHOICES(cli_model_types);
 
+const cli_choice cli_tasks[] = {{"binary", DCTR_TASK_BINARY}, {"regression", DCTR_TASK_REGRESSION}};
+const size_t cli_num_tasks = CLI_NCHOICES(cli_tasks);
+
 const cli_choice cli_optimizers[] = {
     {"adam", DCTR_OPT_ADAM}, {"adagrad", DCTR_OPT_ADAGRAD}, {"sgd", DCTR_OPT_SGD},
     {"rmsprop", DCTR_OPT_RMSPROP}, {"ftrl", DCTR_OPT_FTRL}};
@@ -122,7 +125,10 @@ const char *cli_model_type_name(dctr_model_type t) {
     return name ? name : "unknown";
 }
 
-const char *cli_task_name(dctr_task t) { return t == DCTR_TASK_REGRESSION ? "regression" : "binary"; }
+const char *cli_task_name(dctr_task t) {
+    const char *name = cli_choice_name(cli_tasks, cli_num_tasks, (int)t);
+    return name ? name : "binary";
+}
 
 const char *cli_metric_name(dctr_metric m) {
     const char *name = cli_choice_name(metric_names, CLI_NCHOICES(metric_names), (int)m);

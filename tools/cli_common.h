@@ -43,6 +43,8 @@ const char *cli_choice_list(const cli_choice *choices, size_t n, char *buf, size
 
 extern const cli_choice cli_model_types[];
 extern const size_t cli_num_model_types;
+extern const cli_choice cli_tasks[];
+extern const size_t cli_num_tasks;
 extern const cli_choice cli_optimizers[];
 extern const size_t cli_num_optimizers;
 /* --monitor: the validation metrics early stopping can watch. */

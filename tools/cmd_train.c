@@ -123,12 +123,9 @@ static int make_config(dctr_model_config *cfg, int32_t *hidden) {
         flags.embedding_dim = (type == DCTR_MODEL_FFM || type == DCTR_MODEL_DEEPFFM) ? 8 : 10;
     flags.cols.embedding_dim = flags.embedding_dim;
     dctr_model_config_recommended(cfg, type);
-    if (strcmp(flags.task, "binary") == 0)
-        cfg->task = DCTR_TASK_BINARY;
-    else if (strcmp(flags.task, "regression") == 0)
-        cfg->task = DCTR_TASK_REGRESSION;
-    else
-        return cli_usage_error(&train_cmd, "--task must be binary or regression, got '%s'", flags.task);
+    if (cli_choice_find(cli_tasks, cli_num_tasks, flags.task, &v) != 0)
+        return bad_choice("--task", cli_tasks, cli_num_tasks, flags.task);
+    cfg->task = (dctr_task)v;
     if (flags.hidden) {
         int n = cli_parse_int_list(flags.hidden, hidden, MAX_HIDDEN);
         if (n < 0)
