@@ -171,11 +171,46 @@ static void test_stream_equals_whole_file(void **state) {
     dctr_schema_free(s);
 }
 
+/* The three readers of a fitted schema (whole file, stream, cache) share one argument check:
+ * NULL out, NULL schema / path, an unfitted schema; each error names the entry point and *out
+ * is cleared. */
+static void test_readers_check_arguments_alike(void **state) {
+    (void)state;
+    dctr_schema *unfitted = sample_criteo_schema(NULL, NULL);
+    dctr_schema *fitted = make_schema(0);
+    dctr_dataset *ds = (dctr_dataset *)(uintptr_t)1;
+    dctr_stream *st = (dctr_stream *)(uintptr_t)1;
+
+    assert_int_equal(dctr_dataset_read_csv(fitted, csv, NULL, NULL), DCTR_ERR_INVALID_ARG);
+    assert_non_null(strstr(dctr_last_error(), "dctr_dataset_read_csv: out is NULL"));
+    assert_int_equal(dctr_stream_open_csv(fitted, NULL, NULL, &st), DCTR_ERR_INVALID_ARG);
+    assert_null(st);
+    assert_non_null(strstr(dctr_last_error(), "dctr_stream_open_csv: NULL argument"));
+    assert_int_equal(dctr_dataset_load_cache(NULL, csv, &ds), DCTR_ERR_INVALID_ARG);
+    assert_null(ds);
+
+    ds = (dctr_dataset *)(uintptr_t)1;
+    assert_int_equal(dctr_dataset_read_csv(unfitted, csv, NULL, &ds), DCTR_ERR_STATE);
+    assert_null(ds);
+    assert_non_null(strstr(dctr_last_error(), "dctr_dataset_read_csv: the schema is not fitted"));
+    st = (dctr_stream *)(uintptr_t)1;
+    assert_int_equal(dctr_stream_open_csv(unfitted, csv, NULL, &st), DCTR_ERR_STATE);
+    assert_null(st);
+    assert_non_null(strstr(dctr_last_error(), "dctr_stream_open_csv: the schema is not fitted"));
+    ds = (dctr_dataset *)(uintptr_t)1;
+    assert_int_equal(dctr_dataset_load_cache(unfitted, csv, &ds), DCTR_ERR_STATE);
+    assert_null(ds);
+    assert_non_null(strstr(dctr_last_error(), "dctr_dataset_load_cache: the schema is not fitted"));
+    dctr_schema_free(unfitted);
+    dctr_schema_free(fitted);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_round_trip),
         cmocka_unit_test(test_cache_rejects_other_schema_and_corruption),
         cmocka_unit_test(test_stream_equals_whole_file),
+        cmocka_unit_test(test_readers_check_arguments_alike),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

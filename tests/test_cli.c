@@ -241,6 +241,39 @@ static void test_bad_flags_exit_2_with_usage(void **state) {
     assert_int_equal(run(NULL), 2);
 }
 
+/* Every name a choice flag accepts is accepted, and its usage error lists all of them (the
+ * --monitor error once listed 4 of the 6 names it accepts). */
+static void test_choice_flags_accept_and_list_every_name(void **state) {
+    (void)state;
+    static const char *const monitors[] = {"val_auc", "val_logloss", "val_mse", "val_rmse",
+                                           "val_loss", "val_accuracy"};
+    assert_int_equal(run("train", "--train", synth_csv, "--out", "x", "--monitor", "val_bogus", NULL), 2);
+    assert_contains(err_text, "--monitor must be");
+    for (size_t i = 0; i < sizeof monitors / sizeof monitors[0]; i++)
+        assert_contains(err_text, monitors[i]);
+    assert_contains(err_text, "got 'val_bogus'");
+    static const char *const optimizers[] = {"adam", "adagrad", "sgd", "rmsprop", "ftrl"};
+    assert_int_equal(run("train", "--train", synth_csv, "--out", "x", "--optimizer", "lbfgs", NULL), 2);
+    for (size_t i = 0; i < sizeof optimizers / sizeof optimizers[0]; i++)
+        assert_contains(err_text, optimizers[i]);
+    assert_int_equal(run("train", "--train", synth_csv, "--out", "x", "--model", "xgboost", NULL), 2);
+    assert_contains(err_text, "deepfm, fm, lr, ffm or deepffm, got 'xgboost'");
+    /* the two names the old error left out are accepted: a binary model trains with either */
+    char path[1024];
+    dctr_test_tmp_path(path, sizeof path, "cli_monitor.dctr");
+    const char *const extra[] = {"val_accuracy", "val_loss"};
+    for (int i = 0; i < 2; i++) {
+        unlink(path);
+        assert_int_equal(run("train", "--train", synth_csv, "--epochs", "1", "--hidden", "8",
+                             "--embedding-dim", "2", "--monitor", extra[i], "--out", path, NULL), 0);
+        assert_true(file_exists(path));
+    }
+    /* a regression model refuses the binary metrics, naming the ones it takes */
+    assert_int_equal(run("train", "--train", synth_csv, "--task", "regression", "--monitor",
+                         "val_accuracy", "--out", "x", NULL), 2);
+    assert_contains(err_text, "not defined for regression");
+}
+
 static void test_help_and_version(void **state) {
     (void)state;
     assert_int_equal(run("--help", NULL), 0);
@@ -417,6 +450,7 @@ int main(void) {
         cmocka_unit_test(test_eval_json),
         cmocka_unit_test(test_inspect_prints_columns),
         cmocka_unit_test(test_bad_flags_exit_2_with_usage),
+        cmocka_unit_test(test_choice_flags_accept_and_list_every_name),
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_missing_file_exit_1_names_path),
         cmocka_unit_test(test_malformed_csv_exit_1_with_line),

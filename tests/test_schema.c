@@ -133,7 +133,8 @@ static void test_dense_defaults_and_offsets(void **state) {
     assert_string_equal(dctr_schema_column_name(s, 2), "d2");
     assert_int_equal(dctr_schema_column_kind(s, 1), DCTR_COLUMN_SPARSE);
     assert_null(dctr_schema_column_name(s, 3));
-    assert_int_equal(dctr_schema_column_kind(s, -1), -1);
+    assert_int_equal(dctr_schema_column_kind(s, -1), DCTR_COLUMN_NONE);
+    assert_int_equal(DCTR_COLUMN_NONE, -1); /* the value it had as a plain int */
     assert_int_equal(dctr_schema_find(s, "d2"), 2);
     assert_int_equal(dctr_schema_find(s, "zz"), -1);
     assert_int_equal(dctr_schema_vocabulary_size(s, "d1"), -1);

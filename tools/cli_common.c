@@ -2,6 +2,7 @@
 #include "cli_common.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 int cli_parse_delimiter(const cli_command *cmd, const char *s, char *out) {
@@ -66,22 +67,72 @@ int cli_read_dataset(const dctr_schema *schema, const char *path, char delimiter
     return cli_runtime_error("%s: %s", path, msg);
 }
 
-const char *cli_model_type_name(dctr_model_type t) {
-    switch (t) {
-    case DCTR_MODEL_DEEPFM: return "deepfm";
-    case DCTR_MODEL_FM: return "fm";
-    case DCTR_MODEL_LR: return "lr";
-    case DCTR_MODEL_FFM: return "ffm";
-    case DCTR_MODEL_DEEPFFM: return "deepffm";
-    }
-    return "unknown";
+int cli_choice_find(const cli_choice *choices, size_t n, const char *name, int *value) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, choices[i].name) == 0) {
+            *value = choices[i].value;
+            return 0;
+        }
+    return -1;
 }
 
-const char *cli_task_name(dctr_task t) { return t == DCTR_TASK_REGRESSION ? "regression" : "binary"; }
+const char *cli_choice_name(const cli_choice *choices, size_t n, int value) {
+    for (size_t i = 0; i < n; i++)
+        if (choices[i].value == value)
+            return choices[i].name;
+    return NULL;
+}
+
+const char *cli_choice_list(const cli_choice *choices, size_t n, char *buf, size_t size) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && used < size; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+        int w = snprintf(buf + used, size - used, "%s%s", sep, choices[i].name);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    return buf;
+}
+
+const cli_choice cli_model_types[] = {
+    {"deepfm", DCTR_MODEL_DEEPFM}, {"fm", DCTR_MODEL_FM}, {"lr", DCTR_MODEL_LR},
+    {"ffm", DCTR_MODEL_FFM},       {"deepffm", DCTR_MODEL_DEEPFFM}};
+const size_t cli_num_model_types = CLI_NCHOICES(cli_model_types);
+
+const cli_choice cli_tasks[] = {{"binary", DCTR_TASK_BINARY}, {"regression", DCTR_TASK_REGRESSION}};
+const size_t cli_num_tasks = CLI_NCHOICES(cli_tasks);
+
+const cli_choice cli_optimizers[] = {
+    {"adam", DCTR_OPT_ADAM}, {"adagrad", DCTR_OPT_ADAGRAD}, {"sgd", DCTR_OPT_SGD},
+    {"rmsprop", DCTR_OPT_RMSPROP}, {"ftrl", DCTR_OPT_FTRL}};
+const size_t cli_num_optimizers = CLI_NCHOICES(cli_optimizers);
+
+const cli_choice cli_monitors[] = {
+    {"val_auc", DCTR_METRIC_AUC},   {"val_logloss", DCTR_METRIC_LOGLOSS},
+    {"val_mse", DCTR_METRIC_MSE},   {"val_rmse", DCTR_METRIC_RMSE},
+    {"val_loss", DCTR_METRIC_LOSS}, {"val_accuracy", DCTR_METRIC_ACCURACY}};
+const size_t cli_num_monitors = CLI_NCHOICES(cli_monitors);
+
+static const cli_choice metric_names[] = {
+    {"logloss", DCTR_METRIC_LOGLOSS}, {"auc", DCTR_METRIC_AUC},
+    {"mse", DCTR_METRIC_MSE},         {"rmse", DCTR_METRIC_RMSE},
+    {"accuracy", DCTR_METRIC_ACCURACY}, {"loss", DCTR_METRIC_LOSS}};
+
+const char *cli_model_type_name(dctr_model_type t) {
+    const char *name = cli_choice_name(cli_model_types, cli_num_model_types, (int)t);
+    return name ? name : "unknown";
+}
+
+const char *cli_task_name(dctr_task t) {
+    const char *name = cli_choice_name(cli_tasks, cli_num_tasks, (int)t);
+    return name ? name : "binary";
+}
 
 const char *cli_metric_name(dctr_metric m) {
-    static const char *const names[DCTR_METRIC_COUNT] = {"logloss", "auc", "mse", "rmse", "accuracy", "loss"};
-    return (unsigned)m < DCTR_METRIC_COUNT ? names[m] : "unknown";
+    const char *name = cli_choice_name(metric_names, CLI_NCHOICES(metric_names), (int)m);
+    return name ? name : "unknown";
 }
 
 void cli_print_metrics(FILE *f, dctr_task task, const double v[DCTR_METRIC_COUNT], int64_t rows, int json) {

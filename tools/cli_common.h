@@ -25,6 +25,32 @@ int cli_load_model(const char *path, dctr_model **out);
 int cli_read_dataset(const dctr_schema *schema, const char *path, char delimiter, int require_label,
                      dctr_dataset **out);
 
+/* A name accepted on the command line and the enum value it stands for. Lists of them are the
+ * one place a flag's names live: parsing, the usage error's list and name printing read it. */
+typedef struct cli_choice {
+    const char *name;
+    int value;
+} cli_choice;
+
+#define CLI_NCHOICES(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Value of `name` in choices[0..n) into *value; 0, or -1 when it is not there. */
+int cli_choice_find(const cli_choice *choices, size_t n, const char *name, int *value);
+/* The first name of `value`, or NULL. */
+const char *cli_choice_name(const cli_choice *choices, size_t n, int value);
+/* Every accepted name, "a, b, c or d", into buf (truncated to size); returns buf. */
+const char *cli_choice_list(const cli_choice *choices, size_t n, char *buf, size_t size);
+
+extern const cli_choice cli_model_types[];
+extern const size_t cli_num_model_types;
+extern const cli_choice cli_tasks[];
+extern const size_t cli_num_tasks;
+extern const cli_choice cli_optimizers[];
+extern const size_t cli_num_optimizers;
+/* --monitor: the validation metrics early stopping can watch. */
+extern const cli_choice cli_monitors[];
+extern const size_t cli_num_monitors;
+
 const char *cli_model_type_name(dctr_model_type t);
 const char *cli_task_name(dctr_task t);
 const char *cli_metric_name(dctr_metric m);

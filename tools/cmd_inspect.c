@@ -34,11 +34,12 @@ static long read_format_version(const char *path) {
     return v;
 }
 
-static const char *kind_name(int kind) {
+static const char *kind_name(dctr_column_kind kind) {
     switch (kind) {
     case DCTR_COLUMN_SPARSE: return "sparse";
     case DCTR_COLUMN_DENSE: return "dense";
     case DCTR_COLUMN_VARLEN: return "varlen";
+    case DCTR_COLUMN_NONE: break;
     }
     return "?";
 }
@@ -84,7 +85,7 @@ int cmd_inspect(int argc, char **argv) {
     printf("  %-24s %-7s %12s %5s\n", "name", "kind", "vocabulary", "dim");
     for (int32_t i = 0; i < n; i++) {
         const char *name = dctr_schema_column_name(s, i);
-        int kind = dctr_schema_column_kind(s, i);
+        dctr_column_kind kind = dctr_schema_column_kind(s, i);
         if (kind == DCTR_COLUMN_DENSE)
             printf("  %-24s %-7s %12s %5s\n", name, kind_name(kind), "-", "-");
         else

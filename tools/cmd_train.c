@@ -55,7 +55,7 @@ static const cli_opt train_opts[] = {
     {"init-std", 0, CLI_DOUBLE, &flags.init_std, 1e-12, 10, "X", "std of the random-normal embedding initialisation (default 0.01)"},
     {"no-norm", 0, CLI_FLAG, &flags.no_norm, 0, 0, NULL, "FFM: no instance-wise normalisation"},
     {"early-stop", 0, CLI_INT, &flags.early_stop, 0, 100000, "PATIENCE", "stop after PATIENCE epochs without improvement (default 4 with validation; 0 = off)"},
-    {"monitor", 0, CLI_STRING, &flags.monitor, 0, 0, "METRIC", "val_auc (binary default), val_logloss, val_mse (regression default), val_rmse"},
+    {"monitor", 0, CLI_STRING, &flags.monitor, 0, 0, "METRIC", "val_auc (binary default), val_logloss, val_accuracy, val_loss, val_mse (regression default), val_rmse"},
     {"seed", 0, CLI_INT, &flags.seed, 0, 1e18, "N", "seed of initialisation and shuffling (default 1024)"},
     {"threads", 0, CLI_INT, &flags.threads, 0, 1024, "N", "training threads (default 1; 0 = all cores)"},
     {"cache", 0, CLI_STRING, &flags.cache, 0, 0, "FILE", "binary cache of the encoded training data (made if absent)"},
@@ -78,36 +78,11 @@ static const cli_command train_cmd = {
     "see 'deepctr train --model ffm --format libffm --help'.",
     train_opts};
 
-static int parse_model(const char *s, dctr_model_type *t) {
-    static const char *const names[] = {"deepfm", "fm", "lr", "ffm", "deepffm"};
-    for (int i = 0; i < 5; i++)
-        if (strcmp(s, names[i]) == 0) {
-            *t = (dctr_model_type)i;
-            return 0;
-        }
-    return -1;
-}
-
-static int parse_optimizer(const char *s, dctr_optimizer_kind *k) {
-    static const char *const names[] = {"adam", "adagrad", "sgd", "rmsprop", "ftrl"};
-    for (int i = 0; i < 5; i++)
-        if (strcmp(s, names[i]) == 0) {
-            *k = (dctr_optimizer_kind)i;
-            return 0;
-        }
-    return -1;
-}
-
-static int parse_monitor(const char *s, dctr_metric *m) {
-    static const struct { const char *name; dctr_metric m; } names[] = {
-        {"val_auc", DCTR_METRIC_AUC}, {"val_logloss", DCTR_METRIC_LOGLOSS}, {"val_mse", DCTR_METRIC_MSE},
-        {"val_rmse", DCTR_METRIC_RMSE}, {"val_loss", DCTR_METRIC_LOSS}, {"val_accuracy", DCTR_METRIC_ACCURACY}};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(s, names[i].name) == 0) {
-            *m = names[i].m;
-            return 0;
-        }
-    return -1;
+/* A usage error for a name not in `choices`, listing every accepted one. */
+static int bad_choice(const char *flag, const cli_choice *choices, size_t n, const char *got) {
+    char list[256];
+    return cli_usage_error(&train_cmd, "%s must be %s, got '%s'", flag,
+                           cli_choice_list(choices, n, list, sizeof list), got);
 }
 
 /* Flags left at a negative / NULL value are unset: make_config and make_fit_options then take
@@ -140,19 +115,17 @@ static void set_defaults(void) {
 
 /* Model configuration from the flags; returns 0 or a usage error. */
 static int make_config(dctr_model_config *cfg, int32_t *hidden) {
-    dctr_model_type type;
-    if (parse_model(flags.model, &type) != 0)
-        return cli_usage_error(&train_cmd, "--model must be deepfm, fm, lr, ffm or deepffm, got '%s'", flags.model);
+    int v;
+    if (cli_choice_find(cli_model_types, cli_num_model_types, flags.model, &v) != 0)
+        return bad_choice("--model", cli_model_types, cli_num_model_types, flags.model);
+    dctr_model_type type = (dctr_model_type)v;
     if (flags.embedding_dim < 0)
         flags.embedding_dim = (type == DCTR_MODEL_FFM || type == DCTR_MODEL_DEEPFFM) ? 8 : 10;
     flags.cols.embedding_dim = flags.embedding_dim;
     dctr_model_config_recommended(cfg, type);
-    if (strcmp(flags.task, "binary") == 0)
-        cfg->task = DCTR_TASK_BINARY;
-    else if (strcmp(flags.task, "regression") == 0)
-        cfg->task = DCTR_TASK_REGRESSION;
-    else
-        return cli_usage_error(&train_cmd, "--task must be binary or regression, got '%s'", flags.task);
+    if (cli_choice_find(cli_tasks, cli_num_tasks, flags.task, &v) != 0)
+        return bad_choice("--task", cli_tasks, cli_num_tasks, flags.task);
+    cfg->task = (dctr_task)v;
     if (flags.hidden) {
         int n = cli_parse_int_list(flags.hidden, hidden, MAX_HIDDEN);
         if (n < 0)
@@ -177,10 +150,9 @@ static int make_config(dctr_model_config *cfg, int32_t *hidden) {
     cfg->ffm_k = (int32_t)flags.embedding_dim;
     cfg->ffm_normalize = !flags.no_norm;
     if (flags.optimizer) {
-        dctr_optimizer_kind opt;
-        if (parse_optimizer(flags.optimizer, &opt) != 0)
-            return cli_usage_error(&train_cmd, "--optimizer must be adam, adagrad, sgd, rmsprop or ftrl, got '%s'",
-                                   flags.optimizer);
+        if (cli_choice_find(cli_optimizers, cli_num_optimizers, flags.optimizer, &v) != 0)
+            return bad_choice("--optimizer", cli_optimizers, cli_num_optimizers, flags.optimizer);
+        dctr_optimizer_kind opt = (dctr_optimizer_kind)v;
         /* another optimizer than the recommended one starts from its own (Keras) defaults */
         if (opt != cfg->optimizer.kind)
             dctr_optimizer_config_default(&cfg->optimizer, opt);
@@ -264,9 +236,10 @@ static int make_fit_options(dctr_task task, dctr_fit_options *fo) {
     if (flags.early_stop > 0 && !has_valid)
         return cli_usage_error(&train_cmd, "--early-stop needs validation data (--valid or --valid-split)");
     if (flags.monitor) {
-        if (parse_monitor(flags.monitor, &fo->monitor) != 0)
-            return cli_usage_error(&train_cmd, "--monitor must be val_auc, val_logloss, val_mse or val_rmse, got '%s'",
-                                   flags.monitor);
+        int v;
+        if (cli_choice_find(cli_monitors, cli_num_monitors, flags.monitor, &v) != 0)
+            return bad_choice("--monitor", cli_monitors, cli_num_monitors, flags.monitor);
+        fo->monitor = (dctr_metric)v;
         if (task == DCTR_TASK_REGRESSION &&
             (fo->monitor == DCTR_METRIC_AUC || fo->monitor == DCTR_METRIC_LOGLOSS || fo->monitor == DCTR_METRIC_ACCURACY))
             return cli_usage_error(&train_cmd, "--monitor %s is not defined for regression (use val_mse or val_rmse)",

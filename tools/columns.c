@@ -102,6 +102,77 @@ static void print_inferred(FILE *info, const char *what, const cli_csv_peek *p, 
     fputc('\n', info);
 }
 
+/* The --sparse / --dense / --varlen specs into cs; 0 or a usage error. */
+static int parse_specs(const cli_command *cmd, const cli_column_flags *f, dctr_colspec *cs) {
+    char err[256];
+    const struct { const cli_list *l; dctr_column_kind k; } specs[] = {
+        {&f->sparse, DCTR_COLUMN_SPARSE}, {&f->dense, DCTR_COLUMN_DENSE}, {&f->varlen, DCTR_COLUMN_VARLEN}};
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < specs[k].l->count; i++)
+            if (dctr_colspec_parse(specs[k].l->items[i], specs[k].k, cs, err, sizeof err) != 0)
+                return cli_usage_error(cmd, "bad column spec: %s", err);
+    if (dctr_colspec_find(cs, f->label) >= 0)
+        return cli_usage_error(cmd, "the label column '%s' is also named as a feature", f->label);
+    return 0;
+}
+
+/* The label and every named column must be in the file's header; 0 or a runtime error. */
+static int check_header_names(const cli_column_flags *f, const dctr_colspec *cs,
+                              const cli_csv_peek *peek, const char *train_path) {
+    if (cli_csv_peek_find(peek, f->label) < 0)
+        return cli_runtime_error("%s: the header has no label column '%s'", train_path, f->label);
+    for (int32_t i = 0; i < cs->count; i++)
+        if (cli_csv_peek_find(peek, cs->entries[i].name) < 0)
+            return cli_runtime_error("%s: the header has no column '%s'", train_path,
+                                     cs->entries[i].name);
+    return 0;
+}
+
+/* Column i of the header inferred from its sniffed values: numeric -> dense (log1p for
+ * heavy-tailed counts, else min-max), anything else -> sparse. *how: 1 dense minmax, 2 sparse,
+ * 3 dense log1p (for print_inferred). */
+static dctr_colspec_entry inferred_entry(const cli_csv_peek *peek, int32_t i, int *how) {
+    dctr_colspec_entry e;
+    memset(&e, 0, sizeof e);
+    e.name = peek->names[i];
+    e.transform = -1;
+    e.kind = peek->numeric[i] ? DCTR_COLUMN_DENSE : DCTR_COLUMN_SPARSE;
+    *how = peek->numeric[i] ? 1 : 2;
+    if (peek->log_counts[i]) { /* heavy-tailed counts: log1p keeps their spread */
+        e.transform = DCTR_TRANSFORM_LOG1P;
+        *how = 3;
+    }
+    return e;
+}
+
+/* Columns in header order: named ones from their spec, the rest inferred (inferred[i] as in
+ * inferred_entry, 0 for the others). Returns 0 or a library error. */
+static int add_columns(dctr_schema *s, const cli_column_flags *f, const dctr_colspec *cs,
+                       const cli_csv_peek *peek, int *inferred, int *allow_extra) {
+    for (int32_t i = 0; i < peek->num_columns; i++) {
+        const char *name = peek->names[i];
+        int32_t j = dctr_colspec_find(cs, name);
+        dctr_status st;
+        if (strcmp(name, f->label) == 0 || (f->weight_column && strcmp(name, f->weight_column) == 0) ||
+            is_aux_column(cs, name))
+            continue;
+        if (j >= 0) {
+            st = add_entry(s, &cs->entries[j], (int32_t)f->embedding_dim, f);
+        } else if (list_contains(&f->ignore, name)) {
+            continue;
+        } else if (f->no_infer) {
+            *allow_extra = 1; /* --no-infer: columns not named are skipped */
+            continue;
+        } else {
+            dctr_colspec_entry e = inferred_entry(peek, i, &inferred[i]);
+            st = add_entry(s, &e, (int32_t)f->embedding_dim, f);
+        }
+        if (st != DCTR_OK)
+            return cli_library_error();
+    }
+    return 0;
+}
+
 int cli_schema_from_flags(const cli_command *cmd, const cli_column_flags *f, const char *train_path,
                           FILE *info, dctr_schema **out, int *allow_extra) {
     dctr_colspec cs;
@@ -111,75 +182,26 @@ int cli_schema_from_flags(const cli_command *cmd, const cli_column_flags *f, con
     dctr_schema *s = NULL;
     int *inferred = NULL;
     int rc = CLI_EXIT_ERROR;
-    char err[256];
     *out = NULL;
     *allow_extra = f->ignore.count > 0;
-
-    const struct { const cli_list *l; dctr_column_kind k; } specs[] = {
-        {&f->sparse, DCTR_COLUMN_SPARSE}, {&f->dense, DCTR_COLUMN_DENSE}, {&f->varlen, DCTR_COLUMN_VARLEN}};
-    for (int k = 0; k < 3; k++)
-        for (int i = 0; i < specs[k].l->count; i++)
-            if (dctr_colspec_parse(specs[k].l->items[i], specs[k].k, &cs, err, sizeof err) != 0) {
-                rc = cli_usage_error(cmd, "bad column spec: %s", err);
-                goto done;
-            }
-    if (dctr_colspec_find(&cs, f->label) >= 0) {
-        rc = cli_usage_error(cmd, "the label column '%s' is also named as a feature", f->label);
+    if ((rc = parse_specs(cmd, f, &cs)) != 0)
         goto done;
-    }
+    rc = CLI_EXIT_ERROR;
     if (cli_csv_peek_file(train_path, f->delimiter, SNIFF_ROWS, &peek) != 0)
         goto done;
-    if (cli_csv_peek_find(&peek, f->label) < 0) {
-        rc = cli_runtime_error("%s: the header has no label column '%s'", train_path, f->label);
+    if ((rc = check_header_names(f, &cs, &peek, train_path)) != 0)
         goto done;
-    }
-    for (int32_t i = 0; i < cs.count; i++)
-        if (cli_csv_peek_find(&peek, cs.entries[i].name) < 0) {
-            rc = cli_runtime_error("%s: the header has no column '%s'", train_path, cs.entries[i].name);
-            goto done;
-        }
     if (dctr_schema_new(&s) != DCTR_OK) {
         rc = cli_library_error();
         goto done;
     }
-    /* Columns in header order: named ones from their spec, the rest inferred. */
-    inferred = calloc((size_t)peek.num_columns + 1, sizeof *inferred); /* 0 none, 1 dense minmax, 2 sparse, 3 dense log1p */
+    inferred = calloc((size_t)peek.num_columns + 1, sizeof *inferred);
     if (!inferred) {
         rc = cli_runtime_error("out of memory");
         goto done;
     }
-    for (int32_t i = 0; i < peek.num_columns; i++) {
-        const char *name = peek.names[i];
-        int32_t j = dctr_colspec_find(&cs, name);
-        dctr_status st;
-        if (strcmp(name, f->label) == 0 || (f->weight_column && strcmp(name, f->weight_column) == 0) ||
-            is_aux_column(&cs, name))
-            continue;
-        if (j >= 0) {
-            st = add_entry(s, &cs.entries[j], (int32_t)f->embedding_dim, f);
-        } else if (list_contains(&f->ignore, name)) {
-            continue;
-        } else if (f->no_infer) {
-            *allow_extra = 1; /* --no-infer: columns not named are skipped */
-            continue;
-        } else {
-            dctr_colspec_entry e;
-            memset(&e, 0, sizeof e);
-            e.name = peek.names[i];
-            e.transform = -1;
-            e.kind = peek.numeric[i] ? DCTR_COLUMN_DENSE : DCTR_COLUMN_SPARSE;
-            inferred[i] = peek.numeric[i] ? 1 : 2;
-            if (peek.log_counts[i]) { /* heavy-tailed counts: log1p keeps their spread */
-                e.transform = DCTR_TRANSFORM_LOG1P;
-                inferred[i] = 3;
-            }
-            st = add_entry(s, &e, (int32_t)f->embedding_dim, f);
-        }
-        if (st != DCTR_OK) {
-            rc = cli_library_error();
-            goto done;
-        }
-    }
+    if ((rc = add_columns(s, f, &cs, &peek, inferred, allow_extra)) != 0)
+        goto done;
     print_inferred(info, "dense (log1p: heavy-tailed counts)", &peek, inferred, 3);
     print_inferred(info, "dense (minmax)", &peek, inferred, 1);
     print_inferred(info, "sparse (fitted vocabulary)", &peek, inferred, 2);

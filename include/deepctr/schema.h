@@ -19,7 +19,11 @@ extern "C" {
 
 typedef struct dctr_schema dctr_schema;
 
+/* ABI: an int-sized enum; DCTR_COLUMN_NONE (-1) is what dctr_schema_column_kind returns for an
+ * index out of range, the value that function returned as a plain int before 0.1 (the return type
+ * changed from int to this enum with the same values, so callers built either way keep working). */
 typedef enum dctr_column_kind {
+    DCTR_COLUMN_NONE = -1,
     DCTR_COLUMN_SPARSE = 0,
     DCTR_COLUMN_DENSE = 1,
     DCTR_COLUMN_VARLEN = 2
@@ -113,9 +117,9 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_schema_set_weight_column(dctr_schema *s
 DCTR_API DCTR_NODISCARD dctr_status dctr_schema_validate(dctr_schema *schema);
 
 DCTR_API int32_t dctr_schema_num_columns(const dctr_schema *schema);
-/* Column i's name and kind; NULL / -1 when out of range. */
+/* Column i's name and kind; NULL / DCTR_COLUMN_NONE (-1) when out of range. */
 DCTR_API const char *dctr_schema_column_name(const dctr_schema *schema, int32_t i);
-DCTR_API int dctr_schema_column_kind(const dctr_schema *schema, int32_t i);
+DCTR_API dctr_column_kind dctr_schema_column_kind(const dctr_schema *schema, int32_t i);
 /* Index of a column by name, or -1. */
 DCTR_API int32_t dctr_schema_find(const dctr_schema *schema, const char *name);
 /* Vocabulary size (table rows) of a sparse / varlen column after validation / fitting; -1 otherwise. */

@@ -7,7 +7,6 @@
 #include "core/error.h"
 #include "core/pool.h"
 
-void dctr_batch_rowbuilder_free(struct dctr_row_builder *b); /* batch_row.c */
 
 /* Reallocates one array of `elem` bytes per row from old_cap to new_cap rows (zero-filled). */
 static dctr_status grow_array(void **p, size_t per_row, int64_t old_cap, int64_t new_cap) {
@@ -52,6 +51,8 @@ dctr_status dctr_batch_reserve(dctr_batch *b, int64_t capacity) {
         case DCTR_COLUMN_DENSE:
             DCTR_TRY(grow_array((void **)&d->dense, sizeof(float) * (size_t)c->dense_dim, old,
                                 capacity));
+            break;
+        case DCTR_COLUMN_NONE: /* never stored in a schema */
             break;
         }
     }

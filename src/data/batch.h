@@ -38,6 +38,8 @@ void dctr_batch_view(const dctr_batch *src, int64_t start, int64_t count, dctr_b
  * dctr_batch_view any number of times. */
 dctr_status dctr_batch_view_init(dctr_batch *view, const dctr_schema *schema);
 void dctr_batch_view_release(dctr_batch *view);
+/* Frees the serving-path row state of a batch (batch_row.c); NULL is a no-op. */
+void dctr_batch_rowbuilder_free(struct dctr_row_builder *b);
 /* Grows an owning batch to hold `capacity` rows (contents kept). */
 dctr_status dctr_batch_reserve(dctr_batch *batch, int64_t capacity);
 /* Copies the given rows of `src` into `dst` (dst->capacity >= count); dst->n = count. */

@@ -20,7 +20,6 @@ struct dctr_row_builder {
     int label_set, weight_set;
 };
 
-void dctr_batch_rowbuilder_free(struct dctr_row_builder *b);
 void dctr_batch_rowbuilder_free(struct dctr_row_builder *b) {
     if (!b)
         return;

@@ -199,125 +199,139 @@ static dctr_status check_ranges(const char *path, const dctr_schema *s, const dc
     return DCTR_OK;
 }
 
+/* Opens and maps the file read-only (prefaulted) into store. */
+static dctr_status map_file(dctr_ds_store *store, const char *path) {
+    store->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (store->fd < 0)
+        return dctr_set_error(DCTR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(store->fd, &sb) != 0)
+        return dctr_set_error(DCTR_ERR_IO, "%s: stat failed: %s", path, strerror(errno));
+    if ((uint64_t)sb.st_size < HEADER_BYTES)
+        return fail(path, "shorter than the header");
+    store->map_len = (size_t)sb.st_size;
+    store->map = mmap(NULL, store->map_len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, store->fd, 0);
+    if (store->map == MAP_FAILED) {
+        store->map = NULL;
+        return dctr_set_error(DCTR_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));
+    }
+    return DCTR_OK;
+}
+
+/* The header of a mapped file of map_len bytes: magic, version, endianness, size, the schema
+ * fingerprint fp, a plausible array table (na entries, `rows` rows) and the header CRC. */
+static dctr_status check_header(const uint8_t *h, size_t map_len, uint64_t fp,
+                                const dctr_schema *schema, const char *path, uint32_t *na,
+                                int64_t *rows) {
+    if (memcmp(h, CACHE_MAGIC, 8) != 0)
+        return fail(path, "bad magic");
+    if (get32(h + 8) != CACHE_VERSION)
+        return fail(path, "unsupported version");
+    if (get32(h + 12) != ENDIAN_MARK)
+        return fail(path, "written on a host of other endianness");
+    if (get64(h + 40) != map_len)
+        return fail(path, "file size does not match the header (truncated?)");
+    if (get64(h + 16) != fp)
+        return dctr_set_error(DCTR_ERR_FORMAT,
+                              "%s: the cache was written with a different schema (fingerprint "
+                              "mismatch)",
+                              path);
+    *na = get32(h + 32);
+    *rows = (int64_t)get64(h + 24);
+    if (*na > (uint32_t)schema->ncols * 3 + 2 || *rows < 0 ||
+        HEADER_BYTES + (uint64_t)*na * ENTRY_BYTES > map_len)
+        return fail(path, "bad array table");
+    size_t hlen = (size_t)dctr_round_up(HEADER_BYTES + (uint64_t)*na * ENTRY_BYTES, 64);
+    if (hlen > map_len)
+        return fail(path, "bad array table");
+    uint8_t *copy = dctr_malloc(hlen);
+    if (!copy)
+        return DCTR_ERR_NOMEM;
+    memcpy(copy, h, hlen);
+    put32(copy + 36, 0);
+    dctr_status st = crc_of(copy, hlen) != get32(h + 36) ? fail(path, "header checksum mismatch")
+                                                         : DCTR_OK;
+    dctr_free(copy);
+    return st;
+}
+
+/* The array table: each entry must be the one the schema expects (want), inside the file, and
+ * match its CRC; a[i].ptr then points into the map. */
+static dctr_status read_table(const dctr_ds_store *store, const dctr_schema *schema, uint32_t na,
+                              int64_t rows, arr *a, arr *want, const char *path) {
+    const uint8_t *h = store->map;
+    int with_sw = na > 0 && get32(h + HEADER_BYTES + ENTRY_BYTES) == A_SWEIGHTS;
+    if (rows > 0 && (uint64_t)rows > store->map_len)
+        return fail(path, "row count larger than the file");
+    if ((uint32_t)list_arrays(schema, NULL, with_sw, rows, want) != na)
+        return fail(path, "array count does not match the schema");
+    for (uint32_t i = 0; i < na; i++) {
+        const uint8_t *e = h + HEADER_BYTES + (size_t)i * ENTRY_BYTES;
+        a[i].kind = get32(e);
+        a[i].col = (int32_t)get32(e + 4);
+        a[i].offset = get64(e + 8);
+        a[i].bytes = get64(e + 16);
+        a[i].crc = get32(e + 24);
+        if (a[i].kind != want[i].kind || a[i].col != want[i].col ||
+            a[i].bytes != want[i].bytes || a[i].offset % 64 != 0 ||
+            a[i].offset > store->map_len || a[i].bytes > store->map_len - a[i].offset)
+            return fail(path, "array entry inconsistent with the schema or the file size");
+        if (crc_of((const uint8_t *)store->map + a[i].offset, a[i].bytes) != a[i].crc)
+            return fail(path, "array checksum mismatch (corrupted data)");
+        a[i].ptr = (uint8_t *)store->map + a[i].offset;
+    }
+    return DCTR_OK;
+}
+
+/* Points the view b (rows rows) at the mapped arrays. */
+static void bind_arrays(dctr_batch *b, const arr *a, uint32_t na, int64_t rows) {
+    b->n = b->capacity = rows;
+    for (uint32_t i = 0; i < na; i++) {
+        dctr_column_data *d = a[i].col >= 0 ? &b->cols[a[i].col] : NULL;
+        switch (a[i].kind) {
+        case A_LABELS: b->labels = a[i].ptr; break;
+        case A_SWEIGHTS: b->sample_weights = a[i].ptr; break;
+        case A_IDS: d->ids = a[i].ptr; break;
+        case A_LENGTHS: d->lengths = a[i].ptr; break;
+        case A_WEIGHTS: d->weights = a[i].ptr; break;
+        case A_DENSE: d->dense = a[i].ptr; break;
+        default: break;
+        }
+    }
+}
+
 dctr_status dctr_dataset_load_cache(const dctr_schema *schema, const char *path,
                                     dctr_dataset **out) {
-    if (!out)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_dataset_load_cache: out is NULL");
-    *out = NULL;
-    if (!schema || !path)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_dataset_load_cache: NULL argument");
-    if (!schema->fitted)
-        return dctr_set_error(DCTR_ERR_STATE, "dctr_dataset_load_cache: the schema is not fitted");
+    if (out)
+        *out = NULL;
+    DCTR_TRY(dctr_reader_check_args("dctr_dataset_load_cache", out != NULL, schema, path));
     uint64_t fp;
     DCTR_TRY(dctr_schema_fingerprint(schema, &fp));
     dctr_ds_store *store = dctr_calloc(1, sizeof *store);
     if (!store)
         return DCTR_ERR_NOMEM;
-    store->fd = open(path, O_RDONLY | O_CLOEXEC);
-    dctr_status st = DCTR_OK;
-    struct stat sb;
-    if (store->fd < 0)
-        st = dctr_set_error(DCTR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    else if (fstat(store->fd, &sb) != 0)
-        st = dctr_set_error(DCTR_ERR_IO, "%s: stat failed: %s", path, strerror(errno));
-    else if ((uint64_t)sb.st_size < HEADER_BYTES)
-        st = fail(path, "shorter than the header");
-    if (st == DCTR_OK) {
-        store->map_len = (size_t)sb.st_size;
-        store->map = mmap(NULL, store->map_len, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
-                          store->fd, 0);
-        if (store->map == MAP_FAILED) {
-            store->map = NULL;
-            st = dctr_set_error(DCTR_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));
-        }
-    }
     arr *a = NULL, *want = NULL;
     dctr_batch *b = NULL;
-    const uint8_t *h = store->map;
     uint32_t na = 0;
     int64_t rows = 0;
-    if (st == DCTR_OK) {
-        if (memcmp(h, CACHE_MAGIC, 8) != 0)
-            st = fail(path, "bad magic");
-        else if (get32(h + 8) != CACHE_VERSION)
-            st = fail(path, "unsupported version");
-        else if (get32(h + 12) != ENDIAN_MARK)
-            st = fail(path, "written on a host of other endianness");
-        else if (get64(h + 40) != store->map_len)
-            st = fail(path, "file size does not match the header (truncated?)");
-        else if (get64(h + 16) != fp)
-            st = dctr_set_error(DCTR_ERR_FORMAT,
-                                "%s: the cache was written with a different schema (fingerprint "
-                                "mismatch)",
-                                path);
-        na = get32(h + 32);
-        rows = (int64_t)get64(h + 24);
-        if (st == DCTR_OK && (na > (uint32_t)schema->ncols * 3 + 2 || rows < 0 ||
-                              HEADER_BYTES + (uint64_t)na * ENTRY_BYTES > store->map_len))
-            st = fail(path, "bad array table");
-    }
-    if (st == DCTR_OK) {
-        size_t hlen = (size_t)dctr_round_up(HEADER_BYTES + (uint64_t)na * ENTRY_BYTES, 64);
-        uint8_t *copy = hlen <= store->map_len ? dctr_malloc(hlen) : NULL;
-        if (!copy)
-            st = hlen <= store->map_len ? DCTR_ERR_NOMEM : fail(path, "bad array table");
-        else {
-            memcpy(copy, h, hlen);
-            put32(copy + 36, 0);
-            if (crc_of(copy, hlen) != get32(h + 36))
-                st = fail(path, "header checksum mismatch");
-            dctr_free(copy);
-        }
-    }
+    dctr_status st = map_file(store, path);
+    if (st == DCTR_OK)
+        st = check_header(store->map, store->map_len, fp, schema, path, &na, &rows);
     if (st == DCTR_OK) {
         a = dctr_calloc((size_t)schema->ncols * 3 + 3, sizeof *a);
         want = dctr_calloc((size_t)schema->ncols * 3 + 3, sizeof *want);
         if (!a || !want)
             st = DCTR_ERR_NOMEM;
     }
-    if (st == DCTR_OK) {
-        int with_sw = na > 0 && get32(h + HEADER_BYTES + ENTRY_BYTES) == A_SWEIGHTS;
-        if (rows > 0 && (uint64_t)rows > store->map_len)
-            st = fail(path, "row count larger than the file");
-        int32_t nw = st == DCTR_OK ? list_arrays(schema, NULL, with_sw, rows, want) : 0;
-        if (st == DCTR_OK && (uint32_t)nw != na)
-            st = fail(path, "array count does not match the schema");
-        for (uint32_t i = 0; i < na && st == DCTR_OK; i++) {
-            const uint8_t *e = h + HEADER_BYTES + (size_t)i * ENTRY_BYTES;
-            a[i].kind = get32(e);
-            a[i].col = (int32_t)get32(e + 4);
-            a[i].offset = get64(e + 8);
-            a[i].bytes = get64(e + 16);
-            a[i].crc = get32(e + 24);
-            if (a[i].kind != want[i].kind || a[i].col != want[i].col ||
-                a[i].bytes != want[i].bytes || a[i].offset % 64 != 0 ||
-                a[i].offset > store->map_len || a[i].bytes > store->map_len - a[i].offset)
-                st = fail(path, "array entry inconsistent with the schema or the file size");
-            else if (crc_of((const uint8_t *)store->map + a[i].offset, a[i].bytes) != a[i].crc)
-                st = fail(path, "array checksum mismatch (corrupted data)");
-            else
-                a[i].ptr = (uint8_t *)store->map + a[i].offset;
-        }
-    }
+    if (st == DCTR_OK)
+        st = read_table(store, schema, na, rows, a, want, path);
     if (st == DCTR_OK) {
         b = dctr_calloc(1, sizeof *b);
         if (!b || dctr_batch_view_init(b, schema) != DCTR_OK)
             st = DCTR_ERR_NOMEM;
     }
     if (st == DCTR_OK) {
-        b->n = b->capacity = rows;
-        for (uint32_t i = 0; i < na; i++) {
-            dctr_column_data *d = a[i].col >= 0 ? &b->cols[a[i].col] : NULL;
-            switch (a[i].kind) {
-            case A_LABELS: b->labels = a[i].ptr; break;
-            case A_SWEIGHTS: b->sample_weights = a[i].ptr; break;
-            case A_IDS: d->ids = a[i].ptr; break;
-            case A_LENGTHS: d->lengths = a[i].ptr; break;
-            case A_WEIGHTS: d->weights = a[i].ptr; break;
-            case A_DENSE: d->dense = a[i].ptr; break;
-            default: break;
-            }
-        }
+        bind_arrays(b, a, na, rows);
         st = check_ranges(path, schema, b);
     }
     if (st == DCTR_OK)

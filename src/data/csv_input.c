@@ -5,6 +5,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "data/options.h"
 #include "feature/encode.h"
 #include "feature/numparse.h"
 #include "feature/schema_internal.h"
@@ -26,12 +27,7 @@ dctr_status dctr_csv_options_check(const dctr_csv_options *opts, dctr_csv_option
     dctr_csv_options_default(out);
     if (!opts)
         return DCTR_OK;
-    if (opts->struct_size == 0 || opts->struct_size > sizeof *out)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG,
-                              "dctr_csv_options: struct_size %u is not valid (use "
-                              "dctr_csv_options_default)",
-                              (unsigned)opts->struct_size);
-    memcpy(out, opts, opts->struct_size);
+    DCTR_TRY(dctr_options_copy(out, sizeof *out, opts, opts->struct_size, "dctr_csv_options"));
     char d = out->delimiter;
     if (d == '"' || d == '\n' || d == '\r' || d == '\0')
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_csv_options: invalid delimiter");
@@ -276,12 +272,11 @@ dctr_status dctr_csv_input_next(dctr_csv_input *in, int *got) {
     return DCTR_OK;
 }
 
-dctr_status dctr_csv_input_encode(dctr_csv_input *in, dctr_batch *b, int64_t row) {
+/* Vocabulary slots are random accesses into large tables: start all of this row's loads first
+ * so their cache misses overlap (the encoders then find them in cache). */
+static void prefetch_vocab_slots(const dctr_csv_input *in) {
     const dctr_schema *s = in->schema;
-    dctr_csv_tok *t = &in->tok;
-    dctr_loc loc = {t->path, 0, 0};
-    /* Vocabulary slots are random accesses into large tables: start all of this row's loads
-     * first so their cache misses overlap (the encoders then find them in cache). */
+    const dctr_csv_tok *t = &in->tok;
     for (int32_t i = 0; i < in->nmap; i++) {
         const dctr_csv_target tg = in->map[i];
         if (tg.kind != DCTR_TGT_COL)
@@ -292,6 +287,104 @@ dctr_status dctr_csv_input_encode(dctr_csv_input *in, dctr_batch *b, int64_t row
             __builtin_prefetch(&c->vocab->slots[h & c->vocab->mask]);
         }
     }
+}
+
+/* A feature column's field. A varlen column without its own length / weight columns gets its
+ * element count as length and weights 1 (0 past the count). */
+static dctr_status encode_feature(dctr_csv_input *in, dctr_batch *b, int64_t row, int32_t col,
+                                  const dctr_csv_field *f, const dctr_loc *loc) {
+    const dctr_column *c = &in->schema->cols[col];
+    dctr_column_data *d = &b->cols[col];
+    if (c->kind == DCTR_COLUMN_SPARSE)
+        return dctr_encode_id(c, f->p, f->len, 0, &d->ids[row], loc);
+    if (c->kind == DCTR_COLUMN_DENSE)
+        return dctr_encode_dense(c, f->p, f->len, d->dense + row * c->dense_dim, loc);
+    int32_t n;
+    DCTR_TRY(dctr_encode_varlen(c, f->p, f->len, d->ids + row * c->maxlen, &n, loc));
+    in->counts[col] = n;
+    if (d->lengths && !in->has_len[col])
+        d->lengths[row] = n;
+    if (d->weights && !in->has_vw[col]) {
+        float *w = d->weights + row * c->maxlen;
+        for (int32_t k = 0; k < c->maxlen; k++)
+            w[k] = k < n ? 1.0f : 0.0f;
+    }
+    return DCTR_OK;
+}
+
+/* The label field: empty is an error when labels are required, else 0. */
+static dctr_status encode_label(const dctr_csv_input *in, dctr_batch *b, int64_t row,
+                                const dctr_csv_field *f, const dctr_loc *loc) {
+    const dctr_schema *s = in->schema;
+    if (f->len > 0)
+        return dctr_encode_float(dctr_schema_label_name(s), f->p, f->len, &b->labels[row], loc);
+    if (in->opts.require_label)
+        return dctr_loc_error(DCTR_ERR_PARSE, loc, dctr_schema_label_name(s), "missing label");
+    b->labels[row] = 0.0f;
+    return DCTR_OK;
+}
+
+/* The sample-weight field: empty is 1, negative an error. */
+static dctr_status encode_sample_weight(const dctr_csv_input *in, dctr_batch *b, int64_t row,
+                                        const dctr_csv_field *f, const dctr_loc *loc) {
+    const dctr_schema *s = in->schema;
+    if (!b->sample_weights)
+        return DCTR_OK;
+    float w = 1.0f;
+    if (f->len > 0)
+        DCTR_TRY(dctr_encode_float(s->weight_column, f->p, f->len, &w, loc));
+    if (w < 0.0f)
+        return dctr_loc_error(DCTR_ERR_RANGE, loc, s->weight_column, "negative sample weight");
+    b->sample_weights[row] = w;
+    return DCTR_OK;
+}
+
+/* A length column's field (empty = 0), for every varlen column naming that length column. */
+static dctr_status encode_length(const dctr_csv_input *in, dctr_batch *b, int64_t row, int32_t col,
+                                 const dctr_csv_field *f, const dctr_loc *loc) {
+    const dctr_schema *s = in->schema;
+    const dctr_column *c = &s->cols[col];
+    int64_t v = 0;
+    if (f->len > 0) {
+        int r = dctr_parse_int64(f->p, f->len, &v);
+        if (r == DCTR_NUM_SYNTAX)
+            return dctr_loc_error(DCTR_ERR_PARSE, loc, c->length_name,
+                                  "length '%.*s' is not an integer",
+                                  (int)(f->len > 40 ? 40 : f->len), f->p);
+        if (r != DCTR_NUM_OK || v < 0 || v > c->maxlen)
+            return dctr_loc_error(DCTR_ERR_RANGE, loc, c->length_name,
+                                  "length '%.*s' outside [0, maxlen %d]",
+                                  (int)(f->len > 40 ? 40 : f->len), f->p, (int)c->maxlen);
+    }
+    for (int32_t j = 0; j < s->ncols; j++)
+        if (s->cols[j].kind == DCTR_COLUMN_VARLEN && s->cols[j].length_name &&
+            strcmp(s->cols[j].length_name, c->length_name) == 0 && b->cols[j].lengths)
+            b->cols[j].lengths[row] = (int32_t)v;
+    return DCTR_OK;
+}
+
+/* A varlen weight column's field, for every varlen column naming that weight column. */
+static dctr_status encode_varlen_weights(const dctr_csv_input *in, dctr_batch *b, int64_t row,
+                                         int32_t col, const dctr_csv_field *f,
+                                         const dctr_loc *loc) {
+    const dctr_schema *s = in->schema;
+    const dctr_column *c = &s->cols[col];
+    for (int32_t j = 0; j < s->ncols; j++) {
+        const dctr_column *cj = &s->cols[j];
+        if (cj->kind != DCTR_COLUMN_VARLEN || !cj->weight_name || !b->cols[j].weights ||
+            strcmp(cj->weight_name, c->weight_name) != 0)
+            continue;
+        int32_t n;
+        DCTR_TRY(dctr_encode_varlen_weights(cj, f->p, f->len, b->cols[j].weights + row * cj->maxlen,
+                                            &n, loc));
+    }
+    return DCTR_OK;
+}
+
+dctr_status dctr_csv_input_encode(dctr_csv_input *in, dctr_batch *b, int64_t row) {
+    dctr_csv_tok *t = &in->tok;
+    dctr_loc loc = {t->path, 0, 0};
+    prefetch_vocab_slots(in);
     if (!in->has_label)
         b->labels[row] = 0.0f;
     if (b->sample_weights && !in->has_weight)
@@ -304,85 +397,12 @@ dctr_status dctr_csv_input_encode(dctr_csv_input *in, dctr_batch *b, int64_t row
         loc.line = f->line;
         loc.col = f->col;
         switch (tg.kind) {
-        case DCTR_TGT_COL: {
-            const dctr_column *c = &s->cols[tg.col];
-            dctr_column_data *d = &b->cols[tg.col];
-            if (c->kind == DCTR_COLUMN_SPARSE) {
-                DCTR_TRY(dctr_encode_id(c, f->p, f->len, 0, &d->ids[row], &loc));
-            } else if (c->kind == DCTR_COLUMN_DENSE) {
-                DCTR_TRY(dctr_encode_dense(c, f->p, f->len, d->dense + row * c->dense_dim, &loc));
-            } else {
-                int32_t n;
-                DCTR_TRY(dctr_encode_varlen(c, f->p, f->len, d->ids + row * c->maxlen, &n, &loc));
-                in->counts[tg.col] = n;
-                if (d->lengths && !in->has_len[tg.col])
-                    d->lengths[row] = n;
-                if (d->weights && !in->has_vw[tg.col]) {
-                    float *w = d->weights + row * c->maxlen;
-                    for (int32_t k = 0; k < c->maxlen; k++)
-                        w[k] = k < n ? 1.0f : 0.0f;
-                }
-            }
-            break;
-        }
-        case DCTR_TGT_LABEL:
-            if (f->len == 0) {
-                if (in->opts.require_label)
-                    return dctr_loc_error(DCTR_ERR_PARSE, &loc, dctr_schema_label_name(s),
-                                          "missing label");
-                b->labels[row] = 0.0f;
-            } else {
-                DCTR_TRY(dctr_encode_float(dctr_schema_label_name(s), f->p, f->len,
-                                           &b->labels[row], &loc));
-            }
-            break;
-        case DCTR_TGT_WEIGHT:
-            if (b->sample_weights) {
-                float w = 1.0f;
-                if (f->len > 0)
-                    DCTR_TRY(dctr_encode_float(s->weight_column, f->p, f->len, &w, &loc));
-                if (w < 0.0f)
-                    return dctr_loc_error(DCTR_ERR_RANGE, &loc, s->weight_column,
-                                          "negative sample weight");
-                b->sample_weights[row] = w;
-            }
-            break;
-        case DCTR_TGT_LENGTH: {
-            const dctr_column *c = &s->cols[tg.col];
-            int64_t v = 0;
-            if (f->len > 0) {
-                int r = dctr_parse_int64(f->p, f->len, &v);
-                if (r == DCTR_NUM_SYNTAX)
-                    return dctr_loc_error(DCTR_ERR_PARSE, &loc, c->length_name,
-                                          "length '%.*s' is not an integer",
-                                          (int)(f->len > 40 ? 40 : f->len), f->p);
-                if (r != DCTR_NUM_OK || v < 0 || v > c->maxlen)
-                    return dctr_loc_error(DCTR_ERR_RANGE, &loc, c->length_name,
-                                          "length '%.*s' outside [0, maxlen %d]",
-                                          (int)(f->len > 40 ? 40 : f->len), f->p, (int)c->maxlen);
-            }
-            /* every varlen column naming this length column */
-            for (int32_t j = 0; j < s->ncols; j++)
-                if (s->cols[j].kind == DCTR_COLUMN_VARLEN && s->cols[j].length_name &&
-                    strcmp(s->cols[j].length_name, c->length_name) == 0 && b->cols[j].lengths)
-                    b->cols[j].lengths[row] = (int32_t)v;
-            break;
-        }
-        case DCTR_TGT_VWEIGHT: {
-            const dctr_column *c = &s->cols[tg.col];
-            for (int32_t j = 0; j < s->ncols; j++) {
-                const dctr_column *cj = &s->cols[j];
-                if (cj->kind != DCTR_COLUMN_VARLEN || !cj->weight_name || !b->cols[j].weights ||
-                    strcmp(cj->weight_name, c->weight_name) != 0)
-                    continue;
-                int32_t n;
-                DCTR_TRY(dctr_encode_varlen_weights(cj, f->p, f->len,
-                                                    b->cols[j].weights + row * cj->maxlen, &n, &loc));
-            }
-            break;
-        }
-        default:
-            break;
+        case DCTR_TGT_COL: DCTR_TRY(encode_feature(in, b, row, tg.col, f, &loc)); break;
+        case DCTR_TGT_LABEL: DCTR_TRY(encode_label(in, b, row, f, &loc)); break;
+        case DCTR_TGT_WEIGHT: DCTR_TRY(encode_sample_weight(in, b, row, f, &loc)); break;
+        case DCTR_TGT_LENGTH: DCTR_TRY(encode_length(in, b, row, tg.col, f, &loc)); break;
+        case DCTR_TGT_VWEIGHT: DCTR_TRY(encode_varlen_weights(in, b, row, tg.col, f, &loc)); break;
+        default: break;
         }
     }
     return DCTR_OK;

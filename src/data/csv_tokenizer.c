@@ -192,159 +192,227 @@ static inline size_t scan_plain(const char *buf, size_t q, size_t end, char deli
     return q;
 }
 
-#define NEED_MORE 1
+/* Cursor of one record scan. A scan always restarts from t->pos and commits t->pos / t->line
+ * only when the record is complete, so a scan cut short by the end of the buffer (the caller
+ * refills and rescans) leaves the tokenizer unchanged. */
+typedef struct rec_scan {
+    char *buf;
+    size_t p, end;              /* next byte, end of the buffered bytes */
+    size_t line_start;          /* offset of the current line's first byte (for columns) */
+    int64_t line;
+    unsigned hi;                /* OR of the bytes passed: bit 7 = non-ASCII, check UTF-8 */
+    unsigned char special[256]; /* bytes that end a plain run */
+} rec_scan;
 
-/* Scans one record at t->pos. Returns DCTR_OK with *state 0 when complete, NEED_MORE when the
- * buffer ended inside it, or an error. */
+/* What a step of the scan found. */
+enum { SCAN_FIELD, SCAN_NEED_MORE, SCAN_RECORD_END };
+
+static dctr_status too_long(const dctr_csv_tok *t) {
+    return dctr_set_error(DCTR_ERR_LIMIT, "%s:%lld: record longer than %zu bytes", t->path,
+                          (long long)t->rec_line, t->max_line);
+}
+
+static dctr_status parse_error_at(const dctr_csv_tok *t, int64_t line, int64_t col,
+                                  const char *what) {
+    return dctr_set_error(DCTR_ERR_PARSE, "%s:%lld:%lld: %s", t->path, (long long)line,
+                          (long long)col, what);
+}
+
+/* Column (1-based) of buffer offset q on the scan's current line. */
+static int64_t col_of(const rec_scan *r, size_t q) { return (int64_t)(q - r->line_start) + 1; }
+
+/* Compacts the "" pairs of buf[w, q) to single quotes in place; returns the new length. */
+static size_t unescape_quotes(char *buf, size_t w, size_t q) {
+    size_t rd = w, o = w;
+    while (rd < q) {
+        buf[o++] = buf[rd];
+        rd += (buf[rd] == '"') ? 2 : 1;
+    }
+    return o - w;
+}
+
+/* The quoted field whose opening quote is at r->p (it started at fline:fcol). On SCAN_FIELD,
+ * buf[*fstart, + *flen) is its value and r->p is just after the closing quote. */
+static dctr_status scan_quoted(const dctr_csv_tok *t, rec_scan *r, int64_t fline, int64_t fcol,
+                               size_t *fstart, size_t *flen, int *out) {
+    char *buf = r->buf;
+    size_t q = r->p + 1, w = q;
+    int esc = 0;
+    for (;;) {
+        if (q >= r->end) {
+            if (!t->eof) {
+                *out = SCAN_NEED_MORE;
+                return DCTR_OK;
+            }
+            return parse_error_at(t, fline, fcol, "unterminated quoted field");
+        }
+        unsigned char c = (unsigned char)buf[q];
+        if (c == '"') {
+            if (q + 1 >= r->end && !t->eof) { /* "" split by the buffer's end? */
+                *out = SCAN_NEED_MORE;
+                return DCTR_OK;
+            }
+            if (q + 1 < r->end && buf[q + 1] == '"') {
+                esc = 1;
+                q += 2;
+                continue;
+            }
+            break;
+        }
+        if (c == 0)
+            return parse_error_at(t, r->line, col_of(r, q), "NUL byte in a field");
+        if (c == '\n') {
+            r->line++;
+            r->line_start = q + 1;
+        }
+        r->hi |= c;
+        q++;
+        if (q - t->pos > t->max_line)
+            return too_long(t);
+    }
+    /* q at the closing quote */
+    *fstart = w;
+    *flen = esc ? unescape_quotes(buf, w, q) : q - w;
+    size_t p = r->p = q + 1;
+    if (p < r->end && buf[p] != t->delim && buf[p] != '\n' &&
+        !(buf[p] == '\r' && (p + 1 >= r->end || buf[p + 1] == '\n')))
+        return parse_error_at(t, r->line, col_of(r, p), "unexpected character after a closing quote");
+    *out = SCAN_FIELD;
+    return DCTR_OK;
+}
+
+/* The unquoted field at r->p: runs to the next delimiter, CRLF / LF or the end of the file (a
+ * lone CR inside is data). On SCAN_FIELD r->p is at the byte that ended it. */
+static dctr_status scan_unquoted(const dctr_csv_tok *t, rec_scan *r, size_t *fstart, size_t *flen,
+                                 int *out) {
+    char *buf = r->buf;
+    const size_t p = r->p, end = r->end;
+    size_t q = p;
+    for (;;) {
+        q = scan_plain(buf, q, end, t->delim, r->special, &r->hi);
+        if (q < end && buf[q] == '\r' && q + 1 < end && buf[q + 1] != '\n') {
+            q++; /* a lone CR is data */
+            continue;
+        }
+        break;
+    }
+    if (q >= end || (buf[q] == '\r' && q + 1 >= end)) {
+        if (!t->eof) {
+            *out = SCAN_NEED_MORE;
+            return DCTR_OK;
+        }
+        if (q < end)
+            q++; /* keep a final lone CR out of the field below */
+    }
+    if (q < end && buf[q] == '"')
+        return parse_error_at(t, r->line, col_of(r, q), "quote character inside an unquoted field");
+    if (q < end && buf[q] == 0)
+        return parse_error_at(t, r->line, col_of(r, q), "NUL byte in a field");
+    *fstart = p;
+    *flen = q - p;
+    if (q >= end && *flen > 0 && buf[q - 1] == '\r')
+        (*flen)--;
+    r->p = q;
+    *out = SCAN_FIELD;
+    return DCTR_OK;
+}
+
+/* An empty first field that ends its line is a blank line: steps over its line end and commits
+ * the position. Returns 1 when it was one. */
+static int skip_blank_line(dctr_csv_tok *t, rec_scan *r, size_t flen) {
+    size_t p = r->p;
+    if (t->nf != 0 || flen != 0 || !(p >= r->end || r->buf[p] == '\n' || r->buf[p] == '\r'))
+        return 0;
+    if (p < r->end && r->buf[p] == '\r')
+        p++;
+    if (p < r->end)
+        p++;
+    t->pos = p;
+    t->line = r->line + 1;
+    return 1;
+}
+
+/* After a field: a delimiter (SCAN_FIELD: another field follows), the record's end
+ * (SCAN_RECORD_END: position committed) or a CR at the buffer's end (SCAN_NEED_MORE). */
+static int after_field(dctr_csv_tok *t, rec_scan *r) {
+    size_t p = r->p;
+    if (p >= r->end) {
+        t->pos = p;
+        t->line = r->line;
+        return SCAN_RECORD_END;
+    }
+    if (r->buf[p] == t->delim) {
+        r->p = p + 1;
+        return SCAN_FIELD;
+    }
+    if (r->buf[p] == '\r') {
+        if (p + 1 >= r->end && !t->eof)
+            return SCAN_NEED_MORE;
+        p++;
+    }
+    if (p < r->end)
+        p++; /* '\n' */
+    t->pos = p;
+    t->line = r->line + 1;
+    return SCAN_RECORD_END;
+}
+
+/* Non-ASCII bytes were seen: every field must be valid UTF-8. */
+static dctr_status check_utf8(const dctr_csv_tok *t) {
+    for (int32_t i = 0; i < t->nf; i++)
+        if (!dctr_utf8_valid(t->f[i].p, t->f[i].len))
+            return parse_error_at(t, t->f[i].line, t->f[i].col, "invalid UTF-8 in a field");
+    return DCTR_OK;
+}
+
+/* Scans one record at t->pos into t->f. DCTR_OK with *need_more set when the buffer ended inside
+ * the record (nothing committed: refill and call again), with *blank set when it was a blank
+ * line (skipped), else the record is complete; or an error naming file:line:column. */
 static dctr_status scan_record(dctr_csv_tok *t, int *need_more, int *blank) {
-    char *buf = t->buf;
-    size_t p = t->pos, end = t->end;
-    int64_t line = t->line;
-    size_t line_start = p;
-    unsigned hi = 0;
+    rec_scan r;
+    r.buf = t->buf;
+    r.p = r.line_start = t->pos;
+    r.end = t->end;
+    r.line = t->line;
+    r.hi = 0;
+    memset(r.special, 0, sizeof r.special);
+    r.special[(unsigned char)t->delim] = r.special['\n'] = r.special['\r'] = r.special['"'] =
+        r.special[0] = 1;
     *need_more = 0;
     *blank = 0;
     t->nf = 0;
-    t->rec_line = line;
-    unsigned char special[256];
-    memset(special, 0, sizeof special);
-    special[(unsigned char)t->delim] = special['\n'] = special['\r'] = special['"'] = special[0] = 1;
+    t->rec_line = t->line;
     for (;;) {
-        if (p - t->pos > t->max_line)
-            return dctr_set_error(DCTR_ERR_LIMIT, "%s:%lld: record longer than %zu bytes",
-                                  t->path, (long long)t->rec_line, t->max_line);
-        int64_t fline = line, fcol = (int64_t)(p - line_start) + 1;
-        size_t fstart, flen;
-        if (p < end && buf[p] == '"') {
-            size_t q = p + 1, w = q;
-            int esc = 0;
-            for (;;) {
-                if (q >= end) {
-                    if (!t->eof) {
-                        *need_more = 1;
-                        return DCTR_OK;
-                    }
-                    return dctr_set_error(DCTR_ERR_PARSE, "%s:%lld:%lld: unterminated quoted field",
-                                          t->path, (long long)fline, (long long)fcol);
-                }
-                unsigned char c = (unsigned char)buf[q];
-                if (c == '"') {
-                    if (q + 1 >= end && !t->eof) {
-                        *need_more = 1;
-                        return DCTR_OK;
-                    }
-                    if (q + 1 < end && buf[q + 1] == '"') {
-                        esc = 1;
-                        q += 2;
-                        continue;
-                    }
-                    break;
-                }
-                if (c == 0)
-                    return dctr_set_error(DCTR_ERR_PARSE, "%s:%lld:%lld: NUL byte in a field",
-                                          t->path, (long long)line, (long long)(q - line_start + 1));
-                if (c == '\n') {
-                    line++;
-                    line_start = q + 1;
-                }
-                hi |= c;
-                q++;
-                if (q - t->pos > t->max_line)
-                    return dctr_set_error(DCTR_ERR_LIMIT, "%s:%lld: record longer than %zu bytes",
-                                          t->path, (long long)t->rec_line, t->max_line);
-            }
-            /* q at the closing quote */
-            fstart = w;
-            flen = q - w;
-            if (esc) { /* compact "" -> " in place */
-                size_t r = w, o = w;
-                while (r < q) {
-                    buf[o++] = buf[r];
-                    r += (buf[r] == '"') ? 2 : 1;
-                }
-                flen = o - w;
-            }
-            p = q + 1;
-            if (p < end && buf[p] != t->delim && buf[p] != '\n' &&
-                !(buf[p] == '\r' && (p + 1 >= end || buf[p + 1] == '\n')))
-                return dctr_set_error(DCTR_ERR_PARSE,
-                                      "%s:%lld:%lld: unexpected character after a closing quote",
-                                      t->path, (long long)line, (long long)(p - line_start + 1));
+        if (r.p - t->pos > t->max_line)
+            return too_long(t);
+        int64_t fline = r.line, fcol = col_of(&r, r.p);
+        size_t fstart = 0, flen = 0;
+        int out = SCAN_NEED_MORE;
+        if (r.p < r.end && r.buf[r.p] == '"') {
+            DCTR_TRY(scan_quoted(t, &r, fline, fcol, &fstart, &flen, &out));
         } else {
-            size_t q = p;
-            for (;;) {
-                q = scan_plain(buf, q, end, t->delim, special, &hi);
-                if (q < end && buf[q] == '\r' && q + 1 < end && buf[q + 1] != '\n') {
-                    q++; /* a lone CR is data */
-                    continue;
-                }
-                break;
-            }
-            if (q >= end || (buf[q] == '\r' && q + 1 >= end)) {
-                if (!t->eof) {
-                    *need_more = 1;
-                    return DCTR_OK;
-                }
-                if (q < end)
-                    q++; /* keep a final lone CR out of the field below */
-            }
-            if (q < end && buf[q] == '"')
-                return dctr_set_error(DCTR_ERR_PARSE,
-                                      "%s:%lld:%lld: quote character inside an unquoted field",
-                                      t->path, (long long)line, (long long)(q - line_start + 1));
-            if (q < end && buf[q] == 0)
-                return dctr_set_error(DCTR_ERR_PARSE, "%s:%lld:%lld: NUL byte in a field", t->path,
-                                      (long long)line, (long long)(q - line_start + 1));
-            fstart = p;
-            flen = q - p;
-            if (q >= end && flen > 0 && buf[q - 1] == '\r')
-                flen--;
-            p = q;
-            if (t->nf == 0 && flen == 0 && (p >= end || buf[p] == '\n' || buf[p] == '\r')) {
-                /* blank line */
-                if (p < end && buf[p] == '\r')
-                    p++;
-                if (p < end)
-                    p++;
-                t->pos = p;
-                t->line = line + 1;
+            DCTR_TRY(scan_unquoted(t, &r, &fstart, &flen, &out));
+            if (out == SCAN_FIELD && skip_blank_line(t, &r, flen)) {
                 *blank = 1;
                 return DCTR_OK;
             }
         }
-        if (p - t->pos > t->max_line)
-            return dctr_set_error(DCTR_ERR_LIMIT, "%s:%lld: record longer than %zu bytes",
-                                  t->path, (long long)t->rec_line, t->max_line);
-        DCTR_TRY(push_field(t, buf + fstart, flen, fline, fcol));
-        if (p >= end) {
-            t->pos = p;
-            t->line = line;
+        if (out == SCAN_NEED_MORE) {
+            *need_more = 1;
+            return DCTR_OK;
+        }
+        if (r.p - t->pos > t->max_line)
+            return too_long(t);
+        DCTR_TRY(push_field(t, r.buf + fstart, flen, fline, fcol));
+        int next = after_field(t, &r);
+        if (next == SCAN_NEED_MORE) {
+            *need_more = 1;
+            return DCTR_OK;
+        }
+        if (next == SCAN_RECORD_END)
             break;
-        }
-        if (buf[p] == t->delim) {
-            p++;
-            continue;
-        }
-        if (buf[p] == '\r') {
-            if (p + 1 >= end && !t->eof) {
-                *need_more = 1;
-                return DCTR_OK;
-            }
-            p++;
-        }
-        if (p < end)
-            p++; /* '\n' */
-        t->pos = p;
-        t->line = line + 1;
-        break;
     }
-    if (hi & 0x80) {
-        for (int32_t i = 0; i < t->nf; i++)
-            if (!dctr_utf8_valid(t->f[i].p, t->f[i].len))
-                return dctr_set_error(DCTR_ERR_PARSE, "%s:%lld:%lld: invalid UTF-8 in a field",
-                                      t->path, (long long)t->f[i].line, (long long)t->f[i].col);
-    }
-    return DCTR_OK;
+    return (r.hi & 0x80) ? check_utf8(t) : DCTR_OK;
 }
 
 dctr_status dctr_csv_tok_next(dctr_csv_tok *t, int *got) {

@@ -74,17 +74,24 @@ dctr_status dctr_dataset_split_tail(const dctr_dataset *ds, double fraction, dct
     return st;
 }
 
-dctr_status dctr_dataset_read_csv(const dctr_schema *schema, const char *path,
-                                  const dctr_csv_options *opts, dctr_dataset **out) {
-    if (!out)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_dataset_read_csv: out is NULL");
-    *out = NULL;
+dctr_status dctr_reader_check_args(const char *fn, int have_out, const dctr_schema *schema,
+                                   const char *path) {
+    if (!have_out)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "%s: out is NULL", fn);
     if (!schema || !path)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_dataset_read_csv: NULL argument");
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "%s: NULL argument", fn);
     if (!schema->fitted)
         return dctr_set_error(DCTR_ERR_STATE,
-                              "dctr_dataset_read_csv: the schema is not fitted (call "
-                              "dctr_schema_fit_csv or dctr_schema_fit_none first)");
+                              "%s: the schema is not fitted (call dctr_schema_fit_csv or "
+                              "dctr_schema_fit_none first)", fn);
+    return DCTR_OK;
+}
+
+dctr_status dctr_dataset_read_csv(const dctr_schema *schema, const char *path,
+                                  const dctr_csv_options *opts, dctr_dataset **out) {
+    if (out)
+        *out = NULL;
+    DCTR_TRY(dctr_reader_check_args("dctr_dataset_read_csv", out != NULL, schema, path));
     dctr_csv_input in;
     DCTR_TRY(dctr_csv_input_open(&in, schema, path, opts));
     dctr_ds_store *store = dctr_calloc(1, sizeof *store);

@@ -26,4 +26,10 @@ dctr_status dctr_dataset_wrap(const dctr_schema *schema, dctr_ds_store *store,
                               dctr_dataset **out);
 void dctr_ds_store_release(dctr_ds_store *store);
 
+/* The argument checks every reader of a fitted schema starts with (dataset, stream, cache):
+ * have_out (the caller cleared *out when out was given), schema and path given, schema fitted.
+ * Errors name the entry point fn. */
+dctr_status dctr_reader_check_args(const char *fn, int have_out, const dctr_schema *schema,
+                                   const char *path);
+
 #endif

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "data/batch.h"
 #include "data/csv_input.h"
+#include "data/dataset.h"
 
 struct dctr_stream {
     dctr_csv_input in;
@@ -11,13 +12,9 @@ struct dctr_stream {
 
 dctr_status dctr_stream_open_csv(const dctr_schema *schema, const char *path,
                                  const dctr_csv_options *opts, dctr_stream **out) {
-    if (!out)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_stream_open_csv: out is NULL");
-    *out = NULL;
-    if (!schema || !path)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_stream_open_csv: NULL argument");
-    if (!schema->fitted)
-        return dctr_set_error(DCTR_ERR_STATE, "dctr_stream_open_csv: the schema is not fitted");
+    if (out)
+        *out = NULL;
+    DCTR_TRY(dctr_reader_check_args("dctr_stream_open_csv", out != NULL, schema, path));
     dctr_stream *s = dctr_calloc(1, sizeof *s);
     if (!s)
         return DCTR_ERR_NOMEM;

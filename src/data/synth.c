@@ -8,23 +8,23 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "data/options.h"
 #include "data/synth_model.h"
 #include "deepctr/synth.h"
 
 void dctr_synth_options_default(dctr_synth_options *o) {
     if (!o)
         return;
-    memset(o, 0, sizeof *o);
-    o->struct_size = (uint32_t)sizeof *o;
-    o->rows = 200000;
-    o->seed = 1;
-    o->num_dense = 13;
-    o->num_sparse = 26;
-    o->max_vocabulary = 1000000;
-    o->zipf_exponent = 1.4;
-    o->missing_rate = 0.05;
-    o->target_ctr = 0.25;
-    o->holdout_fraction = 0.1;
+    *o = (dctr_synth_options){.struct_size = (uint32_t)sizeof *o,
+                              .rows = 200000,
+                              .seed = 1,
+                              .num_dense = 13,
+                              .num_sparse = 26,
+                              .max_vocabulary = 1000000,
+                              .zipf_exponent = 1.4,
+                              .missing_rate = 0.05,
+                              .target_ctr = 0.25,
+                              .holdout_fraction = 0.1};
 }
 
 static double sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
@@ -151,12 +151,7 @@ static dctr_status check_options(const dctr_synth_options *in, dctr_synth_option
     dctr_synth_options_default(o);
     if (!in)
         return DCTR_OK;
-    if (in->struct_size == 0 || in->struct_size > sizeof *o)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG,
-                              "dctr_synth_options: struct_size %u is not valid (use "
-                              "dctr_synth_options_default)",
-                              (unsigned)in->struct_size);
-    memcpy(o, in, in->struct_size);
+    DCTR_TRY(dctr_options_copy(o, sizeof *o, in, in->struct_size, "dctr_synth_options"));
     if (o->rows < 1 || o->rows > (INT64_C(1) << 36))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: rows %lld out of range", (long long)o->rows);
     if (o->num_dense < 0 || o->num_dense > 1000 || o->num_sparse < 0 || o->num_sparse > 1000 ||
@@ -235,6 +230,72 @@ static void write_ffm_row(out_file *o, const synth_model *m, const int64_t *offs
     put_char(o, '\n');
 }
 
+/* The planted model's bias: a pass over the first ncal rows so that the mean click rate is the
+ * target (cal: ncal scratch doubles). */
+static void calibrate_bias(synth_model *m, const dctr_synth_options *o, synth_row *row,
+                           double *cal, int64_t ncal) {
+    for (int64_t i = 0; i < ncal; i++) {
+        synth_draw_row(m, o->seed, i, row);
+        cal[i] = synth_logit(m, row);
+    }
+    m->bias = calibrate(cal, ncal, o->target_ctr);
+}
+
+/* Sums of the labelled pass: positives, logloss of the planted model (all rows, hold-out). */
+typedef struct synth_sums {
+    double pos, ll, ll_hold;
+} synth_sums;
+
+/* Draws and labels every row, writes it to the open outputs and keeps its probability and
+ * label in sc (for the AUC). */
+static dctr_status write_rows(const synth_model *m, const dctr_synth_options *o,
+                              const int64_t *offset, synth_row *row, int64_t split_at,
+                              out_file *csv, out_file *ffm, scored *sc, synth_sums *sums) {
+    dctr_rng lab;
+    dctr_rng_init(&lab, o->seed, 0x1abe1);
+    dctr_status st = DCTR_OK;
+    for (int64_t i = 0; i < o->rows && st == DCTR_OK; i++) {
+        synth_draw_row(m, o->seed, i, row);
+        double p = sigmoid(synth_logit(m, row) + m->bias);
+        int y = dctr_rng_uniform(&lab) < p;
+        sums->pos += y;
+        double pc = p < 1e-7 ? 1e-7 : (p > 1 - 1e-7 ? 1 - 1e-7 : p);
+        double lli = y ? -log(pc) : -log(1.0 - pc);
+        sums->ll += lli;
+        if (i >= split_at)
+            sums->ll_hold += lli;
+        sc[i].p = (float)p;
+        sc[i].y = (float)y;
+        /* each row is < 64 KiB when columns <= 1000: flush before the buffer could overflow */
+        if (csv->f) {
+            write_csv_row(csv, m, row, y);
+            if (csv->len >= csv->cap)
+                st = out_flush(csv);
+        }
+        if (ffm->f && st == DCTR_OK) {
+            write_ffm_row(ffm, m, offset, row, y);
+            if (ffm->len >= ffm->cap)
+                st = out_flush(ffm);
+        }
+    }
+    return st;
+}
+
+static void fill_report(dctr_synth_report *report, const synth_sums *sums, scored *sc, int64_t n,
+                        int64_t split_at) {
+    report->rows = n;
+    report->positive_rate = sums->pos / (double)n;
+    report->planted_logloss = sums->ll / (double)n;
+    report->holdout_rows = n - split_at;
+    report->holdout_auc = NAN;
+    report->holdout_logloss = NAN;
+    if (split_at < n) {
+        report->holdout_logloss = sums->ll_hold / (double)(n - split_at);
+        report->holdout_auc = auc_of(sc + split_at, n - split_at); /* before sorting all rows */
+    }
+    report->planted_auc = auc_of(sc, n);
+}
+
 dctr_status dctr_synth_generate(const dctr_synth_options *opts, dctr_synth_report *report) {
     dctr_synth_options o;
     DCTR_TRY(check_options(opts, &o));
@@ -253,65 +314,27 @@ dctr_status dctr_synth_generate(const dctr_synth_options *opts, dctr_synth_repor
     memset(&csv, 0, sizeof csv);
     memset(&ffm, 0, sizeof ffm);
     if (st == DCTR_OK) {
+        /* libffm feature index of each sparse column's first value (after the dense ones) */
         for (int32_t j = 1; j < m.ns; j++)
             offset[j] = offset[j - 1] + m.vocab[j - 1];
         for (int32_t j = 0; j < m.ns; j++)
             offset[j] += m.nd;
-        for (int64_t i = 0; i < ncal; i++) {
-            synth_draw_row(&m, o.seed, i, &row);
-            cal[i] = synth_logit(&m, &row);
-        }
-        m.bias = calibrate(cal, ncal, o.target_ctr);
+        calibrate_bias(&m, &o, &row, cal, ncal);
         st = out_open(&csv, o.csv_path);
     }
     if (st == DCTR_OK)
         st = out_open(&ffm, o.libffm_path);
     if (st == DCTR_OK && csv.f)
         write_csv_header(&csv, &m);
-    dctr_rng lab;
-    dctr_rng_init(&lab, o.seed, 0x1abe1);
     /* the hold-out rows are split as dctr_model_fit splits validation_split (Keras) */
     int64_t split_at = o.holdout_fraction > 0 ? (int64_t)((double)n * (1.0 - o.holdout_fraction)) : n;
-    double pos = 0.0, ll = 0.0, ll_hold = 0.0;
-    for (int64_t i = 0; i < n && st == DCTR_OK; i++) {
-        synth_draw_row(&m, o.seed, i, &row);
-        double p = sigmoid(synth_logit(&m, &row) + m.bias);
-        int y = dctr_rng_uniform(&lab) < p;
-        pos += y;
-        double pc = p < 1e-7 ? 1e-7 : (p > 1 - 1e-7 ? 1 - 1e-7 : p);
-        double lli = y ? -log(pc) : -log(1.0 - pc);
-        ll += lli;
-        if (i >= split_at)
-            ll_hold += lli;
-        sc[i].p = (float)p;
-        sc[i].y = (float)y;
-        /* each row is < 64 KiB when columns <= 1000: flush before the buffer could overflow */
-        if (csv.f) {
-            write_csv_row(&csv, &m, &row, y);
-            if (csv.len >= csv.cap)
-                st = out_flush(&csv);
-        }
-        if (ffm.f && st == DCTR_OK) {
-            write_ffm_row(&ffm, &m, offset, &row, y);
-            if (ffm.len >= ffm.cap)
-                st = out_flush(&ffm);
-        }
-    }
+    synth_sums sums = {0.0, 0.0, 0.0};
+    if (st == DCTR_OK)
+        st = write_rows(&m, &o, offset, &row, split_at, &csv, &ffm, sc, &sums);
     st = out_close(&csv, st);
     st = out_close(&ffm, st);
-    if (st == DCTR_OK && report) {
-        report->rows = n;
-        report->positive_rate = pos / (double)n;
-        report->planted_logloss = ll / (double)n;
-        report->holdout_rows = n - split_at;
-        report->holdout_auc = NAN;
-        report->holdout_logloss = NAN;
-        if (split_at < n) {
-            report->holdout_logloss = ll_hold / (double)(n - split_at);
-            report->holdout_auc = auc_of(sc + split_at, n - split_at); /* before sorting all rows */
-        }
-        report->planted_auc = auc_of(sc, n);
-    }
+    if (st == DCTR_OK && report)
+        fill_report(report, &sums, sc, n, split_at);
     dctr_free(cells);
     dctr_free(offset);
     dctr_free(cal);

@@ -9,22 +9,25 @@ static const uint64_t K0 = 0xc3a5c85c97cb3127ULL;
 static const uint64_t K1 = 0xb492b66fbe98f273ULL;
 static const uint64_t K2 = 0x9ae16a3b2f90404fULL;
 
+/* Little-endian loads (Fingerprint64 is defined on little-endian words). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define LE64(v) __builtin_bswap64(v)
+#define LE32(v) __builtin_bswap32(v)
+#else
+#define LE64(v) (v)
+#define LE32(v) (v)
+#endif
+
 static inline uint64_t fetch64(const uint8_t *p) {
     uint64_t v;
     memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
+    return LE64(v);
 }
 
 static inline uint32_t fetch32(const uint8_t *p) {
     uint32_t v;
     memcpy(&v, p, 4);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap32(v);
-#endif
-    return v;
+    return LE32(v);
 }
 
 static inline uint64_t rot(uint64_t v, int s) { return (v >> s) | (v << (64 - s)); }
@@ -61,21 +64,31 @@ static uint64_t hash_0_to_16(const uint8_t *s, size_t len) {
     return K2;
 }
 
+/* The four words both medium-length hashes start from: the first two and the last two 8-byte
+ * words of s, scaled (the first by ka), and the length-dependent multiplier. */
+typedef struct ends4 {
+    uint64_t a, b, c, d, mul;
+} ends4;
+
+static inline ends4 load_ends(const uint8_t *s, size_t len, uint64_t ka) {
+    ends4 e;
+    e.mul = K2 + len * 2;
+    e.a = fetch64(s) * ka;
+    e.b = fetch64(s + 8);
+    e.c = fetch64(s + len - 8) * e.mul;
+    e.d = fetch64(s + len - 16) * K2;
+    return e;
+}
+
 static uint64_t hash_17_to_32(const uint8_t *s, size_t len) {
-    uint64_t mul = K2 + len * 2;
-    uint64_t a = fetch64(s) * K1;
-    uint64_t b = fetch64(s + 8);
-    uint64_t c = fetch64(s + len - 8) * mul;
-    uint64_t d = fetch64(s + len - 16) * K2;
+    const ends4 e = load_ends(s, len, K1);
+    uint64_t a = e.a, b = e.b, c = e.c, d = e.d, mul = e.mul;
     return hash_len16(rot(a + b, 43) + rot(c, 30) + d, a + rot(b + K2, 18) + c, mul);
 }
 
 static uint64_t hash_33_to_64(const uint8_t *s, size_t len) {
-    uint64_t mul = K2 + len * 2;
-    uint64_t a = fetch64(s) * K2;
-    uint64_t b = fetch64(s + 8);
-    uint64_t c = fetch64(s + len - 8) * mul;
-    uint64_t d = fetch64(s + len - 16) * K2;
+    const ends4 w = load_ends(s, len, K2);
+    uint64_t a = w.a, b = w.b, c = w.c, d = w.d, mul = w.mul;
     uint64_t y = rot(a + b, 43) + rot(c, 30) + d;
     uint64_t z = hash_len16(y, a + rot(b + K2, 18) + c, mul);
     uint64_t e = fetch64(s + 16) * mul;
@@ -102,47 +115,51 @@ static inline pair64 weak32(const uint8_t *s, uint64_t a, uint64_t b) {
     return r;
 }
 
+/* The state of the long-input hash: three words and two 128-bit seeds. */
+typedef struct long_state {
+    uint64_t x, y, z;
+    pair64 v, w;
+} long_state;
+
+/* One 64-byte block of the long-input hash: multiplier mul and factor f on two terms (K1 and 1
+ * for the body, the length-dependent multiplier and 9 for the final block). */
+static inline void mix64(long_state *st, const uint8_t *s, uint64_t mul, uint64_t f) {
+    st->x = rot(st->x + st->y + st->v.first + fetch64(s + 8), 37) * mul;
+    st->y = rot(st->y + st->v.second + fetch64(s + 48), 42) * mul;
+    st->x ^= st->w.second * f;
+    st->y += st->v.first * f + fetch64(s + 40);
+    st->z = rot(st->z + st->w.first, 33) * mul;
+    st->v = weak32(s, st->v.second * mul, st->x + st->w.first);
+    st->w = weak32(s + 32, st->z + st->w.second, st->y + fetch64(s + 16));
+    uint64_t t = st->z;
+    st->z = st->x;
+    st->x = t;
+}
+
 static uint64_t hash_long(const uint8_t *s, size_t len) {
     const uint64_t seed = 81;
-    uint64_t x = seed;
-    uint64_t y = seed * K1 + 113;
-    uint64_t z = shift_mix(y * K2 + 113) * K2;
-    pair64 v = {0, 0}, w = {0, 0};
-    x = x * K2 + fetch64(s);
+    long_state st;
+    st.x = seed;
+    st.y = seed * K1 + 113;
+    st.z = shift_mix(st.y * K2 + 113) * K2;
+    st.v = (pair64){0, 0};
+    st.w = (pair64){0, 0};
+    st.x = st.x * K2 + fetch64(s);
 
     const uint8_t *end = s + ((len - 1) / 64) * 64;
     const uint8_t *last64 = end + ((len - 1) & 63) - 63;
     do {
-        x = rot(x + y + v.first + fetch64(s + 8), 37) * K1;
-        y = rot(y + v.second + fetch64(s + 48), 42) * K1;
-        x ^= w.second;
-        y += v.first + fetch64(s + 40);
-        z = rot(z + w.first, 33) * K1;
-        v = weak32(s, v.second * K1, x + w.first);
-        w = weak32(s + 32, z + w.second, y + fetch64(s + 16));
-        uint64_t t = z;
-        z = x;
-        x = t;
+        mix64(&st, s, K1, 1);
         s += 64;
     } while (s != end);
 
-    uint64_t mul = K1 + ((z & 0xff) << 1);
-    s = last64;
-    w.first += ((len - 1) & 63);
-    v.first += w.first;
-    w.first += v.first;
-    x = rot(x + y + v.first + fetch64(s + 8), 37) * mul;
-    y = rot(y + v.second + fetch64(s + 48), 42) * mul;
-    x ^= w.second * 9;
-    y += v.first * 9 + fetch64(s + 40);
-    z = rot(z + w.first, 33) * mul;
-    v = weak32(s, v.second * mul, x + w.first);
-    w = weak32(s + 32, z + w.second, y + fetch64(s + 16));
-    uint64_t t = z;
-    z = x;
-    x = t;
-    return hash_len16(hash_len16(v.first, w.first, mul) + shift_mix(y) * K0 + z,
-                      hash_len16(v.second, w.second, mul) + x, mul);
+    uint64_t mul = K1 + ((st.z & 0xff) << 1);
+    st.w.first += ((len - 1) & 63);
+    st.v.first += st.w.first;
+    st.w.first += st.v.first;
+    mix64(&st, last64, mul, 9);
+    return hash_len16(hash_len16(st.v.first, st.w.first, mul) + shift_mix(st.y) * K0 + st.z,
+                      hash_len16(st.v.second, st.w.second, mul) + st.x, mul);
 }
 
 uint64_t dctr_fingerprint64(const void *data, size_t len) {

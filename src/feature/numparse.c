@@ -26,13 +26,103 @@ static int lower_eq(const char *s, size_t len, const char *word) {
     return 1;
 }
 
-int dctr_parse_double(const char *s, size_t len, double *out) {
-    while (len > 0 && is_blank(s[0])) {
+/* Drops leading and trailing blanks (spaces, tabs) of s[0, *len). */
+static inline const char *trim_blanks(const char *s, size_t *len) {
+    while (*len > 0 && is_blank(s[0])) {
         s++;
-        len--;
+        (*len)--;
     }
-    while (len > 0 && is_blank(s[len - 1]))
-        len--;
+    while (*len > 0 && is_blank(s[*len - 1]))
+        (*len)--;
+    return s;
+}
+
+/* The digits of a decimal "123.456": up to 19 significant ones in mant, the rest counted. */
+typedef struct decimal {
+    uint64_t mant;
+    int sig;    /* significant digits accumulated in mant */
+    int drop;   /* integer digits dropped beyond 19 */
+    int frac;   /* fraction digits accumulated */
+    int digits; /* digits seen */
+    int lost;   /* fraction digits beyond 19 significant ones */
+} decimal;
+
+static inline void add_digit(decimal *d, char c, int fraction) {
+    if (d->sig < 19) {
+        d->mant = d->mant * 10 + (uint64_t)(c - '0');
+        if (d->mant)
+            d->sig++;
+        d->frac += fraction;
+    } else if (fraction) {
+        d->lost = 1;
+    } else {
+        d->drop++;
+    }
+    d->digits++;
+}
+
+/* Digits, an optional '.' and more digits from s[*i]; *i moves past them. */
+static inline void scan_decimal(const char *s, size_t len, size_t *i, decimal *d) {
+    memset(d, 0, sizeof *d);
+    while (*i < len && s[*i] >= '0' && s[*i] <= '9')
+        add_digit(d, s[(*i)++], 0);
+    if (*i < len && s[*i] == '.') {
+        (*i)++;
+        while (*i < len && s[*i] >= '0' && s[*i] <= '9')
+            add_digit(d, s[(*i)++], 1);
+    }
+}
+
+/* An optional exponent "e[+-]digits" from s[*i] into *ex (saturating at 10^5); 0, or -1 for an
+ * 'e' without digits. */
+static inline int scan_exponent(const char *s, size_t len, size_t *i, int64_t *ex) {
+    *ex = 0;
+    if (*i >= len || (s[*i] != 'e' && s[*i] != 'E'))
+        return 0;
+    (*i)++;
+    int eneg = 0;
+    if (*i < len && (s[*i] == '+' || s[*i] == '-')) {
+        eneg = s[*i] == '-';
+        (*i)++;
+    }
+    if (*i >= len || s[*i] < '0' || s[*i] > '9')
+        return -1;
+    while (*i < len && s[*i] >= '0' && s[*i] <= '9') {
+        if (*ex < 100000)
+            *ex = *ex * 10 + (s[*i] - '0');
+        (*i)++;
+    }
+    if (eneg)
+        *ex = -*ex;
+    return 0;
+}
+
+/* |value| of the whole text s[0, len) (sign included, undone for strtod) from its digits: the
+ * exact fast path when it applies, else strtod on a copy. -1 when the text is too long. */
+static int magnitude(const char *s, size_t len, int neg, const decimal *d, int64_t ex, double *v) {
+    int64_t e10 = ex + d->drop - d->frac;
+    if (d->drop == 0 && !d->lost && d->mant < (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
+        *v = (double)d->mant;
+        *v = e10 >= 0 ? *v * POW10[e10] : *v / POW10[-e10];
+        return 0;
+    }
+    if (d->mant == 0) {
+        *v = 0.0;
+        return 0;
+    }
+    char buf[128];
+    if (len >= sizeof buf)
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    *v = strtod(buf, NULL);
+    if (neg)
+        *v = -*v; /* strtod saw the sign already */
+    return 0;
+}
+
+int dctr_parse_double(const char *s, size_t len, double *out) {
+    s = trim_blanks(s, &len);
     if (len == 0)
         return DCTR_NUM_SYNTAX;
     size_t i = 0;
@@ -41,82 +131,21 @@ int dctr_parse_double(const char *s, size_t len, double *out) {
         neg = s[i] == '-';
         i++;
     }
-    uint64_t mant = 0;
-    int sig = 0;      /* significant digits accumulated in mant */
-    int drop = 0;     /* integer digits dropped beyond 19 */
-    int frac = 0;     /* fraction digits accumulated */
-    int digits = 0;
-    int lost = 0;     /* fraction digits beyond 19 significant ones */
-    while (i < len && s[i] >= '0' && s[i] <= '9') {
-        if (sig < 19) {
-            mant = mant * 10 + (uint64_t)(s[i] - '0');
-            if (mant)
-                sig++;
-        } else {
-            drop++;
-        }
-        digits++;
-        i++;
-    }
-    if (i < len && s[i] == '.') {
-        i++;
-        while (i < len && s[i] >= '0' && s[i] <= '9') {
-            if (sig < 19) {
-                mant = mant * 10 + (uint64_t)(s[i] - '0');
-                if (mant)
-                    sig++;
-                frac++;
-            } else {
-                lost = 1;
-            }
-            digits++;
-            i++;
-        }
-    }
-    if (digits == 0) {
+    decimal d;
+    scan_decimal(s, len, &i, &d);
+    if (d.digits == 0) {
         const char *w = s + (s[0] == '+' || s[0] == '-');
         size_t wl = len - (size_t)(w - s);
         if (lower_eq(w, wl, "nan") || lower_eq(w, wl, "inf") || lower_eq(w, wl, "infinity"))
             return DCTR_NUM_NONFINITE;
         return DCTR_NUM_SYNTAX;
     }
-    int64_t ex = 0;
-    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        int eneg = 0;
-        if (i < len && (s[i] == '+' || s[i] == '-')) {
-            eneg = s[i] == '-';
-            i++;
-        }
-        if (i >= len || s[i] < '0' || s[i] > '9')
-            return DCTR_NUM_SYNTAX;
-        while (i < len && s[i] >= '0' && s[i] <= '9') {
-            if (ex < 100000)
-                ex = ex * 10 + (s[i] - '0');
-            i++;
-        }
-        if (eneg)
-            ex = -ex;
-    }
-    if (i != len)
+    int64_t ex;
+    if (scan_exponent(s, len, &i, &ex) != 0 || i != len)
         return DCTR_NUM_SYNTAX;
-    int64_t e10 = ex + drop - frac;
     double v;
-    if (drop == 0 && !lost && mant < (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
-        v = (double)mant;
-        v = e10 >= 0 ? v * POW10[e10] : v / POW10[-e10];
-    } else if (mant == 0) {
-        v = 0.0;
-    } else {
-        char buf[128];
-        if (len >= sizeof buf)
-            return DCTR_NUM_SYNTAX;
-        memcpy(buf, s, len);
-        buf[len] = '\0';
-        v = strtod(buf, NULL);
-        if (neg)
-            v = -v; /* undone below: strtod saw the sign already */
-    }
+    if (magnitude(s, len, neg, &d, ex, &v) != 0)
+        return DCTR_NUM_SYNTAX;
     if (neg)
         v = -v;
     if (!isfinite(v))
@@ -126,12 +155,7 @@ int dctr_parse_double(const char *s, size_t len, double *out) {
 }
 
 int dctr_parse_int64(const char *s, size_t len, int64_t *out) {
-    while (len > 0 && is_blank(s[0])) {
-        s++;
-        len--;
-    }
-    while (len > 0 && is_blank(s[len - 1]))
-        len--;
+    s = trim_blanks(s, &len);
     size_t i = 0;
     int neg = 0;
     if (i < len && (s[i] == '+' || s[i] == '-')) {

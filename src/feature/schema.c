@@ -1,5 +1,5 @@
 /* Feature-column descriptors and the schema that collects them: defaults, add, accessors,
- * clone, feature names. Validation is in schema_validate.c, fitting in src/data/fit.c. */
+ * clone, feature names. Validation is in schema_validate.c, fitting in src/data/fit_encoders.c. */
 #include <math.h>
 #include <string.h>
 
@@ -8,50 +8,40 @@
 #include "feature/schema_internal.h"
 #include "feature/vocab.h"
 
+/* The descriptors' defaults (DeepCTR's); fields not named are 0 / NULL. */
 void dctr_sparse_feat_default(dctr_sparse_feat *feat, const char *name) {
     if (!feat)
         return;
-    memset(feat, 0, sizeof *feat);
-    feat->struct_size = (uint32_t)sizeof *feat;
-    feat->name = name;
-    feat->vocabulary_size = DCTR_VOCAB_FIT;
-    feat->embedding_dim = 4;
-    feat->use_hash = 0;
-    feat->vocabulary_path = NULL;
-    feat->dtype = DCTR_DTYPE_INT;
-    feat->init_std = 1e-4f;
-    feat->embedding_name = NULL;
-    feat->group_name = NULL;
-    feat->trainable = 1;
-    feat->oov_policy = DCTR_OOV_RESERVED_ROW;
-    feat->min_count = 1;
-    feat->oov_buckets = 0;
+    *feat = (dctr_sparse_feat){.struct_size = (uint32_t)sizeof *feat,
+                               .name = name,
+                               .vocabulary_size = DCTR_VOCAB_FIT,
+                               .embedding_dim = 4,
+                               .dtype = DCTR_DTYPE_INT,
+                               .init_std = 1e-4f,
+                               .trainable = 1,
+                               .oov_policy = DCTR_OOV_RESERVED_ROW,
+                               .min_count = 1};
 }
 
 void dctr_varlen_feat_default(dctr_varlen_feat *feat, const char *name, int32_t maxlen) {
     if (!feat)
         return;
-    memset(feat, 0, sizeof *feat);
-    feat->struct_size = (uint32_t)sizeof *feat;
+    *feat = (dctr_varlen_feat){.struct_size = (uint32_t)sizeof *feat,
+                               .maxlen = maxlen,
+                               .combiner = DCTR_COMBINER_MEAN,
+                               .weight_norm = 1,
+                               .separator = '|'};
     dctr_sparse_feat_default(&feat->sparse, name);
-    feat->maxlen = maxlen;
-    feat->combiner = DCTR_COMBINER_MEAN;
-    feat->length_name = NULL;
-    feat->weight_name = NULL;
-    feat->weight_norm = 1;
-    feat->separator = '|';
 }
 
 void dctr_dense_feat_default(dctr_dense_feat *feat, const char *name) {
     if (!feat)
         return;
-    memset(feat, 0, sizeof *feat);
-    feat->struct_size = (uint32_t)sizeof *feat;
-    feat->name = name;
-    feat->dimension = 1;
-    feat->transform = DCTR_TRANSFORM_NONE;
-    feat->fill_value = 0.0f;
-    feat->separator = '|';
+    *feat = (dctr_dense_feat){.struct_size = (uint32_t)sizeof *feat,
+                              .name = name,
+                              .dimension = 1,
+                              .transform = DCTR_TRANSFORM_NONE,
+                              .separator = '|'};
 }
 
 dctr_status dctr_schema_new(dctr_schema **out) {
@@ -171,14 +161,20 @@ static dctr_status fill_sparse(dctr_column *c, const dctr_sparse_feat *f, dctr_c
     return DCTR_OK;
 }
 
+/* A new (zeroed) column at the end of a schema that is then no longer validated. */
+static dctr_status append_column(dctr_schema *s, dctr_column **c) {
+    DCTR_TRY(push_column(s, c));
+    s->ncols++;
+    s->validated = 0;
+    return DCTR_OK;
+}
+
 dctr_status dctr_schema_add_sparse(dctr_schema *s, const dctr_sparse_feat *feat) {
     DCTR_TRY(schema_mutable(s, "dctr_schema_add_sparse"));
     dctr_sparse_feat f;
     COPY_VERSIONED(f, feat, dctr_sparse_feat_default(&f, NULL), "dctr_schema_add_sparse");
     dctr_column *c;
-    DCTR_TRY(push_column(s, &c));
-    s->ncols++;
-    s->validated = 0;
+    DCTR_TRY(append_column(s, &c));
     return fill_sparse(c, &f, DCTR_COLUMN_SPARSE);
 }
 
@@ -191,9 +187,7 @@ dctr_status dctr_schema_add_varlen(dctr_schema *s, const dctr_varlen_feat *feat)
                               "dctr_schema_add_varlen: the wrapped sparse descriptor has struct_size %u",
                               (unsigned)f.sparse.struct_size);
     dctr_column *c;
-    DCTR_TRY(push_column(s, &c));
-    s->ncols++;
-    s->validated = 0;
+    DCTR_TRY(append_column(s, &c));
     DCTR_TRY(fill_sparse(c, &f.sparse, DCTR_COLUMN_VARLEN));
     int fail = 0;
     c->maxlen = f.maxlen;
@@ -210,9 +204,7 @@ dctr_status dctr_schema_add_dense(dctr_schema *s, const dctr_dense_feat *feat) {
     dctr_dense_feat f;
     COPY_VERSIONED(f, feat, dctr_dense_feat_default(&f, NULL), "dctr_schema_add_dense");
     dctr_column *c;
-    DCTR_TRY(push_column(s, &c));
-    s->ncols++;
-    s->validated = 0;
+    DCTR_TRY(append_column(s, &c));
     int fail = 0;
     c->kind = DCTR_COLUMN_DENSE;
     c->name = dup_opt(f.name ? f.name : "", &fail);
@@ -261,10 +253,10 @@ const char *dctr_schema_column_name(const dctr_schema *s, int32_t i) {
     return s->cols[i].name;
 }
 
-int dctr_schema_column_kind(const dctr_schema *s, int32_t i) {
+dctr_column_kind dctr_schema_column_kind(const dctr_schema *s, int32_t i) {
     if (!s || i < 0 || i >= s->ncols)
-        return -1;
-    return (int)s->cols[i].kind;
+        return DCTR_COLUMN_NONE;
+    return s->cols[i].kind;
 }
 
 int32_t dctr_schema_find(const dctr_schema *s, const char *name) {
@@ -360,6 +352,21 @@ dctr_status dctr_vocab_clone(const dctr_vocab *v, dctr_vocab **out) {
     return DCTR_OK;
 }
 
+/* A copy of n strings (NULL entries stay NULL, a failed copy sets *fail); *dn counts the
+ * entries set so far, so a partial copy frees cleanly. */
+static dctr_status clone_strings(char *const *src, int32_t n, char ***dst, int32_t *dn, int *fail) {
+    if (n <= 0)
+        return DCTR_OK;
+    *dst = dctr_calloc((size_t)n, sizeof **dst);
+    if (!*dst)
+        return DCTR_ERR_NOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        (*dst)[i] = dup_opt(src[i], fail);
+        *dn = i + 1;
+    }
+    return DCTR_OK;
+}
+
 dctr_status dctr_schema_clone(const dctr_schema *s, dctr_schema **out) {
     if (!s || !out)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_schema_clone: NULL argument");
@@ -401,24 +408,10 @@ dctr_status dctr_schema_clone(const dctr_schema *s, dctr_schema **out) {
             d->ntables = i + 1;
         }
     }
-    if (st == DCTR_OK && s->ngroups > 0) {
-        d->groups = dctr_calloc((size_t)s->ngroups, sizeof *d->groups);
-        if (!d->groups)
-            st = DCTR_ERR_NOMEM;
-        for (int32_t i = 0; st == DCTR_OK && i < s->ngroups; i++) {
-            d->groups[i] = dup_opt(s->groups[i], &fail);
-            d->ngroups = i + 1;
-        }
-    }
-    if (st == DCTR_OK && s->fit_header_n > 0) {
-        d->fit_header = dctr_calloc((size_t)s->fit_header_n, sizeof *d->fit_header);
-        if (!d->fit_header)
-            st = DCTR_ERR_NOMEM;
-        for (int32_t i = 0; st == DCTR_OK && i < s->fit_header_n; i++) {
-            d->fit_header[i] = dup_opt(s->fit_header[i], &fail);
-            d->fit_header_n = i + 1;
-        }
-    }
+    if (st == DCTR_OK)
+        st = clone_strings(s->groups, s->ngroups, &d->groups, &d->ngroups, &fail);
+    if (st == DCTR_OK)
+        st = clone_strings(s->fit_header, s->fit_header_n, &d->fit_header, &d->fit_header_n, &fail);
     d->total_dense_dim = s->total_dense_dim;
     d->label_name = dup_opt(s->label_name, &fail);
     d->weight_column = dup_opt(s->weight_column, &fail);

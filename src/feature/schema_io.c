@@ -34,10 +34,7 @@ static dctr_status write_vocab(const dctr_vocab *v, dctr_wbuf *w) {
     if (!e)
         return DCTR_ERR_NOMEM;
     int64_t n = 0;
-    for (uint64_t i = 0; i <= v->mask; i++) {
-        const dctr_vocab_slot *s = &v->slots[i];
-        if (s->len == DCTR_VOCAB_EMPTY)
-            continue;
+    for (const dctr_vocab_slot *s = NULL; (s = dctr_vocab_next(v, s)) != NULL;) {
         e[n].value = s->value;
         e[n].key = dctr_vocab_key(v, s);
         e[n].len = s->len;

@@ -52,6 +52,16 @@ static inline const dctr_vocab_slot *dctr_vocab_find(const dctr_vocab *v, const 
 /* Finds or inserts key (value 0 when new); *slot is valid until the next insert. */
 dctr_status dctr_vocab_upsert(dctr_vocab *v, const char *key, size_t len, uint64_t h,
                               dctr_vocab_slot **slot);
+/* The filled slot after prev (the first one when prev is NULL) in table order, or NULL:
+ *   for (const dctr_vocab_slot *sl = NULL; (sl = dctr_vocab_next(v, sl)) != NULL;) ... */
+static inline const dctr_vocab_slot *dctr_vocab_next(const dctr_vocab *v,
+                                                     const dctr_vocab_slot *prev) {
+    const dctr_vocab_slot *end = v->slots + v->mask + 1;
+    for (const dctr_vocab_slot *s = prev ? prev + 1 : v->slots; s < end; s++)
+        if (s->len != DCTR_VOCAB_EMPTY)
+            return s;
+    return NULL;
+}
 /* Key bytes of a slot. */
 static inline const char *dctr_vocab_key(const dctr_vocab *v, const dctr_vocab_slot *s) {
     return s->len <= DCTR_VOCAB_INLINE ? s->k.inl : v->arena + s->k.off;

@@ -1,8 +1,11 @@
-/* Private structures of the DeepFM family, shared by deepfm.c (build, forward, backward),
- * deepfm_train.c (step, optimizer) and deepfm_io.c (save / load / snapshot). */
+/* Private structures of the DeepFM family, shared by its files: deepfm_build.c (structure,
+ * parameters), deepfm_workspace.c, deepfm_forward.c, deepfm_backward.c, deepfm_train.c (step,
+ * optimizer, snapshots), deepfm_io.c (model-file sections), deepfm.c (ops table) and
+ * deepfm_test_hooks.c. */
 #ifndef DCTR_MODELS_DEEPFM_IMPL_H
 #define DCTR_MODELS_DEEPFM_IMPL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/pool.h"
@@ -31,17 +34,25 @@ typedef struct dfm_group {
     int32_t F, k;
 } dfm_group;
 
+/* What a varlen column's forward keeps for its backward, for up to cap rows of T ids of k-wide
+ * table rows (k = 1 in the linear part). */
+typedef struct dfm_vbuf {
+    float *E;          /* [cap * T * k] gathered rows */
+    float *Ew;         /* [cap * T * k] weighted rows (weighted columns only) */
+    float *alpha;      /* [cap * T] normalised weights (weighted columns only) */
+    int32_t *argmax;   /* [cap * k] max pooling's winners */
+} dfm_vbuf;
+
 typedef struct dfm_ws {
     int64_t cap;
     int training;
     float *X;          /* [cap x xw] embeddings then dense values */
     float *XL;         /* [cap x dl] linear dense values */
     float *logit, *pred, *tmp;
-    void *job;         /* per-row thread job (deepfm.c) */
-    float **E, **Ew, **alpha; /* per FM/DNN varlen column */
-    int32_t **argmax;
-    float **E1, **E1w, **alpha1; /* per linear varlen column */
-    int32_t **argmax1;
+    void *job;         /* per-row thread job (deepfm_forward.c) */
+    dfm_vbuf *var;     /* [nvar] per FM/DNN varlen column (index dfm_col.vi) */
+    dfm_vbuf *var1;    /* [nvar1] per linear varlen column */
+    int32_t nvar, nvar1;
     dctr_dnn_workspace *dnn;
     const float *H;    /* DNN output of the last forward and its row stride */
     int64_t ldh;
@@ -109,8 +120,22 @@ static inline int dfm_tables_on_pool(const dfm *d, int64_t batch_rows) {
     return d->pool && d->ntables > 1 && batch_rows >= DFM_TABLES_POOL_MIN_ROWS;
 }
 
+/* Row-local work (gather, FM, linear; their backward) is claimed by the threads in chunks of
+ * this many rows; a batch of fewer than two chunks stays on the calling thread (handing it over
+ * would cost about what the work does). */
+#define DFM_ROWS_GRAIN 256
+
+/* Structure from schema + config and the parameter arena (allocated, not initialised). */
+dctr_status dfm_build(const dctr_model *model, dfm *d);
+/* Initial parameter values and the dropout stream, from the model seed. */
+void dfm_init_params(const dctr_model *model, dfm *d);
+/* Frees a dfm and everything it owns (the ops table's free_impl). */
+void dfm_free(void *impl);
+
 dctr_status dfm_ws_new(const dctr_model *model, int64_t cap, int training, dfm_ws **out);
 void dfm_ws_free(dfm_ws *ws);
+/* Bytes of the forward's per-workspace thread job (ws->job). */
+size_t dfm_rows_job_size(void);
 /* Forward into ws->pred (training: BN batch stats, dropout from drop_rng). */
 dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, int training,
                         dctr_rng *drop_rng, dctr_pool *pool);

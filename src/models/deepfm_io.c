@@ -1,5 +1,5 @@
 /* DeepFM family model-file sections (the generic "meta" and "schema" sections are written by
- * model.c; the structure is rebuilt from them, so these sections only carry numbers):
+ * model_io.c; the structure is rebuilt from them, so these sections only carry numbers):
  *   deepfm/params  u64 count, f32[count]   the whole parameter arena (layout: deepfm.h)
  *   deepfm/state   u64 count, f32[count]   BN moving statistics
  *   deepfm/optim   (optional) u32 kind, u32 slots, i64 steps, u64 rng[4], f32[count] per slot */

@@ -18,21 +18,31 @@ static int64_t table_capacity(const dfm_col *cols, int32_t n, int32_t t, int64_t
     return cap < V ? cap : V;
 }
 
+/* The optimizer slots at their initial values, allocated at the first step (all or none: a
+ * loaded optimizer section overwrites them whole). */
+static dctr_status alloc_slots(dfm *d) {
+    int ns = dctr_optim_slots(&d->opt);
+    if (ns == 0 || d->slots[0])
+        return DCTR_OK;
+    for (int k = 0; k < ns; k++) {
+        d->slots[k] = dctr_alloc_floats((size_t)d->nparams);
+        if (!d->slots[k]) {
+            for (int j = 0; j <= k; j++) {
+                dctr_aligned_free(d->slots[j]);
+                d->slots[j] = NULL;
+            }
+            return dctr_set_error(DCTR_ERR_NOMEM, "deepfm: optimizer state (%lld floats)",
+                                  (long long)d->nparams);
+        }
+    }
+    dctr_optim_init_slots(&d->opt, d->slots, (size_t)d->nparams);
+    return DCTR_OK;
+}
+
 dctr_status dfm_prepare_training(dctr_model *model, int64_t n) {
     dfm *d = model->impl;
     const dctr_schema *s = model->schema;
-    int ns = dctr_optim_slots(&d->opt);
-    for (int k = 0; k < ns; k++) {
-        if (d->slots[k])
-            continue;
-        d->slots[k] = dctr_alloc_floats((size_t)d->nparams);
-        if (!d->slots[k])
-            return dctr_set_error(DCTR_ERR_NOMEM, "deepfm: optimizer state (%lld floats)",
-                                  (long long)d->nparams);
-        float v = dctr_optim_slot_init(&d->opt, k);
-        for (int64_t i = 0; i < d->nparams; i++)
-            d->slots[k][i] = v;
-    }
+    DCTR_TRY(alloc_slots(d));
     if (!d->grad) {
         d->grad = dctr_alloc_floats((size_t)(d->nparams - d->dense_begin));
         if (!d->grad)

@@ -1,4 +1,4 @@
-/* Generic-model helpers shared by model.c, model_io.c and src/train/fit.c. */
+/* Generic-model helpers shared by model.c, model_io.c and src/train/fit.c (the training loop). */
 #ifndef DCTR_MODELS_MODEL_INTERNAL_H
 #define DCTR_MODELS_MODEL_INTERNAL_H
 

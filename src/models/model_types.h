@@ -1,6 +1,6 @@
 /* The model object behind the public dctr_model handle (CONTRACT between the generic model code
- * in src/models/model.c + src/train/, and each model family: DeepFM/FM/LR in src/models/deepfm*,
- * FFM/DeepFFM in src/models/ffm*). Fields may be added, never renamed or removed. */
+ * in src/models/model.c, model_io.c + src/train/, and each model family: DeepFM/FM/LR in
+ * src/models/deepfm*, FFM/DeepFFM in the FFM files). Fields may be added, never renamed or removed. */
 #ifndef DCTR_MODELS_MODEL_TYPES_H
 #define DCTR_MODELS_MODEL_TYPES_H
 
@@ -21,7 +21,8 @@ typedef struct dctr_model_ops {
      * loss and the regularization loss of the batch, and the predictions (may be NULL). */
     dctr_status (*train_step)(dctr_model *model, const dctr_batch *batch, double *data_loss,
                               double *reg_loss, float *pred);
-    /* Copies all trainable and non-trainable state (for restore-best); NULL src frees dst. */
+    /* Copies all trainable and non-trainable state into *state (for restore-best): allocates it
+     * when *state is NULL, else overwrites it in place; snapshot_free releases it. */
     dctr_status (*snapshot)(const dctr_model *model, void **state);
     dctr_status (*restore)(dctr_model *model, const void *state);
     void (*snapshot_free)(void *state);

@@ -2,10 +2,12 @@
  *
  * The optimizer does not own parameters or state: a model keeps, next to each parameter tensor,
  * `dctr_optim_slots(kind)` state tensors of the same shape (the "slots") and calls
- *   - dctr_optim_update_dense() for a whole tensor (DNN kernels, biases, dense kernel, ...), or
- *   - dctr_optim_update_row() for one touched row of an embedding table (lazy / sparse update:
- *     rows the batch did not touch keep their value AND their slot state, as TF's LazyAdam and
- *     the sparse Adagrad/FTRL kernels do).
+ *   - dctr_optim_update() for a whole tensor or any contiguous piece of one (DNN kernels,
+ *     biases, dense kernel, ...: element-wise, so a tensor may be updated in pieces), or
+ *   - dctr_optim_update_rows() / dctr_optim_update_row() for the touched rows of an embedding
+ *     table (lazy / sparse update: rows the batch did not touch keep their value AND their slot
+ *     state, as TF's LazyAdam and the sparse Adagrad/FTRL kernels do).
+ * Fresh slot tensors are filled by dctr_optim_init_slots().
  * `scale` multiplies the gradient before use (global-norm clipping factor, 1 otherwise).
  * The step counter (Adam's bias correction) is the model's global step, 1-based, incremented
  * once per batch by the caller before the updates of that batch.

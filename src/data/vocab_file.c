@@ -4,12 +4,11 @@
 
 #include "core/error.h"
 #include "data/csv_tokenizer.h"
+#include "data/vocab_file.h"
 #include "feature/encode.h"
 #include "feature/numparse.h"
 #include "feature/schema_internal.h"
 #include "feature/vocab.h"
-
-dctr_status dctr_vocab_load_file(dctr_column *c);
 
 dctr_status dctr_vocab_load_file(dctr_column *c) {
     dctr_csv_tok t;

@@ -8,12 +8,11 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "data/csv_input.h"
+#include "data/vocab_file.h"
 #include "feature/encode.h"
 #include "feature/numparse.h"
 #include "feature/schema_internal.h"
 #include "feature/schema_io.h"
-
-dctr_status dctr_vocab_load_file(dctr_column *c); /* vocab_file.c */
 
 int dctr_schema_is_fitted(const dctr_schema *s) { return s && s->fitted; }
 
@@ -141,9 +140,8 @@ static dctr_status build_vocab(dctr_schema *s, int32_t owner, const dctr_vocab *
     if (!keys)
         return DCTR_ERR_NOMEM;
     int64_t n = 0;
-    for (uint64_t i = 0; i <= counts->mask; i++) {
-        const dctr_vocab_slot *sl = &counts->slots[i];
-        if (sl->len == DCTR_VOCAB_EMPTY || sl->value < min_count)
+    for (const dctr_vocab_slot *sl = NULL; (sl = dctr_vocab_next(counts, sl)) != NULL;) {
+        if (sl->value < min_count)
             continue;
         key_ref *k = &keys[n++];
         k->key = dctr_vocab_key(counts, sl);
