@@ -1,0 +1,60 @@
+/* Per-kernel run-time variants: one C body, compiled three times (portable, AVX2, AVX-512).
+ *
+ * A hot kernel is written once as an always-inline body `name_body`; DCTR_SIMD_CLONES wraps it
+ * in three functions, two of them under DCTR_TARGET_AVX2 / DCTR_TARGET_AVX512, so the compiler
+ * vectorises the same loops for 16-, 32- and 64-byte registers, plus a table indexed by
+ * dctr_simd_level. Callers pick the variant once per call (DCTR_SIMD_PICK), never per element.
+ * On non-x86 builds only the portable clone exists and every table entry points at it.
+ *
+ * Bit-identity: the clones run the same C operations in the same order, and nothing here
+ * licenses reassociation (no -ffast-math) or FMA contraction (gcc's ISO C mode, the project's
+ * -std=c11, defaults to -ffp-contract=off; clang needs the pragma below), so every variant
+ * returns exactly the portable result. tests/test_simd_variants.c checks this bit for bit. */
+#ifndef DCTR_CORE_SIMD_H
+#define DCTR_CORE_SIMD_H
+
+#include "core/cpu.h"
+
+#ifdef __clang__
+/* clang contracts a * b + c into an FMA within one expression by default under an FMA target;
+ * the AVX2 / AVX-512 clones would then round differently from the portable one. */
+#pragma clang fp contract(off)
+#endif
+
+#define DCTR_KERNEL_BODY static inline __attribute__((always_inline))
+
+/* The level kernels use now: the level forced by dctr_kernel_force_level(), else
+ * dctr_cpu_simd_level() (the CPU's, capped by DCTR_SIMD). */
+dctr_simd_level dctr_kernel_level(void);
+/* Test / benchmark hook: makes every dispatched kernel of the process run the variant of
+ * `level` (which must satisfy dctr_cpu_can_run), or the default again with level < 0.
+ * Process-wide and meant for single-threaded tests: library users set DCTR_SIMD instead. */
+void dctr_kernel_force_level(int level);
+
+#define DCTR_SIMD_PICK(name) (name##_variant[dctr_kernel_level()])
+
+#if DCTR_X86_DISPATCH
+#define DCTR_SIMD_CLONES_RET(ret, name, params, args)                                         \
+    static ret name##_portable params { return name##_body args; }                             \
+    DCTR_TARGET_AVX2 static ret name##_avx2 params { return name##_body args; }               \
+    DCTR_TARGET_AVX512 static ret name##_avx512 params { return name##_body args; }           \
+    static ret (*const name##_variant[DCTR_SIMD_LEVEL_COUNT]) params = {                      \
+        name##_portable, name##_avx2, name##_avx512}
+#define DCTR_SIMD_CLONES(name, params, args)                                                   \
+    static void name##_portable params { name##_body args; }                                   \
+    DCTR_TARGET_AVX2 static void name##_avx2 params { name##_body args; }                     \
+    DCTR_TARGET_AVX512 static void name##_avx512 params { name##_body args; }                 \
+    static void (*const name##_variant[DCTR_SIMD_LEVEL_COUNT]) params = {                     \
+        name##_portable, name##_avx2, name##_avx512}
+#else
+#define DCTR_SIMD_CLONES_RET(ret, name, params, args)                                         \
+    static ret name##_portable params { return name##_body args; }                             \
+    static ret (*const name##_variant[DCTR_SIMD_LEVEL_COUNT]) params = {                      \
+        name##_portable, name##_portable, name##_portable}
+#define DCTR_SIMD_CLONES(name, params, args)                                                   \
+    static void name##_portable params { name##_body args; }                                   \
+    static void (*const name##_variant[DCTR_SIMD_LEVEL_COUNT]) params = {                     \
+        name##_portable, name##_portable, name##_portable}
+#endif
+
+#endif
