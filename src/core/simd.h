@@ -13,6 +13,9 @@
 #ifndef DCTR_CORE_SIMD_H
 #define DCTR_CORE_SIMD_H
 
+#include <stdint.h>
+#include <string.h>
+
 #include "core/cpu.h"
 
 #ifdef __clang__
@@ -30,6 +33,29 @@ dctr_simd_level dctr_kernel_level(void);
  * `level` (which must satisfy dctr_cpu_can_run), or the default again with level < 0.
  * Process-wide and meant for single-threaded tests: library users set DCTR_SIMD instead. */
 void dctr_kernel_force_level(int level);
+
+/* c ? a : b, exactly, as a bit select. Written as `c ? a : f(x)` with a multiply or divide in
+ * f, a loop is not vectorised by gcc below AVX-512 (the op may trap, so it stays behind a
+ * branch under the default -ftrapping-math); the bit select computes both sides and vectorises
+ * at every level, SSE2 included. */
+DCTR_KERNEL_BODY float dctr_select_f32(int c, float a, float b) {
+    uint32_t ua, ub, m = (uint32_t)0 - (uint32_t)(c != 0), r;
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    r = (ua & m) | (ub & ~m);
+    float f;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+DCTR_KERNEL_BODY double dctr_select_f64(int c, double a, double b) {
+    uint64_t ua, ub, m = (uint64_t)0 - (uint64_t)(c != 0), r;
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    r = (ua & m) | (ub & ~m);
+    double f;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
 
 #define DCTR_SIMD_PICK(name) (name##_variant[dctr_kernel_level()])
 

@@ -30,11 +30,12 @@ DCTR_KERNEL_BODY void act_forward_body(dctr_activation act, const float *Z, int6
             Y[i] = tanhf(Z[i]);
         break;
     case DCTR_ACT_PRELU:
-        for (int64_t b = 0; b < B; b++)
-            for (int32_t j = 0; j < n; j++) {
-                float z = Z[b * n + j];
-                Y[b * n + j] = z > 0.0f ? z : alpha[j] * z;
-            }
+        for (int64_t b = 0; b < B; b++) {
+            const float *restrict z = Z + b * n;
+            float *restrict y = Y + b * n;
+            for (int32_t j = 0; j < n; j++)
+                y[j] = dctr_select_f32(z[j] > 0.0f, z[j], alpha[j] * z[j]);
+        }
         break;
     default: /* linear (Dice is handled by the DNN) */
         if (Y != Z)
@@ -86,22 +87,16 @@ DCTR_KERNEL_BODY void act_backward_body(dctr_activation act, const float *Z, con
         case DCTR_ACT_SIGMOID: ACT_ROW(d[j] * y[j] * (1.0f - y[j])); break;
         case DCTR_ACT_TANH: ACT_ROW(d[j] * (1.0f - y[j] * y[j])); break;
         case DCTR_ACT_PRELU:
-            /* unconditional loads and selects keep these loops vectorizable */
+            /* bit selects (core/simd.h): a select with a product arm vectorises only so */
             if (accumulate)
-                for (int32_t j = c0; j < c1; j++) {
-                    float a = alpha[j], g = d[j], ga = g * a;
-                    o[j] += z[j] > 0.0f ? g : ga;
-                }
+                for (int32_t j = c0; j < c1; j++)
+                    o[j] += dctr_select_f32(z[j] > 0.0f, d[j], d[j] * alpha[j]);
             else
-                for (int32_t j = c0; j < c1; j++) {
-                    float a = alpha[j], g = d[j], ga = g * a;
-                    o[j] = z[j] > 0.0f ? g : ga;
-                }
+                for (int32_t j = c0; j < c1; j++)
+                    o[j] = dctr_select_f32(z[j] > 0.0f, d[j], d[j] * alpha[j]);
             if (dalpha)
-                for (int32_t j = c0; j < c1; j++) {
-                    float dz = d[j] * z[j];
-                    dalpha[j] += z[j] > 0.0f ? 0.0f : dz;
-                }
+                for (int32_t j = c0; j < c1; j++)
+                    dalpha[j] += dctr_select_f32(z[j] > 0.0f, 0.0f, d[j] * z[j]);
             break;
         default: ACT_ROW(d[j]); break;
         }

@@ -111,12 +111,9 @@ DCTR_KERNEL_BODY void ftrl(const dctr_optim *opt, int root, float *w, float g, f
     double sigma = (pn1 - pn0) / lr;
     double zz = (double)*z + g - sigma * (double)*w;
     double quad = pn1 / lr + 2.0 * opt->l2;
-    /* The select picks the numerator, so no division sits on one side of it (gcc keeps a
-     * possibly trapping op conditional and then cannot vectorise): 0 / quad is the +0 the
-     * branch gave (quad > 0), and copysign equals the old zz > 0 ? l1 : -l1 wherever
-     * |zz| > l1. A NaN gradient now yields a NaN weight instead of 0. */
-    double num = fabs(zz) > opt->l1 ? copysign(opt->l1, zz) - zz : 0.0;
-    double nw = num / quad;
+    /* a bit select over both arms: a division on one arm of ?: keeps gcc from vectorising */
+    double shrunk = (dctr_select_f64(zz > 0, opt->l1, -opt->l1) - zz) / quad;
+    double nw = dctr_select_f64(fabs(zz) > opt->l1, shrunk, 0.0);
     *n = (float)n1;
     *z = (float)zz;
     *w = (float)nw;
