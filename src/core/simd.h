@@ -57,6 +57,18 @@ DCTR_KERNEL_BODY double dctr_select_f64(int c, double a, double b) {
     return f;
 }
 
+/* GNU C vector types (gcc, clang): elementwise +, -, * on 4 or 8 floats, lowered to whatever
+ * the function's target has (two SSE ops for a v8 on the portable level). Lane j of a vector
+ * op rounds exactly like the scalar op on element j, so code using them keeps the bits of
+ * its scalar twin as long as it keeps the order of the additions. */
+#if defined(__GNUC__)
+#define DCTR_VEC 1
+typedef float dctr_v4f __attribute__((vector_size(16)));
+typedef float dctr_v8f __attribute__((vector_size(32)));
+#else
+#define DCTR_VEC 0
+#endif
+
 #define DCTR_SIMD_PICK(name) (name##_variant[dctr_kernel_level()])
 
 #if DCTR_X86_DISPATCH
@@ -72,7 +84,20 @@ DCTR_KERNEL_BODY double dctr_select_f64(int c, double a, double b) {
     DCTR_TARGET_AVX512 static void name##_avx512 params { name##_body args; }                 \
     static void (*const name##_variant[DCTR_SIMD_LEVEL_COUNT]) params = {                     \
         name##_portable, name##_avx2, name##_avx512}
+/* The same with two bodies: name_narrow (16-byte vectors) for the portable level and
+ * name_wide (32-byte vectors) for AVX2 and AVX-512, for kernels written with explicit vector
+ * types (DCTR_VEC below) whose width is part of the code. */
+#define DCTR_SIMD_CLONES_NW(name, params, args)                                                \
+    static void name##_portable params { name##_narrow args; }                                 \
+    DCTR_TARGET_AVX2 static void name##_avx2 params { name##_wide args; }                     \
+    DCTR_TARGET_AVX512 static void name##_avx512 params { name##_wide args; }                 \
+    static void (*const name##_variant[DCTR_SIMD_LEVEL_COUNT]) params = {                     \
+        name##_portable, name##_avx2, name##_avx512}
 #else
+#define DCTR_SIMD_CLONES_NW(name, params, args)                                                \
+    static void name##_portable params { name##_narrow args; }                                 \
+    static void (*const name##_variant[DCTR_SIMD_LEVEL_COUNT]) params = {                     \
+        name##_portable, name##_portable, name##_portable}
 #define DCTR_SIMD_CLONES_RET(ret, name, params, args)                                         \
     static ret name##_portable params { return name##_body args; }                             \
     static ret (*const name##_variant[DCTR_SIMD_LEVEL_COUNT]) params = {                      \
