@@ -93,7 +93,7 @@ static void check_variants(const char *what, case_fn fn, int param) {
     dctr_aligned_free(got.v);
 }
 
-static const int32_t dims[] = {1, 3, 4, 7, 8, 9, 16, 17, 32, 33, 300};
+static const int32_t dims[] = {1, 3, 4, 7, 8, 9, 10, 12, 13, 15, 16, 17, 30, 32, 33, 36, 40, 300};
 #define NDIMS ((int)(sizeof dims / sizeof dims[0]))
 
 /* ------------------------------------------------------------------ FM */

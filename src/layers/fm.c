@@ -37,30 +37,62 @@ DCTR_KERNEL_BODY void fm_fw_rows(const float *V, int64_t v_stride, int64_t B, in
 }
 
 #if DCTR_VEC
-/* Rows whose k is NV vectors of W lanes: the F-long sums stay in registers (the array form
- * above round-trips them through memory on every field). Lane j adds the fields in order and
- * the dims are summed in order at the end, the exact operations of fm_fw_rows. */
+/* The dims past the last full vector: up to one 4-lane vector (h) and 3 scalars (r), in named
+ * variables so they stay in registers like the vector sums. */
+typedef struct fm_tail {
+    dctr_v4f h, hq;
+    float a[3], aq[3];
+} fm_tail;
+
+/* Rows with k = nv * W + tail (tail < W): nv vectors of W lanes plus the tail. The F-long sums
+ * stay in registers (the array form above round-trips them through memory on every field).
+ * Each dim adds the fields in order and the dims are summed in order at the end (vector lanes,
+ * then the tail's): the exact operations of fm_fw_rows. */
 #define FM_FW_VEC(T, W)                                                                       \
     DCTR_KERNEL_BODY void fm_fw_v##W(const float *V, int64_t v_stride, int64_t B, int32_t F,  \
-                                     int32_t nv, float *out, int accumulate) {               \
+                                     int32_t nv, int32_t tail, float *out, int accumulate) {  \
+        const int32_t k = nv * W + tail, h = W == 8 && tail >= 4, r = tail - 4 * h;           \
+        const int32_t o = nv * W; /* first tail dim */                                        \
         for (int64_t b = 0; b < B; b++) {                                                     \
             const float *row = V + b * v_stride;                                              \
             T s[FM_VEC_MAX], sq[FM_VEC_MAX];                                                  \
+            dctr_v4f hs = {0}, hsq = {0};                                                     \
+            float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, q0 = 0.0f, q1 = 0.0f, q2 = 0.0f;           \
             for (int32_t q = 0; q < nv; q++)                                                  \
                 s[q] = sq[q] = (T){0};                                                        \
-            for (int32_t f = 0; f < F; f++)                                                   \
+            for (int32_t f = 0; f < F; f++) {                                                 \
+                const float *v = row + (int64_t)f * k;                                        \
                 for (int32_t q = 0; q < nv; q++) {                                            \
-                    T v;                                                                      \
-                    memcpy(&v, row + ((int64_t)f * nv + q) * W, sizeof v);                    \
-                    s[q] += v;                                                                \
-                    sq[q] += v * v;                                                           \
+                    T x;                                                                      \
+                    memcpy(&x, v + q * W, sizeof x);                                          \
+                    s[q] += x;                                                                \
+                    sq[q] += x * x;                                                           \
                 }                                                                             \
+                if (h) {                                                                      \
+                    dctr_v4f x;                                                               \
+                    memcpy(&x, v + o, sizeof x);                                              \
+                    hs += x;                                                                  \
+                    hsq += x * x;                                                             \
+                }                                                                             \
+                const float *e = v + o + 4 * h;                                               \
+                if (r > 0) { a0 += e[0]; q0 += e[0] * e[0]; }                                 \
+                if (r > 1) { a1 += e[1]; q1 += e[1] * e[1]; }                                 \
+                if (r > 2) { a2 += e[2]; q2 += e[2] * e[2]; }                                 \
+            }                                                                                 \
             float acc = 0.0f;                                                                 \
             for (int32_t q = 0; q < nv; q++) {                                                \
                 T t = s[q] * s[q] - sq[q];                                                    \
                 for (int j = 0; j < W; j++)                                                   \
                     acc += t[j];                                                              \
             }                                                                                 \
+            if (h) {                                                                          \
+                dctr_v4f t = hs * hs - hsq;                                                   \
+                for (int j = 0; j < 4; j++)                                                   \
+                    acc += t[j];                                                              \
+            }                                                                                 \
+            if (r > 0) acc += a0 * a0 - q0;                                                   \
+            if (r > 1) acc += a1 * a1 - q1;                                                   \
+            if (r > 2) acc += a2 * a2 - q2;                                                   \
             acc *= 0.5f;                                                                      \
             out[b] = accumulate ? out[b] + acc : acc;                                         \
         }                                                                                     \
@@ -70,34 +102,37 @@ FM_FW_VEC(dctr_v8f, 8)
 #undef FM_FW_VEC
 #endif
 
-/* Portable level: 4-lane vectors when k is a multiple of 4 up to 32, else the array form. */
+/* Portable level: 4-lane vectors for 4 <= k < 36, else the array form. The vector count is a
+ * constant in each case (fully unrolled); the tail is a short loop. */
 DCTR_KERNEL_BODY void fm_fw_narrow(const float *V, int64_t v_stride, int64_t B, int32_t F,
                                    int32_t k, float *out, int accumulate) {
 #if DCTR_VEC
-    switch (k % 4 == 0 ? k / 4 : 0) { /* constant vector counts: fully unrolled */
-    case 1: fm_fw_v4(V, v_stride, B, F, 1, out, accumulate); return;
-    case 2: fm_fw_v4(V, v_stride, B, F, 2, out, accumulate); return;
-    case 3: fm_fw_v4(V, v_stride, B, F, 3, out, accumulate); return;
-    case 4: fm_fw_v4(V, v_stride, B, F, 4, out, accumulate); return;
-    case 5: fm_fw_v4(V, v_stride, B, F, 5, out, accumulate); return;
-    case 6: fm_fw_v4(V, v_stride, B, F, 6, out, accumulate); return;
-    case 7: fm_fw_v4(V, v_stride, B, F, 7, out, accumulate); return;
-    case 8: fm_fw_v4(V, v_stride, B, F, 8, out, accumulate); return;
+    const int32_t t = k % 4;
+    switch (k / 4) {
+    case 1: fm_fw_v4(V, v_stride, B, F, 1, t, out, accumulate); return;
+    case 2: fm_fw_v4(V, v_stride, B, F, 2, t, out, accumulate); return;
+    case 3: fm_fw_v4(V, v_stride, B, F, 3, t, out, accumulate); return;
+    case 4: fm_fw_v4(V, v_stride, B, F, 4, t, out, accumulate); return;
+    case 5: fm_fw_v4(V, v_stride, B, F, 5, t, out, accumulate); return;
+    case 6: fm_fw_v4(V, v_stride, B, F, 6, t, out, accumulate); return;
+    case 7: fm_fw_v4(V, v_stride, B, F, 7, t, out, accumulate); return;
+    case 8: fm_fw_v4(V, v_stride, B, F, 8, t, out, accumulate); return;
     default: break;
     }
 #endif
     fm_fw_rows(V, v_stride, B, F, k, out, accumulate);
 }
 
-/* AVX2 / AVX-512: 8-lane vectors for k a multiple of 8 up to 32, else as portable. */
+/* AVX2 / AVX-512: 8-lane vectors for 8 <= k < 40, else as portable. */
 DCTR_KERNEL_BODY void fm_fw_wide(const float *V, int64_t v_stride, int64_t B, int32_t F,
                                  int32_t k, float *out, int accumulate) {
 #if DCTR_VEC
-    switch (k % 8 == 0 ? k / 8 : 0) {
-    case 1: fm_fw_v8(V, v_stride, B, F, 1, out, accumulate); return;
-    case 2: fm_fw_v8(V, v_stride, B, F, 2, out, accumulate); return;
-    case 3: fm_fw_v8(V, v_stride, B, F, 3, out, accumulate); return;
-    case 4: fm_fw_v8(V, v_stride, B, F, 4, out, accumulate); return;
+    const int32_t t = k % 8;
+    switch (k / 8) {
+    case 1: fm_fw_v8(V, v_stride, B, F, 1, t, out, accumulate); return;
+    case 2: fm_fw_v8(V, v_stride, B, F, 2, t, out, accumulate); return;
+    case 3: fm_fw_v8(V, v_stride, B, F, 3, t, out, accumulate); return;
+    case 4: fm_fw_v8(V, v_stride, B, F, 4, t, out, accumulate); return;
     default: break;
     }
 #endif
@@ -134,33 +169,63 @@ DCTR_KERNEL_BODY void fm_bw_rows(const float *dout, const float *V, int64_t v_st
 }
 
 #if DCTR_VEC
-/* dV[f] += d * (sum - V[f]) with the sums in registers; lanewise the ops of fm_bw_rows. */
+/* dV[f] += d * (sum - V[f]) with the sums in registers (tail as in FM_FW_VEC); per dim the
+ * ops of fm_bw_rows. */
 #define FM_BW_VEC(T, W)                                                                       \
     DCTR_KERNEL_BODY void fm_bw_v##W(const float *dout, const float *V, int64_t v_stride,     \
-                                     int64_t B, int32_t F, int32_t nv, float *dV,            \
-                                     int64_t dv_stride) {                                     \
+                                     int64_t B, int32_t F, int32_t nv, int32_t tail,          \
+                                     float *dV, int64_t dv_stride) {                          \
+        const int32_t k = nv * W + tail, h = W == 8 && tail >= 4, r = tail - 4 * h;           \
+        const int32_t o = nv * W;                                                             \
         for (int64_t b = 0; b < B; b++) {                                                     \
             const float *row = V + b * v_stride;                                              \
             float *drow = dV + b * dv_stride;                                                 \
             const float d = dout[b];                                                          \
             T s[FM_VEC_MAX];                                                                  \
+            dctr_v4f hs = {0};                                                                \
+            float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f;                                            \
             for (int32_t q = 0; q < nv; q++)                                                  \
                 s[q] = (T){0};                                                                \
-            for (int32_t f = 0; f < F; f++)                                                   \
+            for (int32_t f = 0; f < F; f++) {                                                 \
+                const float *v = row + (int64_t)f * k;                                        \
                 for (int32_t q = 0; q < nv; q++) {                                            \
-                    T v;                                                                      \
-                    memcpy(&v, row + ((int64_t)f * nv + q) * W, sizeof v);                    \
-                    s[q] += v;                                                                \
+                    T x;                                                                      \
+                    memcpy(&x, v + q * W, sizeof x);                                          \
+                    s[q] += x;                                                                \
                 }                                                                             \
-            for (int32_t f = 0; f < F; f++)                                                   \
+                if (h) {                                                                      \
+                    dctr_v4f x;                                                               \
+                    memcpy(&x, v + o, sizeof x);                                              \
+                    hs += x;                                                                  \
+                }                                                                             \
+                const float *e = v + o + 4 * h;                                               \
+                if (r > 0) a0 += e[0];                                                        \
+                if (r > 1) a1 += e[1];                                                        \
+                if (r > 2) a2 += e[2];                                                        \
+            }                                                                                 \
+            for (int32_t f = 0; f < F; f++) {                                                 \
+                const float *v = row + (int64_t)f * k;                                        \
+                float *g = drow + (int64_t)f * k;                                             \
                 for (int32_t q = 0; q < nv; q++) {                                            \
-                    T v, g;                                                                   \
-                    int64_t o = ((int64_t)f * nv + q) * W;                                    \
-                    memcpy(&v, row + o, sizeof v);                                            \
-                    memcpy(&g, drow + o, sizeof g);                                           \
-                    g += d * (s[q] - v);                                                      \
-                    memcpy(drow + o, &g, sizeof g);                                           \
+                    T x, y;                                                                   \
+                    memcpy(&x, v + q * W, sizeof x);                                          \
+                    memcpy(&y, g + q * W, sizeof y);                                          \
+                    y += d * (s[q] - x);                                                      \
+                    memcpy(g + q * W, &y, sizeof y);                                          \
                 }                                                                             \
+                if (h) {                                                                      \
+                    dctr_v4f x, y;                                                            \
+                    memcpy(&x, v + o, sizeof x);                                              \
+                    memcpy(&y, g + o, sizeof y);                                              \
+                    y += d * (hs - x);                                                        \
+                    memcpy(g + o, &y, sizeof y);                                              \
+                }                                                                             \
+                const float *e = v + o + 4 * h;                                               \
+                float *ge = g + o + 4 * h;                                                    \
+                if (r > 0) ge[0] += d * (a0 - e[0]);                                          \
+                if (r > 1) ge[1] += d * (a1 - e[1]);                                          \
+                if (r > 2) ge[2] += d * (a2 - e[2]);                                          \
+            }                                                                                 \
         }                                                                                     \
     }
 FM_BW_VEC(dctr_v4f, 4)
@@ -172,15 +237,16 @@ DCTR_KERNEL_BODY void fm_bw_narrow(const float *dout, const float *V, int64_t v_
                                    int64_t B, int32_t F, int32_t k, float *dV,
                                    int64_t dv_stride) {
 #if DCTR_VEC
-    switch (k % 4 == 0 ? k / 4 : 0) {
-    case 1: fm_bw_v4(dout, V, v_stride, B, F, 1, dV, dv_stride); return;
-    case 2: fm_bw_v4(dout, V, v_stride, B, F, 2, dV, dv_stride); return;
-    case 3: fm_bw_v4(dout, V, v_stride, B, F, 3, dV, dv_stride); return;
-    case 4: fm_bw_v4(dout, V, v_stride, B, F, 4, dV, dv_stride); return;
-    case 5: fm_bw_v4(dout, V, v_stride, B, F, 5, dV, dv_stride); return;
-    case 6: fm_bw_v4(dout, V, v_stride, B, F, 6, dV, dv_stride); return;
-    case 7: fm_bw_v4(dout, V, v_stride, B, F, 7, dV, dv_stride); return;
-    case 8: fm_bw_v4(dout, V, v_stride, B, F, 8, dV, dv_stride); return;
+    const int32_t t = k % 4;
+    switch (k / 4) {
+    case 1: fm_bw_v4(dout, V, v_stride, B, F, 1, t, dV, dv_stride); return;
+    case 2: fm_bw_v4(dout, V, v_stride, B, F, 2, t, dV, dv_stride); return;
+    case 3: fm_bw_v4(dout, V, v_stride, B, F, 3, t, dV, dv_stride); return;
+    case 4: fm_bw_v4(dout, V, v_stride, B, F, 4, t, dV, dv_stride); return;
+    case 5: fm_bw_v4(dout, V, v_stride, B, F, 5, t, dV, dv_stride); return;
+    case 6: fm_bw_v4(dout, V, v_stride, B, F, 6, t, dV, dv_stride); return;
+    case 7: fm_bw_v4(dout, V, v_stride, B, F, 7, t, dV, dv_stride); return;
+    case 8: fm_bw_v4(dout, V, v_stride, B, F, 8, t, dV, dv_stride); return;
     default: break;
     }
 #endif
@@ -190,11 +256,12 @@ DCTR_KERNEL_BODY void fm_bw_narrow(const float *dout, const float *V, int64_t v_
 DCTR_KERNEL_BODY void fm_bw_wide(const float *dout, const float *V, int64_t v_stride, int64_t B,
                                  int32_t F, int32_t k, float *dV, int64_t dv_stride) {
 #if DCTR_VEC
-    switch (k % 8 == 0 ? k / 8 : 0) {
-    case 1: fm_bw_v8(dout, V, v_stride, B, F, 1, dV, dv_stride); return;
-    case 2: fm_bw_v8(dout, V, v_stride, B, F, 2, dV, dv_stride); return;
-    case 3: fm_bw_v8(dout, V, v_stride, B, F, 3, dV, dv_stride); return;
-    case 4: fm_bw_v8(dout, V, v_stride, B, F, 4, dV, dv_stride); return;
+    const int32_t t = k % 8;
+    switch (k / 8) {
+    case 1: fm_bw_v8(dout, V, v_stride, B, F, 1, t, dV, dv_stride); return;
+    case 2: fm_bw_v8(dout, V, v_stride, B, F, 2, t, dV, dv_stride); return;
+    case 3: fm_bw_v8(dout, V, v_stride, B, F, 3, t, dV, dv_stride); return;
+    case 4: fm_bw_v8(dout, V, v_stride, B, F, 4, t, dV, dv_stride); return;
     default: break;
     }
 #endif
