@@ -1,8 +1,10 @@
 /* Per-layer forward+backward time per sample for a Criteo-shaped configuration
  * (26 sparse + 13 dense fields, k = 8, DNN 221 -> 256 -> 128 -> Dense(1)) at batch 1, 256 and
  * 4096, and the DNN's GFLOP/s against plain cblas_sgemm on the same shapes in the same run.
- * Usage: bench_layers [--json FILE] [--seconds S] [--threads N] [--cpu-time]
- * (S = time per measurement, default 0.2; N = OpenBLAS threads, default OpenBLAS's own). */
+ * Usage: bench_layers [--json FILE] [--seconds S] [--threads N] [--cpu-time] [--variants]
+ * (S = time per measurement, default 0.2; N = OpenBLAS threads, default OpenBLAS's own).
+ * --variants instead times each run-time dispatched kernel at every SIMD level this CPU runs
+ * (portable, avx2, avx512; see core/simd.h) and prints each level's speed-up over portable. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,8 @@
 #include "core/alloc.h"
 #include "core/blas.h"
 #include "core/rng.h"
+#include "core/simd.h"
+#include "layers/activation.h"
 #include "layers/dnn.h"
 #include "layers/embedding.h"
 #include "layers/ffm.h"
@@ -20,6 +24,7 @@
 #include "layers/loss.h"
 #include "layers/prediction.h"
 #include "layers/sequence_pool.h"
+#include "optim/optim.h"
 
 #define NSPARSE 26
 #define NDENSE 13
@@ -314,6 +319,198 @@ static void teardown(ctx *c) {
     dctr_dnn_workspace_free(c->ws);
 }
 
+/* ------------------------------------------------------------ kernel variants (--variants) */
+
+#define VB 4096          /* batch rows */
+#define VN 256           /* DNN units for the activation kernels */
+#define VROWS 4096       /* distinct rows per sparse optimizer update */
+#define VVOCAB 200000    /* embedding table rows for the sparse optimizer update */
+
+typedef struct vctx {
+    ctx *c; /* the layer benchmark's buffers at batch VB */
+    float *Z, *Y, *dY, *dZ, *alpha, *dalpha, *bias, *colsum, *P, *dxh;
+    float *w, *g, *s0, *s1; /* dense update: DIN x H1 weights */
+    float *tw, *ts0, *ts1, *tg; /* sparse update: VVOCAB x K table, VROWS x K gradient */
+    int64_t rows[VROWS];
+    dctr_optim opt[5];
+    dctr_optim_step st;
+    int kind; /* optimizer of the current row */
+} vctx;
+
+static void v_fm(void *p) {
+    ctx *c = ((vctx *)p)->c;
+    dctr_fm_forward(c->X, DIN, c->B, NSPARSE, K, c->logit, 0);
+    dctr_fm_backward(c->dlogit, c->X, DIN, c->B, NSPARSE, K, c->dX, DIN);
+}
+
+static void v_seq(void *p) {
+    ctx *c = ((vctx *)p)->c;
+    dctr_seq_pool_forward(DCTR_COMBINER_MEAN, c->seq_E, c->B, SEQ_T, K, c->seq_ids, c->seq_len,
+                          c->seq_out, K, NULL);
+    dctr_seq_pool_backward(DCTR_COMBINER_MEAN, c->seq_dout, K, c->B, SEQ_T, K, c->seq_ids,
+                           c->seq_len, NULL, c->seq_dE);
+}
+
+static void v_linear(void *p) {
+    ctx *c = ((vctx *)p)->c;
+    dctr_linear_dense_forward(c->dense, NDENSE, c->B, NDENSE, c->dense_kernel, NULL, c->logit, 0);
+    dctr_linear_dense_backward(c->dlogit, c->dense, NDENSE, c->B, NDENSE, c->dense_kernel,
+                               c->ddense, NULL, NULL, 0);
+}
+
+/* relu as the DNN runs it: bias + relu in place, then the backward writing dZ + bias sums */
+static void v_relu(void *p) {
+    vctx *v = p;
+    memcpy(v->Y, v->Z, sizeof(float) * VB * VN);
+    dctr_bias_act_inplace(DCTR_ACT_RELU, v->bias, VB, VN, v->Y);
+    dctr_act_backward_cols(DCTR_ACT_RELU, v->Y, v->Y, v->dY, VB, VN, NULL, NULL, v->dZ, 0,
+                           v->colsum, 0, VN);
+}
+
+static void v_act(void *p, dctr_activation act) {
+    vctx *v = p;
+    dctr_act_forward(act, v->Z, VB, VN, v->alpha, v->Y);
+    dctr_act_backward(act, v->Z, v->Y, v->dY, VB, VN, v->alpha,
+                      act == DCTR_ACT_PRELU ? v->dalpha : NULL, v->dZ);
+}
+static void v_sigmoid(void *p) { v_act(p, DCTR_ACT_SIGMOID); }
+static void v_tanh(void *p) { v_act(p, DCTR_ACT_TANH); }
+static void v_prelu(void *p) { v_act(p, DCTR_ACT_PRELU); }
+
+static void v_dice(void *p) {
+    vctx *v = p;
+    dctr_dice_gate_forward(v->Z, v->dxh, v->alpha, VB, VN, v->P, v->Y);
+    dctr_dice_gate_backward(v->Z, v->P, v->dY, v->alpha, VB, VN, v->dZ, v->dxh, v->dalpha);
+}
+
+static void v_embedding(void *p) { bench_embedding(((vctx *)p)->c); }
+
+static void v_dense_update(void *p) {
+    vctx *v = p;
+    float *slots[2] = {v->s0, v->s1};
+    dctr_optim_update(&v->opt[v->kind], &v->st, v->w, v->g, slots, (size_t)DIN * H1);
+}
+
+static void v_rows_update(void *p) {
+    vctx *v = p;
+    float *slots[2] = {v->ts0, v->ts1};
+    dctr_optim_update_rows(&v->opt[v->kind], &v->st, v->tw, slots, v->rows, VROWS, K, v->tg);
+}
+
+typedef struct variant_row {
+    const char *name, *shape;
+    bench_fn fn;
+    int kind; /* optimizer kind, -1 for the layers */
+} variant_row;
+
+/* Each kernel at every level, the levels alternating round by round (same load for all). */
+static void bench_variants(void) {
+    ctx c;
+    setup(&c, VB);
+    vctx v = {.c = &c};
+    dctr_rng rng;
+    dctr_rng_init(&rng, 7, 0);
+    const int64_t na = (int64_t)VB * VN;
+    v.Z = fl(na, &rng, 3);
+    v.Y = fl(na, &rng, 1);
+    v.dY = fl(na, &rng, 1);
+    v.dZ = fl(na, &rng, 1);
+    v.P = fl(na, &rng, 1);
+    v.dxh = fl(na, &rng, 1);
+    v.alpha = fl(VN, &rng, 0.25);
+    v.dalpha = fl(VN, &rng, 0);
+    v.bias = fl(VN, &rng, 0.1);
+    v.colsum = fl(VN, &rng, 0);
+    v.w = fl((int64_t)DIN * H1, &rng, 0.05);
+    v.g = fl((int64_t)DIN * H1, &rng, 0.01);
+    v.s0 = fl((int64_t)DIN * H1, &rng, 0);
+    v.s1 = fl((int64_t)DIN * H1, &rng, 0);
+    v.tw = fl((int64_t)VVOCAB * K, &rng, 0.01);
+    v.ts0 = fl((int64_t)VVOCAB * K, &rng, 0);
+    v.ts1 = fl((int64_t)VVOCAB * K, &rng, 0);
+    v.tg = fl((int64_t)VROWS * K, &rng, 0.01);
+    for (int i = 0; i < VROWS; i++) /* distinct rows in random order, as a step's touched rows */
+        v.rows[i] = (int64_t)i * (VVOCAB / VROWS) + (int64_t)dctr_rng_below(&rng, VVOCAB / VROWS);
+    for (int i = VROWS - 1; i > 0; i--) {
+        int j = (int)dctr_rng_below(&rng, (uint64_t)i + 1);
+        int64_t t = v.rows[i];
+        v.rows[i] = v.rows[j];
+        v.rows[j] = t;
+    }
+    for (int k = 0; k < 5; k++) {
+        dctr_optimizer_config cfg;
+        dctr_optimizer_config_default(&cfg, (dctr_optimizer_kind)k);
+        check(dctr_optim_init(&v.opt[k], &cfg));
+    }
+    for (int i = 0; i < (int64_t)VVOCAB * K; i++) /* accumulators > 0 (Adagrad, FTRL) */
+        v.ts0[i] = 0.1f;
+    for (int i = 0; i < DIN * H1; i++)
+        v.s0[i] = 0.1f;
+    dctr_optim_begin_step(&v.opt[0], 1000, 1.0, &v.st);
+    static const char *kinds[5] = {"adam", "adagrad", "sgd", "rmsprop", "ftrl"};
+    static const variant_row krows[] = {
+        {"fm", "fwd+bwd, 26 fields x k=8", v_fm, -1},
+        {"embedding", "gather + scatter, 26 fields, k=8", v_embedding, -1},
+        {"sequence_pool", "mean fwd+bwd, T=10, k=8", v_seq, -1},
+        {"linear_dense", "fwd+bwd, 13 dense", v_linear, -1},
+        {"relu", "bias+relu, bwd + bias grad, 256 units", v_relu, -1},
+        {"sigmoid", "fwd+bwd, 256 units", v_sigmoid, -1},
+        {"tanh", "fwd+bwd, 256 units", v_tanh, -1},
+        {"prelu", "fwd+bwd, 256 units", v_prelu, -1},
+        {"dice gate", "fwd+bwd (after its BN), 256 units", v_dice, -1},
+    };
+    enum { NK = sizeof krows / sizeof krows[0], NR = NK + 10 };
+    variant_row all[NR];
+    static char names[10][48], shapes[10][64];
+    for (int i = 0; i < NK; i++)
+        all[i] = krows[i];
+    for (int k = 0; k < 5; k++) {
+        snprintf(names[2 * k], sizeof names[0], "%s dense", kinds[k]);
+        snprintf(shapes[2 * k], sizeof shapes[0], "%d weights (221 x 256 kernel)", DIN * H1);
+        snprintf(names[2 * k + 1], sizeof names[0], "%s rows", kinds[k]);
+        snprintf(shapes[2 * k + 1], sizeof shapes[0], "%d random rows of %d x k=8", VROWS, VVOCAB);
+        all[NK + 2 * k] = (variant_row){names[2 * k], shapes[2 * k], v_dense_update, k};
+        all[NK + 2 * k + 1] = (variant_row){names[2 * k + 1], shapes[2 * k + 1], v_rows_update, k};
+    }
+    double best[NR][DCTR_SIMD_LEVEL_COUNT];
+    for (int r = 0; r < NR; r++) {
+        v.kind = all[r].kind < 0 ? 0 : all[r].kind;
+        for (int lv = 0; lv < DCTR_SIMD_LEVEL_COUNT; lv++)
+            best[r][lv] = 1e30;
+        for (int round = 0; round < 2 * ROUNDS; round++)
+            for (int lv = 0; lv < DCTR_SIMD_LEVEL_COUNT; lv++) {
+                if (!dctr_cpu_can_run((dctr_simd_level)lv))
+                    continue;
+                dctr_kernel_force_level(lv);
+                if (round == 0)
+                    all[r].fn(&v); /* warm-up */
+                double t = time_for(all[r].fn, &v, g_min_seconds / ROUNDS);
+                best[r][lv] = t < best[r][lv] ? t : best[r][lv];
+            }
+    }
+    dctr_kernel_force_level(-1);
+    printf("# bench_layers --variants (detected %s, DCTR_SIMD default %s, %s)\n\n",
+           dctr_simd_level_name(dctr_cpu_simd_detected()),
+           dctr_simd_level_name(dctr_cpu_simd_level()),
+           g_clock == CLOCK_MONOTONIC ? "wall clock" : "process CPU time");
+    printf("| kernel | shape (batch %d) | portable (us) | avx2 (us, speed-up) | avx512 (us, "
+           "speed-up) |\n|---|---|---:|---:|---:|\n", VB);
+    for (int r = 0; r < NR; r++) {
+        printf("| %s | %s | %.1f |", all[r].name, all[r].shape, 1e6 * best[r][0]);
+        for (int lv = 1; lv < DCTR_SIMD_LEVEL_COUNT; lv++)
+            if (best[r][lv] < 1e30)
+                printf(" %.1f (%.2fx) |", 1e6 * best[r][lv], best[r][0] / best[r][lv]);
+            else
+                printf(" n/a |");
+        printf("\n");
+    }
+    float *bufs[] = {v.Z,  v.Y, v.dY, v.dZ, v.P,  v.dxh, v.alpha, v.dalpha, v.bias,
+                     v.colsum, v.w, v.g, v.s0, v.s1, v.tw, v.ts0, v.ts1, v.tg};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        dctr_aligned_free(bufs[i]);
+    teardown(&c);
+}
+
 typedef struct layer_row {
     const char *name;
     const char *shape;
@@ -322,6 +519,7 @@ typedef struct layer_row {
 
 int main(int argc, char **argv) {
     const char *json = NULL;
+    int variants = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json") && i + 1 < argc)
             json = argv[++i];
@@ -331,10 +529,19 @@ int main(int argc, char **argv) {
             dctr_blas_set_threads(atoi(argv[++i]));
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             g_min_seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--variants"))
+            variants = 1;
         else {
-            fprintf(stderr, "usage: %s [--json FILE] [--seconds S] [--threads N] [--cpu-time]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--json FILE] [--seconds S] [--threads N] [--cpu-time] "
+                    "[--variants]\n",
+                    argv[0]);
             return 2;
         }
+    }
+    if (variants) {
+        bench_variants();
+        return 0;
     }
     static const layer_row rows[] = {
         {"embedding", "26 sparse fields, k=8, gather + sparse scatter", bench_embedding},

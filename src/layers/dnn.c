@@ -10,6 +10,7 @@
 #include "core/blas.h"
 #include "core/gemm_rows.h"
 #include "core/error.h"
+#include "layers/activation.h"
 #include "layers/init.h"
 
 #define CHUNK 256 /* columns per stack-buffer chunk in the BN reductions */
@@ -356,136 +357,17 @@ void dctr_bn_backward(const float *dY, const float *xhat, const float *istd, int
 }
 
 /* ---------------------------------------------------------------- activations */
-
-static inline float sigm(float z) {
-    if (z >= 0.0f)
-        return 1.0f / (1.0f + expf(-z));
-    float e = expf(z);
-    return e / (1.0f + e);
-}
-
-void dctr_act_forward(dctr_activation act, const float *Z, int64_t B, int32_t n,
-                      const float *alpha, float *Y) {
-    int64_t total = B * n;
-    switch (act) {
-    case DCTR_ACT_RELU:
-        for (int64_t i = 0; i < total; i++)
-            Y[i] = Z[i] > 0.0f ? Z[i] : 0.0f;
-        break;
-    case DCTR_ACT_SIGMOID:
-        for (int64_t i = 0; i < total; i++)
-            Y[i] = sigm(Z[i]);
-        break;
-    case DCTR_ACT_TANH:
-        for (int64_t i = 0; i < total; i++)
-            Y[i] = tanhf(Z[i]);
-        break;
-    case DCTR_ACT_PRELU:
-        for (int64_t b = 0; b < B; b++)
-            for (int32_t j = 0; j < n; j++) {
-                float z = Z[b * n + j];
-                Y[b * n + j] = z > 0.0f ? z : alpha[j] * z;
-            }
-        break;
-    default: /* linear (Dice is handled by the DNN) */
-        if (Y != Z)
-            memcpy(Y, Z, (size_t)total * sizeof(float));
-        break;
-    }
-}
-
-/* accumulate = 0 writes dZ (no memset needed). colsum (nullable, only with accumulate = 0)
- * [j] += sum_b of the written gradient: the bias gradient of a layer without BN, fused into the
- * same pass. The activation switch sits outside the row loops so they vectorize. */
-#define ACT_ROW(expr)                       \
-    do {                                    \
-        if (accumulate)                     \
-            for (int32_t j = c0; j < c1; j++) \
-                o[j] += (expr);             \
-        else                                \
-            for (int32_t j = c0; j < c1; j++) \
-                o[j] = (expr);              \
-    } while (0)
+/* The kernels live in activation.c (one body per SIMD level); these keep the local names. */
 
 static void act_backward(dctr_activation act, const float *Z, const float *Y, const float *dY,
                          int64_t B, int32_t n, const float *alpha, float *dalpha, float *dZ,
                          int accumulate, float *colsum, int32_t c0, int32_t c1) {
-    for (int64_t b = 0; b < B; b++) {
-        /* restrict + branch-free selects: otherwise gcc emits a scalar compare-and-branch loop */
-        const float *restrict z = Z + b * n, *restrict y = Y + b * n, *restrict d = dY + b * n;
-        float *restrict o = dZ + b * n;
-        switch (act) {
-        case DCTR_ACT_RELU:
-            if (accumulate)
-                for (int32_t j = c0; j < c1; j++) {
-                    float g = d[j];
-                    o[j] += z[j] > 0.0f ? g : 0.0f;
-                }
-            else
-                for (int32_t j = c0; j < c1; j++) {
-                    float g = d[j];
-                    o[j] = z[j] > 0.0f ? g : 0.0f;
-                }
-            break;
-        case DCTR_ACT_SIGMOID: ACT_ROW(d[j] * y[j] * (1.0f - y[j])); break;
-        case DCTR_ACT_TANH: ACT_ROW(d[j] * (1.0f - y[j] * y[j])); break;
-        case DCTR_ACT_PRELU:
-            /* unconditional loads and selects keep these loops vectorizable */
-            if (accumulate)
-                for (int32_t j = c0; j < c1; j++) {
-                    float a = alpha[j], g = d[j], ga = g * a;
-                    o[j] += z[j] > 0.0f ? g : ga;
-                }
-            else
-                for (int32_t j = c0; j < c1; j++) {
-                    float a = alpha[j], g = d[j], ga = g * a;
-                    o[j] = z[j] > 0.0f ? g : ga;
-                }
-            if (dalpha)
-                for (int32_t j = c0; j < c1; j++) {
-                    float dz = d[j] * z[j];
-                    dalpha[j] += z[j] > 0.0f ? 0.0f : dz;
-                }
-            break;
-        default: ACT_ROW(d[j]); break;
-        }
-        if (colsum)
-            for (int32_t j = c0; j < c1; j++)
-                colsum[j] += o[j];
-    }
+    dctr_act_backward_cols(act, Z, Y, dY, B, n, alpha, dalpha, dZ, accumulate, colsum, c0, c1);
 }
-#undef ACT_ROW
 
 static void bias_act_inplace(dctr_activation act, const float *bias, int64_t B, int32_t n,
                              float *Z) {
-    for (int64_t b = 0; b < B; b++) {
-        float *z = Z + b * n;
-        switch (act) {
-        case DCTR_ACT_RELU:
-            for (int32_t j = 0; j < n; j++) {
-                float v = z[j] + bias[j];
-                z[j] = v > 0.0f ? v : 0.0f;
-            }
-            break;
-        case DCTR_ACT_SIGMOID:
-            for (int32_t j = 0; j < n; j++)
-                z[j] = sigm(z[j] + bias[j]);
-            break;
-        case DCTR_ACT_TANH:
-            for (int32_t j = 0; j < n; j++)
-                z[j] = tanhf(z[j] + bias[j]);
-            break;
-        default:
-            for (int32_t j = 0; j < n; j++)
-                z[j] += bias[j];
-            break;
-        }
-    }
-}
-
-void dctr_act_backward(dctr_activation act, const float *Z, const float *Y, const float *dY,
-                       int64_t B, int32_t n, const float *alpha, float *dalpha, float *dZ) {
-    act_backward(act, Z, Y, dY, B, n, alpha, dalpha, dZ, 1, NULL, 0, n);
+    dctr_bias_act_inplace(act, bias, B, n, Z);
 }
 
 void dctr_dropout_mask(dctr_rng *rng, float p, float *mask, int64_t count) {
@@ -748,28 +630,14 @@ static void dice_forward(const dctr_dnn_layer_params *lp, layer_ws *l, int64_t B
     else
         dctr_bn_forward_infer(l->A, B, n, NULL, NULL, DCTR_DICE_EPS, lp->dice_mean, lp->dice_var,
                               l->dxh);
-    for (int64_t b = 0; b < B; b++)
-        for (int32_t j = 0; j < n; j++) {
-            int64_t i = b * n + j;
-            float p = sigm(l->dxh[i]);
-            l->p[i] = p;
-            l->H[i] = l->A[i] * (lp->alpha[j] + p * (1.0f - lp->alpha[j]));
-        }
+    dctr_dice_gate_forward(l->A, l->dxh, lp->alpha, B, n, l->p, l->H);
 }
 
 static void dice_backward(const dctr_dnn_layer_params *lp, const dctr_dnn_layer_params *lg,
                           layer_ws *l, const float *dH, float *scratch, int64_t B, int32_t n,
                           float *dA) {
     /* H = A (alpha + p (1 - alpha)), p = sigmoid(BN(A)) */
-    for (int64_t b = 0; b < B; b++)
-        for (int32_t j = 0; j < n; j++) {
-            int64_t i = b * n + j;
-            float a = lp->alpha[j], p = l->p[i], x = l->A[i], d = dH[i];
-            dA[i] += d * (a + p * (1.0f - a));
-            scratch[i] = d * (1.0f - a) * x * p * (1.0f - p); /* dL / d xhat */
-            if (lg->alpha)
-                lg->alpha[j] += d * x * (1.0f - p);
-        }
+    dctr_dice_gate_backward(l->A, l->p, dH, lp->alpha, B, n, dA, scratch, lg->alpha);
     dctr_bn_backward(scratch, l->dxh, l->distd, B, n, NULL, NULL, NULL, dA);
 }
 

@@ -5,6 +5,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/simd.h"
 #include "layers/sequence_pool.h"
 #include "optim/optim.h"
 
@@ -13,9 +14,9 @@ static dctr_status bad_id(int64_t pos, int64_t id, int64_t vocab) {
                           (long long)id, (long long)pos, (long long)vocab);
 }
 
-dctr_status dctr_embedding_gather(const float *table, int64_t vocab, int32_t dim,
-                                  const int64_t *ids, int64_t n, float *out,
-                                  int64_t out_stride) {
+DCTR_KERNEL_BODY dctr_status gather_body(const float *table, int64_t vocab, int32_t dim,
+                                         const int64_t *ids, int64_t n, float *out,
+                                         int64_t out_stride) {
 /* Fixed-size copies for the common dims compile to a few vector moves instead of a libc call.
  * The rows a few ids ahead are prefetched: a cold table row is a cache miss. */
 #define GATHER_FIXED(K)                                                                  \
@@ -48,6 +49,16 @@ dctr_status dctr_embedding_gather(const float *table, int64_t vocab, int32_t dim
         memcpy(out + i * out_stride, table + id * dim, (size_t)dim * sizeof(float));
     }
     return DCTR_OK;
+}
+DCTR_SIMD_CLONES_RET(dctr_status, gather, (const float *table, int64_t vocab, int32_t dim,
+                                           const int64_t *ids, int64_t n, float *out,
+                                           int64_t out_stride), (table, vocab, dim, ids, n, out,
+                                           out_stride));
+
+dctr_status dctr_embedding_gather(const float *table, int64_t vocab, int32_t dim,
+                                  const int64_t *ids, int64_t n, float *out,
+                                  int64_t out_stride) {
+    return DCTR_SIMD_PICK(gather)(table, vocab, dim, ids, n, out, out_stride);
 }
 
 /* Fibonacci hashing: ids are often small consecutive integers, which this spreads well. */
@@ -238,8 +249,8 @@ float *dctr_sparse_grad_row(dctr_sparse_grad *g, int64_t id) {
     }                                                                                       \
     return DCTR_OK
 
-dctr_status dctr_embedding_scatter(dctr_sparse_grad *g, const int64_t *ids, int64_t n,
-                                   const float *dout, int64_t dout_stride) {
+DCTR_KERNEL_BODY dctr_status scatter_body(dctr_sparse_grad *g, const int64_t *ids, int64_t n,
+                                          const float *dout, int64_t dout_stride) {
     switch (g->dim) {
     case 1:
         SCATTER_FIXED(1);
@@ -270,14 +281,23 @@ dctr_status dctr_embedding_scatter(dctr_sparse_grad *g, const int64_t *ids, int6
     return DCTR_OK;
 }
 #undef SCATTER_FIXED
+DCTR_SIMD_CLONES_RET(dctr_status, scatter, (dctr_sparse_grad *g, const int64_t *ids, int64_t n,
+                                            const float *dout, int64_t dout_stride),
+                     (g, ids, n, dout, dout_stride));
+
+dctr_status dctr_embedding_scatter(dctr_sparse_grad *g, const int64_t *ids, int64_t n,
+                                   const float *dout, int64_t dout_stride) {
+    return DCTR_SIMD_PICK(scatter)(g, ids, n, dout, dout_stride);
+}
 
 dctr_status dctr_embedding_scatter_seq(dctr_sparse_grad *g, const int64_t *ids,
                                        const int32_t *lengths, int64_t B, int32_t T,
                                        const float *dE) {
+    dctr_status (*const scatter)(dctr_sparse_grad *, const int64_t *, int64_t, const float *,
+                                 int64_t) = DCTR_SIMD_PICK(scatter); /* once, not per id */
     for (int64_t b = 0; b < B; b++)
         for (int32_t t = 0; t < T; t++)
             if (dctr_seq_valid(ids, lengths, b, T, t))
-                DCTR_TRY(dctr_embedding_scatter(g, ids + b * T + t, 1, dE + (b * T + t) * g->dim,
-                                                g->dim));
+                DCTR_TRY(scatter(g, ids + b * T + t, 1, dE + (b * T + t) * g->dim, g->dim));
     return DCTR_OK;
 }

@@ -2,10 +2,11 @@
 #include "layers/linear.h"
 
 #include "core/error.h"
+#include "core/simd.h"
 
-void dctr_linear_dense_forward(const float *x, int64_t x_stride, int64_t B, int32_t D,
-                               const float *kernel, const float *bias, float *out,
-                               int accumulate) {
+DCTR_KERNEL_BODY void lin_fw_body(const float *x, int64_t x_stride, int64_t B, int32_t D,
+                                  const float *kernel, const float *bias, float *out,
+                                  int accumulate) {
     float b0 = bias ? *bias : 0.0f;
     for (int64_t b = 0; b < B; b++) {
         const float *xb = x + b * x_stride;
@@ -15,10 +16,19 @@ void dctr_linear_dense_forward(const float *x, int64_t x_stride, int64_t B, int3
         out[b] = accumulate ? out[b] + s : s;
     }
 }
+DCTR_SIMD_CLONES(lin_fw, (const float *x, int64_t x_stride, int64_t B, int32_t D,
+                          const float *kernel, const float *bias, float *out, int accumulate), (x,
+                          x_stride, B, D, kernel, bias, out, accumulate));
 
-void dctr_linear_dense_backward(const float *dout, const float *x, int64_t x_stride, int64_t B,
-                                int32_t D, const float *kernel, float *dkernel, float *dbias,
-                                float *dx, int64_t dx_stride) {
+void dctr_linear_dense_forward(const float *x, int64_t x_stride, int64_t B, int32_t D,
+                               const float *kernel, const float *bias, float *out,
+                               int accumulate) {
+    DCTR_SIMD_PICK(lin_fw)(x, x_stride, B, D, kernel, bias, out, accumulate);
+}
+
+DCTR_KERNEL_BODY void lin_bw_body(const float *dout, const float *x, int64_t x_stride, int64_t B,
+                                  int32_t D, const float *kernel, float *dkernel, float *dbias,
+                                  float *dx, int64_t dx_stride) {
     float db = 0.0f;
     for (int64_t b = 0; b < B; b++) {
         const float *xb = x + b * x_stride;
@@ -34,6 +44,16 @@ void dctr_linear_dense_backward(const float *dout, const float *x, int64_t x_str
     }
     if (dbias)
         *dbias += db;
+}
+DCTR_SIMD_CLONES(lin_bw, (const float *dout, const float *x, int64_t x_stride, int64_t B, int32_t D,
+                          const float *kernel, float *dkernel, float *dbias, float *dx,
+                          int64_t dx_stride), (dout, x, x_stride, B, D, kernel, dkernel, dbias, dx,
+                          dx_stride));
+
+void dctr_linear_dense_backward(const float *dout, const float *x, int64_t x_stride, int64_t B,
+                                int32_t D, const float *kernel, float *dkernel, float *dbias,
+                                float *dx, int64_t dx_stride) {
+    DCTR_SIMD_PICK(lin_bw)(dout, x, x_stride, B, D, kernel, dkernel, dbias, dx, dx_stride);
 }
 
 dctr_status dctr_linear_sparse_forward(const float *table, int64_t vocab, const int64_t *ids,

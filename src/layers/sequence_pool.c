@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "core/simd.h"
+
 int64_t dctr_seq_count(const int64_t *ids, const int32_t *lengths, int64_t b, int32_t T) {
     if (lengths)
         return lengths[b] > 0 ? lengths[b] : 0; /* raw length, even above T (upstream) */
@@ -12,9 +14,9 @@ int64_t dctr_seq_count(const int64_t *ids, const int32_t *lengths, int64_t b, in
     return n;
 }
 
-void dctr_seq_pool_forward(dctr_combiner mode, const float *E, int64_t B, int32_t T, int32_t k,
-                           const int64_t *ids, const int32_t *lengths, float *out,
-                           int64_t out_stride, int32_t *argmax) {
+DCTR_KERNEL_BODY void pool_fw_body(dctr_combiner mode, const float *E, int64_t B, int32_t T,
+                                   int32_t k, const int64_t *ids, const int32_t *lengths,
+                                   float *out, int64_t out_stride, int32_t *argmax) {
     for (int64_t b = 0; b < B; b++) {
         float *o = out + b * out_stride;
         const float *Eb = E + b * T * k;
@@ -58,10 +60,20 @@ void dctr_seq_pool_forward(dctr_combiner mode, const float *E, int64_t B, int32_
         }
     }
 }
+DCTR_SIMD_CLONES(pool_fw, (dctr_combiner mode, const float *E, int64_t B, int32_t T, int32_t k,
+                           const int64_t *ids, const int32_t *lengths, float *out,
+                           int64_t out_stride, int32_t *argmax), (mode, E, B, T, k, ids, lengths,
+                           out, out_stride, argmax));
 
-void dctr_seq_pool_backward(dctr_combiner mode, const float *dout, int64_t dout_stride, int64_t B,
-                            int32_t T, int32_t k, const int64_t *ids, const int32_t *lengths,
-                            const int32_t *argmax, float *dE) {
+void dctr_seq_pool_forward(dctr_combiner mode, const float *E, int64_t B, int32_t T, int32_t k,
+                           const int64_t *ids, const int32_t *lengths, float *out,
+                           int64_t out_stride, int32_t *argmax) {
+    DCTR_SIMD_PICK(pool_fw)(mode, E, B, T, k, ids, lengths, out, out_stride, argmax);
+}
+
+DCTR_KERNEL_BODY void pool_bw_body(dctr_combiner mode, const float *dout, int64_t dout_stride,
+                                   int64_t B, int32_t T, int32_t k, const int64_t *ids,
+                                   const int32_t *lengths, const int32_t *argmax, float *dE) {
     for (int64_t b = 0; b < B; b++) {
         const float *d = dout + b * dout_stride;
         float *dEb = dE + b * T * k;
@@ -83,4 +95,14 @@ void dctr_seq_pool_backward(dctr_combiner mode, const float *dout, int64_t dout_
                 de[j] += d[j] * scale;
         }
     }
+}
+DCTR_SIMD_CLONES(pool_bw, (dctr_combiner mode, const float *dout, int64_t dout_stride, int64_t B,
+                           int32_t T, int32_t k, const int64_t *ids, const int32_t *lengths,
+                           const int32_t *argmax, float *dE), (mode, dout, dout_stride, B, T, k,
+                           ids, lengths, argmax, dE));
+
+void dctr_seq_pool_backward(dctr_combiner mode, const float *dout, int64_t dout_stride, int64_t B,
+                            int32_t T, int32_t k, const int64_t *ids, const int32_t *lengths,
+                            const int32_t *argmax, float *dE) {
+    DCTR_SIMD_PICK(pool_bw)(mode, dout, dout_stride, B, T, k, ids, lengths, argmax, dE);
 }

@@ -3,11 +3,12 @@
 
 #include <math.h>
 
+#include "core/simd.h"
 #include "layers/sequence_pool.h"
 
-void dctr_weighted_seq_forward(int weight_norm, const float *E, const float *w, int64_t B,
-                               int32_t T, int32_t k, const int64_t *ids, const int32_t *lengths,
-                               float *out, float *alpha) {
+DCTR_KERNEL_BODY void wseq_fw_body(int weight_norm, const float *E, const float *w, int64_t B,
+                                   int32_t T, int32_t k, const int64_t *ids, const int32_t *lengths,
+                                   float *out, float *alpha) {
     for (int64_t b = 0; b < B; b++) {
         float *a = alpha + b * T;
         const float *wb = w + b * T;
@@ -39,6 +40,15 @@ void dctr_weighted_seq_forward(int weight_norm, const float *E, const float *w, 
         }
     }
 }
+DCTR_SIMD_CLONES(wseq_fw, (int weight_norm, const float *E, const float *w, int64_t B, int32_t T,
+                           int32_t k, const int64_t *ids, const int32_t *lengths, float *out,
+                           float *alpha), (weight_norm, E, w, B, T, k, ids, lengths, out, alpha));
+
+void dctr_weighted_seq_forward(int weight_norm, const float *E, const float *w, int64_t B,
+                               int32_t T, int32_t k, const int64_t *ids, const int32_t *lengths,
+                               float *out, float *alpha) {
+    DCTR_SIMD_PICK(wseq_fw)(weight_norm, E, w, B, T, k, ids, lengths, out, alpha);
+}
 
 static float dot(const float *x, const float *y, int32_t k) {
     float s = 0.0f;
@@ -47,9 +57,10 @@ static float dot(const float *x, const float *y, int32_t k) {
     return s;
 }
 
-void dctr_weighted_seq_backward(int weight_norm, const float *dout, const float *E,
-                                const float *alpha, int64_t B, int32_t T, int32_t k,
-                                const int64_t *ids, const int32_t *lengths, float *dE, float *dw) {
+DCTR_KERNEL_BODY void wseq_bw_body(int weight_norm, const float *dout, const float *E,
+                                   const float *alpha, int64_t B, int32_t T, int32_t k,
+                                   const int64_t *ids, const int32_t *lengths, float *dE,
+                                   float *dw) {
     for (int64_t b = 0; b < B; b++) {
         const float *a = alpha + b * T;
         if (dE)
@@ -73,4 +84,14 @@ void dctr_weighted_seq_backward(int weight_norm, const float *dout, const float 
             dw[b * T + t] += weight_norm ? a[t] * (g - (float)gsum) : g;
         }
     }
+}
+DCTR_SIMD_CLONES(wseq_bw, (int weight_norm, const float *dout, const float *E, const float *alpha,
+                           int64_t B, int32_t T, int32_t k, const int64_t *ids,
+                           const int32_t *lengths, float *dE, float *dw), (weight_norm, dout, E,
+                           alpha, B, T, k, ids, lengths, dE, dw));
+
+void dctr_weighted_seq_backward(int weight_norm, const float *dout, const float *E,
+                                const float *alpha, int64_t B, int32_t T, int32_t k,
+                                const int64_t *ids, const int32_t *lengths, float *dE, float *dw) {
+    DCTR_SIMD_PICK(wseq_bw)(weight_norm, dout, E, alpha, B, T, k, ids, lengths, dE, dw);
 }

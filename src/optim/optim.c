@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "core/error.h"
+#include "core/simd.h"
 
 void dctr_optimizer_config_default(dctr_optimizer_config *cfg, dctr_optimizer_kind kind) {
     if (!cfg)
@@ -99,83 +100,95 @@ void dctr_optim_begin_step(const dctr_optim *opt, int64_t t, double scale, dctr_
     }
 }
 
-static void ftrl(const dctr_optim *opt, float *w, float g, float *n, float *z) {
+/* One FTRL coordinate; `root` (a constant after inlining) takes sqrt for lr_power -0.5, which
+ * keeps the loop free of calls so it vectorises (pow(x, 0.5) == sqrt(x) for x >= 0). */
+DCTR_KERNEL_BODY void ftrl(const dctr_optim *opt, int root, float *w, float g, float *n,
+                           float *z) {
     double lr = opt->lr, p = -opt->lr_power;
     double n0 = *n, n1 = n0 + (double)g * g;
-    double pn0 = p == 0.5 ? sqrt(n0) : pow(n0, p);
-    double pn1 = p == 0.5 ? sqrt(n1) : pow(n1, p);
+    double pn0 = root ? sqrt(n0) : pow(n0, p);
+    double pn1 = root ? sqrt(n1) : pow(n1, p);
     double sigma = (pn1 - pn0) / lr;
     double zz = (double)*z + g - sigma * (double)*w;
     double quad = pn1 / lr + 2.0 * opt->l2;
-    double nw = fabs(zz) > opt->l1 ? ((zz > 0 ? opt->l1 : -opt->l1) - zz) / quad : 0.0;
+    /* a bit select over both arms: a division on one arm of ?: keeps gcc from vectorising */
+    double shrunk = (dctr_select_f64(zz > 0, opt->l1, -opt->l1) - zz) / quad;
+    double nw = dctr_select_f64(fabs(zz) > opt->l1, shrunk, 0.0);
     *n = (float)n1;
     *z = (float)zz;
     *w = (float)nw;
 }
 
-void dctr_optim_update(const dctr_optim *opt, const dctr_optim_step *st, float *w, const float *grad,
-                       float *const *slot, size_t n) {
+/* The update of n weights, compiled per SIMD level (core/simd.h): each loop is elementwise, so
+ * every level gives the same bits. w, grad and the slots never overlap (restrict lets the
+ * compiler skip the run-time alias checks, which cost more than the work on an 8-float row). */
+DCTR_KERNEL_BODY void update_body(const dctr_optim *opt, const dctr_optim_step *st,
+                                  float *restrict w, const float *restrict grad,
+                                  float *restrict s0, float *restrict s1, size_t n) {
     const float sc = st->scale;
     const float lr = (float)opt->lr, eps = (float)opt->eps;
     switch (opt->kind) {
     case DCTR_OPT_SGD:
         if (opt->momentum > 0) {
             const float mu = (float)opt->momentum;
-            float *v = slot[0];
             for (size_t i = 0; i < n; i++) {
-                v[i] = mu * v[i] - lr * (sc * grad[i]);
-                w[i] += v[i];
+                s0[i] = mu * s0[i] - lr * (sc * grad[i]);
+                w[i] += s0[i];
             }
         } else {
             for (size_t i = 0; i < n; i++)
                 w[i] -= lr * (sc * grad[i]);
         }
         break;
-    case DCTR_OPT_ADAGRAD: {
-        float *a = slot[0];
+    case DCTR_OPT_ADAGRAD:
         for (size_t i = 0; i < n; i++) {
             float g = sc * grad[i];
-            a[i] += g * g;
-            w[i] -= lr * g / (sqrtf(a[i]) + eps);
+            s0[i] += g * g;
+            w[i] -= lr * g / (sqrtf(s0[i]) + eps);
         }
         break;
-    }
     case DCTR_OPT_ADAM: {
         const float b1 = (float)opt->beta1, b2 = (float)opt->beta2, lrt = (float)st->lr_t;
-        float *m = slot[0], *v = slot[1];
         for (size_t i = 0; i < n; i++) {
             float g = sc * grad[i];
-            m[i] = b1 * m[i] + (1.0f - b1) * g;
-            v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-            w[i] -= lrt * m[i] / (sqrtf(v[i]) + eps);
+            s0[i] = b1 * s0[i] + (1.0f - b1) * g;
+            s1[i] = b2 * s1[i] + (1.0f - b2) * g * g;
+            w[i] -= lrt * s0[i] / (sqrtf(s1[i]) + eps);
         }
         break;
     }
     case DCTR_OPT_RMSPROP: {
         const float rho = (float)opt->rho;
-        float *ms = slot[0];
         for (size_t i = 0; i < n; i++) {
             float g = sc * grad[i];
-            ms[i] = rho * ms[i] + (1.0f - rho) * g * g;
-            w[i] -= lr * g / (sqrtf(ms[i]) + eps);
+            s0[i] = rho * s0[i] + (1.0f - rho) * g * g;
+            w[i] -= lr * g / (sqrtf(s0[i]) + eps);
         }
         break;
     }
     case DCTR_OPT_FTRL:
-        for (size_t i = 0; i < n; i++)
-            ftrl(opt, &w[i], sc * grad[i], &slot[0][i], &slot[1][i]);
+        if (opt->lr_power == -0.5)
+            for (size_t i = 0; i < n; i++)
+                ftrl(opt, 1, &w[i], sc * grad[i], &s0[i], &s1[i]);
+        else
+            for (size_t i = 0; i < n; i++)
+                ftrl(opt, 0, &w[i], sc * grad[i], &s0[i], &s1[i]);
         break;
     }
+}
+DCTR_SIMD_CLONES(update, (const dctr_optim *opt, const dctr_optim_step *st, float *w,
+                          const float *grad, float *s0, float *s1, size_t n),
+                 (opt, st, w, grad, s0, s1, n));
+
+void dctr_optim_update(const dctr_optim *opt, const dctr_optim_step *st, float *w, const float *grad,
+                       float *const *slot, size_t n) {
+    int ns = dctr_optim_slots(opt);
+    DCTR_SIMD_PICK(update)(opt, st, w, grad, ns > 0 ? slot[0] : NULL, ns > 1 ? slot[1] : NULL, n);
 }
 
 void dctr_optim_update_row(const dctr_optim *opt, const dctr_optim_step *st, float *table,
                            float *const *slots, int64_t row, int32_t k, const float *g) {
-    size_t off = (size_t)row * (size_t)k;
-    float *rs[DCTR_OPTIM_MAX_SLOTS] = {0};
-    int ns = dctr_optim_slots(opt);
-    for (int s = 0; s < ns; s++)
-        rs[s] = slots[s] + off;
-    dctr_optim_update(opt, st, table + off, g, rs, (size_t)k);
+    dctr_optim_update_rows(opt, st, table, slots, &row, 1, k, g);
 }
 
 double dctr_optim_clip_scale(const dctr_optim *opt, double sumsq) {
@@ -192,9 +205,11 @@ double dctr_sumsq(const float *g, size_t n) {
     return s;
 }
 
-void dctr_optim_update_rows(const dctr_optim *opt, const dctr_optim_step *st, float *table,
-                            float *const *slots, const int64_t *rows, int64_t count, int32_t k,
-                            const float *g) {
+/* Row-wise lazy update, one clone per SIMD level: the level is picked once per table, and the
+ * row loop inlines update_body (its kind switch is the same branch every row). */
+DCTR_KERNEL_BODY void update_rows_body(const dctr_optim *opt, const dctr_optim_step *st,
+                                       float *table, float *const *slots, const int64_t *rows,
+                                       int64_t count, int32_t k, const float *g) {
     enum { AHEAD = 6 };
     const int ns = dctr_optim_slots(opt);
     for (int64_t i = 0; i < count; i++) {
@@ -204,6 +219,18 @@ void dctr_optim_update_rows(const dctr_optim *opt, const dctr_optim_step *st, fl
             for (int s = 0; s < ns; s++)
                 __builtin_prefetch(slots[s] + pf, 1);
         }
-        dctr_optim_update_row(opt, st, table, slots, rows[i], k, g + i * k);
+        size_t off = (size_t)rows[i] * (size_t)k;
+        update_body(opt, st, table + off, g + i * k, ns > 0 ? slots[0] + off : NULL,
+                    ns > 1 ? slots[1] + off : NULL, (size_t)k);
     }
+}
+DCTR_SIMD_CLONES(update_rows, (const dctr_optim *opt, const dctr_optim_step *st, float *table,
+                               float *const *slots, const int64_t *rows, int64_t count, int32_t k,
+                               const float *g),
+                 (opt, st, table, slots, rows, count, k, g));
+
+void dctr_optim_update_rows(const dctr_optim *opt, const dctr_optim_step *st, float *table,
+                            float *const *slots, const int64_t *rows, int64_t count, int32_t k,
+                            const float *g) {
+    DCTR_SIMD_PICK(update_rows)(opt, st, table, slots, rows, count, k, g);
 }
