@@ -14,6 +14,12 @@ def update(root, text, out):
         doc = f.read()
     body = text.split("\n", 1)[1] if text.startswith("# ") else text  # the page has its own title
     title = text.split("\n", 1)[0].lstrip("# ").strip()
+    # one level below the block's own "## Results" heading
+    body = "\n".join("#" + l if l.startswith("#") else l for l in body.split("\n"))
+    if out.get("mode") == "quick":
+        body = ("\n**A quick run**: small sizes, a check that every step works end to end on this "
+                "machine, not figures to quote; `bench/run build --docs` (the full run) replaces it.\n"
+                + body)
     block = "%s\n## Results: %s\n%s\n%s" % (BEGIN, title, body.rstrip("\n"), END)
     if BEGIN in doc and END in doc:
         a, b = doc.index(BEGIN), doc.index(END) + len(END)
@@ -40,7 +46,12 @@ def ratio_of(out, pattern):
 
 
 def speed_row(out):
+    """The README row: the ratios of a full run; a quick run (small sizes) gives none."""
     m = out["machine"]
+    if out.get("mode") == "quick":
+        return ("| speed | DeepFM and FFM training measured beside DeepCTR-Torch and libffm in the same run, "
+                "on the same files (`bench/run`); the ratios, the targets and the machine they were "
+                "measured on are in [benchmarks](docs/benchmarks.md) |")
     parts = []
     d4, d256 = ratio_of(out, r"DeepCTR-Torch, batch 4096"), ratio_of(out, r"DeepCTR-Torch, batch 256")
     if d4 and d256:
@@ -50,7 +61,6 @@ def speed_row(out):
     if f1 and f2:
         parts.append("FFM %.2f× libffm per thread cache-resident and %.2f× memory-bound" % (f1, f2))
     what = "; ".join(parts) if parts else "the peers could not run in the last generated run"
-    return ("| speed | measured beside the peers in the same run, on the same files (`bench/run`%s, %s, "
+    return ("| speed | measured beside the peers in the same run, on the same files (`bench/run`, %s, "
             "OpenBLAS %s kernel): %s; every target, the machine and the command in "
-            "[benchmarks](docs/benchmarks.md) |"
-            % (" --quick" if out.get("mode") == "quick" else "", m["cpu_model"], m["openblas_core"], what))
+            "[benchmarks](docs/benchmarks.md) |" % (m["cpu_model"], m["openblas_core"], what))

@@ -19,7 +19,6 @@ target row is (target, measured, ratio, status) with status "met", "not met" or 
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
