@@ -55,9 +55,9 @@ class Ctx:
     """What every step needs: tools, sizes, directories, the machine."""
 
     def __init__(self, build, data_dir, tmp, quick, peers_dir):
-        self.build = build
-        self.deepctr = os.path.join(build, "deepctr")
-        self.data_dir = data_dir
+        self.build = os.path.abspath(build)
+        self.deepctr = os.path.join(self.build, "deepctr")
+        self.data_dir = os.path.abspath(data_dir)
         self.tmp = tmp
         self.quick = quick
         self.size = SIZES["quick" if quick else "full"]

@@ -13,7 +13,7 @@ epoch's seconds. 1 and 2 threads each; peak RSS of each process from wait4's rus
 import os
 import re
 
-from peers import last_line, log, row, run
+from peers import ROOT, last_line, log, row, run
 
 MIB = 1024.0 * 1024.0
 EPOCH_LINE = re.compile(r"^\s*(\d+)\s+([\d.]+)\s+([\d.]+)\s*$", re.M)
@@ -35,7 +35,7 @@ def ffm_files(ctx):
     """[(label, path)] of the two files; a file that cannot be made is (label, None, why)."""
     s = ctx.size
     files = []
-    frappe = os.path.join(os.path.dirname(ctx.peers), "data", "frappe")
+    frappe = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "frappe"))
     parts = [os.path.join(frappe, "frappe.%s.ffm" % p) for p in ("train", "test")]
     label = "cache-resident: frappe x%d" % s["frappe_copies"]
     if all(os.path.exists(p) for p in parts):
@@ -163,7 +163,7 @@ def own_ffm_step(ctx):
     for (label, path, err), goal in zip(files, (1.5, 1.2)):
         if not path or not lib:
             rows.append(row("FFM >= %.1fx libffm per thread, %s" % (goal, label),
-                            "not measured: " + (err or why), None, None))
+                            "not measured: " + (why or err), None, None))
             continue
         for rnd in range(ctx.size["ffm_rounds"]):
             for threads in (1, 2):
