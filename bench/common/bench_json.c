@@ -98,6 +98,7 @@ void bench_json_machine(bench_json *j, const char *key, const bench_machine *m) 
     bench_json_str(j, "openblas_core", m->blas_core);
     bench_json_int(j, "openblas_threads_default", m->blas_threads);
     bench_json_str(j, "build_info", m->build_info);
+    bench_json_str(j, "simd_level", m->simd);
     bench_json_str(j, "date_utc", m->date_utc);
     bench_json_end_object(j);
 }

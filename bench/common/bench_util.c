@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/blas.h"
+#include "core/cpu.h"
 #include "deepctr/common.h"
 
 double bench_now(void) {
@@ -109,6 +110,8 @@ void bench_machine_info(bench_machine *m) {
     copy_trim(m->blas_core, sizeof m->blas_core, dctr_blas_corename());
     m->blas_threads = dctr_blas_get_threads();
     copy_trim(m->build_info, sizeof m->build_info, dctr_build_info());
+    snprintf(m->simd, sizeof m->simd, "%s (detected %s)", dctr_simd_level_name(dctr_cpu_simd_level()),
+             dctr_simd_level_name(dctr_cpu_simd_detected()));
     time_t t = time(NULL);
     struct tm tmv;
     gmtime_r(&t, &tmv);

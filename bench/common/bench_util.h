@@ -31,6 +31,7 @@ typedef struct bench_machine {
     char blas_core[64];    /* openblas_get_corename() */
     int blas_threads;      /* OpenBLAS's thread count at startup */
     char build_info[512];  /* dctr_build_info() */
+    char simd[48];         /* the library's SIMD level in use (after DCTR_SIMD) and detected */
     char date_utc[32];
 } bench_machine;
 void bench_machine_info(bench_machine *m);
