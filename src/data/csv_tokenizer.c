@@ -1,6 +1,7 @@
-/* CSV tokenizer (see csv_tokenizer.h). A record is scanned from its first byte; if the buffer
- * ends inside it, the unread tail moves to the front, more is read and the record is rescanned.
- * The buffer holds at least two maximal lines, so that happens at most once per refill. */
+/* CSV tokenizer (see csv_tokenizer.h). A record is scanned from its first byte (scan_record);
+ * if the buffer ends inside it, nothing is committed: the unread tail moves to the front, more
+ * is read and the record is scanned again. The buffer holds at least two maximal records, so a
+ * record is rescanned at most once; one that still does not fit is longer than max_line. */
 #include "data/csv_tokenizer.h"
 
 #include <errno.h>

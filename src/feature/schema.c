@@ -122,10 +122,12 @@ static dctr_status push_column(dctr_schema *s, dctr_column **out) {
     return DCTR_OK;
 }
 
-/* Copies the caller's struct honouring struct_size: an older, smaller struct gets the defaults
- * for the fields it does not have. */
-#define COPY_VERSIONED(dst, src, defaults_call, what)                                         \
+/* The start of every dctr_schema_add_*: the schema must still accept columns, then the caller's
+ * struct is copied honouring struct_size (an older, smaller struct gets the defaults for the
+ * fields it does not have). Returns from the caller on error. */
+#define BEGIN_ADD(s, dst, src, defaults_call, what)                                           \
     do {                                                                                       \
+        DCTR_TRY(schema_mutable(s, what));                                                     \
         if (!(src))                                                                            \
             return dctr_set_error(DCTR_ERR_INVALID_ARG, "%s: descriptor is NULL", what);       \
         if ((src)->struct_size == 0 || (src)->struct_size > sizeof(dst))                       \
@@ -170,18 +172,16 @@ static dctr_status append_column(dctr_schema *s, dctr_column **c) {
 }
 
 dctr_status dctr_schema_add_sparse(dctr_schema *s, const dctr_sparse_feat *feat) {
-    DCTR_TRY(schema_mutable(s, "dctr_schema_add_sparse"));
     dctr_sparse_feat f;
-    COPY_VERSIONED(f, feat, dctr_sparse_feat_default(&f, NULL), "dctr_schema_add_sparse");
+    BEGIN_ADD(s, f, feat, dctr_sparse_feat_default(&f, NULL), "dctr_schema_add_sparse");
     dctr_column *c;
     DCTR_TRY(append_column(s, &c));
     return fill_sparse(c, &f, DCTR_COLUMN_SPARSE);
 }
 
 dctr_status dctr_schema_add_varlen(dctr_schema *s, const dctr_varlen_feat *feat) {
-    DCTR_TRY(schema_mutable(s, "dctr_schema_add_varlen"));
     dctr_varlen_feat f;
-    COPY_VERSIONED(f, feat, dctr_varlen_feat_default(&f, NULL, 1), "dctr_schema_add_varlen");
+    BEGIN_ADD(s, f, feat, dctr_varlen_feat_default(&f, NULL, 1), "dctr_schema_add_varlen");
     if (f.sparse.struct_size == 0 || f.sparse.struct_size > sizeof f.sparse)
         return dctr_set_error(DCTR_ERR_INVALID_ARG,
                               "dctr_schema_add_varlen: the wrapped sparse descriptor has struct_size %u",
@@ -200,9 +200,8 @@ dctr_status dctr_schema_add_varlen(dctr_schema *s, const dctr_varlen_feat *feat)
 }
 
 dctr_status dctr_schema_add_dense(dctr_schema *s, const dctr_dense_feat *feat) {
-    DCTR_TRY(schema_mutable(s, "dctr_schema_add_dense"));
     dctr_dense_feat f;
-    COPY_VERSIONED(f, feat, dctr_dense_feat_default(&f, NULL), "dctr_schema_add_dense");
+    BEGIN_ADD(s, f, feat, dctr_dense_feat_default(&f, NULL), "dctr_schema_add_dense");
     dctr_column *c;
     DCTR_TRY(append_column(s, &c));
     int fail = 0;

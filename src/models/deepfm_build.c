@@ -39,30 +39,21 @@ void dfm_free(void *impl) {
     dfm *d = impl;
     if (!d)
         return;
-    dctr_free(d->emb);
-    dctr_free(d->dense_x);
-    dctr_free(d->dense_x_off);
-    dctr_free(d->fm);
-    dctr_free(d->lin);
-    dctr_free(d->lin_dense);
-    dctr_free(d->lin_dense_off);
-    dctr_free(d->emb_off);
-    dctr_free(d->lin_off);
-    dctr_aligned_free(d->params);
-    dctr_aligned_free(d->state);
-    for (int s = 0; s < DCTR_OPTIM_MAX_SLOTS; s++)
-        dctr_aligned_free(d->slots[s]);
-    dctr_aligned_free(d->grad);
-    if (d->g_emb)
-        for (int32_t t = 0; t < d->ntables; t++)
+    void *const arrays[] = {d->emb,    d->dense_x, d->dense_x_off, d->fm,    d->lin,
+                            d->lin_dense, d->lin_dense_off, d->emb_off, d->lin_off,
+                            d->g_emb,  d->g_lin,   d->reg_tab,     d->sq_tab};
+    void *const floats[] = {d->params, d->state, d->grad, d->slots[0], d->slots[1]};
+    _Static_assert(DCTR_OPTIM_MAX_SLOTS == 2, "free every optimizer slot");
+    for (int32_t t = 0; t < d->ntables; t++) {
+        if (d->g_emb)
             dctr_sparse_grad_destroy(&d->g_emb[t]);
-    if (d->g_lin)
-        for (int32_t t = 0; t < d->ntables; t++)
+        if (d->g_lin)
             dctr_sparse_grad_destroy(&d->g_lin[t]);
-    dctr_free(d->g_emb);
-    dctr_free(d->g_lin);
-    dctr_free(d->reg_tab);
-    dctr_free(d->sq_tab);
+    }
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
+        dctr_free(arrays[i]);
+    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
+        dctr_aligned_free(floats[i]);
     dfm_ws_free(d->tws);
     dctr_pool_free(d->pool);
     dctr_free(d);

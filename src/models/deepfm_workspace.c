@@ -29,20 +29,11 @@ void dfm_ws_free(dfm_ws *ws) {
         return;
     free_vbufs(ws->var, ws->nvar);
     free_vbufs(ws->var1, ws->nvar1);
-    dctr_aligned_free(ws->X);
-    dctr_aligned_free(ws->XL);
-    dctr_aligned_free(ws->logit);
-    dctr_aligned_free(ws->pred);
-    dctr_aligned_free(ws->tmp);
+    float *const floats[] = {ws->X,  ws->XL,     ws->logit, ws->pred, ws->tmp, ws->dX, ws->dH,
+                             ws->dpred, ws->dlogit, ws->dA, ws->dB,   ws->d1a, ws->d1b};
+    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
+        dctr_aligned_free(floats[i]);
     dctr_free(ws->job);
-    dctr_aligned_free(ws->dX);
-    dctr_aligned_free(ws->dH);
-    dctr_aligned_free(ws->dpred);
-    dctr_aligned_free(ws->dlogit);
-    dctr_aligned_free(ws->dA);
-    dctr_aligned_free(ws->dB);
-    dctr_aligned_free(ws->d1a);
-    dctr_aligned_free(ws->d1b);
     dctr_dnn_workspace_free(ws->dnn);
     dctr_free(ws);
 }
