@@ -5,8 +5,9 @@ ffm-train and `deepctr train --model ffm --format libffm` with the same flags on
 - memory-bound: `deepctr synth --libffm` rows, 39 fields (400k rows; quick: 20k, which is not
   memory-bound and only checks the harness)
 
-Steady-state seconds per epoch: the epochs after the first, parsing excluded for both (libffm
-converts the text to its .bin file before its first epoch; libdeepctr parses before its first).
+Steady-state seconds per epoch: the median of the epochs after the first, parsing excluded for
+both (libffm converts the text to its .bin file before its first epoch; libdeepctr parses before
+its first).
 libffm prints cumulative training seconds per epoch at 0.1 s resolution, libdeepctr each
 epoch's seconds. 1 and 2 threads each; peak RSS of each process from wait4's rusage.
 """
@@ -66,9 +67,13 @@ def ffm_files(ctx):
 
 
 def steady(seconds_each):
-    """Mean seconds of the epochs after the first."""
-    rest = seconds_each[1:]
-    return sum(rest) / len(rest) if rest else None
+    """Median seconds of the epochs after the first: robust to a burst of other jobs during one
+    epoch on a shared machine (runs slowed throughout are handled by the best of the rounds)."""
+    rest = sorted(seconds_each[1:])
+    if not rest:
+        return None
+    h = len(rest) // 2
+    return rest[h] if len(rest) % 2 else (rest[h - 1] + rest[h]) / 2
 
 
 def bin_path(ctx, path):
@@ -86,7 +91,7 @@ def libffm_run(ctx, lib, path, threads):
     if r["exit"] != 0 or len(cum) < 2:
         res["error"] = "libffm: " + last_line(r["err"] or r["out"])
     else:
-        res["epoch_seconds"] = (cum[-1] - cum[0]) / (len(cum) - 1)
+        res["epoch_seconds"] = steady([cum[0]] + [b - a for a, b in zip(cum, cum[1:])])
     return res
 
 
@@ -175,7 +180,7 @@ def own_ffm_step(ctx):
             os.unlink(bin_path(ctx, path))
     notes = ["FFM: libffm's ffm-train (built from ../shared/peers by build_libffm.sh) and `deepctr train "
              "--model ffm --format libffm`, both `-k 4 -t %d -r 0.2 -l 2e-5 -s THREADS` on the same file; "
-             "steady-state seconds per epoch (epochs 2..%d, parsing excluded for both), best of %d "
+             "steady-state seconds per epoch (median of epochs 2..%d, parsing excluded for both), best of %d "
              "interleaved rounds. \"data\" in the RSS target is libffm's binary copy of the file (.bin, 12 "
              "bytes a feature); weights + AdaGrad = 2 x 4 bytes x the parameters libdeepctr reports; libdeepctr's peak "
              "counts what it holds above the resident size of `deepctr --version` (the program, its "
