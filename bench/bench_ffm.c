@@ -152,6 +152,7 @@ static int run_case(dctr_ffm_data *d, case_result *r, dctr_model **keep) {
 }
 
 int main(int argc, char **argv) {
+    (void)dctr_blas_use_native_kernel(argv); /* the CPU's real BLAS kernels */
     int64_t rows = 2000000;
     const char *json = NULL, *keep = NULL;
     for (int i = 1; i < argc; i++) {

@@ -64,6 +64,7 @@ static dctr_schema *criteo_schema(void) {
 }
 
 int main(int argc, char **argv) {
+    (void)dctr_blas_use_native_kernel(argv); /* the CPU's real BLAS kernels */
     int64_t rows = 500000;
     const char *json = NULL, *dir = NULL;
     int keep = 0;

@@ -14,6 +14,7 @@
 #include "core/alloc.h"
 #include "core/blas.h"
 #include "core/rng.h"
+#include "deepctr/runtime.h"
 #include "core/simd.h"
 #include "layers/activation.h"
 #include "layers/dnn.h"
@@ -518,6 +519,7 @@ typedef struct layer_row {
 } layer_row;
 
 int main(int argc, char **argv) {
+    (void)dctr_blas_use_native_kernel(argv); /* the CPU's real BLAS kernels */
     const char *json = NULL;
     int variants = 0;
     for (int i = 1; i < argc; i++) {

@@ -17,6 +17,7 @@
 #include "bench_criteo.h"
 #include "bench_json.h"
 #include "bench_util.h"
+#include "deepctr/runtime.h"
 #include "core/blas.h"
 #include "data/batch.h"
 
@@ -218,6 +219,7 @@ typedef struct result {
 } result;
 
 int main(int argc, char **argv) {
+    (void)dctr_blas_use_native_kernel(argv); /* the CPU's real BLAS kernels */
     int64_t rows = -1, vocab = 1000000;
     int quick = 0;
     double seconds = -1;

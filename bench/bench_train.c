@@ -25,6 +25,7 @@
 #include "bench_json.h"
 #include "bench_probe.h"
 #include "bench_util.h"
+#include "deepctr/runtime.h"
 #include "core/blas.h"
 #include "data/batch.h"
 
@@ -349,6 +350,7 @@ static void scaling_vocab(const char *dir, int64_t rows, int64_t vocab, double m
 }
 
 int main(int argc, char **argv) {
+    (void)dctr_blas_use_native_kernel(argv); /* the CPU's real BLAS kernels */
     options opt;
     parse(argc, argv, &opt);
     char dirbuf[64];
