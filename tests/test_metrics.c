@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "train/metrics.h"
+#include "core/metrics.h"
 
 static void test_logloss(void **state) {
     (void)state;

@@ -8,6 +8,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/metrics.h"
 #include "data/options.h"
 #include "data/synth_model.h"
 #include "deepctr/synth.h"
@@ -114,38 +115,10 @@ static dctr_status out_close(out_file *o, dctr_status st) {
     return st;
 }
 
+/* The planted model's probability and the drawn label of every row (for its AUC). */
 typedef struct scored {
-    float p;
-    float y;
+    float *p, *y;
 } scored;
-
-static int cmp_scored(const void *a, const void *b) {
-    float x = ((const scored *)a)->p, y = ((const scored *)b)->p;
-    return (x > y) - (x < y);
-}
-
-/* AUC by the rank-sum formula with average ranks for ties. */
-static double auc_of(scored *s, int64_t n) {
-    qsort(s, (size_t)n, sizeof *s, cmp_scored);
-    double pos = 0, rank_sum = 0;
-    int64_t i = 0;
-    while (i < n) {
-        int64_t j = i;
-        while (j < n && s[j].p == s[i].p)
-            j++;
-        double avg = 0.5 * (double)(i + 1 + j); /* mean of ranks i+1 .. j */
-        for (int64_t k = i; k < j; k++)
-            if (s[k].y > 0.5) {
-                rank_sum += avg;
-                pos++;
-            }
-        i = j;
-    }
-    double neg = (double)n - pos;
-    if (pos == 0 || neg == 0)
-        return 0.5;
-    return (rank_sum - pos * (pos + 1) / 2.0) / (pos * neg);
-}
 
 static dctr_status check_options(const dctr_synth_options *in, dctr_synth_options *o) {
     dctr_synth_options_default(o);
@@ -250,7 +223,7 @@ typedef struct synth_sums {
  * label in sc (for the AUC). */
 static dctr_status write_rows(const synth_model *m, const dctr_synth_options *o,
                               const int64_t *offset, synth_row *row, int64_t split_at,
-                              out_file *csv, out_file *ffm, scored *sc, synth_sums *sums) {
+                              out_file *csv, out_file *ffm, const scored *sc, synth_sums *sums) {
     dctr_rng lab;
     dctr_rng_init(&lab, o->seed, 0x1abe1);
     dctr_status st = DCTR_OK;
@@ -264,8 +237,8 @@ static dctr_status write_rows(const synth_model *m, const dctr_synth_options *o,
         sums->ll += lli;
         if (i >= split_at)
             sums->ll_hold += lli;
-        sc[i].p = (float)p;
-        sc[i].y = (float)y;
+        sc->p[i] = (float)p;
+        sc->y[i] = (float)y;
         /* each row is < 64 KiB when columns <= 1000: flush before the buffer could overflow */
         if (csv->f) {
             write_csv_row(csv, m, row, y);
@@ -281,7 +254,7 @@ static dctr_status write_rows(const synth_model *m, const dctr_synth_options *o,
     return st;
 }
 
-static void fill_report(dctr_synth_report *report, const synth_sums *sums, scored *sc, int64_t n,
+static void fill_report(dctr_synth_report *report, const synth_sums *sums, const scored *sc, int64_t n,
                         int64_t split_at) {
     report->rows = n;
     report->positive_rate = sums->pos / (double)n;
@@ -291,9 +264,9 @@ static void fill_report(dctr_synth_report *report, const synth_sums *sums, score
     report->holdout_logloss = NAN;
     if (split_at < n) {
         report->holdout_logloss = sums->ll_hold / (double)(n - split_at);
-        report->holdout_auc = auc_of(sc + split_at, n - split_at); /* before sorting all rows */
+        report->holdout_auc = dctr_metric_auc(sc->y + split_at, sc->p + split_at, NULL, n - split_at);
     }
-    report->planted_auc = auc_of(sc, n);
+    report->planted_auc = dctr_metric_auc(sc->y, sc->p, NULL, n);
 }
 
 dctr_status dctr_synth_generate(const dctr_synth_options *opts, dctr_synth_report *report) {
@@ -307,8 +280,8 @@ dctr_status dctr_synth_generate(const dctr_synth_options *opts, dctr_synth_repor
     int64_t *offset = dctr_calloc((size_t)m.ns + 1, sizeof(int64_t));
     int64_t ncal = n < 100000 ? n : 100000;
     double *cal = dctr_malloc(sizeof(double) * (size_t)ncal);
-    scored *sc = dctr_malloc(sizeof(scored) * (size_t)n);
-    dctr_status st = (cells && offset && cal && sc) ? DCTR_OK : DCTR_ERR_NOMEM;
+    scored sc = {dctr_malloc(sizeof(float) * (size_t)n), dctr_malloc(sizeof(float) * (size_t)n)};
+    dctr_status st = (cells && offset && cal && sc.p && sc.y) ? DCTR_OK : DCTR_ERR_NOMEM;
     synth_row row = {cells, cells + width};
     out_file csv, ffm;
     memset(&csv, 0, sizeof csv);
@@ -330,15 +303,16 @@ dctr_status dctr_synth_generate(const dctr_synth_options *opts, dctr_synth_repor
     int64_t split_at = o.holdout_fraction > 0 ? (int64_t)((double)n * (1.0 - o.holdout_fraction)) : n;
     synth_sums sums = {0.0, 0.0, 0.0};
     if (st == DCTR_OK)
-        st = write_rows(&m, &o, offset, &row, split_at, &csv, &ffm, sc, &sums);
+        st = write_rows(&m, &o, offset, &row, split_at, &csv, &ffm, &sc, &sums);
     st = out_close(&csv, st);
     st = out_close(&ffm, st);
     if (st == DCTR_OK && report)
-        fill_report(report, &sums, sc, n, split_at);
+        fill_report(report, &sums, &sc, n, split_at);
     dctr_free(cells);
     dctr_free(offset);
     dctr_free(cal);
-    dctr_free(sc);
+    dctr_free(sc.p);
+    dctr_free(sc.y);
     synth_model_free(&m);
     return st;
 }

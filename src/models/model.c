@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "feature/schema_types.h"
 #include "models/model_internal.h"
-#include "train/metrics.h"
+#include "core/metrics.h"
 
 #define PREDICT_CHUNK 1024
 

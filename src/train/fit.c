@@ -16,7 +16,7 @@
 #include "core/rng.h"
 #include "models/model_internal.h"
 #include "train/early_stop.h"
-#include "train/metrics.h"
+#include "core/metrics.h"
 
 enum { STREAM_SHUFFLE = 77 };
 

@@ -1,5 +1,5 @@
 /* Metrics: logloss, exact AUC with ties, MSE / RMSE, accuracy (weighted when w != NULL). */
-#include "train/metrics.h"
+#include "core/metrics.h"
 
 #include <math.h>
 #include <stdlib.h>

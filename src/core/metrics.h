@@ -1,7 +1,8 @@
-/* Evaluation metrics over whole prediction vectors, accumulated in double.
+/* Evaluation metrics over whole prediction vectors, accumulated in double: the one
+ * implementation every model, the fit loop and the synthetic generator use.
  * w (sample weights) may be NULL for unweighted metrics; weighted metrics are Σw·term / Σw. */
-#ifndef DCTR_TRAIN_METRICS_H
-#define DCTR_TRAIN_METRICS_H
+#ifndef DCTR_CORE_METRICS_H
+#define DCTR_CORE_METRICS_H
 
 #include <stdint.h>
 
