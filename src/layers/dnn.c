@@ -4,6 +4,7 @@
 #include "core/pool.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -171,29 +172,21 @@ static void dense1_forward(const float *X, int64_t ldx, int64_t B, int32_t in, c
     }
 }
 
-void dctr_dense_forward_rows(const float *X, int64_t ldx, int64_t B, int32_t in, int32_t out,
-                             const float *W, const float *bias, float *Z, int64_t ldz) {
+/* Z = X W (+ bias): rows_exact through the row-exact GEMM (inference), else through BLAS. */
+static void dense_forward(const float *X, int64_t ldx, int64_t B, int32_t in, int32_t out,
+                          const float *W, const float *bias, float *Z, int64_t ldz,
+                          bool rows_exact) {
     if (B <= 0 || out <= 0)
         return;
     if (out == 1) {
         dense1_forward(X, ldx, B, in, W, bias, Z, ldz);
         return;
     }
-    dctr_gemm_rows(X, ldx, B, in, out, W, Z, ldz);
-    if (bias)
-        for (int64_t b = 0; b < B; b++) {
-            float *z = Z + b * ldz;
+    if (rows_exact) {
+        dctr_gemm_rows(X, ldx, B, in, out, W, Z, ldz);
+        for (int64_t b = 0; b < B && bias; b++)
             for (int32_t o = 0; o < out; o++)
-                z[o] += bias[o];
-        }
-}
-
-void dctr_dense_forward(const float *X, int64_t ldx, int64_t B, int32_t in, int32_t out,
-                        const float *W, const float *bias, float *Z, int64_t ldz) {
-    if (B <= 0 || out <= 0)
-        return;
-    if (out == 1) {
-        dense1_forward(X, ldx, B, in, W, bias, Z, ldz);
+                Z[b * ldz + o] += bias[o];
         return;
     }
     if (bias)
@@ -207,6 +200,16 @@ void dctr_dense_forward(const float *X, int64_t ldx, int64_t B, int32_t in, int3
     }
     dctr_sgemm(false, false, (int)B, out, in, 1.0f, X, (int)ldx, W, out, bias ? 1.0f : 0.0f, Z,
                (int)ldz);
+}
+
+void dctr_dense_forward_rows(const float *X, int64_t ldx, int64_t B, int32_t in, int32_t out,
+                             const float *W, const float *bias, float *Z, int64_t ldz) {
+    dense_forward(X, ldx, B, in, out, W, bias, Z, ldz, true);
+}
+
+void dctr_dense_forward(const float *X, int64_t ldx, int64_t B, int32_t in, int32_t out,
+                        const float *W, const float *bias, float *Z, int64_t ldz) {
+    dense_forward(X, ldx, B, in, out, W, bias, Z, ldz, false);
 }
 
 /* dX_beta = 0 overwrites dX (internal buffers), 1 accumulates (the public contract). */
