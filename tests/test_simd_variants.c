@@ -3,6 +3,7 @@
  * from a seed, runs at the forced level and appends every output to one buffer, compared with
  * memcmp. Sizes cover vector tails (k = 1, 3, 7, 9, 17, 33, ...), special values (+-0, +-inf,
  * subnormals) and the per-row invariance services rely on (a row alone == the row in a batch). */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "core/simd.h"
+#include "core/simd_math.h"
 #include "layers/activation.h"
 #include "layers/dnn.h"
 #include "layers/embedding.h"
@@ -387,6 +389,56 @@ static void test_linear(void **state) {
         check_variants("linear", linear_case, di);
 }
 
+/* ------------------------------------------------------------------ own exp / sigmoid / tanh */
+
+static double rel(double got, double ref) { return fabs(got - ref) / fabs(ref); }
+
+/* The documented maximum errors (core/simd_math.h: measured over every 97th float) hold, with a
+ * small margin, on 2^21 evenly spaced points per function plus log-spaced small magnitudes; the
+ * reference is double-precision libm, and glibc's expf is checked beside it. */
+static void test_poly_accuracy(void **state) {
+    (void)state;
+    double me = 0, mexpf = 0, ms = 0, msa = 0, mt = 0;
+    const int N = 1 << 21;
+    for (int i = 0; i <= N; i++) {
+        float x = (float)(-103.0 + (88.7 + 103.0) * i / N);
+        double ref = exp((double)x);
+        if (ref >= FLT_MIN) {
+            me = fmax(me, rel(dctr_expf_poly(x), ref));
+            mexpf = fmax(mexpf, rel(dctr_expf_poly(x), expf(x)));
+        }
+        float z = (float)(-110.0 + 220.0 * i / N);
+        double rs = 1.0 / (1.0 + exp(-(double)z));
+        float gs = dctr_sigmoid_poly(z);
+        if (rs >= FLT_MIN)
+            ms = fmax(ms, rel(gs, rs));
+        msa = fmax(msa, fabs(gs - rs));
+        float t = (float)(-12.0 + 24.0 * i / N);
+        if (t != 0.0f)
+            mt = fmax(mt, rel(dctr_tanh_poly(t), tanh((double)t)));
+        float small = (float)pow(10.0, -30.0 + 30.0 * i / N); /* 1e-30 .. 1 */
+        mt = fmax(mt, rel(dctr_tanh_poly(small), tanh((double)small)));
+        mt = fmax(mt, rel(dctr_tanh_poly(-small), tanh(-(double)small)));
+    }
+    print_message("max relative error: exp %.3g (vs expf %.3g), sigmoid %.3g (abs %.3g), tanh %.3g\n",
+                  me, mexpf, ms, msa, mt);
+    assert_true(me <= 1.2e-7);
+    assert_true(mexpf <= 1.8e-7);
+    assert_true(ms <= 2.2e-7);
+    assert_true(msa <= 1.0e-7);
+    assert_true(mt <= 3.3e-7);
+    /* special values */
+    assert_true(isnan(dctr_expf_poly(NAN)) && isnan(dctr_sigmoid_poly(NAN)) &&
+                isnan(dctr_tanh_poly(NAN)));
+    assert_true(dctr_tanh_poly(0.0f) == 0.0f && !signbit(dctr_tanh_poly(0.0f)));
+    assert_true(dctr_tanh_poly(-0.0f) == 0.0f && signbit(dctr_tanh_poly(-0.0f)));
+    assert_true(dctr_tanh_poly(INFINITY) == 1.0f && dctr_tanh_poly(-INFINITY) == -1.0f);
+    assert_true(dctr_sigmoid_poly(INFINITY) == 1.0f && dctr_sigmoid_poly(0.0f) == 0.5f);
+    assert_true(dctr_sigmoid_poly(-INFINITY) <= 1.5e-45f && dctr_sigmoid_poly(-INFINITY) >= 0.0f);
+    assert_true(dctr_expf_poly(0.0f) == 1.0f && dctr_expf_poly(-INFINITY) <= 1.5e-45f);
+    assert_true(dctr_expf_poly(88.0f) > 1.6e38f && isfinite(dctr_expf_poly(INFINITY)));
+}
+
 /* The override never selects a level the CPU lacks, and -1 restores the default. */
 static void test_force_level_guard(void **state) {
     (void)state;
@@ -408,7 +460,7 @@ int main(void) {
         cmocka_unit_test(test_force_level_guard), cmocka_unit_test(test_fm),
         cmocka_unit_test(test_activations),       cmocka_unit_test(test_optimizers),
         cmocka_unit_test(test_embedding),         cmocka_unit_test(test_pooling),
-        cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_linear),            cmocka_unit_test(test_poly_accuracy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,6 +84,15 @@ typedef float dctr_v8f __attribute__((vector_size(32)));
     DCTR_TARGET_AVX512 static void name##_avx512 params { name##_body args; }                 \
     static void (*const name##_variant[DCTR_SIMD_LEVEL_COUNT]) params = {                     \
         name##_portable, name##_avx2, name##_avx512}
+/* Clones for portable and AVX2 only; the AVX-512 level runs the AVX2 clone. For kernels whose
+ * loops are too short for 16 lanes (k = 8 rows, 13 dense values), where gcc's 512-bit code was
+ * measured slower than its 256-bit code (bench_layers --variants). */
+#define DCTR_SIMD_CLONES_AVX2MAX(name, params, args)                                           \
+    static void name##_portable params { name##_body args; }                                   \
+    DCTR_TARGET_AVX2 static void name##_avx2 params { name##_body args; }                     \
+    static void (*const name##_variant[DCTR_SIMD_LEVEL_COUNT]) params = {                     \
+        name##_portable, name##_avx2, name##_avx2}
+
 /* The same with two bodies: name_narrow (16-byte vectors) for the portable level and
  * name_wide (32-byte vectors) for AVX2 and AVX-512, for kernels written with explicit vector
  * types (DCTR_VEC below) whose width is part of the code. */
@@ -94,6 +103,7 @@ typedef float dctr_v8f __attribute__((vector_size(32)));
     static void (*const name##_variant[DCTR_SIMD_LEVEL_COUNT]) params = {                     \
         name##_portable, name##_avx2, name##_avx512}
 #else
+#define DCTR_SIMD_CLONES_AVX2MAX(name, params, args) DCTR_SIMD_CLONES(name, params, args)
 #define DCTR_SIMD_CLONES_NW(name, params, args)                                                \
     static void name##_portable params { name##_narrow args; }                                 \
     static void (*const name##_variant[DCTR_SIMD_LEVEL_COUNT]) params = {                     \

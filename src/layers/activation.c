@@ -5,13 +5,10 @@
 #include <string.h>
 
 #include "core/simd.h"
+#include "core/simd_math.h"
 
-static inline float sigm(float z) {
-    if (z >= 0.0f)
-        return 1.0f / (1.0f + expf(-z));
-    float e = expf(z);
-    return e / (1.0f + e);
-}
+/* sigmoid and tanh are core/simd_math.h's (errors documented there): libm calls would keep
+ * these loops scalar. */
 
 DCTR_KERNEL_BODY void act_forward_body(dctr_activation act, const float *Z, int64_t B, int32_t n,
                                        const float *alpha, float *Y) {
@@ -23,11 +20,11 @@ DCTR_KERNEL_BODY void act_forward_body(dctr_activation act, const float *Z, int6
         break;
     case DCTR_ACT_SIGMOID:
         for (int64_t i = 0; i < total; i++)
-            Y[i] = sigm(Z[i]);
+            Y[i] = dctr_sigmoid_poly(Z[i]);
         break;
     case DCTR_ACT_TANH:
         for (int64_t i = 0; i < total; i++)
-            Y[i] = tanhf(Z[i]);
+            Y[i] = dctr_tanh_poly(Z[i]);
         break;
     case DCTR_ACT_PRELU:
         for (int64_t b = 0; b < B; b++) {
@@ -137,11 +134,11 @@ DCTR_KERNEL_BODY void bias_act_body(dctr_activation act, const float *bias, int6
             break;
         case DCTR_ACT_SIGMOID:
             for (int32_t j = 0; j < n; j++)
-                z[j] = sigm(z[j] + bias[j]);
+                z[j] = dctr_sigmoid_poly(z[j] + bias[j]);
             break;
         case DCTR_ACT_TANH:
             for (int32_t j = 0; j < n; j++)
-                z[j] = tanhf(z[j] + bias[j]);
+                z[j] = dctr_tanh_poly(z[j] + bias[j]);
             break;
         default:
             for (int32_t j = 0; j < n; j++)
@@ -159,13 +156,12 @@ void dctr_bias_act_inplace(dctr_activation act, const float *bias, int64_t B, in
     DCTR_SIMD_PICK(bias_act)(act, bias, B, n, Z);
 }
 
-/* sigmoid stays a libm expf call, so only the gate product around it can vectorise */
 DCTR_KERNEL_BODY void dice_fw_body(const float *A, const float *xhat, const float *alpha,
                                    int64_t B, int32_t n, float *P, float *H) {
     for (int64_t b = 0; b < B; b++)
         for (int32_t j = 0; j < n; j++) {
             int64_t i = b * n + j;
-            float p = sigm(xhat[i]);
+            float p = dctr_sigmoid_poly(xhat[i]);
             P[i] = p;
             H[i] = A[i] * (alpha[j] + p * (1.0f - alpha[j]));
         }

@@ -1,7 +1,8 @@
 /* Elementwise activation kernels of the DNN (dnn.c), dispatched per SIMD level (core/simd.h).
  * dctr_act_forward / dctr_act_backward (declared in dnn.h) are the public-facing pair; these
  * are the fused pieces the DNN's threaded passes call. Every level gives the same bits: the
- * loops are elementwise or sum over the batch in row order, and exp / tanh stay libm calls. */
+ * loops are elementwise or sum over the batch in row order, and sigmoid / tanh use the own exp
+ * of core/simd_math.h (plain float arithmetic; its error bounds are documented there). */
 #ifndef DCTR_LAYERS_ACTIVATION_H
 #define DCTR_LAYERS_ACTIVATION_H
 

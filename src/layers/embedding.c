@@ -52,8 +52,8 @@ DCTR_KERNEL_BODY dctr_status gather_body(const float *table, int64_t vocab, int3
 }
 DCTR_SIMD_CLONES_RET(dctr_status, gather, (const float *table, int64_t vocab, int32_t dim,
                                            const int64_t *ids, int64_t n, float *out,
-                                           int64_t out_stride), (table, vocab, dim, ids, n, out,
-                                           out_stride));
+                                           int64_t out_stride),
+                     (table, vocab, dim, ids, n, out, out_stride));
 
 dctr_status dctr_embedding_gather(const float *table, int64_t vocab, int32_t dim,
                                   const int64_t *ids, int64_t n, float *out,

@@ -16,9 +16,10 @@ DCTR_KERNEL_BODY void lin_fw_body(const float *x, int64_t x_stride, int64_t B, i
         out[b] = accumulate ? out[b] + s : s;
     }
 }
-DCTR_SIMD_CLONES(lin_fw, (const float *x, int64_t x_stride, int64_t B, int32_t D,
-                          const float *kernel, const float *bias, float *out, int accumulate), (x,
-                          x_stride, B, D, kernel, bias, out, accumulate));
+DCTR_SIMD_CLONES_AVX2MAX(lin_fw, (const float *x, int64_t x_stride, int64_t B, int32_t D,
+                                  const float *kernel, const float *bias, float *out,
+                                  int accumulate),
+                         (x, x_stride, B, D, kernel, bias, out, accumulate));
 
 void dctr_linear_dense_forward(const float *x, int64_t x_stride, int64_t B, int32_t D,
                                const float *kernel, const float *bias, float *out,
@@ -45,10 +46,10 @@ DCTR_KERNEL_BODY void lin_bw_body(const float *dout, const float *x, int64_t x_s
     if (dbias)
         *dbias += db;
 }
-DCTR_SIMD_CLONES(lin_bw, (const float *dout, const float *x, int64_t x_stride, int64_t B, int32_t D,
-                          const float *kernel, float *dkernel, float *dbias, float *dx,
-                          int64_t dx_stride), (dout, x, x_stride, B, D, kernel, dkernel, dbias, dx,
-                          dx_stride));
+DCTR_SIMD_CLONES_AVX2MAX(lin_bw, (const float *dout, const float *x, int64_t x_stride, int64_t B,
+                                  int32_t D, const float *kernel, float *dkernel, float *dbias,
+                                  float *dx, int64_t dx_stride),
+                         (dout, x, x_stride, B, D, kernel, dkernel, dbias, dx, dx_stride));
 
 void dctr_linear_dense_backward(const float *dout, const float *x, int64_t x_stride, int64_t B,
                                 int32_t D, const float *kernel, float *dkernel, float *dbias,

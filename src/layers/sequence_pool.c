@@ -60,10 +60,10 @@ DCTR_KERNEL_BODY void pool_fw_body(dctr_combiner mode, const float *E, int64_t B
         }
     }
 }
-DCTR_SIMD_CLONES(pool_fw, (dctr_combiner mode, const float *E, int64_t B, int32_t T, int32_t k,
-                           const int64_t *ids, const int32_t *lengths, float *out,
-                           int64_t out_stride, int32_t *argmax), (mode, E, B, T, k, ids, lengths,
-                           out, out_stride, argmax));
+DCTR_SIMD_CLONES_AVX2MAX(pool_fw, (dctr_combiner mode, const float *E, int64_t B, int32_t T,
+                                   int32_t k, const int64_t *ids, const int32_t *lengths,
+                                   float *out, int64_t out_stride, int32_t *argmax),
+                         (mode, E, B, T, k, ids, lengths, out, out_stride, argmax));
 
 void dctr_seq_pool_forward(dctr_combiner mode, const float *E, int64_t B, int32_t T, int32_t k,
                            const int64_t *ids, const int32_t *lengths, float *out,
@@ -96,10 +96,10 @@ DCTR_KERNEL_BODY void pool_bw_body(dctr_combiner mode, const float *dout, int64_
         }
     }
 }
-DCTR_SIMD_CLONES(pool_bw, (dctr_combiner mode, const float *dout, int64_t dout_stride, int64_t B,
-                           int32_t T, int32_t k, const int64_t *ids, const int32_t *lengths,
-                           const int32_t *argmax, float *dE), (mode, dout, dout_stride, B, T, k,
-                           ids, lengths, argmax, dE));
+DCTR_SIMD_CLONES_AVX2MAX(pool_bw, (dctr_combiner mode, const float *dout, int64_t dout_stride,
+                                   int64_t B, int32_t T, int32_t k, const int64_t *ids,
+                                   const int32_t *lengths, const int32_t *argmax, float *dE),
+                         (mode, dout, dout_stride, B, T, k, ids, lengths, argmax, dE));
 
 void dctr_seq_pool_backward(dctr_combiner mode, const float *dout, int64_t dout_stride, int64_t B,
                             int32_t T, int32_t k, const int64_t *ids, const int32_t *lengths,

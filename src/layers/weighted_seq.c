@@ -42,7 +42,8 @@ DCTR_KERNEL_BODY void wseq_fw_body(int weight_norm, const float *E, const float 
 }
 DCTR_SIMD_CLONES(wseq_fw, (int weight_norm, const float *E, const float *w, int64_t B, int32_t T,
                            int32_t k, const int64_t *ids, const int32_t *lengths, float *out,
-                           float *alpha), (weight_norm, E, w, B, T, k, ids, lengths, out, alpha));
+                           float *alpha),
+                 (weight_norm, E, w, B, T, k, ids, lengths, out, alpha));
 
 void dctr_weighted_seq_forward(int weight_norm, const float *E, const float *w, int64_t B,
                                int32_t T, int32_t k, const int64_t *ids, const int32_t *lengths,
@@ -87,8 +88,8 @@ DCTR_KERNEL_BODY void wseq_bw_body(int weight_norm, const float *dout, const flo
 }
 DCTR_SIMD_CLONES(wseq_bw, (int weight_norm, const float *dout, const float *E, const float *alpha,
                            int64_t B, int32_t T, int32_t k, const int64_t *ids,
-                           const int32_t *lengths, float *dE, float *dw), (weight_norm, dout, E,
-                           alpha, B, T, k, ids, lengths, dE, dw));
+                           const int32_t *lengths, float *dE, float *dw),
+                 (weight_norm, dout, E, alpha, B, T, k, ids, lengths, dE, dw));
 
 void dctr_weighted_seq_backward(int weight_norm, const float *dout, const float *E,
                                 const float *alpha, int64_t B, int32_t T, int32_t k,
