@@ -374,9 +374,25 @@ static void bias_act_inplace(dctr_activation act, const float *bias, int64_t B, 
 }
 
 void dctr_dropout_mask(dctr_rng *rng, float p, float *mask, int64_t count) {
-    float keep = 1.0f / (1.0f - p);
-    for (int64_t i = 0; i < count; i++)
-        mask[i] = dctr_rng_uniform(rng) >= (double)p ? keep : 0.0f;
+    /* Two 32-bit uniforms per 64-bit draw (the draw was a sixth of a DeepFM step with
+     * dropout): unit i is kept when its u32 >= p * 2^32, i.e. uniform >= p as Keras does. */
+    const float keep = 1.0f / (1.0f - p);
+    const uint64_t thr = (uint64_t)ceil((double)p * 4294967296.0);
+    int64_t i = 0;
+    for (; i + 2 <= count; i += 2) {
+        uint64_t r = dctr_rng_next(rng);
+        mask[i] = (r & 0xFFFFFFFFu) >= thr ? keep : 0.0f;
+        mask[i + 1] = (r >> 32) >= thr ? keep : 0.0f;
+    }
+    if (i < count)
+        mask[i] = (dctr_rng_next(rng) & 0xFFFFFFFFu) >= thr ? keep : 0.0f;
+}
+
+/* Y = H * mask over count floats (restrict: the loop vectorises). */
+static void dropout_apply(const float *restrict H, const float *restrict mask, float *restrict Y,
+                          int64_t count) {
+    for (int64_t k = 0; k < count; k++)
+        Y[k] = H[k] * mask[k];
 }
 
 /* ---------------------------------------------------------------- the stack */
@@ -691,8 +707,7 @@ const float *dctr_dnn_forward(const dctr_dnn_config *cfg, const dctr_dnn_params 
         if (training && l->mask) {
             if (rng)
                 dctr_dropout_mask(rng, cfg->dropout, l->mask, B * n);
-            for (int64_t k = 0; k < B * n; k++)
-                l->Y[k] = l->Hc[k] * l->mask[k];
+            dropout_apply(l->Hc, l->mask, l->Y, B * n);
             y = l->Y;
         }
         l->out = y;

@@ -165,7 +165,7 @@ void dctr_act_backward(dctr_activation act, const float *Z, const float *Y, cons
                        int64_t B, int32_t n, const float *alpha, float *dalpha, float *dZ);
 
 /* Dropout multipliers: mask[i] = 0 with probability p, else 1/(1-p) (Keras keeps a unit when
- * uniform >= p). */
+ * uniform >= p; here a 32-bit uniform, two per draw of rng). */
 void dctr_dropout_mask(dctr_rng *rng, float p, float *mask, int64_t count);
 
 #endif
