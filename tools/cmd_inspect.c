@@ -72,7 +72,10 @@ int cmd_inspect(int argc, char **argv) {
     printf("task:        %s\n", cli_task_name(dctr_model_get_task(model)));
     printf("parameters:  %lld (", (long long)dctr_model_num_parameters(model));
     print_bytes("weights", dctr_model_parameter_bytes(model));
-    print_bytes(", optimizer state", dctr_model_optimizer_bytes(model));
+    if (dctr_model_has_optimizer_state(model))
+        print_bytes(", optimizer state", dctr_model_optimizer_bytes(model));
+    else
+        printf(", no optimizer state");
     printf(")\n");
     if (dctr_ffm_is_native(model)) {
         printf("libffm:      %d fields, %lld features, k %d\n", (int)dctr_ffm_num_fields(model),

@@ -12,6 +12,21 @@
 #include "progress.h"
 
 #define MAX_HIDDEN 16
+#define MAX_GROUPS 256
+
+/* The distinct group names of the schema's sparse / varlen columns, first-seen order. */
+static int32_t cli_schema_groups(const dctr_schema *s, const char **groups, int32_t cap) {
+    int32_t n = 0;
+    for (int32_t i = 0; i < dctr_schema_num_columns(s); i++) {
+        const char *g = dctr_schema_column_group(s, i);
+        int seen = !g;
+        for (int32_t j = 0; j < n && !seen; j++)
+            seen = strcmp(groups[j], g) == 0;
+        if (!seen && n < cap)
+            groups[n++] = g;
+    }
+    return n;
+}
 
 typedef struct train_flags {
     cli_column_flags cols;
@@ -291,7 +306,13 @@ static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
         }
         fo->validation = valid;
     }
-    if (dctr_model_new(schema, cfg, &model) != DCTR_OK) {
+    /* group=G names FM groups: the FM part takes every group the columns name (DeepCTR's
+     * fm_group default of just "default_group" would leave it empty when every column has one) */
+    dctr_model_config gcfg = *cfg;
+    const char *groups[MAX_GROUPS];
+    gcfg.num_fm_groups = cli_schema_groups(schema, groups, MAX_GROUPS);
+    gcfg.fm_groups = groups;
+    if (dctr_model_new(schema, &gcfg, &model) != DCTR_OK) {
         cli_library_error();
         goto done;
     }

@@ -51,6 +51,21 @@ struct dctr_model {
      * structure's size with it BEFORE allocating, so a forged header cannot make load allocate
      * more than the file could fill. */
     int64_t load_param_cap;
+    /* Training state that makes fit(a) + save(with optimizer) + load + fit(b) equal fit(a + b):
+     * the shuffle generator after the last epoch, the seed it was started from and the epochs
+     * run (src/train/fit.c; saved in the "train/state" section by model_io.c). */
+    uint64_t shuffle_state[4];
+    uint64_t shuffle_seed;
+    int shuffle_valid;
+    int64_t epochs_done;
+    /* 1 once the optimizer state holds something: trained here, or loaded from a file saved with
+     * it (dctr_model_has_optimizer_state). */
+    int optimizer_state_present;
+    /* User key/value metadata saved with the model (src/models/model_meta.c). */
+    struct dctr_model_kv *kv;
+    int32_t nkv;
+    /* Predictors and other holders (dctr_model_retain); dctr_model_free only frees at zero. */
+    int refcount;
 };
 
 /* Family constructors: fill model->ops and model->impl (model->schema / cfg already set). */
