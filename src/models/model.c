@@ -397,7 +397,13 @@ struct dctr_predictor {
     int32_t max_batch;
     dctr_batch *row; /* one-row batch for predict_row */
     dctr_batch view; /* chunks of batches larger than max_batch */
+    dctr_batch *typed; /* typed serving (model_services.c): max_batch rows, made at first use */
 };
+
+dctr_predictor_parts dctr_predictor_get_parts(dctr_predictor *p) {
+    dctr_predictor_parts parts = {p->model, p->ws, p->max_batch, &p->typed};
+    return parts;
+}
 
 dctr_status dctr_predictor_new(const dctr_model *model, int32_t max_batch, dctr_predictor **out) {
     if (!out)
@@ -429,6 +435,7 @@ void dctr_predictor_free(dctr_predictor *p) {
     if (p->ws)
         p->model->ops->workspace_free(p->ws);
     dctr_batch_free(p->row);
+    dctr_batch_free(p->typed);
     dctr_batch_view_release(&p->view);
     dctr_model_free((dctr_model *)p->model);
     dctr_free(p);

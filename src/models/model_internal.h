@@ -29,4 +29,13 @@ dctr_status dctr_model_kv_save(const dctr_model *model, dctr_container_writer *c
 dctr_status dctr_model_kv_load(dctr_model *model, const dctr_container *c);
 void dctr_model_kv_release(dctr_model *model);
 
+/* A predictor's insides for typed serving (model_services.c). */
+typedef struct dctr_predictor_parts {
+    const dctr_model *model;
+    void *ws;
+    int32_t max_batch;
+    dctr_batch **typed; /* the predictor's typed-row batch slot (NULL until first use) */
+} dctr_predictor_parts;
+dctr_predictor_parts dctr_predictor_get_parts(dctr_predictor *p);
+
 #endif

@@ -37,6 +37,14 @@ typedef struct dctr_model_ops {
     /* The thread pool set_threads made, or NULL: fit runs its mini-batch gather on it between
      * steps rather than start threads of its own. May be NULL. */
     struct dctr_pool *(*training_pool)(const dctr_model *model);
+    /* Like predict, also writing the raw logit (before the output activation) into logit[n].
+     * May be NULL: the generic code then inverts the sigmoid of the prediction. */
+    dctr_status (*predict_logit)(const dctr_model *model, void *ws, const dctr_batch *batch, float *out,
+                                 float *logit);
+    /* An embedding table's parameters: row-major [rows * dim] floats (writable: set_embeddings
+     * writes through it), or NULL with *rows = 0 when the table has no embedding in this model.
+     * May be NULL (family without schema tables). */
+    float *(*embedding_table)(const dctr_model *model, int32_t table, int64_t *rows, int32_t *dim);
 } dctr_model_ops;
 
 struct dctr_model {
