@@ -57,6 +57,12 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_dataset_from_arrays(const dctr_schema *
 DCTR_API DCTR_NODISCARD dctr_status dctr_dataset_new_empty(const dctr_schema *schema, dctr_dataset **out);
 DCTR_API DCTR_NODISCARD dctr_status dctr_dataset_append_arrays(dctr_dataset *ds, const dctr_arrays *arrays);
 
+/* Keras's class_weight for binary labels: each row's sample weight is multiplied by weight0
+ * (label 0) or weight1 (label 1); a dataset without sample weights gets them (1) first. Call it
+ * on a whole dataset before splitting it (DCTR_ERR_STATE for a split or cache-loaded one). */
+DCTR_API DCTR_NODISCARD dctr_status dctr_dataset_apply_class_weights(dctr_dataset *ds, float weight0,
+                                                                    float weight1);
+
 /* Typed serving: predicts the arrays' rows (labels ignored). prob gets probabilities (binary)
  * or values (regression); logit (may be NULL) the raw output before the sigmoid (regression:
  * the value). Both have num_rows entries. Any number of rows: larger than the predictor's

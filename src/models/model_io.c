@@ -172,7 +172,7 @@ static dctr_status build_container(const dctr_model *model, int with_optimizer,
     }
     if (st == DCTR_OK)
         st = model->ops->save(model, cw, with_optimizer);
-    if (st == DCTR_OK && with_optimizer)
+    if (st == DCTR_OK) /* tiny; epochs run are worth knowing even without the optimizer */
         st = dctr_model_train_state_save(model, cw);
     if (st == DCTR_OK)
         st = dctr_model_kv_save(model, cw);
