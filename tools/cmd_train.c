@@ -428,9 +428,9 @@ static int resume_and_save(dctr_fit_options *fo) {
     rc = CLI_EXIT_OK;
 done:
     dctr_history_free(&hist);
-    dctr_model_free(model);
-    dctr_dataset_free(valid);
+    dctr_dataset_free(valid); /* the datasets borrow the model's schema: free them first */
     dctr_dataset_free(train);
+    dctr_model_free(model);
     return rc;
 }
 
