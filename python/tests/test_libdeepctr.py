@@ -10,7 +10,10 @@ import pytest
 
 import libdeepctr as L
 
-pd = pytest.importorskip("pandas")
+
+
+def pandas():
+    return pytest.importorskip("pandas")
 
 
 def run(cli, *args):
@@ -27,7 +30,7 @@ def cli_predict(cli, model, data, tmp_path):
 
 def criteo(data_dir):
     path = os.path.join(data_dir, "deepctr-samples", "criteo_sample.txt")
-    return path, pd.read_csv(path)
+    return path, pandas().read_csv(path)
 
 
 def test_python_model_scores_same_in_c(data_dir, cli, tmp_path):
@@ -63,6 +66,7 @@ def test_frappe_dataframe_matches_cli_auc(data_dir, cli, tmp_path):
         pytest.skip("frappe not in the shared data")
     run(cli, "train", "--train", tr, "--epochs", "2", "--early-stop", "0", "--out", str(tmp_path / "f.dctr"))
     want = json.loads(run(cli, "eval", "--model-file", str(tmp_path / "f.dctr"), "--data", te, "--json"))["auc"]
+    pd = pandas()
     train, test = pd.read_csv(tr, dtype=str), pd.read_csv(te, dtype=str)
     cols = [L.SparseFeat(c, "auto", 10, dtype="string", init_std=0.01) for c in train.columns if c != "label"]
     m = L.DeepFM(cols, cols, defaults="recommended")
