@@ -60,6 +60,16 @@ class DenseFeatC(ctypes.Structure):
                 ("fill_value", c_float), ("separator", c_char)]
 
 
+class ColumnInfo(ctypes.Structure):
+    _fields_ = [("struct_size", c_uint32), ("name", c_char_p), ("kind", c_int), ("dtype", c_int), ("use_hash", c_int),
+                ("vocabulary_size", c_int64), ("embedding_dim", c_int32), ("embedding_name", c_char_p),
+                ("group_name", c_char_p), ("trainable", c_int), ("oov_policy", c_int), ("vocabulary_path", c_char_p),
+                ("fitted_values", c_int64), ("first_id", c_int64), ("oov_buckets", c_int64), ("maxlen", c_int32),
+                ("combiner", c_int), ("length_name", c_char_p), ("weight_name", c_char_p), ("dimension", c_int32),
+                ("transform", c_int), ("fill_value", c_float), ("stat_min", c_double), ("stat_max", c_double),
+                ("stat_mean", c_double), ("stat_std", c_double)]
+
+
 class ArrayColumn(ctypes.Structure):
     _fields_ = [("column", c_int32), ("name", c_char_p), ("ids", P(c_int64)), ("strings", P(c_char_p)),
                 ("offsets", P(c_int64)), ("weights", P(c_float)), ("values", P(c_float))]
@@ -157,6 +167,7 @@ _SIGS = {
     "dctr_predictor_free": (None, [c_void_p]),
     "dctr_predictor_predict_arrays": (c_int, [c_void_p, P(Arrays), P(c_float), P(c_float)]),
     "dctr_model_get_config": (c_int, [c_void_p, P(ModelConfig)]),
+    "dctr_schema_column_info": (c_int, [c_void_p, c_int32, P(ColumnInfo)]),
     "dctr_model_find_table": (c_int32, [c_void_p, c_char_p]),
     "dctr_model_table_shape": (c_int, [c_void_p, c_int32, P(c_int64), P(c_int32)]),
     "dctr_model_get_embeddings": (c_int, [c_void_p, c_int32, c_int64, c_int64, P(c_float)]),

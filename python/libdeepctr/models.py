@@ -111,22 +111,50 @@ def _values(vals, keep):
     return None, ctypes.cast(txt, P(ctypes.c_char_p))
 
 
-def _varlen(v, keep):
-    """Rows of sequences (or a padded 2-D int array, 0 = padding) -> offsets and flat values."""
+def column_info(schema, i):
+    """Everything the C schema knows about column i (dctr_schema_column_info) as a dict."""
+    info = _lib.ColumnInfo()
+    info.struct_size = ctypes.sizeof(info)
+    check(lib.dctr_schema_column_info(schema, i, ctypes.byref(info)))
+    out = {}
+    for name, _ in _lib.ColumnInfo._fields_[1:]:
+        v = getattr(info, name)
+        out[name] = v.decode() if isinstance(v, bytes) else v
+    out["kind"] = ("sparse", "dense", "varlen")[info.kind]
+    return out
+
+
+def _seq(r):
+    if r is None:
+        return []
+    return [x for x in r.split("|") if x] if isinstance(r, str) else list(r)
+
+
+def _varlen(v, keep, w=None):
+    """Rows of sequences (or a padded 2-D int array, 0 = padding) -> offsets and flat values; w:
+    the rows' per-value weights in the same shape (a weighted varlen column)."""
     if isinstance(v, np.ndarray) and v.ndim == 2 and v.dtype.kind in "iu":
         rows = [r[r != 0] for r in v]
+        wrows = None if w is None else [np.asarray(wr)[r != 0] for r, wr in zip(v, w)]
     else:
-        rows = [(list(r) if not isinstance(r, str) else [x for x in r.split("|") if x]) if r is not None else []
-                for r in v]
+        rows = [_seq(r) for r in v]
+        wrows = None if w is None else [_seq(wr) for wr in w]
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(r) for r in rows])
     flat = [x for r in rows for x in r]
     keep.append(offsets)
+    weights = None
+    if wrows is not None:
+        if any(len(a) != len(b) for a, b in zip(rows, wrows)):
+            raise ValueError("a weighted varlen column needs one weight per value")
+        wf = np.ascontiguousarray(np.asarray([float(x) for r in wrows for x in r] or [0.0], dtype=np.float32))
+        keep.append(wf)
+        weights = wf.ctypes.data_as(P(ctypes.c_float))
     if flat and all(isinstance(x, (int, np.integer)) for x in flat):
         ids, txt = _values(np.asarray(flat, dtype=np.int64), keep)
     else:
         ids, txt = _values(np.asarray(flat, dtype=object), keep)
-    return offsets.ctypes.data_as(P(ctypes.c_int64)), ids, txt
+    return offsets.ctypes.data_as(P(ctypes.c_int64)), ids, txt, weights
 
 
 def make_arrays(schema, X, y=None, sample_weight=None):
@@ -148,7 +176,8 @@ def make_arrays(schema, X, y=None, sample_weight=None):
         elif kind == _KIND_SPARSE:
             c.ids, c.strings = _values(v, keep)
         else:
-            c.offsets, c.ids, c.strings = _varlen(v, keep)
+            wname = column_info(schema, i)["weight_name"]
+            c.offsets, c.ids, c.strings, c.weights = _varlen(v, keep, _column(X, wname) if wname else None)
         if n is not None and len(v) != n:
             raise ValueError("column '%s' has %d rows, the others %d" % (name, len(v), n))
         n = len(v)
@@ -369,6 +398,12 @@ class Estimator:
         obj.defaults, obj.threads, obj.label = "deepctr", 1, "label"
         obj._model, obj._predictor, obj.history = m, None, None
         return obj
+
+    def columns_info(self):
+        """The loaded / trained model's input columns: kind, dtype, vocabulary size, table, group,
+        transform and fitted statistics, ... (one dict per column)."""
+        s = self.schema
+        return [column_info(s, i) for i in range(lib.dctr_schema_num_columns(s))]
 
     def num_parameters(self):
         return lib.dctr_model_num_parameters(self._model)

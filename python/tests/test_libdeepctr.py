@@ -113,3 +113,22 @@ def test_lr_ffm_and_errors():
     with pytest.raises(L.DeepCTRError) as e:
         L.LR([L.SparseFeat("b", 10)]).fit(X, y, epochs=1, verbose=0)  # ids up to 29 in a table of 10
     assert "DCTR_ERR_RANGE" in str(e.value)
+
+
+def test_weighted_varlen_and_columns_info():
+    rng = np.random.default_rng(7)
+    n = 300
+    tags = [list(rng.integers(1, 6, rng.integers(0, 4))) for _ in range(n)]
+    X = {"tags": tags, "tags_w": [[0.5] * len(t) for t in tags], "u": rng.integers(0, 10, n)}
+    y = (rng.random(n) < 0.5).astype(np.float32)
+    cols = [L.VarLenSparseFeat(L.SparseFeat("tags", 6, 4), maxlen=3, combiner="sum", weight_name="tags_w",
+                               weight_norm=False),
+            L.SparseFeat("u", "auto", 4)]
+    m = L.DeepFM(cols, cols, dnn_hidden_units=(8,))
+    m.fit(X, y, epochs=1, verbose=0)
+    p1 = m.predict_proba(X)
+    X2 = dict(X, tags_w=[[2.0] * len(t) for t in tags])
+    assert not np.array_equal(p1, m.predict_proba(X2))  # the weights reach the model
+    info = {c["name"]: c for c in m.columns_info()}
+    assert info["tags"]["kind"] == "varlen" and info["tags"]["weight_name"] == "tags_w"
+    assert info["u"]["fitted_values"] == 10 and info["u"]["vocabulary_size"] == 11
