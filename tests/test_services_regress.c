@@ -1,11 +1,13 @@
 /* Regression tests of issue 14 ("Services and data scientists"): exact resume with shuffling,
  * optimizer state reported only when present, whole rows for predict_row, failed sets drop the
- * row, FM groups that would leave the FM part empty, metadata and model lifetime. */
+ * row, FM groups that would leave the FM part empty, metadata and model lifetime.
+ * ctest-label: threads (the hot-swap test predicts from threads while the owner lets go) */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -227,6 +229,54 @@ static void test_predictor_keeps_model_alive(void **state) {
     dctr_schema_free(s);
 }
 
+
+typedef struct swap_worker {
+    dctr_predictor *p;
+    const dctr_batch *rows;
+    const float *want;
+    int64_t n;
+    int bad;
+} swap_worker;
+
+static void *swap_predict(void *arg) {
+    swap_worker *w = arg;
+    float out[64];
+    for (int it = 0; it < 200; it++) {
+        if (dctr_predictor_run(w->p, w->rows, out) != DCTR_OK)
+            w->bad++;
+        for (int64_t i = 0; i < w->n; i++)
+            w->bad += out[i] != w->want[i];
+    }
+    dctr_predictor_free(w->p); /* the last one frees the model */
+    return NULL;
+}
+
+/* Hot swap: the owner frees the model while threads still predict through their predictors. */
+static void test_hot_swap_under_threads(void **state) {
+    (void)state;
+    dctr_schema *s = fx_schema(cols, 4);
+    dctr_dataset *ds = fx_dataset(s, fx_batch(s, 40, 9, 0, 0));
+    dctr_model_config cfg = small_config();
+    dctr_model *m = fx_model(s, &cfg);
+    float want[40];
+    assert_int_equal(dctr_model_predict(m, ds, want), DCTR_OK);
+    swap_worker w[3];
+    pthread_t th[3];
+    for (int t = 0; t < 3; t++) {
+        w[t] = (swap_worker){NULL, dctr_dataset_rows(ds), want, 40, 0};
+        assert_int_equal(dctr_predictor_new(m, 64, &w[t].p), DCTR_OK);
+    }
+    for (int t = 0; t < 3; t++)
+        assert_int_equal(pthread_create(&th[t], NULL, swap_predict, &w[t]), 0);
+    dctr_model_free(m); /* swapped out: the predictors keep it alive */
+    for (int t = 0; t < 3; t++) {
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+        assert_int_equal(w[t].bad, 0);
+    }
+    dctr_dataset_free(ds);
+    dctr_schema_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_with_shuffle_is_exact),
@@ -236,6 +286,7 @@ int main(void) {
         cmocka_unit_test(test_fm_group_left_empty_is_an_error),
         cmocka_unit_test(test_metadata_round_trip),
         cmocka_unit_test(test_predictor_keeps_model_alive),
+        cmocka_unit_test(test_hot_swap_under_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
