@@ -43,4 +43,5 @@ run criteo_hashing "$data/criteo_sample.txt"
 run movielens_regression "$data/movielens_sample.txt"
 run movielens_multivalue "$data/movielens_sample.txt"
 run serving "$data/criteo_sample.txt"
+run arrays_serving
 echo "all examples passed"

@@ -200,6 +200,12 @@ static void test_serving_equals_reader_movielens(void **state) {
     assert_non_null(strstr(dctr_last_error(), "row 0: column 'age'"));
     assert_int_equal(dctr_batch_set_string(b, "genres_w", "1|1e39"), DCTR_ERR_NUMERIC);
     assert_non_null(strstr(dctr_last_error(), "row 0: column 'genres_w'"));
+    /* a failed set spoils the row: end_row refuses it and the batch keeps no row (issue 14) */
+    assert_int_equal(dctr_batch_end_row(b), DCTR_ERR_STATE);
+    assert_int_equal(dctr_batch_num_rows(b), 0);
+    assert_int_equal(dctr_batch_begin_row(b), DCTR_OK);
+    assert_int_equal(dctr_batch_set_string(b, "zip", "no-such-zip"), DCTR_OK);
+    assert_int_equal(dctr_batch_set_string(b, "genres", "Comedy|NewGenre|Drama"), DCTR_OK);
     assert_int_equal(dctr_batch_end_row(b), DCTR_OK);
     assert_int_equal(b->cols[5].ids[0], 0);
     assert_int_equal(b->cols[6].ids[1], 0); /* OOV element: masked like padding */

@@ -5,13 +5,16 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "inspect_json.h"
 
 static struct {
     const char *model_file;
+    int json;
 } flags;
 
 static const cli_opt inspect_opts[] = {
     {"model-file", 0, CLI_STRING, &flags.model_file, 0, 0, "FILE", "model file (required)"},
+    {"json", 0, CLI_FLAG, &flags.json, 0, 0, NULL, "one JSON object: config, columns with fitted statistics, metadata"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -66,13 +69,21 @@ int cmd_inspect(int argc, char **argv) {
     const dctr_schema *s = dctr_model_schema(model);
     struct stat st;
     long long size = stat(flags.model_file, &st) == 0 ? (long long)st.st_size : -1;
+    if (flags.json) {
+        cli_inspect_json(stdout, flags.model_file, size, model);
+        dctr_model_free(model);
+        return CLI_EXIT_OK;
+    }
     printf("file:        %s (%lld bytes, format version %ld)\n", flags.model_file, size,
            read_format_version(flags.model_file));
     printf("model:       %s\n", cli_model_type_name(dctr_model_get_type(model)));
     printf("task:        %s\n", cli_task_name(dctr_model_get_task(model)));
     printf("parameters:  %lld (", (long long)dctr_model_num_parameters(model));
     print_bytes("weights", dctr_model_parameter_bytes(model));
-    print_bytes(", optimizer state", dctr_model_optimizer_bytes(model));
+    if (dctr_model_has_optimizer_state(model))
+        print_bytes(", optimizer state", dctr_model_optimizer_bytes(model));
+    else
+        printf(", no optimizer state");
     printf(")\n");
     if (dctr_ffm_is_native(model)) {
         printf("libffm:      %d fields, %lld features, k %d\n", (int)dctr_ffm_num_fields(model),

@@ -10,6 +10,7 @@
 
 static struct {
     const char *model_file, *data, *out, *delimiter, *format;
+    int json;
 } flags;
 
 static const cli_opt predict_opts[] = {
@@ -18,6 +19,7 @@ static const cli_opt predict_opts[] = {
     {"out", 0, CLI_STRING, &flags.out, 0, 0, "FILE", "where to write predictions, one per line (default: stdout)"},
     {"delimiter", 0, CLI_STRING, &flags.delimiter, 0, 0, "C", "field separator (default ',', or 'tab')"},
     {"format", 0, CLI_STRING, &flags.format, 0, 0, "FMT", "csv (default) or libffm"},
+    {"json", 0, CLI_FLAG, &flags.json, 0, 0, NULL, "one JSON object per row: row, probability and logit (regression: value)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -78,17 +80,24 @@ int cmd_predict(int argc, char **argv) {
         goto done;
     }
     for (;;) {
-        static float p[BATCH_ROWS];
+        static float p[BATCH_ROWS], z[BATCH_ROWS];
         int64_t n = 0;
         dctr_batch_clear(batch);
-        if (dctr_stream_next(stream, batch, &n) != DCTR_OK || (n > 0 && dctr_predictor_run(pred, batch, p) != DCTR_OK)) {
+        if (dctr_stream_next(stream, batch, &n) != DCTR_OK ||
+            (n > 0 && dctr_predictor_run_logit(pred, batch, p, flags.json ? z : NULL) != DCTR_OK)) {
             cli_library_error();
             goto done;
         }
         if (n == 0)
             break;
         for (int64_t i = 0; i < n; i++)
-            fprintf(out, "%.9g\n", (double)p[i]);
+            if (!flags.json)
+                fprintf(out, "%.9g\n", (double)p[i]);
+            else if (dctr_model_get_task(model) == DCTR_TASK_BINARY)
+                fprintf(out, "{\"row\": %lld, \"probability\": %.9g, \"logit\": %.9g}\n", (long long)(total + i),
+                        (double)p[i], (double)z[i]);
+            else
+                fprintf(out, "{\"row\": %lld, \"value\": %.9g}\n", (long long)(total + i), (double)p[i]);
         total += n;
     }
     if (fflush(out) != 0 || ferror(out)) {

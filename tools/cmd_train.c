@@ -10,8 +10,24 @@
 #include "columns.h"
 #include "commands.h"
 #include "progress.h"
+#include "train_extras.h"
 
 #define MAX_HIDDEN 16
+#define MAX_GROUPS 256
+
+/* The distinct group names of the schema's sparse / varlen columns, first-seen order. */
+static int32_t cli_schema_groups(const dctr_schema *s, const char **groups, int32_t cap) {
+    int32_t n = 0;
+    for (int32_t i = 0; i < dctr_schema_num_columns(s); i++) {
+        const char *g = dctr_schema_column_group(s, i);
+        int seen = !g;
+        for (int32_t j = 0; j < n && !seen; j++)
+            seen = strcmp(groups[j], g) == 0;
+        if (!seen && n < cap)
+            groups[n++] = g;
+    }
+    return n;
+}
 
 typedef struct train_flags {
     cli_column_flags cols;
@@ -20,6 +36,7 @@ typedef struct train_flags {
     double valid_split, lr, dropout, l2_embedding, l2_linear, l2_dnn, init_std;
     int64_t epochs, batch_size, embedding_dim, early_stop, seed, threads, min_count;
     int save_optimizer, no_norm, bn, no_bn;
+    const char *activation, *oov, *checkpoint, *resume, *class_weight, *init_embeddings;
 } train_flags;
 
 static train_flags flags;
@@ -60,6 +77,12 @@ static const cli_opt train_opts[] = {
     {"threads", 0, CLI_INT, &flags.threads, 0, 1024, "N", "training threads (default 1; 0 = all cores)"},
     {"cache", 0, CLI_STRING, &flags.cache, 0, 0, "FILE", "binary cache of the encoded training data (made if absent)"},
     {"save-optimizer", 0, CLI_FLAG, &flags.save_optimizer, 0, 0, NULL, "also store optimizer state (to resume training)"},
+    {"activation", 0, CLI_STRING, &flags.activation, 0, 0, "NAME", "DNN activation: relu (default), sigmoid, tanh, linear, prelu or dice"},
+    {"oov", 0, CLI_STRING, &flags.oov, 0, 0, "POLICY", "values not in a fitted vocabulary: reserved (default, one shared row), hash (extra buckets) or error; per column: C1:oov=hash"},
+    {"checkpoint", 0, CLI_STRING, &flags.checkpoint, 0, 0, "FILE", "save the model with optimizer state after every epoch (resume with --resume)"},
+    {"resume", 0, CLI_STRING, &flags.resume, 0, 0, "MODEL", "continue training MODEL (saved with --save-optimizer or --checkpoint) on --train; the columns are the model's"},
+    {"class-weight", 0, CLI_STRING, &flags.class_weight, 0, 0, "W0,W1", "binary: weight of label-0 and label-1 rows in the loss, e.g. 1,5"},
+    {"init-embeddings", 0, CLI_STRING, &flags.init_embeddings, 0, 0, "TABLE=TSV[,...]", "initial vectors of an embedding table from a TSV (id, key, v1..vk per line, as 'deepctr export-embeddings' writes)"},
     {"out", 0, CLI_STRING, &flags.out, 0, 0, "FILE", "where to write the model (required)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
@@ -107,6 +130,7 @@ static void set_defaults(void) {
     flags.l2_dnn = -1;
     flags.lr = -1;
     flags.min_count = 1;
+    flags.cols.oov = -1;
     /* embeddings start at N(0, 0.01) rather than DeepCTR's 1e-4: the FM term's gradient is the
      * product of embeddings, so tiny ones leave it stuck near 0 for many epochs (frappe: test AUC
      * 0.945 in 24 epochs vs 0.944 in 44; synthetic: closer to the planted model) */
@@ -159,6 +183,16 @@ static int make_config(dctr_model_config *cfg, int32_t *hidden) {
     }
     if (flags.lr > 0)
         cfg->optimizer.learning_rate = flags.lr;
+    if (flags.activation) {
+        if (cli_choice_find(cli_activations, cli_num_activations, flags.activation, &v) != 0)
+            return bad_choice("--activation", cli_activations, cli_num_activations, flags.activation);
+        cfg->activation = (dctr_activation)v;
+    }
+    if (flags.oov) {
+        if (cli_choice_find(cli_oov_policies, cli_num_oov_policies, flags.oov, &v) != 0)
+            return bad_choice("--oov", cli_oov_policies, cli_num_oov_policies, flags.oov);
+        flags.cols.oov = v;
+    }
     return 0;
 }
 
@@ -259,6 +293,19 @@ static int make_fit_options(dctr_task task, dctr_fit_options *fo) {
     if (flags.batch_size > 0)
         fo->batch_size = (int32_t)flags.batch_size;
     fo->threads = (int32_t)flags.threads;
+    fo->checkpoint_path = flags.checkpoint;
+    return 0;
+}
+
+/* --class-weight W0,W1 on the training rows (the validation rows keep weight 1, as Keras). */
+static int apply_class_weight(dctr_dataset *train) {
+    float w0, w1;
+    if (!flags.class_weight)
+        return 0;
+    if (cli_parse_class_weight(flags.class_weight, &w0, &w1) != 0)
+        return cli_runtime_error("--class-weight wants two weights >= 0 like 1,5, got '%s'", flags.class_weight);
+    if (dctr_dataset_apply_class_weights(train, w0, w1) != DCTR_OK)
+        return cli_library_error();
     return 0;
 }
 
@@ -282,7 +329,7 @@ static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
         cli_library_error();
         goto done;
     }
-    if (load_train(schema, flags.cols.delimiter, allow_extra, &train) != 0)
+    if (load_train(schema, flags.cols.delimiter, allow_extra, &train) != 0 || apply_class_weight(train) != 0)
         goto done;
     if (flags.valid) {
         if (dctr_dataset_read_csv(schema, flags.valid, &copts, &valid) != DCTR_OK) {
@@ -291,10 +338,18 @@ static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
         }
         fo->validation = valid;
     }
-    if (dctr_model_new(schema, cfg, &model) != DCTR_OK) {
+    /* group=G names FM groups: the FM part takes every group the columns name (DeepCTR's
+     * fm_group default of just "default_group" would leave it empty when every column has one) */
+    dctr_model_config gcfg = *cfg;
+    const char *groups[MAX_GROUPS];
+    gcfg.num_fm_groups = cli_schema_groups(schema, groups, MAX_GROUPS);
+    gcfg.fm_groups = groups;
+    if (dctr_model_new(schema, &gcfg, &model) != DCTR_OK) {
         cli_library_error();
         goto done;
     }
+    if (flags.init_embeddings && cli_init_embeddings(model, flags.init_embeddings) != 0)
+        goto done;
     printf("%s (%s): %lld rows in --train", cli_model_type_name(cfg->type), cli_task_name(cfg->task),
            (long long)dctr_dataset_num_rows(train));
     if (valid)
@@ -326,6 +381,59 @@ done:
     return rc;
 }
 
+/* --resume MODEL: the model's own columns and encoders read --train (and --valid), training
+ * goes on from its weights, optimizer state and shuffle position, the result goes to --out. */
+static int resume_and_save(dctr_fit_options *fo) {
+    const double t0 = cli_now();
+    dctr_model *model = NULL;
+    dctr_dataset *train = NULL, *valid = NULL;
+    dctr_history hist;
+    memset(&hist, 0, sizeof hist);
+    int rc = CLI_EXIT_ERROR;
+    if (cli_load_model(flags.resume, &model) != 0)
+        goto done;
+    const dctr_schema *schema = dctr_model_schema(model);
+    if (!schema) {
+        cli_runtime_error("%s: a libffm model resumes with 'deepctr train --model ffm --format libffm'", flags.resume);
+        goto done;
+    }
+    if (!dctr_model_has_optimizer_state(model))
+        fprintf(stderr, "warning: %s has no optimizer state (not saved with --save-optimizer): the optimizer "
+                "starts afresh\n", flags.resume);
+    if (cli_read_dataset(schema, flags.train, flags.cols.delimiter, 1, &train) != 0 || apply_class_weight(train) != 0)
+        goto done;
+    if (flags.valid) {
+        if (cli_read_dataset(schema, flags.valid, flags.cols.delimiter, 1, &valid) != 0)
+            goto done;
+        fo->validation = valid;
+    }
+    const dctr_task task = dctr_model_get_task(model);
+    const int has_valid = valid != NULL || fo->validation_split > 0;
+    printf("resuming %s (%s, %lld epochs run): %lld rows in --train\n", flags.resume,
+           cli_model_type_name(dctr_model_get_type(model)), (long long)dctr_model_epochs_trained(model),
+           (long long)dctr_dataset_num_rows(train));
+    cli_progress prog;
+    cli_progress_init(&prog, stdout, task, has_valid);
+    cli_progress_attach(&prog, fo);
+    if (dctr_model_fit(model, train, fo, &hist) != DCTR_OK) {
+        cli_library_error();
+        goto done;
+    }
+    print_summary(model, &hist, task, has_valid, cli_now() - t0);
+    if (dctr_model_save(model, flags.out, flags.save_optimizer) != DCTR_OK) {
+        cli_library_error();
+        goto done;
+    }
+    printf("saved %s\n", flags.out);
+    rc = CLI_EXIT_OK;
+done:
+    dctr_history_free(&hist);
+    dctr_dataset_free(valid); /* the datasets borrow the model's schema: free them first */
+    dctr_dataset_free(train);
+    dctr_model_free(model);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv) {
     if (is_libffm_training(argc, argv))
         return dctr_cli_ffm_train(argc, argv);
@@ -341,5 +449,7 @@ int cmd_train(int argc, char **argv) {
     if ((rc = check_flags()) != 0 || (rc = make_config(&cfg, hidden)) != 0 ||
         (rc = make_fit_options(cfg.task, &fo)) != 0)
         return rc;
+    if (flags.resume)
+        return resume_and_save(&fo);
     return train_and_save(&cfg, &fo);
 }

@@ -34,6 +34,7 @@ static void entry_free(dctr_colspec_entry *e) {
     free(e->embedding_name);
     free(e->weight_name);
     free(e->length_name);
+    free(e->vocab_path);
 }
 
 void dctr_colspec_init(dctr_colspec *cs) { memset(cs, 0, sizeof *cs); }
@@ -109,6 +110,33 @@ static int apply_common_key(dctr_colspec_entry *e, const char *k, size_t kn, con
             return spec_error(err, errlen, "%s: dim wants an integer in [1, 65536]%s, got '%.*s'", e->name,
                         sparse_like ? " or 'auto'" : "", (int)vn, v);
         e->dim = (int32_t)x;
+        return 0;
+    }
+    if (sparse_like && token_is(k, kn, "oov")) {
+        if (token_is(v, vn, "error"))
+            e->oov = DCTR_OOV_ERROR;
+        else if (token_is(v, vn, "reserved"))
+            e->oov = DCTR_OOV_RESERVED_ROW;
+        else if (token_is(v, vn, "hash"))
+            e->oov = DCTR_OOV_HASH;
+        else
+            return spec_error(err, errlen, "%s: oov must be error, reserved or hash, got '%.*s'", e->name, (int)vn, v);
+        return 0;
+    }
+    if (sparse_like && token_is(k, kn, "trainable")) {
+        if (parse_i64(v, vn, 0, 1, &x) != 0)
+            return spec_error(err, errlen, "%s: trainable wants 0 or 1, got '%.*s'", e->name, (int)vn, v);
+        e->trainable = (int)x;
+        return 0;
+    }
+    if (sparse_like && token_is(k, kn, "vocab")) {
+        if (vn == 0)
+            return spec_error(err, errlen, "%s: vocab wants a file name", e->name);
+        char *d = dup_n(v, vn);
+        if (!d)
+            return spec_error(err, errlen, "out of memory");
+        free(e->vocab_path);
+        e->vocab_path = d;
         return 0;
     }
     if (sparse_like && token_is(k, kn, "group"))
@@ -238,6 +266,8 @@ static dctr_colspec_entry *new_entry(dctr_colspec *out, const char *name, size_t
     e->transform = -1;
     e->combiner = -1;
     e->weight_norm = -1;
+    e->oov = -1;
+    e->trainable = -1;
     e->name = dup_n(name, n);
     if (!e->name) {
         spec_error(err, errlen, "out of memory");

@@ -42,6 +42,10 @@ typedef struct dctr_colspec_entry {
     char *weight_name;
     char *length_name;
     int weight_norm;        /* -1 = default (1) */
+    /* sparse / varlen: oov=error|reserved|hash, vocab=FILE, trainable=0|1 */
+    int oov;                /* dctr_oov_policy, or -1 = the caller's default */
+    char *vocab_path;       /* vocabulary file ("int_id,string_key" lines), or NULL */
+    int trainable;          /* -1 = default (1) */
 } dctr_colspec_entry;
 
 typedef struct dctr_colspec {

@@ -53,6 +53,16 @@ static void sparse_from_entry(dctr_sparse_feat *s, const dctr_colspec_entry *e, 
         s->init_std = (float)f->init_std;
     s->group_name = e->group;
     s->embedding_name = e->embedding_name;
+    if (e->oov >= 0)
+        s->oov_policy = (dctr_oov_policy)e->oov;
+    else if (f->oov >= 0)
+        s->oov_policy = (dctr_oov_policy)f->oov;
+    if (e->trainable >= 0)
+        s->trainable = e->trainable;
+    if (e->vocab_path) { /* a vocabulary file replaces the fitted vocabulary */
+        s->vocabulary_path = e->vocab_path;
+        s->use_hash = 0;
+    }
 }
 
 static dctr_status add_entry(dctr_schema *s, const dctr_colspec_entry *e, int32_t default_dim,
@@ -136,6 +146,8 @@ static dctr_colspec_entry inferred_entry(const cli_csv_peek *peek, int32_t i, in
     memset(&e, 0, sizeof e);
     e.name = peek->names[i];
     e.transform = -1;
+    e.oov = -1;       /* the defaults (--oov, trainable) */
+    e.trainable = -1;
     e.kind = peek->numeric[i] ? DCTR_COLUMN_DENSE : DCTR_COLUMN_SPARSE;
     *how = peek->numeric[i] ? 1 : 2;
     if (peek->log_counts[i]) { /* heavy-tailed counts: log1p keeps their spread */

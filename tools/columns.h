@@ -19,6 +19,7 @@ typedef struct cli_column_flags {
     double init_std;            /* > 0: embedding initialisation std of sparse / varlen columns */          /* fitted vocabularies: values seen fewer times share the OOV row */
     int no_infer;               /* 1: unnamed columns are an error instead of inferred */
     char delimiter;
+    int oov;                    /* --oov: dctr_oov_policy of fitted vocabularies, -1 = default */
 } cli_column_flags;
 
 /* Builds and validates (does not fit) the schema. `info` (may be NULL) receives one line per

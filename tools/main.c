@@ -16,6 +16,7 @@ static const struct {
     {"eval", cmd_eval, "AUC / logloss or MSE / RMSE of a model on a labelled file"},
     {"inspect", cmd_inspect, "show what a model file holds"},
     {"synth", cmd_synth, "generate synthetic Criteo-shaped data with a planted model"},
+    {"export-embeddings", cmd_export_embeddings, "write an embedding table as TSV (id, value, vector)"},
 };
 #define NUM_COMMANDS (sizeof commands / sizeof commands[0])
 

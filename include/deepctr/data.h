@@ -74,13 +74,16 @@ DCTR_API void dctr_batch_clear(dctr_batch *batch);
 /* The serving path: fill one row from raw values, encoded with the schema's fitted encoders.
  * Call dctr_batch_begin_row, then set each column by name (unset columns count as missing),
  * then dctr_batch_end_row. Values are text exactly as they appear in a CSV field (a varlen
- * value is "a|b|c"). */
+ * value is "a|b|c"). A set call that fails spoils the row: dctr_batch_end_row then returns
+ * DCTR_ERR_STATE and drops it (begin the row again). */
 DCTR_API DCTR_NODISCARD dctr_status dctr_batch_begin_row(dctr_batch *batch);
 DCTR_API DCTR_NODISCARD dctr_status dctr_batch_set_string(dctr_batch *batch, const char *column, const char *value);
 DCTR_API DCTR_NODISCARD dctr_status dctr_batch_set_number(dctr_batch *batch, const char *column, double value);
 DCTR_API DCTR_NODISCARD dctr_status dctr_batch_set_label(dctr_batch *batch, float label);
 DCTR_API DCTR_NODISCARD dctr_status dctr_batch_end_row(dctr_batch *batch);
-/* One whole CSV-format line (with the schema's column order or the header seen at fit time). */
+/* One whole CSV-format line (with the schema's column order or the header seen at fit time).
+ * With names, every schema column must be named (DCTR_ERR_SCHEMA otherwise, as a CSV header
+ * missing a column); an empty value is a missing value. */
 DCTR_API DCTR_NODISCARD dctr_status dctr_batch_add_csv_row(dctr_batch *batch, const char *const *names,
                                                           const char *const *values, int32_t count);
 

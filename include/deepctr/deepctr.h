@@ -8,6 +8,7 @@
 #include "deepctr/model.h"
 #include "deepctr/runtime.h"
 #include "deepctr/schema.h"
+#include "deepctr/services.h"
 #include "deepctr/synth.h"
 
 #endif

@@ -197,7 +197,9 @@ DCTR_API void dctr_predictor_free(dctr_predictor *predictor);
 DCTR_API DCTR_NODISCARD dctr_status dctr_predictor_run(dctr_predictor *predictor, const dctr_batch *batch,
                                                       float *out);
 /* One raw row: names/values as CSV text fields; encoded with the model's fitted encoders. names may
- * be NULL: values then follow the header seen at fit time (or the schema's input order). */
+ * be NULL: values then follow the header seen at fit time (or the schema's input order). With
+ * names, every input column must be named (DCTR_ERR_SCHEMA names the first one left out, as
+ * `deepctr predict` rejects a file without it); "" is a missing value. */
 DCTR_API DCTR_NODISCARD dctr_status dctr_predictor_predict_row(dctr_predictor *predictor,
                                                               const char *const *names,
                                                               const char *const *values, int32_t count,
@@ -214,6 +216,35 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_model_load_from_memory(const void *data
                                                                dctr_model **out);
 /* Frees memory returned by libdeepctr (e.g. dctr_model_save_to_memory). */
 DCTR_API void dctr_free_buffer(void *data);
+
+
+/* ---------------- state, metadata and lifetime (docs/api.md "Services") ---------------- */
+
+/* 1 when the model's optimizer state holds something: the model was trained in this process, or
+ * loaded from a file saved with with_optimizer = 1. (dctr_model_optimizer_bytes is the size the
+ * state takes once training runs, present or not.) */
+DCTR_API int dctr_model_has_optimizer_state(const dctr_model *model);
+/* Epochs run by dctr_model_fit on this model, across save (with optimizer) + load. */
+DCTR_API int64_t dctr_model_epochs_trained(const dctr_model *model);
+
+/* Reference counting for hot swap: dctr_model_new / dctr_model_load return a model holding one
+ * reference; dctr_model_retain adds one; dctr_model_free drops one and frees the model at zero.
+ * Each dctr_predictor holds a reference of its own, so a service may load a new model, point new
+ * requests at it, and call dctr_model_free on the old one at once: the old model lives until its
+ * last predictor is freed. Retain / free are thread-safe (atomic); using a model after your own
+ * last reference is gone is not. Returns model. */
+DCTR_API dctr_model *dctr_model_retain(dctr_model *model);
+
+/* User key/value metadata (UTF-8 strings, < 1 MiB each, at most 4096 keys), saved with the model
+ * and restored by load. value NULL removes the key. Not thread-safe against concurrent readers
+ * of the same model. */
+DCTR_API DCTR_NODISCARD dctr_status dctr_model_set_metadata(dctr_model *model, const char *key,
+                                                           const char *value);
+/* The value of a key (borrowed, valid until the key is changed or the model freed), or NULL. */
+DCTR_API const char *dctr_model_get_metadata(const dctr_model *model, const char *key);
+DCTR_API int32_t dctr_model_metadata_count(const dctr_model *model);
+/* Key i (0 <= i < count) in insertion order, or NULL. */
+DCTR_API const char *dctr_model_metadata_key(const dctr_model *model, int32_t i);
 
 #ifdef __cplusplus
 }

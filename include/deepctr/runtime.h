@@ -48,6 +48,24 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_runtime_info_get(dctr_runtime_info *inf
  * A library never calls this itself: it changes the whole process. */
 DCTR_API dctr_status dctr_blas_use_native_kernel(char **argv);
 
+
+/* Threads (docs/api.md "Threads"). What a call may use:
+ *   - dctr_model_fit: opts.threads (1 by default; 0 = all cores) threads of its own pool, and,
+ *     unless the policy below says otherwise, OpenBLAS set to match for the call (the previous
+ *     count is restored when fit returns);
+ *   - predict / evaluate / a predictor: the calling thread, plus OpenBLAS's own threads for
+ *     the DNN's matrix products (whatever count the process has set: 1 keeps a request on its
+ *     thread). libdeepctr never changes OpenBLAS's count while predicting.
+ * With DCTR_BLAS_THREADS_UNTOUCHED, libdeepctr never calls openblas_set_num_threads at all: a
+ * service that runs many predictions in parallel sets OpenBLAS's count once (usually 1) and
+ * training in the same process does not change it behind its back. Process-wide; call it
+ * before starting threads that train. */
+typedef enum dctr_blas_thread_policy {
+    DCTR_BLAS_THREADS_MANAGED = 0,  /* default: fit sets OpenBLAS's count for its call */
+    DCTR_BLAS_THREADS_UNTOUCHED = 1 /* never touch OpenBLAS's thread count */
+} dctr_blas_thread_policy;
+DCTR_API void dctr_set_blas_thread_policy(dctr_blas_thread_policy policy);
+
 #ifdef __cplusplus
 }
 #endif

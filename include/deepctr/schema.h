@@ -137,6 +137,49 @@ DCTR_API uint64_t dctr_fingerprint64(const void *data, size_t len);
  * string -> Fingerprint64(s) mod (buckets - 1) + 1. */
 DCTR_API int64_t dctr_hash_bucket(const char *s, size_t len, int64_t buckets, int mask_zero);
 
+
+/* ---------------- introspection (docs/api.md "Introspection") ---------------- */
+
+/* Everything the schema knows about one input column, fitted statistics included. Strings are
+ * borrowed from the schema (valid while it lives). Fields that do not apply to the kind are
+ * 0 / NULL / NaN. */
+typedef struct dctr_column_info {
+    uint32_t struct_size;        /* set to sizeof(dctr_column_info) before the call */
+    const char *name;
+    dctr_column_kind kind;
+    /* sparse and varlen */
+    dctr_dtype dtype;
+    int use_hash;
+    int64_t vocabulary_size;     /* table rows (after fitting) */
+    int32_t embedding_dim;
+    const char *embedding_name;  /* the table (shared by columns with the same name) */
+    const char *group_name;
+    int trainable;
+    dctr_oov_policy oov_policy;
+    const char *vocabulary_path; /* NULL unless a vocabulary file was given */
+    int64_t fitted_values;       /* values in the fitted vocabulary; -1 when none was fitted */
+    int64_t first_id;            /* id of the first fitted value (ids below are reserved) */
+    int64_t oov_buckets;
+    /* varlen */
+    int32_t maxlen;
+    dctr_combiner combiner;
+    const char *length_name;
+    const char *weight_name;
+    /* dense */
+    int32_t dimension;
+    dctr_transform transform;
+    float fill_value;
+    /* fitted transform state: MINMAX min / max, STANDARDIZE mean / std; NaN otherwise */
+    double stat_min, stat_max, stat_mean, stat_std;
+} dctr_column_info;
+DCTR_API DCTR_NODISCARD dctr_status dctr_schema_column_info(const dctr_schema *schema, int32_t i,
+                                                           dctr_column_info *out);
+/* The label column's name ("label" unless set) and the sample weight column (NULL if none). */
+DCTR_API const char *dctr_schema_label(const dctr_schema *schema);
+DCTR_API const char *dctr_schema_weight_column(const dctr_schema *schema);
+/* Column i's group name (sparse / varlen), or NULL. */
+DCTR_API const char *dctr_schema_column_group(const dctr_schema *schema, int32_t i);
+
 #ifdef __cplusplus
 }
 #endif

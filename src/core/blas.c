@@ -3,6 +3,8 @@
 
 #include <cblas.h>
 
+#include "deepctr/runtime.h"
+
 void dctr_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
                 int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     if (m <= 0 || n <= 0)
@@ -30,7 +32,19 @@ void dctr_sgemm_naive(bool trans_a, bool trans_b, int m, int n, int k, float alp
     }
 }
 
-void dctr_blas_set_threads(int threads) { openblas_set_num_threads(threads < 1 ? 1 : threads); }
+/* DCTR_BLAS_THREADS_UNTOUCHED (include/deepctr/runtime.h): the library never changes
+ * OpenBLAS's process-wide thread count; the caller owns it. */
+static int blas_untouched;
+
+void dctr_blas_set_threads(int threads) {
+    if (__atomic_load_n(&blas_untouched, __ATOMIC_RELAXED))
+        return;
+    openblas_set_num_threads(threads < 1 ? 1 : threads);
+}
+
+void dctr_set_blas_thread_policy(dctr_blas_thread_policy policy) {
+    __atomic_store_n(&blas_untouched, policy == DCTR_BLAS_THREADS_UNTOUCHED, __ATOMIC_RELAXED);
+}
 
 int dctr_blas_get_threads(void) { return openblas_get_num_threads(); }
 

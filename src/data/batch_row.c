@@ -18,6 +18,7 @@ struct dctr_row_builder {
     uint8_t *w_set;   /* per column: the varlen weight column was given */
     int32_t *counts;  /* per column: varlen elements */
     int label_set, weight_set;
+    int failed;       /* a set call of this row failed: end_row refuses the row */
 };
 
 void dctr_batch_rowbuilder_free(struct dctr_row_builder *b) {
@@ -61,6 +62,7 @@ dctr_status dctr_batch_begin_row(dctr_batch *batch) {
     memset(b->len_set, 0, (size_t)s->ncols);
     memset(b->w_set, 0, (size_t)s->ncols);
     b->label_set = b->weight_set = 0;
+    b->failed = 0;
     b->in_row = 1;
     return DCTR_OK;
 }
@@ -91,7 +93,7 @@ static dctr_status put_column(dctr_batch *batch, int32_t i, const char *v, size_
     return DCTR_OK;
 }
 
-dctr_status dctr_batch_set_string(dctr_batch *batch, const char *column, const char *value) {
+static dctr_status set_string(dctr_batch *batch, const char *column, const char *value) {
     DCTR_TRY(in_row(batch, "dctr_batch_set_string"));
     if (!column)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_batch_set_string: column is NULL");
@@ -157,7 +159,7 @@ dctr_status dctr_batch_set_string(dctr_batch *batch, const char *column, const c
                           column);
 }
 
-dctr_status dctr_batch_set_number(dctr_batch *batch, const char *column, double value) {
+static dctr_status set_number(dctr_batch *batch, const char *column, double value) {
     DCTR_TRY(in_row(batch, "dctr_batch_set_number"));
     if (!column)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_batch_set_number: column is NULL");
@@ -184,13 +186,30 @@ dctr_status dctr_batch_set_number(dctr_batch *batch, const char *column, double 
         dctr_format_int64((int64_t)value, buf);
     else
         snprintf(buf, sizeof buf, "%.17g", value);
-    return dctr_batch_set_string(batch, column, buf);
+    return set_string(batch, column, buf);
+}
+
+/* A failed set leaves the row half-written: the row is marked so that end_row refuses it (the
+ * caller must begin the row again) rather than keep a row with a silently missing value. */
+static dctr_status mark_failed(dctr_batch *batch, dctr_status st) {
+    if (st != DCTR_OK && batch && batch->builder && batch->builder->in_row)
+        batch->builder->failed = 1;
+    return st;
+}
+
+dctr_status dctr_batch_set_string(dctr_batch *batch, const char *column, const char *value) {
+    return mark_failed(batch, set_string(batch, column, value));
+}
+
+dctr_status dctr_batch_set_number(dctr_batch *batch, const char *column, double value) {
+    return mark_failed(batch, set_number(batch, column, value));
 }
 
 dctr_status dctr_batch_set_label(dctr_batch *batch, float label) {
     DCTR_TRY(in_row(batch, "dctr_batch_set_label"));
     if (!isfinite(label))
-        return dctr_set_error(DCTR_ERR_NUMERIC, "row %lld: label is not finite", (long long)batch->n);
+        return mark_failed(batch, dctr_set_error(DCTR_ERR_NUMERIC, "row %lld: label is not finite",
+                                                 (long long)batch->n));
     batch->labels[batch->n] = label;
     batch->builder->label_set = 1;
     return DCTR_OK;
@@ -202,6 +221,11 @@ dctr_status dctr_batch_end_row(dctr_batch *batch) {
     struct dctr_row_builder *b = batch->builder;
     int64_t row = batch->n;
     dctr_loc loc = {NULL, row, 0};
+    if (b->failed) {
+        b->in_row = 0;
+        return dctr_set_error(DCTR_ERR_STATE, "row %lld: a value of this row failed to set; the row is "
+                              "dropped (begin it again)", (long long)row);
+    }
     for (int32_t i = 0; i < s->ncols; i++)
         if (!b->set[i])
             DCTR_TRY(put_column(batch, i, "", 0, &loc));
@@ -290,6 +314,13 @@ dctr_status dctr_batch_add_csv_row(dctr_batch *batch, const char *const *names,
         st = dctr_batch_set_string(batch, name, values[k]);
         k++;
     }
+    /* a whole row names every column, as a CSV header must (an empty value is a missing value;
+     * a column left out is an error, not a silent default) */
+    for (int32_t i = 0; st == DCTR_OK && names && i < s->ncols; i++)
+        if (!batch->builder->set[i])
+            st = dctr_set_error(DCTR_ERR_SCHEMA, "row %lld: missing column '%s' (give every column; an "
+                                "empty value stands for a missing one)", (long long)batch->n,
+                                s->cols[i].name);
     if (st == DCTR_OK)
         st = dctr_batch_end_row(batch);
     else if (batch->builder)

@@ -326,3 +326,19 @@ dctr_status dctr_schema_fit_csv(dctr_schema *s, const char *path, const dctr_csv
     dctr_csv_input_close(&in);
     return st;
 }
+
+/* ---------------- shared with src/data/fit_arrays.c (the same fit on caller arrays) ------- */
+
+#include "data/fit_internal.h"
+
+int dctr_fit_needs_data(const dctr_column *c) { return needs_data(c); }
+int32_t dctr_fit_table_owner(const dctr_schema *s, const dctr_column *c) { return table_owner(s, c); }
+dctr_status dctr_fit_count_key(const dctr_column *c, dctr_vocab *v, const char *s, size_t len,
+                               const dctr_loc *loc) {
+    return count_key(c, v, s, len, loc);
+}
+dctr_status dctr_fit_build_vocab(dctr_schema *s, int32_t owner, const dctr_vocab *counts) {
+    return build_vocab(s, owner, counts);
+}
+dctr_status dctr_fit_load_vocab_files(dctr_schema *s) { return load_vocab_files(s); }
+dctr_status dctr_fit_finish(dctr_schema *s) { return finish(s); }

@@ -573,3 +573,5 @@ dctr_status dctr_container_section(const dctr_container *c, const char *name, dc
     }
     return dctr_set_error(DCTR_ERR_FORMAT, "%s: missing section '%s'", c->label, name);
 }
+
+uint32_t dctr_container_format_version(void) { return FORMAT_VERSION; }

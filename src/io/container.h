@@ -40,4 +40,7 @@ const char *dctr_container_name_at(const dctr_container *c, size_t i);
  * borrows the container's memory. */
 dctr_status dctr_container_section(const dctr_container *c, const char *name, dctr_rbuf *out);
 
+/* The container format version this build writes. */
+uint32_t dctr_container_format_version(void);
+
 #endif

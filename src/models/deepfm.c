@@ -94,6 +94,8 @@ static const dctr_model_ops dfm_ops = {
     .parameter_bytes = dfm_parameter_bytes,
     .optimizer_bytes = dfm_optimizer_bytes,
     .set_threads = dfm_set_threads,
+    .predict_logit = dfm_predict_logit,
+    .embedding_table = dfm_embedding_table,
 };
 
 

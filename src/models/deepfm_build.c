@@ -100,6 +100,27 @@ static dctr_status place_group(const dctr_model *m, dfm *d, int32_t g, int in_fm
     return DCTR_OK;
 }
 
+/* An FM part that the fm_groups leave empty while embedded columns exist (every column in
+ * group "g", fm_groups the default {"default_group"}) would silently train no interaction at
+ * all: an FM model with no embedding table. An explicitly empty list (fm_groups non-NULL,
+ * num_fm_groups 0) asks for that and is allowed. */
+static dctr_status check_fm_groups_used(const dctr_model *m, const dfm *d, const char *const *fm_groups,
+                                        int32_t nfm_groups) {
+    const dctr_schema *s = m->schema;
+    if (!d->use_fm || d->nfm > 0 || nfm_groups == 0)
+        return DCTR_OK;
+    for (int32_t c = 0; c < s->ncols; c++) {
+        const dctr_column *sc = &s->cols[c];
+        if (sc->kind != DCTR_COLUMN_DENSE && in_list(sc->name, m->cfg.dnn_columns, m->cfg.num_dnn_columns))
+            return dctr_set_error(DCTR_ERR_SCHEMA,
+                                  "fm_groups: no column is in group '%s'%s (column '%s' is in group '%s'): "
+                                  "the FM part would be empty; name the columns' groups in fm_groups",
+                                  fm_groups[0], nfm_groups > 1 ? " or the others listed" : "", sc->name,
+                                  s->groups[sc->group]);
+    }
+    return DCTR_OK;
+}
+
 /* FM/DNN part: groups in schema order (FM-only models take just the fm_group columns), then
  * the DNN's dense columns at the end of X. */
 static dctr_status place_fm_dnn(const dctr_model *m, dfm *d) {
@@ -113,6 +134,7 @@ static dctr_status place_fm_dnn(const dctr_model *m, dfm *d) {
         if (d->use_dnn || in_fm)
             DCTR_TRY(place_group(m, d, g, in_fm));
     }
+    DCTR_TRY(check_fm_groups_used(m, d, fm_groups, nfm_groups));
     if (!d->use_dnn)
         return DCTR_OK;
     for (int32_t c = 0; c < s->ncols; c++) {

@@ -153,4 +153,9 @@ void dfm_snapshot_free(void *state);
 dctr_status dfm_save(const dctr_model *model, dctr_container_writer *cw, int with_optimizer);
 dctr_status dfm_load(dctr_model *model, const dctr_container *c);
 
+/* deepfm_services.c */
+dctr_status dfm_predict_logit(const dctr_model *m, void *ws, const dctr_batch *b, float *out,
+                              float *logit);
+float *dfm_embedding_table(const dctr_model *m, int32_t table, int64_t *rows, int32_t *dim);
+
 #endif

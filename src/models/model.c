@@ -223,6 +223,7 @@ dctr_status dctr_model_create(const dctr_schema *schema, const dctr_model_config
     }
     m->schema = owned_schema;
     m->load_param_cap = load_param_cap;
+    m->refcount = 1;
     dctr_status st = DCTR_OK;
     if (!m->schema && schema) /* a libffm-native FFM model has no schema */
         st = dctr_schema_clone(schema, &m->schema);
@@ -270,6 +271,10 @@ dctr_status dctr_model_new(const dctr_schema *schema, const dctr_model_config *c
 void dctr_model_free(dctr_model *model) {
     if (!model)
         return;
+    /* other holders (predictors, dctr_model_retain) keep it alive: see include/deepctr/model.h */
+    if (__atomic_sub_fetch(&model->refcount, 1, __ATOMIC_ACQ_REL) > 0)
+        return;
+    dctr_model_kv_release(model);
     if (model->ops && model->ops->free_impl)
         model->ops->free_impl(model->impl);
     dctr_model_config_release(&model->cfg);
@@ -392,7 +397,13 @@ struct dctr_predictor {
     int32_t max_batch;
     dctr_batch *row; /* one-row batch for predict_row */
     dctr_batch view; /* chunks of batches larger than max_batch */
+    dctr_batch *typed; /* typed serving (model_services.c): max_batch rows, made at first use */
 };
+
+dctr_predictor_parts dctr_predictor_get_parts(dctr_predictor *p) {
+    dctr_predictor_parts parts = {p->model, p->ws, p->max_batch, &p->typed};
+    return parts;
+}
 
 dctr_status dctr_predictor_new(const dctr_model *model, int32_t max_batch, dctr_predictor **out) {
     if (!out)
@@ -403,7 +414,7 @@ dctr_status dctr_predictor_new(const dctr_model *model, int32_t max_batch, dctr_
     dctr_predictor *p = dctr_calloc(1, sizeof(*p));
     if (!p)
         return DCTR_ERR_NOMEM;
-    p->model = model;
+    p->model = dctr_model_retain((dctr_model *)model); /* released by dctr_predictor_free */
     p->max_batch = max_batch;
     dctr_status st = model->ops->workspace_new(model, max_batch, &p->ws);
     if (st == DCTR_OK && model->schema)
@@ -424,7 +435,9 @@ void dctr_predictor_free(dctr_predictor *p) {
     if (p->ws)
         p->model->ops->workspace_free(p->ws);
     dctr_batch_free(p->row);
+    dctr_batch_free(p->typed);
     dctr_batch_view_release(&p->view);
+    dctr_model_free((dctr_model *)p->model);
     dctr_free(p);
 }
 

@@ -21,4 +21,21 @@ dctr_status dctr_model_meta_write(const dctr_model_config *cfg, int64_t steps, d
 /* Reads into cfg (owned lists: release with dctr_model_config_release). */
 dctr_status dctr_model_meta_read(dctr_rbuf *r, dctr_model_config *cfg, int64_t *steps);
 
+/* src/models/model_state.c: the optional "train/state" section (shuffle generator, epochs run)
+ * and the "user/meta" section (key/value metadata); both absent in files of older versions. */
+dctr_status dctr_model_train_state_save(const dctr_model *model, dctr_container_writer *cw);
+dctr_status dctr_model_train_state_load(dctr_model *model, const dctr_container *c);
+dctr_status dctr_model_kv_save(const dctr_model *model, dctr_container_writer *cw);
+dctr_status dctr_model_kv_load(dctr_model *model, const dctr_container *c);
+void dctr_model_kv_release(dctr_model *model);
+
+/* A predictor's insides for typed serving (model_services.c). */
+typedef struct dctr_predictor_parts {
+    const dctr_model *model;
+    void *ws;
+    int32_t max_batch;
+    dctr_batch **typed; /* the predictor's typed-row batch slot (NULL until first use) */
+} dctr_predictor_parts;
+dctr_predictor_parts dctr_predictor_get_parts(dctr_predictor *p);
+
 #endif

@@ -172,6 +172,10 @@ static dctr_status build_container(const dctr_model *model, int with_optimizer,
     }
     if (st == DCTR_OK)
         st = model->ops->save(model, cw, with_optimizer);
+    if (st == DCTR_OK) /* tiny; epochs run are worth knowing even without the optimizer */
+        st = dctr_model_train_state_save(model, cw);
+    if (st == DCTR_OK)
+        st = dctr_model_kv_save(model, cw);
     if (st != DCTR_OK) {
         dctr_cw_free(cw);
         return st;
@@ -246,6 +250,10 @@ static dctr_status load_container(const dctr_container *c, dctr_model **out) {
         st = m->ops->load(m, c);
         if (st == DCTR_OK && m->steps == 0)
             m->steps = steps;
+        if (st == DCTR_OK)
+            st = dctr_model_train_state_load(m, c);
+        if (st == DCTR_OK)
+            st = dctr_model_kv_load(m, c);
     }
     if (st != DCTR_OK) {
         dctr_model_free(m);

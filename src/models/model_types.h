@@ -37,6 +37,14 @@ typedef struct dctr_model_ops {
     /* The thread pool set_threads made, or NULL: fit runs its mini-batch gather on it between
      * steps rather than start threads of its own. May be NULL. */
     struct dctr_pool *(*training_pool)(const dctr_model *model);
+    /* Like predict, also writing the raw logit (before the output activation) into logit[n].
+     * May be NULL: the generic code then inverts the sigmoid of the prediction. */
+    dctr_status (*predict_logit)(const dctr_model *model, void *ws, const dctr_batch *batch, float *out,
+                                 float *logit);
+    /* An embedding table's parameters: row-major [rows * dim] floats (writable: set_embeddings
+     * writes through it), or NULL with *rows = 0 when the table has no embedding in this model.
+     * May be NULL (family without schema tables). */
+    float *(*embedding_table)(const dctr_model *model, int32_t table, int64_t *rows, int32_t *dim);
 } dctr_model_ops;
 
 struct dctr_model {
@@ -51,6 +59,21 @@ struct dctr_model {
      * structure's size with it BEFORE allocating, so a forged header cannot make load allocate
      * more than the file could fill. */
     int64_t load_param_cap;
+    /* Training state that makes fit(a) + save(with optimizer) + load + fit(b) equal fit(a + b):
+     * the shuffle generator after the last epoch, the seed it was started from and the epochs
+     * run (src/train/fit.c; saved in the "train/state" section by model_io.c). */
+    uint64_t shuffle_state[4];
+    uint64_t shuffle_seed;
+    int shuffle_valid;
+    int64_t epochs_done;
+    /* 1 once the optimizer state holds something: trained here, or loaded from a file saved with
+     * it (dctr_model_has_optimizer_state). */
+    int optimizer_state_present;
+    /* User key/value metadata saved with the model (src/models/model_meta.c). */
+    struct dctr_model_kv *kv;
+    int32_t nkv;
+    /* Predictors and other holders (dctr_model_retain); dctr_model_free only frees at zero. */
+    int refcount;
 };
 
 /* Family constructors: fill model->ops and model->impl (model->schema / cfg already set). */

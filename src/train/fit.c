@@ -210,6 +210,10 @@ static dctr_status run_epoch(fit_state *s, int32_t epoch, dctr_rng *shuffle_rng,
     const dctr_fit_options *o = s->o;
     const int64_t n = s->train->n, bs = o->batch_size;
     if (o->shuffle) {
+        /* each epoch shuffles the identity, so its order depends on the generator alone (not on
+         * the last epoch's order, which a resumed fit does not have) */
+        for (int64_t i = 0; i < n; i++)
+            s->perm[i] = i;
         dctr_rng_shuffle_i64(shuffle_rng, s->perm, n);
         /* The shuffle decides which rows form each mini-batch; within a batch the rows are
          * read in dataset order, so the gather walks each column forward (pages and cache
@@ -280,8 +284,15 @@ static dctr_status run_epoch(fit_state *s, int32_t epoch, dctr_rng *shuffle_rng,
 static dctr_status fit_loop(fit_state *s) {
     dctr_model *m = s->model;
     const dctr_fit_options *o = s->o;
+    /* the shuffle continues where the model's last fit left it (also across save + load with
+     * the optimizer), so fit(a) then fit(b) draws the same orders as fit(a + b) */
+    const uint64_t seed = o->shuffle_seed ? o->shuffle_seed : m->cfg.seed;
     dctr_rng shuffle_rng;
-    dctr_rng_init(&shuffle_rng, o->shuffle_seed ? o->shuffle_seed : m->cfg.seed, STREAM_SHUFFLE);
+    if (m->shuffle_valid && m->shuffle_seed == seed)
+        memcpy(shuffle_rng.s, m->shuffle_state, sizeof shuffle_rng.s);
+    else
+        dctr_rng_init(&shuffle_rng, seed, STREAM_SHUFFLE);
+    m->optimizer_state_present = 1;
     dctr_early_stop es;
     dctr_metric monitor = o->monitor;
     if (monitor == DCTR_METRIC_LOGLOSS && m->task == DCTR_TASK_REGRESSION)
@@ -295,6 +306,10 @@ static dctr_status fit_loop(fit_state *s) {
         pg.epochs = o->epochs;
         double loss = 0, reg = 0;
         DCTR_TRY(run_epoch(s, epoch, &shuffle_rng, &pg, &loss, &reg));
+        memcpy(m->shuffle_state, shuffle_rng.s, sizeof m->shuffle_state);
+        m->shuffle_seed = seed;
+        m->shuffle_valid = 1;
+        m->epochs_done++;
         double *tr = h->train + (size_t)(epoch - 1) * DCTR_METRIC_COUNT;
         double *va = h->valid + (size_t)(epoch - 1) * DCTR_METRIC_COUNT;
         dctr_metrics_all(m->task, s->train->labels, s->tpred, s->train->sample_weights,

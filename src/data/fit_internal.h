@@ -1,0 +1,22 @@
+/* The steps of the encoder fit (src/data/fit_encoders.c) that the fit on caller arrays
+ * (src/data/fit_arrays.c) shares, so both give the same vocabularies and statistics. */
+#ifndef DCTR_DATA_FIT_INTERNAL_H
+#define DCTR_DATA_FIT_INTERNAL_H
+
+#include "feature/encode.h"
+#include "feature/schema_internal.h"
+
+/* The column's encoder needs training data (a fitted vocabulary, min/max or mean/std). */
+int dctr_fit_needs_data(const dctr_column *c);
+/* The column owning the counting table of c's embedding table. */
+int32_t dctr_fit_table_owner(const dctr_schema *s, const dctr_column *c);
+/* Counts one raw value (text) of c into v. */
+dctr_status dctr_fit_count_key(const dctr_column *c, dctr_vocab *v, const char *s, size_t len,
+                               const dctr_loc *loc);
+/* The vocabulary of owner's table from the counts (min_count, ids by sorted key). */
+dctr_status dctr_fit_build_vocab(dctr_schema *s, int32_t owner, const dctr_vocab *counts);
+dctr_status dctr_fit_load_vocab_files(dctr_schema *s);
+/* Resolves tables and freezes the schema (fingerprint). */
+dctr_status dctr_fit_finish(dctr_schema *s);
+
+#endif
