@@ -389,6 +389,44 @@ static void test_linear(void **state) {
         check_variants("linear", linear_case, di);
 }
 
+/* ------------------------------------------------------------------ batch norm */
+
+static void bn_case(int di, sink *out) {
+    const int32_t n = dims[di];
+    const int64_t B = 29;
+    dctr_rng rng;
+    dctr_rng_init(&rng, 700 + (uint64_t)di, 0);
+    float *Z = data(&rng, (size_t)(B * n), -3, 3, 0), *gm = data(&rng, (size_t)n, 0.5, 2, 0);
+    float *bt = data(&rng, (size_t)n, -1, 1, 0), *mm = data(&rng, (size_t)n, -1, 1, 0);
+    float *mv = data(&rng, (size_t)n, 0.5, 2, 0), *xh = data(&rng, (size_t)(B * n), 0, 1, 0);
+    float *is = data(&rng, (size_t)n, 0, 1, 0), *Y = data(&rng, (size_t)(B * n), 0, 1, 0);
+    float *dY = data(&rng, (size_t)(B * n), -1, 1, 0), *dZ = data(&rng, (size_t)(B * n), -1, 1, 0);
+    float *dg = data(&rng, (size_t)n, -1, 1, 0), *db = data(&rng, (size_t)n, -1, 1, 0);
+    /* with and without scale / shift, with and without xhat, and in place (Y = Z) */
+    dctr_bn_forward_train(Z, B, n, (di & 1) ? gm : NULL, (di & 1) ? bt : NULL, 1e-3f, 0.99f, mm,
+                          mv, (di & 2) ? NULL : xh, is, Y);
+    put(out, Y, (size_t)(B * n));
+    put(out, mm, (size_t)n);
+    put(out, mv, (size_t)n);
+    put(out, is, (size_t)n);
+    dctr_bn_forward_train(Z, B, n, gm, bt, 1e-3f, 0.99f, NULL, NULL, xh, is, Z);
+    put(out, Z, (size_t)(B * n));
+    put(out, xh, (size_t)(B * n));
+    dctr_bn_backward(dY, xh, is, B, n, (di & 1) ? gm : NULL, dg, (di & 2) ? NULL : db, dZ);
+    put(out, dZ, (size_t)(B * n));
+    put(out, dg, (size_t)n);
+    put(out, db, (size_t)n);
+    float *bufs[] = {Z, gm, bt, mm, mv, xh, is, Y, dY, dZ, dg, db};
+    for (int i = 0; i < 12; i++)
+        dctr_aligned_free(bufs[i]);
+}
+
+static void test_batch_norm(void **state) {
+    (void)state;
+    for (int di = 0; di < NDIMS; di++)
+        check_variants("batch norm", bn_case, di);
+}
+
 /* ------------------------------------------------------------------ own exp / sigmoid / tanh */
 
 static double rel(double got, double ref) { return fabs(got - ref) / fabs(ref); }
@@ -461,6 +499,7 @@ int main(void) {
         cmocka_unit_test(test_activations),       cmocka_unit_test(test_optimizers),
         cmocka_unit_test(test_embedding),         cmocka_unit_test(test_pooling),
         cmocka_unit_test(test_linear),            cmocka_unit_test(test_poly_accuracy),
+        cmocka_unit_test(test_batch_norm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
  * per tile, W read in place (its rows are contiguous in N, so no packing is needed). Which
  * tile computes an element never changes its instruction sequence: one accumulator, k in order. */
 #include "core/gemm_rows.h"
+#include "core/simd.h"
 
 #include <string.h>
 
@@ -124,5 +125,5 @@ void dctr_gemm_rows(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N
                     float *Z, int64_t ldz) {
     if (B <= 0 || N <= 0)
         return;
-    dctr_gemm_rows_variant(dctr_cpu_simd_level())(X, ldx, B, K, N, W, Z, ldz);
+    dctr_gemm_rows_variant(dctr_kernel_level())(X, ldx, B, K, N, W, Z, ldz);
 }

@@ -21,7 +21,7 @@
 typedef void (*dctr_gemm_rows_fn)(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N,
                                   const float *W, float *Z, int64_t ldz);
 
-/* The variant for dctr_cpu_simd_level(). */
+/* The variant for dctr_kernel_level() (core/simd.h). */
 void dctr_gemm_rows(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N, const float *W,
                     float *Z, int64_t ldz);
 /* The variant compiled for `level` (tests and benchmarks; the CPU must be able to run it). */

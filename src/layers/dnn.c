@@ -14,7 +14,6 @@
 #include "layers/activation.h"
 #include "layers/init.h"
 
-#define CHUNK 256 /* columns per stack-buffer chunk in the BN reductions */
 
 /* ---------------------------------------------------------------- configuration */
 
@@ -263,101 +262,6 @@ void dctr_dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t l
 }
 
 /* ---------------------------------------------------------------- batch norm */
-
-void dctr_bn_forward_train(const float *Z, int64_t B, int32_t n, const float *gamma,
-                           const float *beta, float eps, float momentum, float *moving_mean,
-                           float *moving_var, float *xhat, float *istd, float *Y) {
-    double s1[CHUNK], s2[CHUNK];
-    float mu[CHUNK], is[CHUNK];
-    for (int32_t c0 = 0; c0 < n; c0 += CHUNK) {
-        int32_t nc = n - c0 < CHUNK ? n - c0 : CHUNK;
-        memset(s1, 0, sizeof s1);
-        memset(s2, 0, sizeof s2);
-        for (int64_t b = 0; b < B; b++) {
-            const float *z = Z + b * n + c0;
-            for (int32_t j = 0; j < nc; j++)
-                s1[j] += z[j];
-        }
-        for (int32_t j = 0; j < nc; j++)
-            s1[j] /= (double)B;
-        for (int64_t b = 0; b < B; b++) {
-            const float *z = Z + b * n + c0;
-            for (int32_t j = 0; j < nc; j++) {
-                double d = z[j] - s1[j];
-                s2[j] += d * d;
-            }
-        }
-        for (int32_t j = 0; j < nc; j++) {
-            double var = s2[j] / (double)B; /* biased, as tf.nn.moments */
-            mu[j] = (float)s1[j];
-            is[j] = (float)(1.0 / sqrt(var + eps));
-            if (istd)
-                istd[c0 + j] = is[j];
-            if (moving_mean) {
-                moving_mean[c0 + j] = momentum * moving_mean[c0 + j] + (1.0f - momentum) * mu[j];
-                moving_var[c0 + j] = momentum * moving_var[c0 + j] + (1.0f - momentum) * (float)var;
-            }
-        }
-        for (int64_t b = 0; b < B; b++) {
-            const float *z = Z + b * n + c0;
-            float *y = Y + b * n + c0;
-            float *xh = xhat ? xhat + b * n + c0 : NULL;
-            for (int32_t j = 0; j < nc; j++) {
-                float h = (z[j] - mu[j]) * is[j];
-                if (xh)
-                    xh[j] = h;
-                float g = gamma ? gamma[c0 + j] : 1.0f, be = beta ? beta[c0 + j] : 0.0f;
-                y[j] = g * h + be;
-            }
-        }
-    }
-}
-
-void dctr_bn_forward_infer(const float *Z, int64_t B, int32_t n, const float *gamma,
-                           const float *beta, float eps, const float *moving_mean,
-                           const float *moving_var, float *Y) {
-    for (int64_t b = 0; b < B; b++) {
-        const float *z = Z + b * n;
-        float *y = Y + b * n;
-        for (int32_t j = 0; j < n; j++) {
-            float h = (z[j] - moving_mean[j]) / sqrtf(moving_var[j] + eps);
-            y[j] = (gamma ? gamma[j] : 1.0f) * h + (beta ? beta[j] : 0.0f);
-        }
-    }
-}
-
-void dctr_bn_backward(const float *dY, const float *xhat, const float *istd, int64_t B, int32_t n,
-                      const float *gamma, float *dgamma, float *dbeta, float *dZ) {
-    /* dZ = istd / B * (B dxh - sum dxh - xhat sum(dxh xhat)), dxh = dY gamma */
-    double sd[CHUNK], sdx[CHUNK];
-    for (int32_t c0 = 0; c0 < n; c0 += CHUNK) {
-        int32_t nc = n - c0 < CHUNK ? n - c0 : CHUNK;
-        memset(sd, 0, sizeof sd);
-        memset(sdx, 0, sizeof sdx);
-        for (int64_t b = 0; b < B; b++) {
-            const float *dy = dY + b * n + c0, *xh = xhat + b * n + c0;
-            for (int32_t j = 0; j < nc; j++) {
-                sd[j] += dy[j];
-                sdx[j] += (double)dy[j] * xh[j];
-            }
-        }
-        for (int32_t j = 0; j < nc; j++) {
-            if (dgamma)
-                dgamma[c0 + j] += (float)sdx[j];
-            if (dbeta)
-                dbeta[c0 + j] += (float)sd[j];
-        }
-        for (int64_t b = 0; b < B; b++) {
-            const float *dy = dY + b * n + c0, *xh = xhat + b * n + c0;
-            float *dz = dZ + b * n + c0;
-            for (int32_t j = 0; j < nc; j++) {
-                float g = gamma ? gamma[c0 + j] : 1.0f;
-                float m1 = (float)(sd[j] / (double)B), m2 = (float)(sdx[j] / (double)B);
-                dz[j] += g * istd[c0 + j] * (dy[j] - m1 - xh[j] * m2);
-            }
-        }
-    }
-}
 
 /* ---------------------------------------------------------------- activations */
 /* The kernels live in activation.c (one body per SIMD level); these keep the local names. */
