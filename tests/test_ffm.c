@@ -11,7 +11,7 @@
 
 #include "core/rng.h"
 #include "deepctr/ffm.h"
-#include "models/ffm_model.h"
+#include "models/ffm/ffm.h"
 #include "test_env.h"
 
 static float *blockp(dctr_ffm_weights *w, int64_t j, int32_t f) { return w->W + (size_t)j * w->row + (size_t)f * w->blk; }

@@ -15,7 +15,7 @@
 #include "deepctr/deepctr.h"
 #include "core/alloc.h"
 #include "io/container.h"
-#include "models/ffm_model.h"
+#include "models/ffm/ffm.h"
 #include "test_env.h"
 
 static dctr_ffm_data *small_train(void) {

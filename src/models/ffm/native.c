@@ -10,9 +10,8 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/rng.h"
-#include "models/ffm_model.h"
-
-#define FFM_MAX_THREADS 64
+#include "models/ffm/ffm.h"
+#include "train/metrics.h"
 
 void dctr_ffm_options_default(dctr_ffm_options *o) {
     memset(o, 0, sizeof *o);
@@ -45,13 +44,47 @@ static dctr_status check_options(const dctr_ffm_options *o) {
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: learning rate must be > 0 (got %g)", o->eta);
     if (!(o->lambda >= 0) || !isfinite(o->lambda))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: lambda must be >= 0 (got %g)", o->lambda);
-    if (o->threads < 1 || o->threads > FFM_MAX_THREADS)
+    if (o->threads < 1 || o->threads > DCTR_MAX_THREADS)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: threads must be in [1, %d] (got %d)",
-                              FFM_MAX_THREADS, o->threads);
+                              DCTR_MAX_THREADS, o->threads);
     if (o->task != DCTR_TASK_BINARY && o->task != DCTR_TASK_REGRESSION)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: unknown task %d", (int)o->task);
     if (o->chunk_rows < 1)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: chunk_rows must be >= 1");
+    return DCTR_OK;
+}
+
+/* Label rule of the FFM objective (libffm's file format): a binary label is positive when > 0, so
+ * 0/1 and -1/+1 files both work. The labels are binarised to 0/1 here and handed to the library's
+ * one set of metrics (src/train/metrics.c, positive at >= 0.5); AUC ranks the outputs t, and
+ * logloss is computed from t exactly (log1p(exp(-s t)), as libffm prints it, no clipping). */
+dctr_status dctr_ffm_metrics(const float *t, const float *labels, int64_t n, int regression,
+                             double values[DCTR_METRIC_COUNT]) {
+    for (int i = 0; i < DCTR_METRIC_COUNT; i++)
+        values[i] = NAN;
+    if (n <= 0)
+        return DCTR_OK;
+    if (regression) {
+        dctr_metrics_all(DCTR_TASK_REGRESSION, labels, t, NULL, n, values);
+        values[DCTR_METRIC_LOSS] = values[DCTR_METRIC_MSE];
+        return DCTR_OK;
+    }
+    float *y = dctr_malloc((size_t)n * 2 * sizeof *y);
+    if (!y)
+        return DCTR_ERR_NOMEM;
+    float *p = y + n;
+    double loss = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float kappa;
+        loss += dctr_ffm_loss(t[i], labels[i], 0, &kappa);
+        y[i] = labels[i] > 0 ? 1.0f : 0.0f;
+        p[i] = (float)(1.0 / (1.0 + exp(-(double)t[i])));
+    }
+    dctr_metrics_all(DCTR_TASK_BINARY, y, p, NULL, n, values);
+    values[DCTR_METRIC_AUC] = dctr_metric_auc(y, t, NULL, n); /* t: no ties from saturation */
+    values[DCTR_METRIC_LOGLOSS] = loss / (double)n;
+    values[DCTR_METRIC_LOSS] = values[DCTR_METRIC_LOGLOSS];
+    dctr_free(y);
     return DCTR_OK;
 }
 
@@ -70,7 +103,7 @@ typedef struct {
     dctr_ffm_step st;
     int normalize, regression, update;
     float *t_out;          /* [rows] by row index, may be NULL */
-    double loss[FFM_MAX_THREADS];
+    double loss[DCTR_MAX_THREADS];
 } pass_ctx;
 
 static void pass_worker(void *p, int worker, int64_t begin, int64_t end) {
@@ -96,7 +129,7 @@ static double run_pass(dctr_pool *pool, pass_ctx *c, int64_t rows) {
     memset(c->loss, 0, sizeof c->loss);
     dctr_pool_run(pool, rows, pass_worker, c);
     double s = 0;
-    for (int i = 0; i < FFM_MAX_THREADS; i++)
+    for (int i = 0; i < DCTR_MAX_THREADS; i++)
         s += c->loss[i];
     return s;
 }

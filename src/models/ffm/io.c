@@ -10,7 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "models/ffm_model.h"
+#include "models/ffm/ffm.h"
 
 #define FFM_IO_VERSION 1u
 

@@ -13,7 +13,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "layers/dnn.h"
-#include "models/ffm_model.h"
+#include "models/ffm/ffm.h"
 #include "optim/optim.h"
 
 #define DEEP_IO_VERSION 1u

@@ -1,6 +1,6 @@
 /* The FFM family's dctr_model ops: construction (libffm-native and from feature columns),
  * batch predict / train_step for the generic fit loop, snapshots, sizes, threads. */
-#include "models/ffm_model.h"
+#include "models/ffm/ffm.h"
 
 #include <math.h>
 #include <string.h>
@@ -239,7 +239,7 @@ static dctr_status train_step(dctr_model *model, const dctr_batch *batch, double
     if (impl->deep)
         return dctr_ffm_deep_train_step(model, batch, data_loss, reg_loss, pred);
     int threads = impl->pool ? dctr_pool_threads(impl->pool) : 1;
-    double loss[64] = {0};
+    double loss[DCTR_MAX_THREADS] = {0};
     dctr_status st = DCTR_OK;
     step_ctx c = {model, batch, loss, pred, &st};
     /* Rows of the batch run one by one with per-sample AdaGrad on the pooled form (libffm's
@@ -268,8 +268,8 @@ static dctr_status set_threads(dctr_model *model, int32_t threads) {
     dctr_ffm_impl *impl = model->impl;
     if (threads < 1)
         threads = 1;
-    if (threads > 64)
-        threads = 64;
+    if (threads > DCTR_MAX_THREADS)
+        threads = DCTR_MAX_THREADS;
     if (impl->pool && dctr_pool_threads(impl->pool) == threads)
         return DCTR_OK;
     dctr_pool_free(impl->pool);
