@@ -224,6 +224,13 @@ static void test_v1_model_file_still_loads(void **state) {
     assert_int_equal(dctr_ffm_predict(m, d, p), DCTR_OK);
     for (int i = 0; i < 8; i++)
         assert_true(fabsf(p[i] - fixture_v1_pred[i]) <= 1e-5f);
+    /* saving it again (sections now streamed at save time) gives the same bytes */
+    void *buf = NULL;
+    size_t size = 0;
+    assert_int_equal(dctr_model_save_to_memory(m, 1, &buf, &size), DCTR_OK);
+    assert_int_equal(size, sizeof fixture_v1);
+    assert_memory_equal(buf, fixture_v1, size);
+    dctr_free_buffer(buf);
     dctr_ffm_data_free(d);
     dctr_model_free(m);
 }
