@@ -124,28 +124,6 @@ int32_t dctr_ffm_row_nodes(const dctr_ffm_impl *impl, const dctr_batch *batch, i
     return n;
 }
 
-dctr_status dctr_ffm_check_sections(const dctr_schema *s, const dctr_model_config *cfg, const dctr_container *c) {
-    if (!s)
-        return DCTR_OK; /* libffm-native: ops->load validates the shape before allocating */
-    double rows = 0;
-    for (int32_t t = 0; t < s->ntables; t++)
-        rows += s->tables[t].vocab_size > 0 ? (double)s->tables[t].vocab_size : 0;
-    for (int32_t i = 0; i < s->ncols; i++)
-        if (s->cols[i].kind == DCTR_COLUMN_DENSE)
-            rows += s->cols[i].dense_dim;
-    double k = cfg->ffm_k > 0 ? cfg->ffm_k : 4;
-    double need = rows * (double)s->ncols * k * sizeof(float);
-    dctr_rbuf r;
-    DCTR_TRY(dctr_container_section(c, "ffm.params", &r));
-    if (need > (double)dctr_rbuf_remaining(&r))
-        return dctr_set_error(DCTR_ERR_FORMAT,
-                              "ffm.params: the schema implies %.0f bytes of FFM weights, the section has %zu",
-                              need, dctr_rbuf_remaining(&r));
-    if (cfg->type == DCTR_MODEL_DEEPFFM)
-        return dctr_ffm_deep_check_section(s, cfg, c);
-    return DCTR_OK;
-}
-
 /* ---- the pooled form ----
  * The pooled FFM form of the feature-column path (FFM and DeepFFM models built from a schema).
  * Field f's vector toward target field g is P[f][g] = sum over f's nodes of v_a w[j_a, g] (one

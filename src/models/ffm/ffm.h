@@ -52,7 +52,20 @@ typedef struct dctr_ffm_impl {
     int32_t threads;
 } dctr_ffm_impl;
 
-extern const dctr_model_ops dctr_ffm_ops;
+/* Three model ops tables over the same impl (no type branches inside the ops): the
+ * feature-column FFM (model.c), the libffm-native FFM (model.c: no dctr_batch predict/train, it
+ * has no columns) and DeepFFM (deep.c). The ops they share: */
+extern const dctr_model_ops dctr_ffm_ops, dctr_ffm_native_ops, dctr_deepffm_ops;
+int dctr_ffm_family(const dctr_model *model); /* one of the three */
+void dctr_ffm_op_free_impl(void *impl);
+struct dctr_pool *dctr_ffm_op_training_pool(const dctr_model *model);
+dctr_status dctr_ffm_op_snapshot(const dctr_model *model, void **state);
+dctr_status dctr_ffm_op_restore(dctr_model *model, const void *state);
+void dctr_ffm_op_snapshot_free(void *state);
+int64_t dctr_ffm_op_num_parameters(const dctr_model *model);
+int64_t dctr_ffm_op_parameter_bytes(const dctr_model *model);
+int64_t dctr_ffm_op_optimizer_bytes(const dctr_model *model);
+dctr_status dctr_ffm_op_set_threads(dctr_model *model, int32_t threads);
 
 /* A new libffm-native model with allocated (uninitialised) weights. */
 dctr_status dctr_ffm_native_new(int32_t m, int64_t n, int32_t k, int use_linear, int normalize,
@@ -103,12 +116,6 @@ int64_t dctr_ffm_deep_state_floats(const dctr_ffm_deep *d); /* params + non-trai
 int64_t dctr_ffm_deep_opt_floats(const dctr_ffm_deep *d);
 void dctr_ffm_deep_copy_out(const dctr_ffm_deep *d, float *dst);
 void dctr_ffm_deep_copy_in(dctr_ffm_deep *d, const float *src);
-dctr_status dctr_ffm_deep_ws_new(const dctr_model *model, int32_t max_batch, void **out);
-int dctr_ffm_deep_ws_is(const void *ws);
-void dctr_ffm_deep_ws_free(void *ws);
-dctr_status dctr_ffm_deep_predict(const dctr_model *model, void *ws, const dctr_batch *b, float *out);
-dctr_status dctr_ffm_deep_train_step(dctr_model *model, const dctr_batch *b, double *data_loss,
-                                     double *reg_loss, float *pred);
 dctr_status dctr_ffm_deep_save(const dctr_ffm_deep *d, dctr_container_writer *cw, int with_optimizer);
 dctr_status dctr_ffm_deep_load(dctr_ffm_deep *d, const dctr_container *c);
 

@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "feature/schema_types.h"
 #include "models/ffm/ffm.h"
 
 #define FFM_IO_VERSION 1u
@@ -88,8 +89,6 @@ dctr_status dctr_ffm_save_sections(const dctr_model *model, dctr_container_write
     if (!impl->w.W)
         return dctr_set_error(DCTR_ERR_STATE, "FFM save: the model has no weights");
     DCTR_TRY(dctr_cw_add_stream(cw, "ffm.params", section_bytes(impl, 0), produce_params, impl));
-    if (impl->deep)
-        DCTR_TRY(dctr_ffm_deep_save(impl->deep, cw, with_optimizer));
     if (!with_optimizer)
         return DCTR_OK;
     return dctr_cw_add_stream(cw, "ffm.opt", section_bytes(impl, 1), produce_opt, impl);
@@ -194,8 +193,6 @@ dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c) {
     model->cfg.ffm_linear = use_linear;
     model->cfg.ffm_normalize = normalize;
     DCTR_TRY(get_block(&r, &impl->w, 0));
-    if (impl->deep)
-        DCTR_TRY(dctr_ffm_deep_load(impl->deep, c));
     if (!dctr_container_has(c, "ffm.opt")) {
         float *p = impl->w.W;
         for (int64_t j = 0; j < n; j++)
@@ -220,4 +217,26 @@ dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c) {
         return dctr_set_error(DCTR_ERR_FORMAT, "ffm.opt: version or shape differs from ffm.params");
     DCTR_TRY(check_shape(m, n, k, use_linear, &r));
     return get_block(&r, &impl->w, 1);
+}
+
+dctr_status dctr_ffm_check_sections(const dctr_schema *s, const dctr_model_config *cfg, const dctr_container *c) {
+    if (!s)
+        return DCTR_OK; /* libffm-native: ops->load validates the shape before allocating */
+    double rows = 0;
+    for (int32_t t = 0; t < s->ntables; t++)
+        rows += s->tables[t].vocab_size > 0 ? (double)s->tables[t].vocab_size : 0;
+    for (int32_t i = 0; i < s->ncols; i++)
+        if (s->cols[i].kind == DCTR_COLUMN_DENSE)
+            rows += s->cols[i].dense_dim;
+    double k = cfg->ffm_k > 0 ? cfg->ffm_k : 4;
+    double need = rows * (double)s->ncols * k * sizeof(float);
+    dctr_rbuf r;
+    DCTR_TRY(dctr_container_section(c, "ffm.params", &r));
+    if (need > (double)dctr_rbuf_remaining(&r))
+        return dctr_set_error(DCTR_ERR_FORMAT,
+                              "ffm.params: the schema implies %.0f bytes of FFM weights, the section has %zu",
+                              need, dctr_rbuf_remaining(&r));
+    if (cfg->type == DCTR_MODEL_DEEPFFM)
+        return dctr_ffm_deep_check_section(s, cfg, c);
+    return DCTR_OK;
 }

@@ -506,10 +506,10 @@ dctr_status dctr_ffm_train_on_disk(const char *train_path, const char *valid_pat
 /* ---- prediction ---- */
 
 static dctr_status native_impl(const dctr_model *model, const dctr_ffm_impl **out) {
-    if (!model || model->type != DCTR_MODEL_FFM || model->ops != &dctr_ffm_ops)
+    if (!dctr_ffm_family(model))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "not an FFM model");
     const dctr_ffm_impl *impl = model->impl;
-    if (!impl->native || !impl->w.W)
+    if (model->ops != &dctr_ffm_native_ops || !impl->w.W)
         return dctr_set_error(DCTR_ERR_UNSUPPORTED,
                               "this FFM model was built from feature columns: predict it with "
                               "dctr_model_predict on a dataset");
@@ -623,14 +623,14 @@ dctr_status dctr_ffm_predict_file(const dctr_model *model, const char *data_path
 }
 
 int dctr_ffm_is_native(const dctr_model *model) {
-    return model && model->ops == &dctr_ffm_ops && ((const dctr_ffm_impl *)model->impl)->native;
+    return model && model->ops == &dctr_ffm_native_ops;
 }
 int32_t dctr_ffm_num_fields(const dctr_model *model) {
-    return model && model->ops == &dctr_ffm_ops ? ((const dctr_ffm_impl *)model->impl)->w.m : 0;
+    return dctr_ffm_family(model) ? ((const dctr_ffm_impl *)model->impl)->w.m : 0;
 }
 int64_t dctr_ffm_num_features(const dctr_model *model) {
-    return model && model->ops == &dctr_ffm_ops ? ((const dctr_ffm_impl *)model->impl)->w.n : 0;
+    return dctr_ffm_family(model) ? ((const dctr_ffm_impl *)model->impl)->w.n : 0;
 }
 int32_t dctr_ffm_k(const dctr_model *model) {
-    return model && model->ops == &dctr_ffm_ops ? ((const dctr_ffm_impl *)model->impl)->w.k : 0;
+    return dctr_ffm_family(model) ? ((const dctr_ffm_impl *)model->impl)->w.k : 0;
 }
