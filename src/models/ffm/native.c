@@ -16,17 +16,19 @@
 void dctr_ffm_options_default(dctr_ffm_options *o) {
     memset(o, 0, sizeof *o);
     o->struct_size = sizeof *o;
-    o->k = 4;
+    dctr_model_config_default(&o->model, DCTR_MODEL_FFM);
+    o->model.ffm_k = 4;
+    o->model.ffm_normalize = 1;
+    o->model.ffm_linear = 0;
+    o->model.task = DCTR_TASK_BINARY;
+    o->model.seed = 1;
+    dctr_optimizer_config_default(&o->model.optimizer, DCTR_OPT_ADAGRAD);
+    o->model.optimizer.learning_rate = 0.2;
+    o->model.l2_embedding = 2e-5f;
     o->epochs = 15;
-    o->eta = 0.2;
-    o->lambda = 2e-5;
-    o->normalize = 1;
     o->auto_stop = 0;
     o->threads = 1;
-    o->seed = 1;
     o->shuffle = 1;
-    o->use_linear = 0;
-    o->task = DCTR_TASK_BINARY;
     o->chunk_rows = 65536;
 }
 
@@ -36,19 +38,21 @@ static dctr_status check_options(const dctr_ffm_options *o) {
     if (o->struct_size != sizeof *o)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_options: struct_size %u, expected %zu "
                               "(call dctr_ffm_options_default)", o->struct_size, sizeof *o);
-    if (o->k < 1 || o->k > 1024)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: k must be in [1, 1024] (got %d)", o->k);
+    const dctr_model_config *m = &o->model;
+    if (m->ffm_k < 1 || m->ffm_k > 1024)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: k must be in [1, 1024] (got %d)", m->ffm_k);
     if (o->epochs < 1)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: epochs must be >= 1 (got %d)", o->epochs);
-    if (!(o->eta > 0) || !isfinite(o->eta))
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: learning rate must be > 0 (got %g)", o->eta);
-    if (!(o->lambda >= 0) || !isfinite(o->lambda))
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: lambda must be >= 0 (got %g)", o->lambda);
+    if (!(m->optimizer.learning_rate > 0) || !isfinite(m->optimizer.learning_rate))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: learning rate must be > 0 (got %g)",
+                              m->optimizer.learning_rate);
+    if (!(m->l2_embedding >= 0) || !isfinite(m->l2_embedding))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: lambda must be >= 0 (got %g)", (double)m->l2_embedding);
     if (o->threads < 1 || o->threads > DCTR_MAX_THREADS)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: threads must be in [1, %d] (got %d)",
                               DCTR_MAX_THREADS, o->threads);
-    if (o->task != DCTR_TASK_BINARY && o->task != DCTR_TASK_REGRESSION)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: unknown task %d", (int)o->task);
+    if (m->task != DCTR_TASK_BINARY && m->task != DCTR_TASK_REGRESSION)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: unknown task %d", (int)m->task);
     if (o->chunk_rows < 1)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: chunk_rows must be >= 1");
     return DCTR_OK;
@@ -233,8 +237,8 @@ typedef struct {
 static dctr_status validate(dctr_pool *pool, dctr_ffm_weights *w, const dctr_ffm_options *o,
                             const valid_src *vs, double *loss, double *auc) {
     double values[DCTR_METRIC_COUNT];
-    int regression = o->task == DCTR_TASK_REGRESSION;
-    pass_ctx c = {.w = w, .normalize = o->normalize, .regression = regression};
+    int regression = o->model.task == DCTR_TASK_REGRESSION;
+    pass_ctx c = {.w = w, .normalize = o->model.ffm_normalize, .regression = regression};
     if (vs->mem) {
         float *t = dctr_malloc((size_t)(vs->mem->rows > 0 ? vs->mem->rows : 1) * sizeof *t);
         if (!t)
@@ -306,9 +310,9 @@ typedef struct {
 static dctr_status train_epoch(dctr_pool *pool, dctr_ffm_weights *w, const dctr_ffm_options *o,
                                dctr_rng *rng, train_src *ts, int64_t *order, double *loss_out) {
     pass_ctx c = {.w = w,
-                  .st = {(float)o->eta, (float)o->lambda},
-                  .normalize = o->normalize,
-                  .regression = o->task == DCTR_TASK_REGRESSION,
+                  .st = {(float)o->model.optimizer.learning_rate, o->model.l2_embedding},
+                  .normalize = o->model.ffm_normalize,
+                  .regression = o->model.task == DCTR_TASK_REGRESSION,
                   .update = 1};
     double loss = 0;
     if (ts->mem) {
@@ -349,12 +353,12 @@ static dctr_status fit(dctr_model *model, const dctr_ffm_options *o, train_src *
                        dctr_ffm_epoch_fn cb, void *user, int64_t order_len) {
     dctr_ffm_impl *impl = model->impl;
     dctr_ffm_weights *w = &impl->w;
-    dctr_ffm_weights_init(w, o->seed);
-    impl->eta = (float)o->eta;
-    impl->lambda = (float)o->lambda;
-    impl->seed = o->seed;
+    dctr_ffm_weights_init(w, o->model.seed);
+    impl->eta = (float)o->model.optimizer.learning_rate;
+    impl->lambda = o->model.l2_embedding;
+    impl->seed = o->model.seed;
     dctr_rng rng;
-    dctr_rng_init(&rng, o->seed, 0x53485546 /* shuffle stream */);
+    dctr_rng_init(&rng, o->model.seed, 0x53485546 /* shuffle stream */);
     dctr_pool *pool = NULL;
     dctr_ffm_weights prev = {0};
     int have_valid = vs->mem || vs->path;
@@ -403,6 +407,13 @@ static dctr_status fit(dctr_model *model, const dctr_ffm_options *o, train_src *
     return s;
 }
 
+/* The model's own config records what trained it (the scalar fields of opts->model). */
+static void native_config(dctr_model *model, const dctr_ffm_options *o) {
+    model->cfg.seed = o->model.seed;
+    model->cfg.optimizer = o->model.optimizer;
+    model->cfg.l2_embedding = o->model.l2_embedding;
+}
+
 dctr_status dctr_ffm_train(const dctr_ffm_data *train, const dctr_ffm_data *valid,
                            const dctr_ffm_options *opts, dctr_ffm_epoch_fn cb, void *user, dctr_model **out) {
     if (!train || !out)
@@ -417,9 +428,9 @@ dctr_status dctr_ffm_train(const dctr_ffm_data *train, const dctr_ffm_data *vali
     if (train->rows < 1 || train->num_fields < 1 || train->num_features < 1)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_train: the training data has no features");
     dctr_model *model = NULL;
-    DCTR_TRY(dctr_ffm_native_new(train->num_fields, train->num_features, o.k, o.use_linear, o.normalize,
-                                 o.task, &model));
-    model->cfg.seed = o.seed;
+    DCTR_TRY(dctr_ffm_native_new(train->num_fields, train->num_features, o.model.ffm_k, o.model.ffm_linear,
+                                 o.model.ffm_normalize, o.model.task, &model));
+    native_config(model, &o);
     train_src ts = {.mem = train, .rows = train->rows};
     valid_src vs = {.mem = valid};
     dctr_status s = fit(model, &o, &ts, &vs, cb, user, train->rows);
@@ -485,9 +496,10 @@ dctr_status dctr_ffm_train_on_disk(const char *train_path, const char *valid_pat
     if (s == DCTR_OK && (ts.rows < 1 || m < 1 || n < 1))
         s = dctr_set_error(DCTR_ERR_INVALID_ARG, "%s: the training data has no features", train_path);
     if (s == DCTR_OK)
-        s = dctr_ffm_native_new(m, n, o.k, o.use_linear, o.normalize, o.task, &model);
+        s = dctr_ffm_native_new(m, n, o.model.ffm_k, o.model.ffm_linear, o.model.ffm_normalize, o.model.task,
+                                &model);
     if (s == DCTR_OK) {
-        model->cfg.seed = o.seed;
+        native_config(model, &o);
         valid_src vs = {.path = valid_path, .chunk_rows = o.chunk_rows};
         s = fit(model, &o, &ts, &vs, cb, user, o.chunk_rows);
     }
