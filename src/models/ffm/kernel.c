@@ -6,7 +6,11 @@
 #include "models/ffm/kernel.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -17,6 +21,47 @@
 #include <emmintrin.h>
 #define FFM_SSE 1
 #endif
+
+/* A large table is read at random, a few blocks per feature row: with 4 KB pages nearly every
+ * row costs TLB misses. A table of HUGE_MIN bytes or more is mapped directly and Linux is asked
+ * for transparent huge pages (its default THP mode, "madvise", grants them only on request,
+ * and only to pages not yet touched, hence not through dctr_alloc_floats, which zeroes).
+ * Advisory: where refused, the table simply keeps 4 KB pages. */
+#define HUGE_PAGE ((size_t)2 << 20)
+#define HUGE_MIN ((size_t)32 << 20)
+
+static float *table_alloc(size_t bytes, size_t *mapped) {
+    *mapped = 0;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (bytes >= HUGE_MIN) {
+        size_t len = dctr_round_up(bytes, HUGE_PAGE) + HUGE_PAGE; /* room to start on a 2 MB boundary */
+        char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED) {
+            char *a = (char *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+            if (a > p)
+                munmap(p, (size_t)(a - p));
+            size_t keep = len - (size_t)(a - p), need = dctr_round_up(bytes, HUGE_PAGE);
+            if (keep > need)
+                munmap(a + need, keep - need);
+            (void)madvise(a, need, MADV_HUGEPAGE);
+            *mapped = need;
+            return (float *)a;
+        }
+    }
+#endif
+    return dctr_alloc_floats(bytes / sizeof(float));
+}
+
+static void table_free(float *p, size_t mapped) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (mapped) {
+        munmap(p, mapped);
+        return;
+    }
+#endif
+    (void)mapped;
+    dctr_aligned_free(p);
+}
 
 dctr_status dctr_ffm_weights_alloc(dctr_ffm_weights *w, int32_t m, int64_t n, int32_t k, int use_linear) {
     memset(w, 0, sizeof *w);
@@ -34,7 +79,7 @@ dctr_status dctr_ffm_weights_alloc(dctr_ffm_weights *w, int32_t m, int64_t n, in
     if (!dctr_mul_size(w->row, (size_t)n, &total) || total > ((size_t)1 << 40))
         return dctr_set_error(DCTR_ERR_LIMIT, "FFM: %lld features x %d fields x k=%d is too large",
                               (long long)n, m, k);
-    w->W = dctr_alloc_floats(total);
+    w->W = table_alloc(total * sizeof(float), &w->W_mapped);
     if (!w->W)
         return dctr_error_prefix(DCTR_ERR_NOMEM, "FFM weights (%zu MB)", total * 4 >> 20);
     w->use_linear = use_linear ? 1 : 0;
@@ -51,7 +96,7 @@ dctr_status dctr_ffm_weights_alloc(dctr_ffm_weights *w, int32_t m, int64_t n, in
 void dctr_ffm_weights_free(dctr_ffm_weights *w) {
     if (!w)
         return;
-    dctr_aligned_free(w->W);
+    table_free(w->W, w->W_mapped);
     dctr_aligned_free(w->lin);
     memset(w, 0, sizeof *w);
 }

@@ -26,6 +26,7 @@ typedef struct dctr_ffm_weights {
     size_t blk;         /* 2 * kp floats */
     size_t row;         /* m * blk floats */
     float *W;           /* [n * row], 64-byte aligned */
+    size_t W_mapped;    /* bytes mapped for W when it was mapped directly (huge pages), else 0 */
     int use_linear;
     float *lin;         /* use_linear: [n * 2] = (w_j, G_j) */
     float bias, bias_g; /* use_linear: global bias and its accumulator */
