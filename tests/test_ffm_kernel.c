@@ -235,6 +235,37 @@ static void test_v1_model_file_still_loads(void **state) {
     dctr_model_free(m);
 }
 
+/* A libffm-native model has no feature columns: the generic predict entry points must answer
+ * DCTR_ERR_UNSUPPORTED with a message, not crash (check_batch used to read the model's NULL
+ * schema when the batch had one). */
+static void test_native_model_generic_predict_is_an_error(void **state) {
+    (void)state;
+    dctr_model *m = NULL;
+    assert_int_equal(dctr_model_load_from_memory(fixture_v1, sizeof fixture_v1, &m), DCTR_OK);
+    dctr_schema *s = NULL;
+    assert_int_equal(dctr_schema_new(&s), DCTR_OK);
+    dctr_dense_feat x;
+    dctr_dense_feat_default(&x, "x");
+    assert_int_equal(dctr_schema_add_dense(s, &x), DCTR_OK);
+    assert_int_equal(dctr_schema_set_label(s, "label"), DCTR_OK);
+    assert_int_equal(dctr_schema_validate(s), DCTR_OK);
+    assert_int_equal(dctr_schema_fit_none(s), DCTR_OK);
+    dctr_batch *b = NULL;
+    assert_int_equal(dctr_batch_new(s, 2, &b), DCTR_OK);
+    assert_int_equal(dctr_batch_begin_row(b), DCTR_OK);
+    assert_int_equal(dctr_batch_set_number(b, "x", 1.5), DCTR_OK);
+    assert_int_equal(dctr_batch_end_row(b), DCTR_OK);
+    float out[2];
+    assert_int_equal(dctr_model_predict_batch(m, b, out), DCTR_ERR_UNSUPPORTED);
+    assert_non_null(strstr(dctr_last_error(), "libffm"));
+    dctr_predictor *p = (dctr_predictor *)&p; /* must come back NULL */
+    assert_int_equal(dctr_predictor_new(m, 4, &p), DCTR_ERR_UNSUPPORTED);
+    assert_null(p);
+    dctr_batch_free(b);
+    dctr_schema_free(s);
+    dctr_model_free(m);
+}
+
 /* One label rule (docs/ffm.md): FFM binarises labels at > 0 (libffm: 0/1 and -1/+1 files
  * alike), then uses the library's one AUC (src/train/metrics.c, positive at >= 0.5). A label
  * of 0.3 therefore counts as positive for FFM; regression for the two AUC copies that
@@ -260,6 +291,7 @@ int main(void) {
         cmocka_unit_test(test_simd_variants_match_portable),
         cmocka_unit_test(test_dispatch_skips_outside_nodes),
         cmocka_unit_test(test_v1_model_file_still_loads),
+        cmocka_unit_test(test_native_model_generic_predict_is_an_error),
         cmocka_unit_test(test_metrics_label_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
