@@ -19,7 +19,7 @@
 #include "core/rng.h"
 #include "data/libffm_reader.h"
 #include "deepctr/deepctr.h"
-#include "models/ffm_model.h"
+#include "models/ffm/ffm.h"
 
 #define FIELDS 39
 #define K 4

@@ -19,7 +19,6 @@
 #include "layers/activation.h"
 #include "layers/dnn.h"
 #include "layers/embedding.h"
-#include "layers/ffm.h"
 #include "layers/fm.h"
 #include "layers/linear.h"
 #include "layers/loss.h"
@@ -35,9 +34,6 @@
 #define H1 256
 #define H2 128
 #define SEQ_T 10
-#define FFM_F 39
-#define FFM_K 4
-#define FFM_CHUNK 256 /* FFM rows are F*F*k floats: run big batches in chunks of 256 rows */
 
 /* --cpu-time measures process CPU time instead of wall time: on a loaded machine with one BLAS
  * thread it is far less disturbed by other processes than the wall clock. */
@@ -108,8 +104,6 @@ typedef struct ctx {
     int64_t *seq_ids;
     int32_t *seq_len;
     float *seq_E, *seq_dE, *seq_out, *seq_dout;
-    /* ffm */
-    float *ffm_W, *ffm_dW, *ffm_x, *ffm_r;
     /* dnn */
     dctr_dnn_config cfg;
     float *params, *grads_arena, *state, *out_w, *dout_w, *h2, *dh2;
@@ -161,18 +155,6 @@ static void bench_seq(void *p) {
     dctr_sparse_grad_clear(&c->grads[0]);
     check(dctr_embedding_scatter_seq(&c->grads[0], c->seq_ids, c->seq_len, c->B, SEQ_T,
                                      c->seq_dE));
-}
-
-static void bench_ffm(void *p) {
-    ctx *c = p;
-    const int64_t ws = (int64_t)FFM_F * FFM_F * FFM_K;
-    for (int64_t b0 = 0; b0 < c->B; b0 += FFM_CHUNK) {
-        int64_t n = c->B - b0 < FFM_CHUNK ? c->B - b0 : FFM_CHUNK;
-        dctr_ffm_forward(c->ffm_W, ws, c->ffm_x, FFM_F, c->ffm_r, n, FFM_F, FFM_K, c->logit + b0,
-                         1);
-        dctr_ffm_backward(c->dlogit + b0, c->ffm_W, ws, c->ffm_x, FFM_F, c->ffm_r, n, FFM_F,
-                          FFM_K, c->ffm_dW, ws, NULL, 0);
-    }
 }
 
 static void bench_dnn(void *p) {
@@ -271,11 +253,6 @@ static void setup(ctx *c, int64_t B) {
     c->seq_dE = fl(B * SEQ_T * K, &rng, 1);
     c->seq_out = fl(B * K, &rng, 1);
     c->seq_dout = fl(B * K, &rng, 1);
-    int64_t fb = B < FFM_CHUNK ? B : FFM_CHUNK;
-    c->ffm_W = fl(fb * FFM_F * FFM_F * FFM_K, &rng, 0.1);
-    c->ffm_dW = fl(fb * FFM_F * FFM_F * FFM_K, &rng, 0.1);
-    c->ffm_x = fl(fb * FFM_F, &rng, 1);
-    c->ffm_r = fl(fb, &rng, 1);
     dctr_dnn_config_default(&c->cfg);
     c->cfg.in_dim = DIN;
     c->cfg.num_layers = 2;
@@ -309,7 +286,7 @@ static void teardown(ctx *c) {
     }
     float *bufs[] = {c->dense_kernel, c->dense, c->X, c->dX, c->logit, c->dlogit, c->pred,
                      c->dpred, c->label, c->ddense, c->seq_E, c->seq_dE, c->seq_out,
-                     c->seq_dout, c->ffm_W, c->ffm_dW, c->ffm_x, c->ffm_r, c->params,
+                     c->seq_dout, c->params,
                      c->grads_arena, c->out_w, c->dout_w, c->dh2, c->cZ1, c->cZ2, c->cD1,
                      c->cD2, c->cW1, c->cW2, c->cdW1, c->cdW2, c->cdX};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
@@ -550,7 +527,6 @@ int main(int argc, char **argv) {
         {"linear", "26 one-dim tables + 13 dense kernel", bench_linear},
         {"fm", "26 fields x k=8", bench_fm},
         {"sequence_pool", "1 varlen, T=10, k=8, mean, gather+pool+scatter", bench_seq},
-        {"ffm", "39 fields x k=4 (rows pre-gathered)", bench_ffm},
         {"dnn", "221 -> 256 -> 128 relu -> Dense(1)", bench_dnn},
         {"prediction+bce", "sigmoid + clipped BCE", bench_pred_loss},
     };

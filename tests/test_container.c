@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 #include "io/container.h"
 
 /* ---- helpers ---- */
@@ -660,11 +661,62 @@ static void test_relative_path_save(void **state) {
     assert_int_equal(chdir(cwd), 0);
 }
 
+/* Streamed and taken sections give the same file as copied ones; a producer that sends another
+ * size than it declared fails the save instead of writing a corrupt file. */
+typedef struct {
+    const uint8_t *bytes;
+    size_t len, step;
+} producer_ctx;
+
+static dctr_status produce_in_steps(const void *ctx, dctr_cw_sink sink, void *sink_ctx) {
+    const producer_ctx *p = ctx;
+    for (size_t o = 0; o < p->len; o += p->step)
+        DCTR_TRY(sink(sink_ctx, p->bytes + o, p->len - o < p->step ? p->len - o : p->step));
+    return DCTR_OK;
+}
+
+static void test_streamed_and_taken_sections(void **state) {
+    (void)state;
+    uint8_t payload[1000];
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (uint8_t)(i * 7 + 3);
+    dctr_container_writer *a = NULL, *b = NULL;
+    assert_int_equal(dctr_cw_new(&a), DCTR_OK);
+    assert_int_equal(dctr_cw_new(&b), DCTR_OK);
+    dctr_wbuf w1, w2;
+    dctr_wbuf_init(&w1);
+    dctr_wbuf_bytes(&w1, payload, sizeof payload);
+    dctr_wbuf_init(&w2);
+    dctr_wbuf_bytes(&w2, payload, 10);
+    assert_int_equal(dctr_cw_add(a, "big", &w1), DCTR_OK);
+    assert_int_equal(dctr_cw_add(a, "small", &w2), DCTR_OK);
+    producer_ctx pc = {payload, sizeof payload, 64};
+    assert_int_equal(dctr_cw_add_stream(b, "big", sizeof payload, produce_in_steps, &pc), DCTR_OK);
+    assert_int_equal(dctr_cw_add_take(b, "small", &w2), DCTR_OK);
+    assert_null(w2.data); /* taken */
+    void *ma = NULL, *mb = NULL;
+    size_t na = 0, nb = 0;
+    assert_int_equal(dctr_cw_to_memory(a, &ma, &na), DCTR_OK);
+    assert_int_equal(dctr_cw_to_memory(b, &mb, &nb), DCTR_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(ma, mb, na);
+    dctr_free(ma);
+    dctr_free(mb);
+    dctr_cw_free(b);
+    assert_int_equal(dctr_cw_new(&b), DCTR_OK);
+    assert_int_equal(dctr_cw_add_stream(b, "big", sizeof payload + 1, produce_in_steps, &pc), DCTR_OK);
+    assert_int_equal(dctr_cw_to_memory(b, &mb, &nb), DCTR_ERR_STATE);
+    dctr_cw_free(a);
+    dctr_cw_free(b);
+    dctr_wbuf_free(&w1);
+}
+
 int main(void) {
     const char *t = getenv("DCTR_TEST_TMP");
     snprintf(tmp_dir, sizeof tmp_dir, "%s", t && *t ? t : "/tmp");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_memory_and_file),
+        cmocka_unit_test(test_streamed_and_taken_sections),
         cmocka_unit_test(test_header_layout),
         cmocka_unit_test(test_writer_argument_errors),
         cmocka_unit_test(test_truncation_at_every_offset),

@@ -11,7 +11,7 @@
 
 #include "core/rng.h"
 #include "deepctr/ffm.h"
-#include "models/ffm_model.h"
+#include "models/ffm/ffm.h"
 #include "test_env.h"
 
 static float *blockp(dctr_ffm_weights *w, int64_t j, int32_t f) { return w->W + (size_t)j * w->row + (size_t)f * w->blk; }
@@ -242,7 +242,7 @@ static void test_frappe_parity_epochs_1_to_8(void **state) {
         dctr_ffm_options o;
         dctr_ffm_options_default(&o);
         o.epochs = 8;
-        o.seed = (uint64_t)s;
+        o.model.seed = (uint64_t)s;
         trace t = {0};
         dctr_model *m;
         assert_int_equal(dctr_ffm_train(tr, va, &o, record, &t, &m), DCTR_OK);
@@ -270,7 +270,7 @@ static void test_frappe_auto_stop_lambda_1e4(void **state) {
     load_pair("frappe/frappe.train.ffm", "frappe/frappe.test.ffm", &tr, &va);
     dctr_ffm_options o;
     dctr_ffm_options_default(&o);
-    o.lambda = 1e-4;
+    o.model.l2_embedding = 1e-4f;
     o.epochs = 40;
     o.auto_stop = 1;
     trace t = {0};
@@ -329,12 +329,12 @@ static void test_deterministic_and_two_threads(void **state) {
     assert_memory_equal(p1, p2, (size_t)n * sizeof *p1);
     for (int64_t i = 0; i < n; i++)
         assert_true(p1[i] > 0.0f && p1[i] < 1.0f);
-    o.seed = 2;
+    o.model.seed = 2;
     assert_int_equal(dctr_ffm_train(tr, va, &o, NULL, NULL, &m3), DCTR_OK);
     assert_int_equal(dctr_ffm_predict(m3, va, p2), DCTR_OK);
     assert_true(memcmp(p1, p2, (size_t)n * sizeof *p1) != 0);
     dctr_ffm_model_destroy(m3);
-    o.seed = 1;
+    o.model.seed = 1;
     o.threads = 2;
     assert_int_equal(dctr_ffm_train(tr, va, &o, record, &t3, &m3), DCTR_OK);
     print_message("3 epochs va_logloss: 1 thread %.5f, 2 threads %.5f\n", t1.va[2], t3.va[2]);
@@ -366,11 +366,11 @@ static void test_linear_term_and_regression(void **state) {
     assert_int_equal(dctr_ffm_data_from_text(buf, len, "reg", NULL, &d), DCTR_OK);
     dctr_ffm_options o;
     dctr_ffm_options_default(&o);
-    o.task = DCTR_TASK_REGRESSION;
+    o.model.task = DCTR_TASK_REGRESSION;
     o.epochs = 30;
-    o.use_linear = 1;
-    o.normalize = 0;
-    o.eta = 0.1;
+    o.model.ffm_linear = 1;
+    o.model.ffm_normalize = 0;
+    o.model.optimizer.learning_rate = 0.1;
     dctr_model *m;
     assert_int_equal(dctr_ffm_train(d, NULL, &o, NULL, NULL, &m), DCTR_OK);
     double v[DCTR_METRIC_COUNT];
@@ -390,11 +390,11 @@ static void test_bad_options(void **state) {
     dctr_ffm_options o;
     dctr_model *m;
     dctr_ffm_options_default(&o);
-    o.k = 0;
+    o.model.ffm_k = 0;
     assert_int_equal(dctr_ffm_train(d, NULL, &o, NULL, NULL, &m), DCTR_ERR_INVALID_ARG);
     assert_non_null(strstr(dctr_last_error(), "k must be"));
     dctr_ffm_options_default(&o);
-    o.eta = -1;
+    o.model.optimizer.learning_rate = -1;
     assert_int_equal(dctr_ffm_train(d, NULL, &o, NULL, NULL, &m), DCTR_ERR_INVALID_ARG);
     dctr_ffm_options_default(&o);
     o.struct_size = 4;

@@ -14,7 +14,7 @@
 #include "deepctr/deepctr.h"
 #include "dfm_fixture.h"
 #include "io/container.h"
-#include "models/ffm_model.h"
+#include "models/ffm/ffm.h"
 #include "test_env.h"
 
 static const char *const frappe_cols[] = {"user", "item", "daytime", "weekday", "isweekend",

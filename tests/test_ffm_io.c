@@ -15,7 +15,7 @@
 #include "deepctr/deepctr.h"
 #include "core/alloc.h"
 #include "io/container.h"
-#include "models/ffm_model.h"
+#include "models/ffm/ffm.h"
 #include "test_env.h"
 
 static dctr_ffm_data *small_train(void) {
@@ -30,7 +30,7 @@ static dctr_model *trained(dctr_ffm_data *d, int use_linear) {
     dctr_ffm_options o;
     dctr_ffm_options_default(&o);
     o.epochs = 3;
-    o.use_linear = use_linear;
+    o.model.ffm_linear = use_linear;
     dctr_model *m;
     assert_int_equal(dctr_ffm_train(d, NULL, &o, NULL, NULL, &m), DCTR_OK);
     return m;

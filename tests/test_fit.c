@@ -14,7 +14,7 @@
 #include "data/batch.h"
 #include "dfm_fixture.h"
 #include "models/deepfm.h"
-#include "models/ffm_model.h"
+#include "models/ffm/ffm.h"
 #include "models/model_types.h"
 
 static const fx_col cols[] = {

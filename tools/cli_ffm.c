@@ -85,12 +85,12 @@ int dctr_cli_ffm_train(int argc, char **argv) {
     memset(&tf, 0, sizeof tf);
     dctr_ffm_options o;
     dctr_ffm_options_default(&o);
-    tf.k = o.k;
+    tf.k = o.model.ffm_k;
     tf.epochs = o.epochs;
-    tf.eta = o.eta;
-    tf.lambda = o.lambda;
+    tf.eta = o.model.optimizer.learning_rate;
+    tf.lambda = o.model.l2_embedding;
     tf.threads = o.threads;
-    tf.seed = (int64_t)o.seed;
+    tf.seed = (int64_t)o.model.seed;
     tf.chunk_rows = o.chunk_rows;
     int rc = cli_parse(&train_cmd, argc, argv);
     if (rc == CLI_PARSE_HELP)
@@ -109,20 +109,20 @@ int dctr_cli_ffm_train(int argc, char **argv) {
         return cli_usage_error(&train_cmd, "--auto-stop needs --valid FILE");
     if (tf.task && strcmp(tf.task, "binary") != 0 && strcmp(tf.task, "regression") != 0)
         return cli_usage_error(&train_cmd, "--task must be binary or regression, got '%s'", tf.task);
-    o.k = (int32_t)tf.k;
+    o.model.ffm_k = (int32_t)tf.k;
     o.epochs = (int32_t)tf.epochs;
-    o.eta = tf.eta;
-    o.lambda = tf.lambda;
+    o.model.optimizer.learning_rate = tf.eta;
+    o.model.l2_embedding = (float)tf.lambda;
     o.threads = (int32_t)tf.threads;
-    o.seed = (uint64_t)tf.seed;
+    o.model.seed = (uint64_t)tf.seed;
     o.chunk_rows = tf.chunk_rows;
     o.auto_stop = tf.auto_stop;
-    o.normalize = !tf.no_norm;
-    o.use_linear = tf.linear;
+    o.model.ffm_normalize = !tf.no_norm;
+    o.model.ffm_linear = tf.linear;
     o.shuffle = !tf.no_shuffle;
-    o.task = tf.task && strcmp(tf.task, "regression") == 0 ? DCTR_TASK_REGRESSION : DCTR_TASK_BINARY;
+    o.model.task = tf.task && strcmp(tf.task, "regression") == 0 ? DCTR_TASK_REGRESSION : DCTR_TASK_BINARY;
 
-    epoch_printer pr = {o.task == DCTR_TASK_REGRESSION, tf.valid != NULL, tf.quiet};
+    epoch_printer pr = {o.model.task == DCTR_TASK_REGRESSION, tf.valid != NULL, tf.quiet};
     dctr_model *model = NULL;
     dctr_status s;
     if (tf.on_disk) {

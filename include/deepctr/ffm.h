@@ -54,19 +54,25 @@ DCTR_API const float *dctr_ffm_data_labels(const dctr_ffm_data *data);
 
 /* ---- training ---- */
 
+/* The libffm-native trainer's options. The model itself is described once, by dctr_model_config
+ * (model.h), embedded as `model`; libffm's flags map onto it as
+ *     -k K -> model.ffm_k          -r ETA -> model.optimizer.learning_rate (AdaGrad)
+ *     -l L -> model.l2_embedding   --no-norm -> model.ffm_normalize = 0
+ *     --linear -> model.ffm_linear (a linear term and a global bias, which libffm has not)
+ *     model.task: binary (logloss; a label is positive when > 0) or regression (MSE)
+ *     model.seed: weight init and shuffling
+ * dctr_ffm_options_default puts libffm's defaults there (k 4, eta 0.2, lambda 2e-5,
+ * normalisation on, no linear term, seed 1); the other dctr_model_config fields are unused.
+ * ABI: since 0.2.0 (before: k, eta, lambda, normalize, use_linear, seed and task were fields of
+ * this struct, repeating dctr_model_config). struct_size rejects a caller built against the
+ * old layout. Fields are only ever added at the end. */
 typedef struct dctr_ffm_options {
     uint32_t struct_size;
-    int32_t k;              /* latent factors, default 4 (stored padded to a multiple of 4) */
+    dctr_model_config model; /* type DCTR_MODEL_FFM; see above */
     int32_t epochs;         /* default 15 (libffm -t) */
-    double eta;             /* learning rate, default 0.2 (libffm -r) */
-    double lambda;          /* L2, default 2e-5 (libffm -l) */
-    int normalize;          /* default 1: r = 1 / ||x||^2 per instance (libffm; --no-norm) */
     int auto_stop;          /* default 0: stop when validation logloss rises, keep best epoch */
     int32_t threads;        /* default 1 (Hogwild above 1, like libffm -s) */
-    uint64_t seed;          /* default 1: weight init and shuffling */
     int shuffle;            /* default 1: shuffle the rows every epoch, the first one too */
-    int use_linear;         /* default 0: add a linear term w_j x_j and a global bias (xLearn) */
-    dctr_task task;         /* binary (logloss, labels > 0 are positive) or regression (MSE) */
     int64_t chunk_rows;     /* on-disk training: rows per chunk, default 65536 */
 } dctr_ffm_options;
 DCTR_API void dctr_ffm_options_default(dctr_ffm_options *opts);

@@ -84,7 +84,8 @@ typedef struct dctr_model_config {
     float l2_dnn;                 /* 0 */
     int use_bias;                 /* 1: global bias in the prediction layer */
     uint64_t seed;                /* 1024 */
-    /* FFM / DeepFFM */
+    /* FFM / DeepFFM; also the libffm-native trainer's model settings (dctr_ffm_options.model,
+     * ffm.h), with l2_embedding as libffm's lambda and optimizer.learning_rate as its eta */
     int32_t ffm_k;                /* 4 */
     int ffm_linear;               /* 1: add a linear term (libffm has none) */
     int ffm_normalize;            /* 1: instance-wise normalisation, as libffm */

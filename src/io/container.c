@@ -35,6 +35,8 @@ typedef struct {
     char name[DCTR_CONTAINER_MAX_NAME + 1];
     const uint8_t *data; /* writer: owned copy; reader: into the container's buffer */
     uint64_t offset, size;
+    dctr_cw_producer produce; /* writer: a streamed section (data NULL), see dctr_cw_add_stream */
+    const void *produce_ctx;
     char *origin; /* reader only: "<label> section '<name>'" for rbuf error messages */
 } section;
 
@@ -90,7 +92,8 @@ void dctr_cw_free(dctr_container_writer *cw) {
     dctr_free(cw);
 }
 
-dctr_status dctr_cw_add(dctr_container_writer *cw, const char *name, const dctr_wbuf *payload) {
+/* Checks a new section's name and payload and makes room for it in the table. */
+static dctr_status cw_check_new(dctr_container_writer *cw, const char *name, const dctr_wbuf *payload) {
     if (!cw || !name || !payload)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "container: NULL argument to dctr_cw_add");
     size_t n = strlen(name);
@@ -117,16 +120,48 @@ dctr_status dctr_cw_add(dctr_container_writer *cw, const char *name, const dctr_
         cw->sec = s;
         cw->cap = cap;
     }
+    return DCTR_OK;
+}
+
+static void cw_push(dctr_container_writer *cw, const char *name, const uint8_t *data, size_t size) {
+    section *s = &cw->sec[cw->count++];
+    memset(s, 0, sizeof *s);
+    memcpy(s->name, name, strlen(name) + 1);
+    s->data = data;
+    s->size = size;
+}
+
+dctr_status dctr_cw_add(dctr_container_writer *cw, const char *name, const dctr_wbuf *payload) {
+    DCTR_TRY(cw_check_new(cw, name, payload));
     uint8_t *copy = dctr_malloc(payload->len);
     if (!copy)
         return DCTR_ERR_NOMEM;
     if (payload->len)
         memcpy(copy, payload->data, payload->len);
-    section *s = &cw->sec[cw->count++];
-    memset(s, 0, sizeof *s);
-    memcpy(s->name, name, n + 1);
-    s->data = copy;
-    s->size = payload->len;
+    cw_push(cw, name, copy, payload->len);
+    return DCTR_OK;
+}
+
+dctr_status dctr_cw_add_stream(dctr_container_writer *cw, const char *name, uint64_t size,
+                               dctr_cw_producer produce, const void *ctx) {
+    dctr_wbuf empty;
+    dctr_wbuf_init(&empty);
+    if (!produce)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "container: NULL producer");
+    DCTR_TRY(cw_check_new(cw, name, &empty));
+    cw_push(cw, name, NULL, (size_t)size);
+    cw->sec[cw->count - 1].size = size;
+    cw->sec[cw->count - 1].produce = produce;
+    cw->sec[cw->count - 1].produce_ctx = ctx;
+    return DCTR_OK;
+}
+
+dctr_status dctr_cw_add_take(dctr_container_writer *cw, const char *name, dctr_wbuf *payload) {
+    DCTR_TRY(cw_check_new(cw, name, payload));
+    if (!payload->data) /* empty payload: nothing to take */
+        return dctr_cw_add(cw, name, payload);
+    cw_push(cw, name, payload->data, payload->len);
+    dctr_wbuf_init(payload);
     return DCTR_OK;
 }
 
@@ -147,6 +182,49 @@ static uint64_t cw_layout(const dctr_container_writer *cw, uint64_t *offsets, ui
     return pos;
 }
 
+/* A streamed section's producer must send exactly its declared size. */
+typedef struct {
+    uLong crc;
+    uint64_t n;
+    dctr_cw_sink next; /* NULL: only checksum */
+    void *next_ctx;
+} stream_sink;
+
+static dctr_status to_stream(void *ctx, const void *data, size_t len) {
+    stream_sink *ss = ctx;
+    ss->n += len;
+    if (!ss->next) {
+        const uint8_t *p = data;
+        for (size_t left = len; left > 0;) {
+            uInt chunk = left > (1u << 30) ? (1u << 30) : (uInt)left;
+            ss->crc = crc32(ss->crc, p, chunk);
+            p += chunk;
+            left -= chunk;
+        }
+        return DCTR_OK;
+    }
+    return ss->next(ss->next_ctx, data, len);
+}
+
+/* Runs a streamed section's producer into `next` (NULL: into the checksum). */
+static dctr_status run_producer(const section *s, dctr_cw_sink next, void *next_ctx, uint32_t *crc) {
+    stream_sink ss = {crc32(0L, Z_NULL, 0), 0, next, next_ctx};
+    DCTR_TRY(s->produce(s->produce_ctx, to_stream, &ss));
+    if (ss.n != s->size)
+        return dctr_set_error(DCTR_ERR_STATE, "container: section '%s' produced %llu bytes, declared %llu",
+                              s->name, (unsigned long long)ss.n, (unsigned long long)s->size);
+    if (crc)
+        *crc = (uint32_t)ss.crc;
+    return DCTR_OK;
+}
+
+static dctr_status section_crc(const section *s, uint32_t *crc) {
+    if (s->produce)
+        return run_producer(s, NULL, NULL, crc);
+    *crc = crc_of(s->data, s->size);
+    return DCTR_OK;
+}
+
 /* Header + table + header CRC. */
 static dctr_status cw_header(const dctr_container_writer *cw, dctr_wbuf *h,
                              const uint64_t *offsets, uint32_t table, uint64_t total) {
@@ -162,14 +240,18 @@ static dctr_status cw_header(const dctr_container_writer *cw, dctr_wbuf *h,
         dctr_wbuf_bytes(h, s->name, strlen(s->name));
         dctr_wbuf_u64(h, offsets[i]);
         dctr_wbuf_u64(h, s->size);
-        dctr_wbuf_u32(h, crc_of(s->data, s->size));
+        uint32_t crc = 0;
+        dctr_status st = section_crc(s, &crc);
+        if (st != DCTR_OK)
+            return st;
+        dctr_wbuf_u32(h, crc);
     }
     if (dctr_wbuf_status(h) == DCTR_OK)
         dctr_wbuf_u32(h, crc_of(h->data, h->len));
     return dctr_wbuf_status(h);
 }
 
-typedef dctr_status (*sink_fn)(void *ctx, const void *data, size_t len);
+typedef dctr_cw_sink sink_fn;
 
 /* Lays the file out and sends every byte, in order, to the sink. */
 static dctr_status cw_emit(const dctr_container_writer *cw, sink_fn sink, void *ctx) {
@@ -188,7 +270,8 @@ static dctr_status cw_emit(const dctr_container_writer *cw, sink_fn sink, void *
     for (uint32_t i = 0; i < cw->count && st == DCTR_OK; i++) {
         st = sink(ctx, zeros, (size_t)(offsets[i] - pos));
         if (st == DCTR_OK)
-            st = sink(ctx, cw->sec[i].data, (size_t)cw->sec[i].size);
+            st = cw->sec[i].produce ? run_producer(&cw->sec[i], sink, ctx, NULL)
+                                    : sink(ctx, cw->sec[i].data, (size_t)cw->sec[i].size);
         pos = offsets[i] + cw->sec[i].size;
     }
     dctr_wbuf_free(&h);

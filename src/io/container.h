@@ -21,6 +21,17 @@ dctr_status dctr_cw_new(dctr_container_writer **out);
 void dctr_cw_free(dctr_container_writer *cw);
 /* Adds a named section with a copy of the payload (names are unique, <= 128 bytes). */
 dctr_status dctr_cw_add(dctr_container_writer *cw, const char *name, const dctr_wbuf *payload);
+/* The same without the copy: the section takes payload's buffer (payload is left empty), so a
+ * multi-GB section does not exist twice in memory while saving. On error payload is unchanged. */
+dctr_status dctr_cw_add_take(dctr_container_writer *cw, const char *name, dctr_wbuf *payload);
+/* A section whose bytes are produced at save time instead of held in memory: `produce` sends
+ * exactly `size` bytes to the sink, in order, and must send the same bytes each time it runs
+ * (it runs twice per save: once for the checksum, once for the write). ctx must outlive the
+ * writer. For multi-GB payloads (FFM weights) that should not exist twice in memory. */
+typedef dctr_status (*dctr_cw_sink)(void *sink_ctx, const void *data, size_t len);
+typedef dctr_status (*dctr_cw_producer)(const void *ctx, dctr_cw_sink sink, void *sink_ctx);
+dctr_status dctr_cw_add_stream(dctr_container_writer *cw, const char *name, uint64_t size,
+                               dctr_cw_producer produce, const void *ctx);
 /* Atomic write: temp file, fsync, rename, fsync of the directory. */
 dctr_status dctr_cw_save(const dctr_container_writer *cw, const char *path);
 /* The same bytes in memory (free with dctr_free). */

@@ -301,7 +301,9 @@ int64_t dctr_model_optimizer_bytes(const dctr_model *model) {
 static dctr_status check_batch(const dctr_model *model, const dctr_batch *b) {
     if (!b)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "predict: NULL batch");
-    if (b->schema && b->schema != model->schema && b->schema->ncols != model->schema->ncols)
+    /* a schema-less model (libffm-native FFM) has no columns to compare: its ops refuse batches */
+    if (b->schema && model->schema && b->schema != model->schema &&
+        b->schema->ncols != model->schema->ncols)
         return dctr_set_error(DCTR_ERR_INVALID_ARG,
                               "predict: batch has %d columns, the model's schema %d",
                               b->schema->ncols, model->schema->ncols);

@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "feature/schema_io.h"
 #include "io/container.h"
-#include "models/ffm_model.h"
+#include "models/ffm/ffm.h"
 #include "models/model_internal.h"
 
 #define MAX_NAMES 65536

@@ -10,24 +10,25 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/rng.h"
-#include "models/ffm_model.h"
-
-#define FFM_MAX_THREADS 64
+#include "models/ffm/ffm.h"
+#include "core/metrics.h"
 
 void dctr_ffm_options_default(dctr_ffm_options *o) {
     memset(o, 0, sizeof *o);
     o->struct_size = sizeof *o;
-    o->k = 4;
+    dctr_model_config_default(&o->model, DCTR_MODEL_FFM);
+    o->model.ffm_k = 4;
+    o->model.ffm_normalize = 1;
+    o->model.ffm_linear = 0;
+    o->model.task = DCTR_TASK_BINARY;
+    o->model.seed = 1;
+    dctr_optimizer_config_default(&o->model.optimizer, DCTR_OPT_ADAGRAD);
+    o->model.optimizer.learning_rate = 0.2;
+    o->model.l2_embedding = 2e-5f;
     o->epochs = 15;
-    o->eta = 0.2;
-    o->lambda = 2e-5;
-    o->normalize = 1;
     o->auto_stop = 0;
     o->threads = 1;
-    o->seed = 1;
     o->shuffle = 1;
-    o->use_linear = 0;
-    o->task = DCTR_TASK_BINARY;
     o->chunk_rows = 65536;
 }
 
@@ -37,21 +38,57 @@ static dctr_status check_options(const dctr_ffm_options *o) {
     if (o->struct_size != sizeof *o)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_options: struct_size %u, expected %zu "
                               "(call dctr_ffm_options_default)", o->struct_size, sizeof *o);
-    if (o->k < 1 || o->k > 1024)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: k must be in [1, 1024] (got %d)", o->k);
+    const dctr_model_config *m = &o->model;
+    if (m->ffm_k < 1 || m->ffm_k > 1024)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: k must be in [1, 1024] (got %d)", m->ffm_k);
     if (o->epochs < 1)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: epochs must be >= 1 (got %d)", o->epochs);
-    if (!(o->eta > 0) || !isfinite(o->eta))
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: learning rate must be > 0 (got %g)", o->eta);
-    if (!(o->lambda >= 0) || !isfinite(o->lambda))
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: lambda must be >= 0 (got %g)", o->lambda);
-    if (o->threads < 1 || o->threads > FFM_MAX_THREADS)
+    if (!(m->optimizer.learning_rate > 0) || !isfinite(m->optimizer.learning_rate))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: learning rate must be > 0 (got %g)",
+                              m->optimizer.learning_rate);
+    if (!(m->l2_embedding >= 0) || !isfinite(m->l2_embedding))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: lambda must be >= 0 (got %g)", (double)m->l2_embedding);
+    if (o->threads < 1 || o->threads > DCTR_MAX_THREADS)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: threads must be in [1, %d] (got %d)",
-                              FFM_MAX_THREADS, o->threads);
-    if (o->task != DCTR_TASK_BINARY && o->task != DCTR_TASK_REGRESSION)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: unknown task %d", (int)o->task);
+                              DCTR_MAX_THREADS, o->threads);
+    if (m->task != DCTR_TASK_BINARY && m->task != DCTR_TASK_REGRESSION)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: unknown task %d", (int)m->task);
     if (o->chunk_rows < 1)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM: chunk_rows must be >= 1");
+    return DCTR_OK;
+}
+
+/* Label rule of the FFM objective (libffm's file format): a binary label is positive when > 0, so
+ * 0/1 and -1/+1 files both work. The labels are binarised to 0/1 here and handed to the library's
+ * one set of metrics (src/core/metrics.c, positive at >= 0.5); AUC ranks the outputs t, and
+ * logloss is computed from t exactly (log1p(exp(-s t)), as libffm prints it, no clipping). */
+dctr_status dctr_ffm_metrics(const float *t, const float *labels, int64_t n, int regression,
+                             double values[DCTR_METRIC_COUNT]) {
+    for (int i = 0; i < DCTR_METRIC_COUNT; i++)
+        values[i] = NAN;
+    if (n <= 0)
+        return DCTR_OK;
+    if (regression) {
+        dctr_metrics_all(DCTR_TASK_REGRESSION, labels, t, NULL, n, values);
+        values[DCTR_METRIC_LOSS] = values[DCTR_METRIC_MSE];
+        return DCTR_OK;
+    }
+    float *y = dctr_malloc((size_t)n * 2 * sizeof *y);
+    if (!y)
+        return DCTR_ERR_NOMEM;
+    float *p = y + n;
+    double loss = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float kappa;
+        loss += dctr_ffm_loss(t[i], labels[i], 0, &kappa);
+        y[i] = labels[i] > 0 ? 1.0f : 0.0f;
+        p[i] = (float)(1.0 / (1.0 + exp(-(double)t[i])));
+    }
+    dctr_metrics_all(DCTR_TASK_BINARY, y, p, NULL, n, values);
+    values[DCTR_METRIC_AUC] = dctr_metric_auc(y, t, NULL, n); /* t: no ties from saturation */
+    values[DCTR_METRIC_LOGLOSS] = loss / (double)n;
+    values[DCTR_METRIC_LOSS] = values[DCTR_METRIC_LOGLOSS];
+    dctr_free(y);
     return DCTR_OK;
 }
 
@@ -70,33 +107,113 @@ typedef struct {
     dctr_ffm_step st;
     int normalize, regression, update;
     float *t_out;          /* [rows] by row index, may be NULL */
-    double loss[FFM_MAX_THREADS];
+    double loss[DCTR_MAX_THREADS];
+    struct row_window *windows; /* [threads], for shuffled passes */
 } pass_ctx;
+
+/* Rows come in shuffled order, so a row's offset, label and nodes are cache (and TLB) misses
+ * the pair loops would wait for one by one. The worker copies a window of rows first (the
+ * copies are independent loads, which the CPU overlaps), then trains from that small buffer;
+ * a large model's weight rows are prefetched one row ahead. The row order is unchanged. */
+#define WIN_NODES 4096
+#define WIN_ROWS 512
+#define PF_WEIGHTS_MIN_BYTES ((size_t)4 << 20)
+
+typedef struct row_window {
+    dctr_ffm_node nodes[WIN_NODES];
+    int32_t off[WIN_ROWS + 1];
+    int64_t row[WIN_ROWS];
+    float label[WIN_ROWS], r[WIN_ROWS];
+} row_window;
+
+static inline void prefetch_weights(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e) {
+    const size_t bytes = w->row * sizeof(float);
+    for (const dctr_ffm_node *x = b; x < e; x++)
+        if ((uint32_t)x->index < (uint64_t)w->n) {
+            const char *a = (const char *)(w->W + (size_t)x->index * w->row);
+            for (size_t o = 0; o < bytes; o += 64)
+                __builtin_prefetch(a + o, 1);
+        }
+}
+
+/* One row: output, loss, then (training) the update. */
+static inline double pass_row(pass_ctx *c, const dctr_ffm_node *b, const dctr_ffm_node *e, float r, float y,
+                              int64_t i) {
+    float t = dctr_ffm_score(c->w, b, e, r);
+    float kappa;
+    double loss = dctr_ffm_loss(t, y, c->regression, &kappa);
+    if (c->t_out)
+        c->t_out[i] = t;
+    if (c->update)
+        dctr_ffm_update(c->w, b, e, r, kappa, &c->st);
+    return loss;
+}
+
+/* Copies rows order[*ii ...] into the window until it is full; 0 rows when the next row alone
+ * exceeds it (the caller then runs that row in place). */
+static int32_t fill_window(const pass_ctx *c, int64_t *ii, int64_t end, row_window *wd) {
+    const dctr_ffm_data *d = c->d;
+    int32_t nr = 0, nn = 0;
+    wd->off[0] = 0;
+    while (*ii < end && nr < WIN_ROWS) {
+        const int64_t i = c->order[*ii];
+        const int64_t b = d->row_ptr[i], len = d->row_ptr[i + 1] - b;
+        if (len > WIN_NODES - nn)
+            break;
+        memcpy(wd->nodes + nn, d->nodes + b, (size_t)len * sizeof(dctr_ffm_node));
+        nn += (int32_t)len;
+        wd->row[nr] = i;
+        wd->label[nr] = d->labels[i];
+        wd->r[nr] = c->normalize ? d->inv_norm[i] : 1.0f;
+        wd->off[++nr] = nn;
+        ++*ii;
+    }
+    return nr;
+}
 
 static void pass_worker(void *p, int worker, int64_t begin, int64_t end) {
     pass_ctx *c = p;
     const dctr_ffm_data *d = c->d;
+    const int pf = (size_t)c->w->n * c->w->row * sizeof(float) >= PF_WEIGHTS_MIN_BYTES;
     double loss = 0;
-    for (int64_t ii = begin; ii < end; ii++) {
-        int64_t i = c->order ? c->order[ii] : ii;
-        const dctr_ffm_node *b = d->nodes + d->row_ptr[i], *e = d->nodes + d->row_ptr[i + 1];
-        float r = c->normalize ? d->inv_norm[i] : 1.0f;
-        float t = dctr_ffm_score(c->w, b, e, r);
-        float kappa;
-        loss += dctr_ffm_loss(t, d->labels[i], c->regression, &kappa);
-        if (c->t_out)
-            c->t_out[i] = t;
-        if (c->update)
-            dctr_ffm_update(c->w, b, e, r, kappa, &c->st);
+    if (!c->order || !c->windows) { /* row order (the data streams by itself), or no window memory */
+        for (int64_t ii = begin; ii < end; ii++) {
+            const int64_t i = c->order ? c->order[ii] : ii;
+            loss += pass_row(c, d->nodes + d->row_ptr[i], d->nodes + d->row_ptr[i + 1],
+                             c->normalize ? d->inv_norm[i] : 1.0f, d->labels[i], i);
+        }
+        c->loss[worker] += loss;
+        return;
+    }
+    row_window *wd = &c->windows[worker];
+    for (int64_t ii = begin; ii < end;) {
+        int32_t nr = fill_window(c, &ii, end, wd);
+        if (nr == 0) { /* one row longer than the window */
+            const int64_t i = c->order[ii++];
+            loss += pass_row(c, d->nodes + d->row_ptr[i], d->nodes + d->row_ptr[i + 1],
+                             c->normalize ? d->inv_norm[i] : 1.0f, d->labels[i], i);
+            continue;
+        }
+        for (int32_t q = 0; q < nr; q++) {
+            const dctr_ffm_node *b = wd->nodes + wd->off[q], *e = wd->nodes + wd->off[q + 1];
+            if (pf && q + 1 < nr)
+                prefetch_weights(c->w, e, wd->nodes + wd->off[q + 2]);
+            loss += pass_row(c, b, e, wd->r[q], wd->label[q], wd->row[q]);
+        }
     }
     c->loss[worker] += loss;
 }
 
 static double run_pass(dctr_pool *pool, pass_ctx *c, int64_t rows) {
     memset(c->loss, 0, sizeof c->loss);
+    const int threads = pool ? dctr_pool_threads(pool) : 1;
+    /* without this memory the pass runs unwindowed: slower, same result */
+    c->windows = c->order ? dctr_malloc((size_t)threads * sizeof *c->windows) : NULL;
     dctr_pool_run(pool, rows, pass_worker, c);
+    dctr_free(c->windows);
+    c->windows = NULL;
     double s = 0;
-    for (int i = 0; i < FFM_MAX_THREADS; i++)
+    for (int i = 0; i < DCTR_MAX_THREADS; i++)
         s += c->loss[i];
     return s;
 }
@@ -120,8 +237,8 @@ typedef struct {
 static dctr_status validate(dctr_pool *pool, dctr_ffm_weights *w, const dctr_ffm_options *o,
                             const valid_src *vs, double *loss, double *auc) {
     double values[DCTR_METRIC_COUNT];
-    int regression = o->task == DCTR_TASK_REGRESSION;
-    pass_ctx c = {.w = w, .normalize = o->normalize, .regression = regression};
+    int regression = o->model.task == DCTR_TASK_REGRESSION;
+    pass_ctx c = {.w = w, .normalize = o->model.ffm_normalize, .regression = regression};
     if (vs->mem) {
         float *t = dctr_malloc((size_t)(vs->mem->rows > 0 ? vs->mem->rows : 1) * sizeof *t);
         if (!t)
@@ -193,9 +310,9 @@ typedef struct {
 static dctr_status train_epoch(dctr_pool *pool, dctr_ffm_weights *w, const dctr_ffm_options *o,
                                dctr_rng *rng, train_src *ts, int64_t *order, double *loss_out) {
     pass_ctx c = {.w = w,
-                  .st = {(float)o->eta, (float)o->lambda},
-                  .normalize = o->normalize,
-                  .regression = o->task == DCTR_TASK_REGRESSION,
+                  .st = {(float)o->model.optimizer.learning_rate, o->model.l2_embedding},
+                  .normalize = o->model.ffm_normalize,
+                  .regression = o->model.task == DCTR_TASK_REGRESSION,
                   .update = 1};
     double loss = 0;
     if (ts->mem) {
@@ -236,12 +353,12 @@ static dctr_status fit(dctr_model *model, const dctr_ffm_options *o, train_src *
                        dctr_ffm_epoch_fn cb, void *user, int64_t order_len) {
     dctr_ffm_impl *impl = model->impl;
     dctr_ffm_weights *w = &impl->w;
-    dctr_ffm_weights_init(w, o->seed);
-    impl->eta = (float)o->eta;
-    impl->lambda = (float)o->lambda;
-    impl->seed = o->seed;
+    dctr_ffm_weights_init(w, o->model.seed);
+    impl->eta = (float)o->model.optimizer.learning_rate;
+    impl->lambda = o->model.l2_embedding;
+    impl->seed = o->model.seed;
     dctr_rng rng;
-    dctr_rng_init(&rng, o->seed, 0x53485546 /* shuffle stream */);
+    dctr_rng_init(&rng, o->model.seed, 0x53485546 /* shuffle stream */);
     dctr_pool *pool = NULL;
     dctr_ffm_weights prev = {0};
     int have_valid = vs->mem || vs->path;
@@ -290,6 +407,13 @@ static dctr_status fit(dctr_model *model, const dctr_ffm_options *o, train_src *
     return s;
 }
 
+/* The model's own config records what trained it (the scalar fields of opts->model). */
+static void native_config(dctr_model *model, const dctr_ffm_options *o) {
+    model->cfg.seed = o->model.seed;
+    model->cfg.optimizer = o->model.optimizer;
+    model->cfg.l2_embedding = o->model.l2_embedding;
+}
+
 dctr_status dctr_ffm_train(const dctr_ffm_data *train, const dctr_ffm_data *valid,
                            const dctr_ffm_options *opts, dctr_ffm_epoch_fn cb, void *user, dctr_model **out) {
     if (!train || !out)
@@ -304,9 +428,9 @@ dctr_status dctr_ffm_train(const dctr_ffm_data *train, const dctr_ffm_data *vali
     if (train->rows < 1 || train->num_fields < 1 || train->num_features < 1)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_train: the training data has no features");
     dctr_model *model = NULL;
-    DCTR_TRY(dctr_ffm_native_new(train->num_fields, train->num_features, o.k, o.use_linear, o.normalize,
-                                 o.task, &model));
-    model->cfg.seed = o.seed;
+    DCTR_TRY(dctr_ffm_native_new(train->num_fields, train->num_features, o.model.ffm_k, o.model.ffm_linear,
+                                 o.model.ffm_normalize, o.model.task, &model));
+    native_config(model, &o);
     train_src ts = {.mem = train, .rows = train->rows};
     valid_src vs = {.mem = valid};
     dctr_status s = fit(model, &o, &ts, &vs, cb, user, train->rows);
@@ -372,9 +496,10 @@ dctr_status dctr_ffm_train_on_disk(const char *train_path, const char *valid_pat
     if (s == DCTR_OK && (ts.rows < 1 || m < 1 || n < 1))
         s = dctr_set_error(DCTR_ERR_INVALID_ARG, "%s: the training data has no features", train_path);
     if (s == DCTR_OK)
-        s = dctr_ffm_native_new(m, n, o.k, o.use_linear, o.normalize, o.task, &model);
+        s = dctr_ffm_native_new(m, n, o.model.ffm_k, o.model.ffm_linear, o.model.ffm_normalize, o.model.task,
+                                &model);
     if (s == DCTR_OK) {
-        model->cfg.seed = o.seed;
+        native_config(model, &o);
         valid_src vs = {.path = valid_path, .chunk_rows = o.chunk_rows};
         s = fit(model, &o, &ts, &vs, cb, user, o.chunk_rows);
     }
@@ -393,10 +518,10 @@ dctr_status dctr_ffm_train_on_disk(const char *train_path, const char *valid_pat
 /* ---- prediction ---- */
 
 static dctr_status native_impl(const dctr_model *model, const dctr_ffm_impl **out) {
-    if (!model || model->type != DCTR_MODEL_FFM || model->ops != &dctr_ffm_ops)
+    if (!dctr_ffm_family(model))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "not an FFM model");
     const dctr_ffm_impl *impl = model->impl;
-    if (!impl->native || !impl->w.W)
+    if (model->ops != &dctr_ffm_native_ops || !impl->w.W)
         return dctr_set_error(DCTR_ERR_UNSUPPORTED,
                               "this FFM model was built from feature columns: predict it with "
                               "dctr_model_predict on a dataset");
@@ -510,14 +635,14 @@ dctr_status dctr_ffm_predict_file(const dctr_model *model, const char *data_path
 }
 
 int dctr_ffm_is_native(const dctr_model *model) {
-    return model && model->ops == &dctr_ffm_ops && ((const dctr_ffm_impl *)model->impl)->native;
+    return model && model->ops == &dctr_ffm_native_ops;
 }
 int32_t dctr_ffm_num_fields(const dctr_model *model) {
-    return model && model->ops == &dctr_ffm_ops ? ((const dctr_ffm_impl *)model->impl)->w.m : 0;
+    return dctr_ffm_family(model) ? ((const dctr_ffm_impl *)model->impl)->w.m : 0;
 }
 int64_t dctr_ffm_num_features(const dctr_model *model) {
-    return model && model->ops == &dctr_ffm_ops ? ((const dctr_ffm_impl *)model->impl)->w.n : 0;
+    return dctr_ffm_family(model) ? ((const dctr_ffm_impl *)model->impl)->w.n : 0;
 }
 int32_t dctr_ffm_k(const dctr_model *model) {
-    return model && model->ops == &dctr_ffm_ops ? ((const dctr_ffm_impl *)model->impl)->w.k : 0;
+    return dctr_ffm_family(model) ? ((const dctr_ffm_impl *)model->impl)->w.k : 0;
 }

@@ -10,59 +10,88 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "models/ffm_model.h"
+#include "feature/schema_types.h"
+#include "models/ffm/ffm.h"
 
 #define FFM_IO_VERSION 1u
 
-static void put_block(dctr_wbuf *b, const dctr_ffm_weights *w, int acc) {
-    const float *p = w->W;
-    for (int64_t j = 0; j < w->n; j++)
+/* The n*m*k weights (or accumulators) of features [j0, j1), then (at the end) the linear part. */
+static void put_rows(dctr_wbuf *b, const dctr_ffm_weights *w, int acc, int64_t j0, int64_t j1) {
+    const float *p = w->W + (size_t)j0 * w->row;
+    for (int64_t j = j0; j < j1; j++)
         for (int32_t f = 0; f < w->m; f++, p += w->blk)
             dctr_wbuf_f32s(b, p + (acc ? w->kp : 0), (size_t)w->k);
-    if (w->use_linear) {
+    if (j1 == w->n && w->use_linear) {
         for (int64_t j = 0; j < w->n; j++)
             dctr_wbuf_f32(b, w->lin[2 * j + (acc ? 1 : 0)]);
         dctr_wbuf_f32(b, acc ? w->bias_g : w->bias);
     }
 }
 
-dctr_status dctr_ffm_save_sections(const dctr_model *model, dctr_container_writer *cw, int with_optimizer) {
-    const dctr_ffm_impl *impl = model->impl;
+static void put_head(dctr_wbuf *b, const dctr_ffm_impl *impl, int acc) {
     const dctr_ffm_weights *w = &impl->w;
-    if (!w->W)
-        return dctr_set_error(DCTR_ERR_STATE, "FFM save: the model has no weights");
+    dctr_wbuf_u32(b, FFM_IO_VERSION);
+    if (!acc) {
+        dctr_wbuf_u8(b, (uint8_t)impl->native);
+        dctr_wbuf_u8(b, (uint8_t)w->use_linear);
+        dctr_wbuf_u8(b, (uint8_t)impl->normalize);
+        dctr_wbuf_u8(b, 0);
+    }
+    dctr_wbuf_i32(b, w->m);
+    dctr_wbuf_i64(b, w->n);
+    dctr_wbuf_i32(b, w->k);
+    if (!acc) {
+        dctr_wbuf_f32(b, impl->eta);
+        dctr_wbuf_f32(b, impl->lambda);
+    }
+}
+
+static uint64_t section_bytes(const dctr_ffm_impl *impl, int acc) {
+    const dctr_ffm_weights *w = &impl->w;
+    uint64_t head = acc ? 20 : 32;
+    uint64_t lin = w->use_linear ? ((uint64_t)w->n + 1) * 4 : 0;
+    return head + (uint64_t)w->n * (uint64_t)w->m * (uint64_t)w->k * 4 + lin;
+}
+
+/* The sections are produced at save time in slices of features (dctr_cw_add_stream), so a
+ * multi-GB model is never copied whole into a buffer: saving adds a few hundred KB to RSS. */
+#define SAVE_SLICE_BYTES ((size_t)256 << 10)
+
+static dctr_status produce(const dctr_ffm_impl *impl, int acc, dctr_cw_sink sink, void *sctx) {
+    const dctr_ffm_weights *w = &impl->w;
+    const size_t per_row = (size_t)w->m * (size_t)w->k * 4;
+    const int64_t slice = (int64_t)(SAVE_SLICE_BYTES / per_row > 0 ? SAVE_SLICE_BYTES / per_row : 1);
     dctr_wbuf b;
     dctr_wbuf_init(&b);
-    dctr_wbuf_u32(&b, FFM_IO_VERSION);
-    dctr_wbuf_u8(&b, (uint8_t)impl->native);
-    dctr_wbuf_u8(&b, (uint8_t)w->use_linear);
-    dctr_wbuf_u8(&b, (uint8_t)impl->normalize);
-    dctr_wbuf_u8(&b, 0);
-    dctr_wbuf_i32(&b, w->m);
-    dctr_wbuf_i64(&b, w->n);
-    dctr_wbuf_i32(&b, w->k);
-    dctr_wbuf_f32(&b, impl->eta);
-    dctr_wbuf_f32(&b, impl->lambda);
-    put_block(&b, w, 0);
+    put_head(&b, impl, acc);
     dctr_status s = dctr_wbuf_status(&b);
-    if (s == DCTR_OK)
-        s = dctr_cw_add(cw, "ffm.params", &b);
-    dctr_wbuf_free(&b);
-    if (s == DCTR_OK && impl->deep)
-        s = dctr_ffm_deep_save(impl->deep, cw, with_optimizer);
-    if (s != DCTR_OK || !with_optimizer)
-        return s;
-    dctr_wbuf_init(&b);
-    dctr_wbuf_u32(&b, FFM_IO_VERSION);
-    dctr_wbuf_i32(&b, w->m);
-    dctr_wbuf_i64(&b, w->n);
-    dctr_wbuf_i32(&b, w->k);
-    put_block(&b, w, 1);
-    s = dctr_wbuf_status(&b);
-    if (s == DCTR_OK)
-        s = dctr_cw_add(cw, "ffm.opt", &b);
+    for (int64_t j = 0; j < w->n && s == DCTR_OK; j += slice) {
+        put_rows(&b, w, acc, j, j + slice < w->n ? j + slice : w->n);
+        s = dctr_wbuf_status(&b);
+        if (s == DCTR_OK)
+            s = sink(sctx, b.data, b.len);
+        b.len = 0;
+    }
     dctr_wbuf_free(&b);
     return s;
+}
+
+static dctr_status produce_params(const void *ctx, dctr_cw_sink sink, void *sctx) {
+    return produce(ctx, 0, sink, sctx);
+}
+
+static dctr_status produce_opt(const void *ctx, dctr_cw_sink sink, void *sctx) {
+    return produce(ctx, 1, sink, sctx);
+}
+
+dctr_status dctr_ffm_save_sections(const dctr_model *model, dctr_container_writer *cw, int with_optimizer) {
+    const dctr_ffm_impl *impl = model->impl;
+    if (!impl->w.W)
+        return dctr_set_error(DCTR_ERR_STATE, "FFM save: the model has no weights");
+    DCTR_TRY(dctr_cw_add_stream(cw, "ffm.params", section_bytes(impl, 0), produce_params, impl));
+    if (!with_optimizer)
+        return DCTR_OK;
+    return dctr_cw_add_stream(cw, "ffm.opt", section_bytes(impl, 1), produce_opt, impl);
 }
 
 /* Reads n*m*k (+ linear) floats into the weights or accumulators; rejects non-finite values and
@@ -164,8 +193,6 @@ dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c) {
     model->cfg.ffm_linear = use_linear;
     model->cfg.ffm_normalize = normalize;
     DCTR_TRY(get_block(&r, &impl->w, 0));
-    if (impl->deep)
-        DCTR_TRY(dctr_ffm_deep_load(impl->deep, c));
     if (!dctr_container_has(c, "ffm.opt")) {
         float *p = impl->w.W;
         for (int64_t j = 0; j < n; j++)
@@ -190,4 +217,26 @@ dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c) {
         return dctr_set_error(DCTR_ERR_FORMAT, "ffm.opt: version or shape differs from ffm.params");
     DCTR_TRY(check_shape(m, n, k, use_linear, &r));
     return get_block(&r, &impl->w, 1);
+}
+
+dctr_status dctr_ffm_check_sections(const dctr_schema *s, const dctr_model_config *cfg, const dctr_container *c) {
+    if (!s)
+        return DCTR_OK; /* libffm-native: ops->load validates the shape before allocating */
+    double rows = 0;
+    for (int32_t t = 0; t < s->ntables; t++)
+        rows += s->tables[t].vocab_size > 0 ? (double)s->tables[t].vocab_size : 0;
+    for (int32_t i = 0; i < s->ncols; i++)
+        if (s->cols[i].kind == DCTR_COLUMN_DENSE)
+            rows += s->cols[i].dense_dim;
+    double k = cfg->ffm_k > 0 ? cfg->ffm_k : 4;
+    double need = rows * (double)s->ncols * k * sizeof(float);
+    dctr_rbuf r;
+    DCTR_TRY(dctr_container_section(c, "ffm.params", &r));
+    if (need > (double)dctr_rbuf_remaining(&r))
+        return dctr_set_error(DCTR_ERR_FORMAT,
+                              "ffm.params: the schema implies %.0f bytes of FFM weights, the section has %zu",
+                              need, dctr_rbuf_remaining(&r));
+    if (cfg->type == DCTR_MODEL_DEEPFFM)
+        return dctr_ffm_deep_check_section(s, cfg, c);
+    return DCTR_OK;
 }

@@ -1,11 +1,11 @@
 /* The FFM model family behind dctr_model (type DCTR_MODEL_FFM): its impl, the ops vtable, and the
- * helpers shared by the libffm-native trainer (ffm_native.c), the feature-column mapping
- * (ffm_columns.c) and serialization (ffm_io.c). */
+ * helpers shared by the libffm-native trainer (native.c), the feature-column mapping
+ * (columns.c) and serialization (io.c). */
 #ifndef DCTR_MODELS_FFM_MODEL_H
 #define DCTR_MODELS_FFM_MODEL_H
 
 #include "core/pool.h"
-#include "models/ffm_kernel.h"
+#include "models/ffm/kernel.h"
 #include "models/model_types.h"
 
 /* How one schema column maps onto FFM fields and feature rows (feature-column path). */
@@ -17,9 +17,9 @@ typedef struct dctr_ffm_colmap {
     int kind;           /* dctr_column_kind */
 } dctr_ffm_colmap;
 
-typedef struct dctr_ffm_deep dctr_ffm_deep; /* DeepFFM's DNN part (ffm_deep.c) */
+typedef struct dctr_ffm_deep dctr_ffm_deep; /* DeepFFM's DNN part (deep.c) */
 
-/* Per-thread buffers of the pooled form (ffm_pooled.c): P[f][g] (m*m*kp floats) for the fields
+/* Per-thread buffers of the pooled form (columns.c): P[f][g] (m*m*kp floats) for the fields
  * present in the current row. */
 typedef struct dctr_ffm_pooled {
     float *P;
@@ -52,7 +52,20 @@ typedef struct dctr_ffm_impl {
     int32_t threads;
 } dctr_ffm_impl;
 
-extern const dctr_model_ops dctr_ffm_ops;
+/* Three model ops tables over the same impl (no type branches inside the ops): the
+ * feature-column FFM (model.c), the libffm-native FFM (model.c: no dctr_batch predict/train, it
+ * has no columns) and DeepFFM (deep.c). The ops they share: */
+extern const dctr_model_ops dctr_ffm_ops, dctr_ffm_native_ops, dctr_deepffm_ops;
+int dctr_ffm_family(const dctr_model *model); /* one of the three */
+void dctr_ffm_op_free_impl(void *impl);
+struct dctr_pool *dctr_ffm_op_training_pool(const dctr_model *model);
+dctr_status dctr_ffm_op_snapshot(const dctr_model *model, void **state);
+dctr_status dctr_ffm_op_restore(dctr_model *model, const void *state);
+void dctr_ffm_op_snapshot_free(void *state);
+int64_t dctr_ffm_op_num_parameters(const dctr_model *model);
+int64_t dctr_ffm_op_parameter_bytes(const dctr_model *model);
+int64_t dctr_ffm_op_optimizer_bytes(const dctr_model *model);
+dctr_status dctr_ffm_op_set_threads(dctr_model *model, int32_t threads);
 
 /* A new libffm-native model with allocated (uninitialised) weights. */
 dctr_status dctr_ffm_native_new(int32_t m, int64_t n, int32_t k, int use_linear, int normalize,
@@ -60,18 +73,16 @@ dctr_status dctr_ffm_native_new(int32_t m, int64_t n, int32_t k, int use_linear,
 /* Frees a model this file family created when the generic dctr_model_free is not wanted. */
 void dctr_ffm_model_destroy(dctr_model *model);
 
-/* libffm-style metrics from outputs t and labels: values[DCTR_METRIC_*]; logloss is computed
- * from t exactly (log1p(exp(-y t))), AUC from the ranking of t. */
+/* Metrics of FFM outputs t (native.c): labels binarised at > 0 (libffm's rule), then the shared
+ * src/core/metrics.c; logloss exact from t. values[DCTR_METRIC_*]. */
 dctr_status dctr_ffm_metrics(const float *t, const float *labels, int64_t n, int regression,
                              double values[DCTR_METRIC_COUNT]);
-/* AUC with ties averaged (NaN when one class is absent). */
-double dctr_ffm_auc(const float *score, const float *labels, int64_t n);
 
-/* Section payloads "ffm.params" / "ffm.opt" (ffm_io.c). */
+/* Section payloads "ffm.params" / "ffm.opt" (io.c). */
 dctr_status dctr_ffm_save_sections(const dctr_model *model, dctr_container_writer *cw, int with_optimizer);
 dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c);
 
-/* Feature-column path (ffm_columns.c): builds the field map from model->schema and the nodes of
+/* Feature-column path (columns.c): builds the field map from model->schema and the nodes of
  * one batch row. */
 dctr_status dctr_ffm_columns_build(dctr_model *model, dctr_ffm_impl *impl, int64_t *num_features,
                                    int32_t *num_fields);
@@ -83,7 +94,7 @@ dctr_status dctr_ffm_check_sections(const dctr_schema *schema, const dctr_model_
 int32_t dctr_ffm_row_nodes(const dctr_ffm_impl *impl, const dctr_batch *batch, int64_t row,
                            dctr_ffm_node *nodes);
 
-/* The pooled form of the feature-column path (ffm_pooled.c): the row's FFM output (and, when
+/* The pooled form of the feature-column path (columns.c): the row's FFM output (and, when
  * pairs is non-NULL, every field pair's value at dctr_ffm_pair_index), then the exact-gradient
  * AdaGrad update of its blocks given dphi/dpair (dpairs, or one kappa for every pair). */
 dctr_status dctr_ffm_pooled_alloc(dctr_ffm_pooled *ps, int32_t m, int32_t kp);
@@ -94,7 +105,7 @@ void dctr_ffm_pooled_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t
                             const dctr_ffm_pooled *ps, float kappa, const float *dpairs,
                             const dctr_ffm_step *st);
 
-/* DeepFFM (ffm_deep.c). */
+/* DeepFFM (deep.c). */
 dctr_status dctr_ffm_deep_init(dctr_model *model, dctr_ffm_impl *impl);
 /* Before allocating from a model file: the "ffm.dnn" section can hold the DNN the config implies. */
 dctr_status dctr_ffm_deep_check_section(const dctr_schema *s, const dctr_model_config *cfg,
@@ -105,12 +116,6 @@ int64_t dctr_ffm_deep_state_floats(const dctr_ffm_deep *d); /* params + non-trai
 int64_t dctr_ffm_deep_opt_floats(const dctr_ffm_deep *d);
 void dctr_ffm_deep_copy_out(const dctr_ffm_deep *d, float *dst);
 void dctr_ffm_deep_copy_in(dctr_ffm_deep *d, const float *src);
-dctr_status dctr_ffm_deep_ws_new(const dctr_model *model, int32_t max_batch, void **out);
-int dctr_ffm_deep_ws_is(const void *ws);
-void dctr_ffm_deep_ws_free(void *ws);
-dctr_status dctr_ffm_deep_predict(const dctr_model *model, void *ws, const dctr_batch *b, float *out);
-dctr_status dctr_ffm_deep_train_step(dctr_model *model, const dctr_batch *b, double *data_loss,
-                                     double *reg_loss, float *pred);
 dctr_status dctr_ffm_deep_save(const dctr_ffm_deep *d, dctr_container_writer *cw, int with_optimizer);
 dctr_status dctr_ffm_deep_load(dctr_ffm_deep *d, const dctr_container *c);
 

@@ -4,12 +4,14 @@
  * valid ids with value 1 (sum) or 1/len (mean), times the element weight when it has one. Nodes
  * of the same field never pair with each other, so a varlen field acts as the pooled vector
  * sum/mean of its rows for every other field — the pooling of its per-target-field vectors. */
+#include <math.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hogwild.h"
 #include "feature/schema_types.h"
-#include "models/ffm_model.h"
+#include "models/ffm/ffm.h"
 
 dctr_status dctr_ffm_columns_build(dctr_model *model, dctr_ffm_impl *impl, int64_t *num_features,
                                    int32_t *num_fields) {
@@ -122,24 +124,111 @@ int32_t dctr_ffm_row_nodes(const dctr_ffm_impl *impl, const dctr_batch *batch, i
     return n;
 }
 
-dctr_status dctr_ffm_check_sections(const dctr_schema *s, const dctr_model_config *cfg, const dctr_container *c) {
-    if (!s)
-        return DCTR_OK; /* libffm-native: ops->load validates the shape before allocating */
-    double rows = 0;
-    for (int32_t t = 0; t < s->ntables; t++)
-        rows += s->tables[t].vocab_size > 0 ? (double)s->tables[t].vocab_size : 0;
-    for (int32_t i = 0; i < s->ncols; i++)
-        if (s->cols[i].kind == DCTR_COLUMN_DENSE)
-            rows += s->cols[i].dense_dim;
-    double k = cfg->ffm_k > 0 ? cfg->ffm_k : 4;
-    double need = rows * (double)s->ncols * k * sizeof(float);
-    dctr_rbuf r;
-    DCTR_TRY(dctr_container_section(c, "ffm.params", &r));
-    if (need > (double)dctr_rbuf_remaining(&r))
-        return dctr_set_error(DCTR_ERR_FORMAT,
-                              "ffm.params: the schema implies %.0f bytes of FFM weights, the section has %zu",
-                              need, dctr_rbuf_remaining(&r));
-    if (cfg->type == DCTR_MODEL_DEEPFFM)
-        return dctr_ffm_deep_check_section(s, cfg, c);
+/* ---- the pooled form ----
+ * The pooled FFM form of the feature-column path (FFM and DeepFFM models built from a schema).
+ * Field f's vector toward target field g is P[f][g] = sum over f's nodes of v_a w[j_a, g] (one
+ * node for a sparse column; the sum / mean of a varlen column's rows; a dense row scaled by its
+ * value), and
+ *     phi = r sum_{f<g} <P[f][g], P[g][f]>.
+ * The update is the exact gradient of that pooled phi, one AdaGrad step per (node, target field)
+ * block: g = lambda w + dphi_{fg} r v_a P[g][f], with every P taken before the row's update. With
+ * one node per field this is exactly libffm's per-pair update.
+ */
+
+dctr_status dctr_ffm_pooled_alloc(dctr_ffm_pooled *ps, int32_t m, int32_t kp) {
+    memset(ps, 0, sizeof *ps);
+    ps->P = dctr_alloc_floats((size_t)m * (size_t)m * (size_t)kp);
+    ps->present = dctr_calloc((size_t)m, 1);
+    ps->fields = dctr_calloc((size_t)m, sizeof(int32_t));
+    if (!ps->P || !ps->present || !ps->fields) {
+        dctr_ffm_pooled_free(ps);
+        return DCTR_ERR_NOMEM;
+    }
     return DCTR_OK;
+}
+
+void dctr_ffm_pooled_free(dctr_ffm_pooled *ps) {
+    if (!ps)
+        return;
+    dctr_aligned_free(ps->P);
+    dctr_free(ps->present);
+    dctr_free(ps->fields);
+    memset(ps, 0, sizeof *ps);
+}
+
+static inline int in_model(const dctr_ffm_weights *w, const dctr_ffm_node *x) {
+    return (uint32_t)x->index < (uint64_t)w->n && (uint32_t)x->field < (uint32_t)w->m;
+}
+
+DCTR_HOGWILD float dctr_ffm_pooled_forward(const dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n, float r,
+                                             dctr_ffm_pooled *ps, float *pairs) {
+    const int32_t m = w->m, kp = w->kp;
+    const size_t fstride = (size_t)m * (size_t)kp;
+    memset(ps->present, 0, (size_t)m);
+    ps->nf = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (!in_model(w, &x[i]))
+            continue;
+        int32_t f = x[i].field;
+        if (!ps->present[f]) {
+            ps->present[f] = 1;
+            ps->fields[ps->nf++] = f;
+            memset(ps->P + (size_t)f * fstride, 0, fstride * sizeof(float));
+        }
+        const float *row = w->W + (size_t)x[i].index * w->row;
+        float *Pf = ps->P + (size_t)f * fstride;
+        const float v = x[i].value;
+        for (int32_t g = 0; g < m; g++) {
+            if (g == f)
+                continue;
+            const float *blk = row + (size_t)g * w->blk;
+            float *dst = Pf + (size_t)g * kp;
+            for (int32_t d = 0; d < kp; d++)
+                dst[d] += v * blk[d];
+        }
+    }
+    float phi = 0;
+    for (int32_t a = 0; a < ps->nf; a++)
+        for (int32_t b = a + 1; b < ps->nf; b++) {
+            int32_t f = ps->fields[a] < ps->fields[b] ? ps->fields[a] : ps->fields[b];
+            int32_t g = ps->fields[a] < ps->fields[b] ? ps->fields[b] : ps->fields[a];
+            const float *p1 = ps->P + (size_t)f * fstride + (size_t)g * kp;
+            const float *p2 = ps->P + (size_t)g * fstride + (size_t)f * kp;
+            float dot = 0;
+            for (int32_t d = 0; d < kp; d++)
+                dot += p1[d] * p2[d];
+            dot *= r;
+            if (pairs)
+                pairs[dctr_ffm_pair_index(m, f, g)] = dot;
+            phi += dot;
+        }
+    return phi;
+}
+
+DCTR_HOGWILD void dctr_ffm_pooled_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n, float r,
+                                           const dctr_ffm_pooled *ps, float kappa, const float *dpairs,
+                                           const dctr_ffm_step *st) {
+    const int32_t m = w->m, kp = w->kp;
+    const size_t fstride = (size_t)m * (size_t)kp;
+    for (int32_t i = 0; i < n; i++) {
+        if (!in_model(w, &x[i]))
+            continue;
+        const int32_t f = x[i].field;
+        float *row = w->W + (size_t)x[i].index * w->row;
+        for (int32_t a = 0; a < ps->nf; a++) {
+            const int32_t g = ps->fields[a];
+            if (g == f)
+                continue;
+            float dphi = dpairs ? dpairs[f < g ? dctr_ffm_pair_index(m, f, g) : dctr_ffm_pair_index(m, g, f)]
+                                : kappa;
+            const float c = dphi * r * x[i].value;
+            const float *other = ps->P + (size_t)g * fstride + (size_t)f * kp; /* P[g][f] */
+            float *wv = row + (size_t)g * w->blk, *G = wv + kp;
+            for (int32_t d = 0; d < kp; d++) {
+                float gr = st->lambda * wv[d] + c * other[d];
+                G[d] += gr * gr;
+                wv[d] -= st->eta * gr / sqrtf(G[d]);
+            }
+        }
+    }
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/cpu.h"
 #include "data/libffm_reader.h"
 #include "deepctr/common.h"
 
@@ -25,6 +26,7 @@ typedef struct dctr_ffm_weights {
     size_t blk;         /* 2 * kp floats */
     size_t row;         /* m * blk floats */
     float *W;           /* [n * row], 64-byte aligned */
+    size_t W_mapped;    /* bytes mapped for W when it was mapped directly (huge pages), else 0 */
     int use_linear;
     float *lin;         /* use_linear: [n * 2] = (w_j, G_j) */
     float bias, bias_g; /* use_linear: global bias and its accumulator */
@@ -40,9 +42,25 @@ void dctr_ffm_weights_copy(dctr_ffm_weights *dst, const dctr_ffm_weights *src);
 size_t dctr_ffm_weights_floats(const dctr_ffm_weights *w);
 
 /* Per-sample hyper-parameters: learning rate and L2. */
+
 typedef struct dctr_ffm_step {
     float eta, lambda;
 } dctr_ffm_step;
+
+/* One variant of the pair kernel: the pair sum of a row and the AdaGrad update of its pairs
+ * (no linear part; every node must lie inside the model). portable is the reference (exact
+ * sqrt and division); the AVX2 / AVX-512 variants (kernel_x86.c) agree with it to the tolerance
+ * written there. supports() is false for shapes a variant leaves to the portable kernel. */
+typedef struct dctr_ffm_pair_kernel {
+    dctr_simd_level level;
+    int (*supports)(const dctr_ffm_weights *w);
+    float (*score)(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r);
+    void (*update)(dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r, float kappa,
+                   const struct dctr_ffm_step *st);
+} dctr_ffm_pair_kernel;
+/* The variant compiled for `level`, or NULL when this build has none (non-x86). Running it
+ * needs dctr_cpu_can_run(level); dctr_ffm_score / dctr_ffm_update pick dctr_cpu_simd_level()'s. */
+const dctr_ffm_pair_kernel *dctr_ffm_pair_kernel_at(dctr_simd_level level);
 
 /* The model output t (logit or value) of one row; nodes outside [0,m) x [0,n) are skipped. */
 float dctr_ffm_score(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r);
@@ -51,7 +69,7 @@ void dctr_ffm_update(dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm
                      float kappa, const dctr_ffm_step *st);
 
 /* Index of field pair (f1 < f2) among the m(m-1)/2 pairs, row-major: (0,1), (0,2), ..., (1,2), ...
- * (the order of the DeepFFM DNN input, as src/layers/ffm.h). */
+ * (the order of the DeepFFM DNN input). */
 static inline int64_t dctr_ffm_pair_index(int32_t m, int32_t f1, int32_t f2) {
     return (int64_t)f1 * (2 * (int64_t)m - f1 - 1) / 2 + (f2 - f1 - 1);
 }

@@ -1,6 +1,6 @@
 /* The FFM family's dctr_model ops: construction (libffm-native and from feature columns),
  * batch predict / train_step for the generic fit loop, snapshots, sizes, threads. */
-#include "models/ffm_model.h"
+#include "models/ffm/ffm.h"
 
 #include <math.h>
 #include <string.h>
@@ -31,7 +31,7 @@ static dctr_status alloc_train_buffers(dctr_ffm_impl *impl, int32_t threads) {
     return DCTR_OK;
 }
 
-static void impl_free(void *p) {
+void dctr_ffm_op_free_impl(void *p) {
     dctr_ffm_impl *impl = p;
     if (!impl)
         return;
@@ -71,7 +71,7 @@ dctr_status dctr_ffm_native_new(int32_t m, int64_t n, int32_t k, int use_linear,
     model->cfg.ffm_linear = use_linear;
     model->cfg.ffm_normalize = normalize;
     model->cfg.use_bias = use_linear;
-    model->ops = &dctr_ffm_ops;
+    model->ops = &dctr_ffm_native_ops;
     model->impl = impl;
     impl->native = 1;
     impl->normalize = normalize ? 1 : 0;
@@ -136,7 +136,6 @@ static float output_of(float t, dctr_task task) {
 }
 
 typedef struct {
-    int32_t tag; /* 0; DeepFFM workspaces start with their own tag */
     int32_t max_nodes;
     dctr_ffm_pooled pooled;
     dctr_ffm_node nodes[];
@@ -145,16 +144,9 @@ typedef struct {
 static dctr_status ws_new(const dctr_model *model, int32_t max_batch, void **out) {
     const dctr_ffm_impl *impl = model->impl;
     (void)max_batch;
-    if (impl->native)
-        return dctr_set_error(DCTR_ERR_UNSUPPORTED,
-                              "this FFM model was trained on libffm data (no feature columns): "
-                              "predict it with dctr_ffm_predict on libffm input");
-    if (impl->deep)
-        return dctr_ffm_deep_ws_new(model, max_batch, out);
     ffm_ws *ws = dctr_malloc(sizeof *ws + (size_t)impl->max_nodes * sizeof(dctr_ffm_node));
     if (!ws)
         return DCTR_ERR_NOMEM;
-    ws->tag = 0;
     ws->max_nodes = impl->max_nodes;
     dctr_status st = dctr_ffm_pooled_alloc(&ws->pooled, impl->w.m, impl->w.kp);
     if (st != DCTR_OK) {
@@ -166,9 +158,7 @@ static dctr_status ws_new(const dctr_model *model, int32_t max_batch, void **out
 }
 
 static void ws_free(void *ws) {
-    if (dctr_ffm_deep_ws_is(ws)) {
-        dctr_ffm_deep_ws_free(ws);
-    } else if (ws) {
+    if (ws) {
         dctr_ffm_pooled_free(&((ffm_ws *)ws)->pooled);
         dctr_free(ws);
     }
@@ -176,8 +166,6 @@ static void ws_free(void *ws) {
 
 static dctr_status predict_batch(const dctr_model *model, void *wsp, const dctr_batch *batch, float *out) {
     const dctr_ffm_impl *impl = model->impl;
-    if (impl->deep)
-        return dctr_ffm_deep_predict(model, wsp, batch, out);
     ffm_ws *ws = wsp;
     for (int64_t i = 0; i < batch->n; i++) {
         int32_t n = dctr_ffm_row_nodes(impl, batch, i, ws->nodes);
@@ -233,13 +221,8 @@ static void step_worker(void *p, int worker, int64_t begin, int64_t end) {
 static dctr_status train_step(dctr_model *model, const dctr_batch *batch, double *data_loss,
                               double *reg_loss, float *pred) {
     dctr_ffm_impl *impl = model->impl;
-    if (impl->native)
-        return dctr_set_error(DCTR_ERR_UNSUPPORTED,
-                              "a libffm-native FFM model trains with dctr_ffm_train on libffm data");
-    if (impl->deep)
-        return dctr_ffm_deep_train_step(model, batch, data_loss, reg_loss, pred);
     int threads = impl->pool ? dctr_pool_threads(impl->pool) : 1;
-    double loss[64] = {0};
+    double loss[DCTR_MAX_THREADS] = {0};
     dctr_status st = DCTR_OK;
     step_ctx c = {model, batch, loss, pred, &st};
     /* Rows of the batch run one by one with per-sample AdaGrad on the pooled form (libffm's
@@ -264,17 +247,17 @@ static dctr_status train_step(dctr_model *model, const dctr_batch *batch, double
     return DCTR_OK;
 }
 
-static dctr_status set_threads(dctr_model *model, int32_t threads) {
+dctr_status dctr_ffm_op_set_threads(dctr_model *model, int32_t threads) {
     dctr_ffm_impl *impl = model->impl;
     if (threads < 1)
         threads = 1;
-    if (threads > 64)
-        threads = 64;
+    if (threads > DCTR_MAX_THREADS)
+        threads = DCTR_MAX_THREADS;
     if (impl->pool && dctr_pool_threads(impl->pool) == threads)
         return DCTR_OK;
     dctr_pool_free(impl->pool);
     impl->pool = NULL;
-    if (!impl->native)
+    if (impl->scratch) /* feature-column training buffers, per thread */
         DCTR_TRY(alloc_train_buffers(impl, threads));
     impl->threads = threads;
     if (threads > 1)
@@ -282,7 +265,7 @@ static dctr_status set_threads(dctr_model *model, int32_t threads) {
     return DCTR_OK;
 }
 
-static struct dctr_pool *training_pool(const dctr_model *model) {
+struct dctr_pool *dctr_ffm_op_training_pool(const dctr_model *model) {
     const dctr_ffm_impl *impl = model->impl;
     return impl->pool;
 }
@@ -301,7 +284,7 @@ typedef struct {
     int64_t ndeep;
 } ffm_snap;
 
-static void snapshot_free(void *state) {
+void dctr_ffm_op_snapshot_free(void *state) {
     ffm_snap *sn = state;
     if (!sn)
         return;
@@ -317,7 +300,7 @@ static int snap_fits(const ffm_snap *sn, const dctr_ffm_impl *impl, int64_t ndee
 }
 
 /* *state == NULL: allocate a snapshot; otherwise overwrite the given one (fit reuses them). */
-static dctr_status snapshot(const dctr_model *model, void **state) {
+dctr_status dctr_ffm_op_snapshot(const dctr_model *model, void **state) {
     const dctr_ffm_impl *impl = model->impl;
     const dctr_ffm_weights *w = &impl->w;
     ffm_snap *sn = *state;
@@ -338,7 +321,7 @@ static dctr_status snapshot(const dctr_model *model, void **state) {
         sn->lin = w->use_linear ? dctr_alloc_floats((size_t)w->n) : NULL;
         sn->deep = ndeep > 0 ? dctr_alloc_floats((size_t)ndeep) : NULL;
         if (!sn->w || (w->use_linear && !sn->lin) || (ndeep > 0 && !sn->deep)) {
-            snapshot_free(sn);
+            dctr_ffm_op_snapshot_free(sn);
             return DCTR_ERR_NOMEM;
         }
         *state = sn;
@@ -355,7 +338,7 @@ static dctr_status snapshot(const dctr_model *model, void **state) {
     return DCTR_OK;
 }
 
-static dctr_status restore(dctr_model *model, const void *state) {
+dctr_status dctr_ffm_op_restore(dctr_model *model, const void *state) {
     dctr_ffm_impl *impl = model->impl;
     dctr_ffm_weights *w = &impl->w;
     const ffm_snap *sn = state;
@@ -374,7 +357,7 @@ static dctr_status restore(dctr_model *model, const void *state) {
     return DCTR_OK;
 }
 
-static int64_t num_parameters(const dctr_model *model) {
+int64_t dctr_ffm_op_num_parameters(const dctr_model *model) {
     const dctr_ffm_impl *impl = model->impl;
     int64_t p = impl->w.n * impl->w.m * impl->w.k;
     if (impl->w.use_linear)
@@ -383,44 +366,73 @@ static int64_t num_parameters(const dctr_model *model) {
 }
 
 /* The weights and their AdaGrad accumulators are interleaved: each is half of the FFM block. */
-static int64_t parameter_bytes(const dctr_model *model) {
+int64_t dctr_ffm_op_parameter_bytes(const dctr_model *model) {
     const dctr_ffm_impl *impl = model->impl;
     return (int64_t)(dctr_ffm_weights_floats(&impl->w) * sizeof(float) / 2) +
            dctr_ffm_deep_state_floats(impl->deep) * (int64_t)sizeof(float);
 }
 
-static int64_t optimizer_bytes(const dctr_model *model) {
+int64_t dctr_ffm_op_optimizer_bytes(const dctr_model *model) {
     const dctr_ffm_impl *impl = model->impl;
     return (int64_t)(dctr_ffm_weights_floats(&impl->w) * sizeof(float) / 2) +
            dctr_ffm_deep_opt_floats(impl->deep) * (int64_t)sizeof(float);
 }
 
-static dctr_status save_ops(const dctr_model *model, dctr_container_writer *cw, int with_optimizer) {
-    return dctr_ffm_save_sections(model, cw, with_optimizer);
+/* A libffm-native model has no feature columns to read a dctr_batch with: it predicts libffm
+ * rows (dctr_ffm_predict*) and trains with dctr_ffm_train. */
+static dctr_status native_ws_new(const dctr_model *model, int32_t max_batch, void **out) {
+    (void)model, (void)max_batch, (void)out;
+    return dctr_set_error(DCTR_ERR_UNSUPPORTED,
+                          "this FFM model was trained on libffm data (no feature columns): "
+                          "predict it with dctr_ffm_predict on libffm input");
 }
 
-static dctr_status load_ops(dctr_model *model, const dctr_container *c) {
-    return dctr_ffm_load_sections(model, c);
+static dctr_status native_train_step(dctr_model *model, const dctr_batch *batch, double *data_loss,
+                                     double *reg_loss, float *pred) {
+    (void)model, (void)batch, (void)data_loss, (void)reg_loss, (void)pred;
+    return dctr_set_error(DCTR_ERR_UNSUPPORTED,
+                          "a libffm-native FFM model trains with dctr_ffm_train on libffm data");
 }
 
 const dctr_model_ops dctr_ffm_ops = {
     .name = "ffm",
-    .free_impl = impl_free,
+    .free_impl = dctr_ffm_op_free_impl,
     .workspace_new = ws_new,
     .workspace_free = ws_free,
     .predict = predict_batch,
     .train_step = train_step,
-    .training_pool = training_pool,
-    .snapshot = snapshot,
-    .restore = restore,
-    .snapshot_free = snapshot_free,
-    .save = save_ops,
-    .load = load_ops,
-    .num_parameters = num_parameters,
-    .parameter_bytes = parameter_bytes,
-    .optimizer_bytes = optimizer_bytes,
-    .set_threads = set_threads,
+    .training_pool = dctr_ffm_op_training_pool,
+    .snapshot = dctr_ffm_op_snapshot,
+    .restore = dctr_ffm_op_restore,
+    .snapshot_free = dctr_ffm_op_snapshot_free,
+    .save = dctr_ffm_save_sections,
+    .load = dctr_ffm_load_sections,
+    .num_parameters = dctr_ffm_op_num_parameters,
+    .parameter_bytes = dctr_ffm_op_parameter_bytes,
+    .optimizer_bytes = dctr_ffm_op_optimizer_bytes,
+    .set_threads = dctr_ffm_op_set_threads,
 };
+
+const dctr_model_ops dctr_ffm_native_ops = {
+    .name = "ffm",
+    .free_impl = dctr_ffm_op_free_impl,
+    .workspace_new = native_ws_new,
+    .train_step = native_train_step,
+    .snapshot = dctr_ffm_op_snapshot,
+    .restore = dctr_ffm_op_restore,
+    .snapshot_free = dctr_ffm_op_snapshot_free,
+    .save = dctr_ffm_save_sections,
+    .load = dctr_ffm_load_sections,
+    .num_parameters = dctr_ffm_op_num_parameters,
+    .parameter_bytes = dctr_ffm_op_parameter_bytes,
+    .optimizer_bytes = dctr_ffm_op_optimizer_bytes,
+    .set_threads = dctr_ffm_op_set_threads,
+};
+
+int dctr_ffm_family(const dctr_model *model) {
+    return model && (model->ops == &dctr_ffm_ops || model->ops == &dctr_ffm_native_ops ||
+                     model->ops == &dctr_deepffm_ops);
+}
 
 /* Called by the generic dctr_model_new (schema set) and by the generic loader (a libffm-native
  * model has no schema: the impl stays empty until ops->load fills it). */
@@ -433,7 +445,9 @@ dctr_status dctr_ffm_init(dctr_model *model) {
     dctr_ffm_impl *impl = dctr_calloc(1, sizeof *impl);
     if (!impl)
         return DCTR_ERR_NOMEM;
-    model->ops = &dctr_ffm_ops;
+    model->ops = model->type == DCTR_MODEL_DEEPFFM ? &dctr_deepffm_ops
+                 : model->schema                  ? &dctr_ffm_ops
+                                                  : &dctr_ffm_native_ops;
     model->impl = impl;
     const dctr_model_config *cfg = &model->cfg;
     impl->normalize = cfg->ffm_normalize ? 1 : 0;

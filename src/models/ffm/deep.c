@@ -13,11 +13,10 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "layers/dnn.h"
-#include "models/ffm_model.h"
+#include "models/ffm/ffm.h"
 #include "optim/optim.h"
 
 #define DEEP_IO_VERSION 1u
-#define DEEP_WS_TAG 0x44454550 /* "DEEP" */
 
 struct dctr_ffm_deep {
     dctr_dnn_config dc;
@@ -39,7 +38,6 @@ struct dctr_ffm_deep {
 };
 
 typedef struct {
-    int32_t tag;
     int32_t max_batch;
     dctr_dnn_workspace *ws;
     float *X, *base, *rr;
@@ -209,7 +207,9 @@ static float dnn_logit(const dctr_ffm_deep *d, const float *h) {
 
 /* ---- inference ---- */
 
-dctr_status dctr_ffm_deep_ws_new(const dctr_model *model, int32_t max_batch, void **out) {
+static void deep_ws_free(void *p);
+
+static dctr_status deep_ws_new(const dctr_model *model, int32_t max_batch, void **out) {
     const dctr_ffm_impl *impl = model->impl;
     const dctr_ffm_deep *d = impl->deep;
     if (max_batch < 1)
@@ -217,7 +217,6 @@ dctr_status dctr_ffm_deep_ws_new(const dctr_model *model, int32_t max_batch, voi
     deep_ws *w = dctr_calloc(1, sizeof *w);
     if (!w)
         return DCTR_ERR_NOMEM;
-    w->tag = DEEP_WS_TAG;
     w->max_batch = max_batch;
     dctr_status s = dctr_dnn_workspace_new(&d->dc, max_batch, &w->ws);
     w->X = dctr_alloc_floats((size_t)max_batch * (size_t)d->in_dim);
@@ -229,16 +228,14 @@ dctr_status dctr_ffm_deep_ws_new(const dctr_model *model, int32_t max_batch, voi
     if (s == DCTR_OK)
         s = dctr_ffm_pooled_alloc(&w->pooled, impl->w.m, impl->w.kp);
     if (s != DCTR_OK) {
-        dctr_ffm_deep_ws_free(w);
+        deep_ws_free(w);
         return s;
     }
     *out = w;
     return DCTR_OK;
 }
 
-int dctr_ffm_deep_ws_is(const void *ws) { return ws && *(const int32_t *)ws == DEEP_WS_TAG; }
-
-void dctr_ffm_deep_ws_free(void *p) {
+static void deep_ws_free(void *p) {
     deep_ws *w = p;
     if (!w)
         return;
@@ -251,7 +248,7 @@ void dctr_ffm_deep_ws_free(void *p) {
     dctr_free(w);
 }
 
-dctr_status dctr_ffm_deep_predict(const dctr_model *model, void *wsp, const dctr_batch *b, float *out) {
+static dctr_status deep_predict(const dctr_model *model, void *wsp, const dctr_batch *b, float *out) {
     const dctr_ffm_impl *impl = model->impl;
     const dctr_ffm_deep *d = impl->deep;
     deep_ws *w = wsp;
@@ -294,7 +291,7 @@ static dctr_status grow_train_ws(dctr_ffm_deep *d, const dctr_ffm_impl *impl, in
     return DCTR_OK;
 }
 
-dctr_status dctr_ffm_deep_train_step(dctr_model *model, const dctr_batch *b, double *data_loss, double *reg_loss,
+static dctr_status deep_train_step(dctr_model *model, const dctr_batch *b, double *data_loss, double *reg_loss,
                                      float *pred) {
     dctr_ffm_impl *impl = model->impl;
     dctr_ffm_deep *d = impl->deep;
@@ -458,3 +455,34 @@ dctr_status dctr_ffm_deep_load(dctr_ffm_deep *d, const dctr_container *c) {
         return dctr_set_error(DCTR_ERR_FORMAT, "ffm.dnn_opt: trailing bytes");
     return DCTR_OK;
 }
+
+static dctr_status deep_save(const dctr_model *model, dctr_container_writer *cw, int with_optimizer) {
+    DCTR_TRY(dctr_ffm_save_sections(model, cw, with_optimizer));
+    return dctr_ffm_deep_save(((const dctr_ffm_impl *)model->impl)->deep, cw, with_optimizer);
+}
+
+static dctr_status deep_load(dctr_model *model, const dctr_container *c) {
+    DCTR_TRY(dctr_ffm_load_sections(model, c));
+    return dctr_ffm_deep_load(((dctr_ffm_impl *)model->impl)->deep, c);
+}
+
+/* DeepFFM's ops: its own batch predict / train step / sections, the FFM ones for the rest (the
+ * snapshot and sizes include the DNN through dctr_ffm_deep_*). */
+const dctr_model_ops dctr_deepffm_ops = {
+    .name = "deepffm",
+    .free_impl = dctr_ffm_op_free_impl,
+    .workspace_new = deep_ws_new,
+    .workspace_free = deep_ws_free,
+    .predict = deep_predict,
+    .train_step = deep_train_step,
+    .training_pool = dctr_ffm_op_training_pool,
+    .snapshot = dctr_ffm_op_snapshot,
+    .restore = dctr_ffm_op_restore,
+    .snapshot_free = dctr_ffm_op_snapshot_free,
+    .save = deep_save,
+    .load = deep_load,
+    .num_parameters = dctr_ffm_op_num_parameters,
+    .parameter_bytes = dctr_ffm_op_parameter_bytes,
+    .optimizer_bytes = dctr_ffm_op_optimizer_bytes,
+    .set_threads = dctr_ffm_op_set_threads,
+};

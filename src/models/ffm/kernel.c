@@ -1,20 +1,67 @@
-/* FFM per-sample kernels. The k-loop runs on 4-float SSE vectors (x86-64 always has SSE2); other
- * targets use the same 4-lane arithmetic in scalar code, so results agree lane by lane. Exact
- * sqrt and division are used (libffm's SSE build uses the approximate rsqrt, whose bits differ
- * between CPU vendors). */
-#include "models/ffm_kernel.h"
+/* The FFM weights and the portable pair kernel, plus the run-time choice among it and the
+ * AVX2 / AVX-512 variants (kernel_x86.c). The portable k-loop runs on 4-float SSE vectors (x86-64
+ * always has SSE2); other targets use the same 4-lane arithmetic in scalar code, so results agree
+ * lane by lane. It uses exact sqrt and division: it is the reference the variants are tested
+ * against. */
+#include "models/ffm/kernel.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hogwild.h"
 #include "core/rng.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #define FFM_SSE 1
 #endif
+
+/* A large table is read at random, a few blocks per feature row: with 4 KB pages nearly every
+ * row costs TLB misses. A table of HUGE_MIN bytes or more is mapped directly and Linux is asked
+ * for transparent huge pages (its default THP mode, "madvise", grants them only on request,
+ * and only to pages not yet touched, hence not through dctr_alloc_floats, which zeroes).
+ * Advisory: where refused, the table simply keeps 4 KB pages. */
+#define HUGE_PAGE ((size_t)2 << 20)
+#define HUGE_MIN ((size_t)32 << 20)
+
+static float *table_alloc(size_t bytes, size_t *mapped) {
+    *mapped = 0;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (bytes >= HUGE_MIN) {
+        size_t len = dctr_round_up(bytes, HUGE_PAGE) + HUGE_PAGE; /* room to start on a 2 MB boundary */
+        char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED) {
+            char *a = (char *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+            if (a > p)
+                munmap(p, (size_t)(a - p));
+            size_t keep = len - (size_t)(a - p), need = dctr_round_up(bytes, HUGE_PAGE);
+            if (keep > need)
+                munmap(a + need, keep - need);
+            (void)madvise(a, need, MADV_HUGEPAGE);
+            *mapped = need;
+            return (float *)a;
+        }
+    }
+#endif
+    return dctr_alloc_floats(bytes / sizeof(float));
+}
+
+static void table_free(float *p, size_t mapped) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (mapped) {
+        munmap(p, mapped);
+        return;
+    }
+#endif
+    (void)mapped;
+    dctr_aligned_free(p);
+}
 
 dctr_status dctr_ffm_weights_alloc(dctr_ffm_weights *w, int32_t m, int64_t n, int32_t k, int use_linear) {
     memset(w, 0, sizeof *w);
@@ -32,7 +79,7 @@ dctr_status dctr_ffm_weights_alloc(dctr_ffm_weights *w, int32_t m, int64_t n, in
     if (!dctr_mul_size(w->row, (size_t)n, &total) || total > ((size_t)1 << 40))
         return dctr_set_error(DCTR_ERR_LIMIT, "FFM: %lld features x %d fields x k=%d is too large",
                               (long long)n, m, k);
-    w->W = dctr_alloc_floats(total);
+    w->W = table_alloc(total * sizeof(float), &w->W_mapped);
     if (!w->W)
         return dctr_error_prefix(DCTR_ERR_NOMEM, "FFM weights (%zu MB)", total * 4 >> 20);
     w->use_linear = use_linear ? 1 : 0;
@@ -49,7 +96,7 @@ dctr_status dctr_ffm_weights_alloc(dctr_ffm_weights *w, int32_t m, int64_t n, in
 void dctr_ffm_weights_free(dctr_ffm_weights *w) {
     if (!w)
         return;
-    dctr_aligned_free(w->W);
+    table_free(w->W, w->W_mapped);
     dctr_aligned_free(w->lin);
     memset(w, 0, sizeof *w);
 }
@@ -88,24 +135,14 @@ void dctr_ffm_weights_copy(dctr_ffm_weights *dst, const dctr_ffm_weights *src) {
     }
 }
 
-/* Hogwild: training threads update shared weights without locks, as libffm does. These races are
- * the algorithm, so ThreadSanitizer is told to ignore the kernels (nothing else races). */
-#if defined(__has_attribute)
-#if __has_attribute(no_sanitize)
-#define FFM_HOGWILD __attribute__((no_sanitize("thread")))
-#endif
-#endif
-#ifndef FFM_HOGWILD
-#define FFM_HOGWILD
-#endif
-FFM_HOGWILD static inline int node_ok(const dctr_ffm_weights *w, const dctr_ffm_node *x) {
+DCTR_HOGWILD static inline int node_ok(const dctr_ffm_weights *w, const dctr_ffm_node *x) {
     return (uint32_t)x->index < (uint64_t)w->n && (uint32_t)x->field < (uint32_t)w->m;
 }
 
-#define FFM_INLINE static inline __attribute__((always_inline)) FFM_HOGWILD
+#define FFM_INLINE static inline __attribute__((always_inline)) DCTR_HOGWILD
 
 /* 1 when every node lies inside the model: the pair loops then run without per-pair checks. */
-FFM_HOGWILD static int all_ok(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e) {
+DCTR_HOGWILD static int all_ok(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e) {
     int ok = 1;
     for (const dctr_ffm_node *x = b; x < e; x++)
         ok &= node_ok(w, x);
@@ -156,9 +193,43 @@ FFM_INLINE float score_pairs(const dctr_ffm_weights *w, const dctr_ffm_node *b, 
     return t;
 }
 
-FFM_HOGWILD float dctr_ffm_score(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e,
+DCTR_HOGWILD static float score_portable(const dctr_ffm_weights *w, const dctr_ffm_node *b,
+                                         const dctr_ffm_node *e, float r) {
+    return score_pairs(w, b, e, r, 0);
+}
+
+DCTR_HOGWILD static void update_portable(dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e,
+                                         float r, float kappa, const dctr_ffm_step *st);
+static int portable_supports(const dctr_ffm_weights *w) {
+    (void)w;
+    return 1;
+}
+static const dctr_ffm_pair_kernel kernel_portable = {DCTR_SIMD_PORTABLE, portable_supports, score_portable,
+                                                     update_portable};
+#if DCTR_X86_DISPATCH
+extern const dctr_ffm_pair_kernel dctr_ffm_kernel_avx2, dctr_ffm_kernel_avx512;
+#endif
+
+const dctr_ffm_pair_kernel *dctr_ffm_pair_kernel_at(dctr_simd_level level) {
+    switch (level) {
+    case DCTR_SIMD_PORTABLE: return &kernel_portable;
+#if DCTR_X86_DISPATCH
+    case DCTR_SIMD_AVX2: return &dctr_ffm_kernel_avx2;
+    case DCTR_SIMD_AVX512: return &dctr_ffm_kernel_avx512;
+#endif
+    default: return NULL;
+    }
+}
+
+/* The variant for this CPU (capped by DCTR_SIMD), or the portable one for shapes it leaves. */
+static const dctr_ffm_pair_kernel *active(const dctr_ffm_weights *w) {
+    const dctr_ffm_pair_kernel *k = dctr_ffm_pair_kernel_at(dctr_cpu_simd_level());
+    return k && k->supports(w) ? k : &kernel_portable;
+}
+
+DCTR_HOGWILD float dctr_ffm_score(const dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e,
                                  float r) {
-    float t = all_ok(w, b, e) ? score_pairs(w, b, e, r, 0) : score_pairs(w, b, e, r, 1);
+    float t = all_ok(w, b, e) ? active(w)->score(w, b, e, r) : score_pairs(w, b, e, r, 1);
     if (w->use_linear) {
         float s = w->bias;
         for (const dctr_ffm_node *x = b; x < e; x++)
@@ -237,10 +308,15 @@ FFM_INLINE void update_pairs(dctr_ffm_weights *w, const dctr_ffm_node *b, const 
     }
 }
 
-FFM_HOGWILD void dctr_ffm_update(dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r,
+DCTR_HOGWILD static void update_portable(dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e,
+                                         float r, float kappa, const dctr_ffm_step *st) {
+    update_pairs(w, b, e, r, kappa, st, 0);
+}
+
+DCTR_HOGWILD void dctr_ffm_update(dctr_ffm_weights *w, const dctr_ffm_node *b, const dctr_ffm_node *e, float r,
                      float kappa, const dctr_ffm_step *st) {
     if (all_ok(w, b, e))
-        update_pairs(w, b, e, r, kappa, st, 0);
+        active(w)->update(w, b, e, r, kappa, st);
     else
         update_pairs(w, b, e, r, kappa, st, 1);
     const float eta = st->eta, lambda = st->lambda;
