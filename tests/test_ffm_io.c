@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "threads.h"
+
 #include "deepctr/deepctr.h"
 #include "core/alloc.h"
 #include "io/container.h"
@@ -270,14 +272,11 @@ static void test_concurrent_predict(void **state) {
     int64_t n = dctr_ffm_data_num_rows(d);
     float *want = test_malloc((size_t)n * sizeof(float));
     assert_int_equal(dctr_ffm_predict(m, d, want), DCTR_OK);
-    pthread_t th[4];
     predict_job jobs[4];
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 4; i++)
         jobs[i] = (predict_job){m, d, test_malloc((size_t)n * sizeof(float)), DCTR_OK};
-        assert_int_equal(pthread_create(&th[i], NULL, predict_thread, &jobs[i]), 0);
-    }
+    assert_int_equal(th_run_all(4, predict_thread, jobs, sizeof jobs[0]), 0);
     for (int i = 0; i < 4; i++) {
-        pthread_join(th[i], NULL);
         assert_int_equal(jobs[i].st, DCTR_OK);
         assert_memory_equal(jobs[i].out, want, (size_t)n * sizeof(float));
         test_free(jobs[i].out);
