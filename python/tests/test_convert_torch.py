@@ -198,4 +198,3 @@ def test_refusals(tmp_path):
     hashed = [SparseFeat("a", 7, 4, use_hash=True)]
     with pytest.raises(ConversionError, match="use_hash"):
         convert_deepfm(DeepFM(hashed, hashed, dnn_hidden_units=(4,), device="cpu"))
-    torch.save(m, tmp_path / "m.pt")
