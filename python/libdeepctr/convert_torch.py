@@ -71,9 +71,7 @@ def _to_libdeepctr(fc):
     kind = _kind(fc)
     if kind == "dense":
         return DenseFeat(_get(fc, "name"), int(_get(fc, "dimension", 1)))
-    sp = _get(fc, "sparsefeat", fc) if kind == "varlen" else fc
-    if isinstance(sp, dict) and kind == "varlen" and "sparsefeat" not in fc:
-        sp = fc
+    sp = _get(fc, "sparsefeat", fc) if kind == "varlen" else fc  # a JSON varlen may be flat
     name = _get(sp, "name")
     if _get(sp, "use_hash", False):
         _fail("column '%s': use_hash (DeepCTR-Torch does not hash: its ids are table rows already)" % name)
