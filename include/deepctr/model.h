@@ -90,6 +90,9 @@ typedef struct dctr_model_config {
     int ffm_linear;               /* 1: add a linear term (libffm has none) */
     int ffm_normalize;            /* 1: instance-wise normalisation, as libffm */
     dctr_optimizer_config optimizer;
+    /* Added after 0.1 (a caller built against the older, smaller struct gets these defaults). */
+    float bn_eps;                 /* 1e-3 (Keras); 1e-5 = torch BatchNorm1d */
+    float bn_momentum;            /* 0.99 (Keras): moving = m * moving + (1 - m) * batch; torch's 0.1 is 0.9 here */
 } dctr_model_config;
 DCTR_API void dctr_model_config_default(dctr_model_config *cfg, dctr_model_type type);
 /* Settings measured to beat the DeepCTR defaults on real data (docs/training.md §6), used by the

@@ -101,6 +101,31 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_model_get_config(const dctr_model *mode
 /* The model file format version this build writes (the container's). */
 DCTR_API uint32_t dctr_model_format_version(void);
 
+
+/* ---------------- named tensors (docs/api.md "Named tensors") ---------------- */
+
+/* Every parameter and non-trainable state array of a DeepFM / FM / LR model under a stable name
+ * (0 for other families), so a converter can read or set a whole model: "embedding/<table>"
+ * [V x k], "linear/<table>" [V x 1], "linear/dense_kernel" [dense width x 1], per DNN layer i
+ * "dnn/<i>/kernel" [in x out] (Keras layout), "dnn/<i>/bias", "dnn/<i>/gamma", "dnn/<i>/beta",
+ * "dnn/<i>/moving_mean", "dnn/<i>/moving_variance" (batch norm), "dnn/<i>/alpha" (PReLU / Dice),
+ * "dnn/<i>/dice_mean", "dnn/<i>/dice_variance" (all [units x 1]), "output/kernel" [h x 1] and
+ * "bias" [1 x 1]. Order: as listed, tables in schema table order. */
+DCTR_API int32_t dctr_model_num_tensors(const dctr_model *model);
+/* Name of tensor i (borrowed from the model), or NULL when out of range. */
+DCTR_API const char *dctr_model_tensor_name(const dctr_model *model, int32_t i);
+/* Shape of a tensor by name (DCTR_ERR_RANGE naming it when the model has no such tensor). */
+DCTR_API DCTR_NODISCARD dctr_status dctr_model_tensor_shape(const dctr_model *model, const char *name,
+                                                           int64_t *rows, int64_t *cols);
+/* All rows * cols values, row-major; count must be exactly rows * cols (DCTR_ERR_INVALID_ARG
+ * giving both otherwise). Set refuses NaN / Inf (DCTR_ERR_NUMERIC) and a negative moving
+ * variance (DCTR_ERR_RANGE), changing nothing then. Setting is not thread-safe against
+ * concurrent predictions with the same model. */
+DCTR_API DCTR_NODISCARD dctr_status dctr_model_get_tensor(const dctr_model *model, const char *name,
+                                                         float *out, int64_t count);
+DCTR_API DCTR_NODISCARD dctr_status dctr_model_set_tensor(dctr_model *model, const char *name,
+                                                         const float *values, int64_t count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,7 +26,7 @@ class ModelConfig(ctypes.Structure):
                 ("activation", c_int), ("use_bn", c_int), ("dropout", c_float), ("l2_linear", c_float),
                 ("l2_embedding", c_float), ("l2_dnn", c_float), ("use_bias", c_int), ("seed", c_uint64),
                 ("ffm_k", c_int32), ("ffm_linear", c_int), ("ffm_normalize", c_int),
-                ("optimizer", OptimizerConfig)]
+                ("optimizer", OptimizerConfig), ("bn_eps", c_float), ("bn_momentum", c_float)]
 
 
 class FitOptions(ctypes.Structure):
@@ -172,6 +172,11 @@ _SIGS = {
     "dctr_model_table_shape": (c_int, [c_void_p, c_int32, P(c_int64), P(c_int32)]),
     "dctr_model_get_embeddings": (c_int, [c_void_p, c_int32, c_int64, c_int64, P(c_float)]),
     "dctr_model_set_embeddings": (c_int, [c_void_p, c_int32, c_int64, c_int64, P(c_float)]),
+    "dctr_model_num_tensors": (c_int32, [c_void_p]),
+    "dctr_model_tensor_name": (c_char_p, [c_void_p, c_int32]),
+    "dctr_model_tensor_shape": (c_int, [c_void_p, c_char_p, P(c_int64), P(c_int64)]),
+    "dctr_model_get_tensor": (c_int, [c_void_p, c_char_p, P(c_float), c_int64]),
+    "dctr_model_set_tensor": (c_int, [c_void_p, c_char_p, P(c_float), c_int64]),
 }
 for _name, (_res, _args) in _SIGS.items():
     _f = getattr(lib, _name)

@@ -31,6 +31,7 @@ def _names_array(names):
 
 def _sparse_c(fc, out):
     lib.dctr_sparse_feat_default(ctypes.byref(out), fc.name.encode())
+    out.name = fc.name.encode()  # the struct keeps this one alive (the argument above is a temporary)
     out.vocabulary_size = 0 if fc.vocabulary_size == "auto" else int(fc.vocabulary_size)
     out.embedding_dim = -1 if fc.embedding_dim == "auto" else int(fc.embedding_dim)
     out.use_hash = int(bool(fc.use_hash))
@@ -67,6 +68,7 @@ def build_schema(columns, label="label"):
             elif isinstance(fc, DenseFeat):
                 f = _lib.DenseFeatC()
                 lib.dctr_dense_feat_default(ctypes.byref(f), fc.name.encode())
+                f.name = fc.name.encode()  # kept alive by the struct, unlike the temporary argument
                 f.dimension = int(fc.dimension)
                 f.transform = _TRANSFORMS[fc.transform]
                 f.fill_value = float(fc.fill_value)

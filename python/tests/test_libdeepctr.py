@@ -132,3 +132,18 @@ def test_weighted_varlen_and_columns_info():
     info = {c["name"]: c for c in m.columns_info()}
     assert info["tags"]["kind"] == "varlen" and info["tags"]["weight_name"] == "tags_w"
     assert info["u"]["fitted_values"] == 10 and info["u"]["vocabulary_size"] == 11
+
+
+def test_schema_names_outlive_their_temporaries():
+    """Regression: build_schema handed C the address of a temporary bytes name; two varlen
+    columns sharing a table then both came out named after the first ('duplicate feature name')."""
+    from libdeepctr import models
+    from libdeepctr._lib import lib
+    a = L.VarLenSparseFeat(L.SparseFeat("h_mean", 9, 4, dtype="int64"), 5, "mean")
+    b = L.VarLenSparseFeat(L.SparseFeat("h_sum", 9, 4, dtype="int64", embedding_name="h_mean"), 5, "sum")
+    s = models.build_schema([a, b, L.DenseFeat("x"), L.DenseFeat("y")])
+    try:
+        names = [lib.dctr_schema_column_name(s, i).decode() for i in range(lib.dctr_schema_num_columns(s))]
+        assert names == ["h_mean", "h_sum", "x", "y"]
+    finally:
+        lib.dctr_schema_free(s)

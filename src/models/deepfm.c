@@ -96,6 +96,7 @@ static const dctr_model_ops dfm_ops = {
     .set_threads = dfm_set_threads,
     .predict_logit = dfm_predict_logit,
     .embedding_table = dfm_embedding_table,
+    .tensor = dfm_tensor_at,
 };
 
 

@@ -55,6 +55,7 @@ void dfm_free(void *impl) {
     for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
         dctr_aligned_free(floats[i]);
     dfm_ws_free(d->tws);
+    dfm_free_tensors(d);
     dctr_pool_free(d->pool);
     dctr_free(d);
 }
@@ -197,6 +198,8 @@ static dctr_status configure_dnn(const dctr_model *m, dfm *d) {
         d->dnn_cfg.units[i] = units[i];
     d->dnn_cfg.activation = cfg->activation;
     d->dnn_cfg.use_bn = cfg->use_bn;
+    d->dnn_cfg.bn_eps = cfg->bn_eps;
+    d->dnn_cfg.bn_momentum = cfg->bn_momentum;
     d->dnn_cfg.dropout = cfg->dropout;
     dctr_status st = dctr_dnn_config_check(&d->dnn_cfg);
     if (st != DCTR_OK)
@@ -314,5 +317,6 @@ void dfm_init_params(const dctr_model *m, dfm *d) {
 
 dctr_status dfm_build(const dctr_model *m, dfm *d) {
     DCTR_TRY(build_structure(m, d));
-    return alloc_params(m, d);
+    DCTR_TRY(alloc_params(m, d));
+    return dfm_build_tensors(m, d);
 }

@@ -62,6 +62,13 @@ typedef struct dfm_ws {
     float *d1a, *d1b;  /* [cap * max T] for linear varlen backward */
 } dfm_ws;
 
+/* A named tensor: [rows x cols] floats at off in the parameter (state 0) or state arena. */
+typedef struct dfm_tensor {
+    char *name;
+    int state;
+    int64_t off, rows, cols;
+} dfm_tensor;
+
 typedef struct dfm {
     /* structure */
     int use_fm, use_dnn;
@@ -95,6 +102,8 @@ typedef struct dfm {
     int64_t nstate;
     float *state;
     dctr_dnn_params dnnp;
+    dfm_tensor *tensors;     /* deepfm_tensors.c */
+    int32_t ntensors;
 
     /* training */
     dctr_optim opt;
@@ -157,5 +166,10 @@ dctr_status dfm_load(dctr_model *model, const dctr_container *c);
 dctr_status dfm_predict_logit(const dctr_model *m, void *ws, const dctr_batch *b, float *out,
                               float *logit);
 float *dfm_embedding_table(const dctr_model *m, int32_t table, int64_t *rows, int32_t *dim);
+
+/* deepfm_tensors.c: the named-tensor table (built by dfm_build, freed by dfm_free). */
+dctr_status dfm_build_tensors(const dctr_model *m, dfm *d);
+void dfm_free_tensors(dfm *d);
+int32_t dfm_tensor_at(const dctr_model *m, int32_t i, dctr_tensor_view *out);
 
 #endif

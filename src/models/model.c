@@ -28,6 +28,8 @@ void dctr_model_config_default(dctr_model_config *cfg, dctr_model_type type) {
     cfg->ffm_k = 4;
     cfg->ffm_linear = 1;
     cfg->ffm_normalize = 1;
+    cfg->bn_eps = 1e-3f;
+    cfg->bn_momentum = 0.99f;
     if (type == DCTR_MODEL_FFM || type == DCTR_MODEL_DEEPFFM) {
         /* libffm: AdaGrad, eta 0.2, accumulators start at 1 */
         dctr_optimizer_config_default(&cfg->optimizer, DCTR_OPT_ADAGRAD);
@@ -199,6 +201,9 @@ static dctr_status check_config(const dctr_schema *s, const dctr_model_config *c
     if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "model config: dropout %g not in [0, 1)",
                               (double)cfg->dropout);
+    if (!(cfg->bn_eps > 0.0f && cfg->bn_momentum >= 0.0f && cfg->bn_momentum <= 1.0f))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "model config: bn_eps %g must be > 0 and bn_momentum %g in [0, 1]",
+                              (double)cfg->bn_eps, (double)cfg->bn_momentum);
     if (!(cfg->l2_linear >= 0 && cfg->l2_embedding >= 0 && cfg->l2_dnn >= 0))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "model config: negative l2");
     for (int32_t i = 0; cfg->hidden_units && i < cfg->num_hidden; i++)
@@ -258,14 +263,19 @@ dctr_status dctr_model_new(const dctr_schema *schema, const dctr_model_config *c
     *out = NULL;
     if (!schema || !cfg)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_new: NULL schema or config");
-    if (cfg->struct_size != sizeof(*cfg))
+    if (cfg->struct_size != sizeof(*cfg) && cfg->struct_size != DCTR_MODEL_CONFIG_SIZE_V1)
         return dctr_set_error(DCTR_ERR_INVALID_ARG,
                               "dctr_model_new: config struct_size %u (expected %zu): call "
                               "dctr_model_config_default first", cfg->struct_size, sizeof(*cfg));
     if (!schema->validated || !schema->fitted)
         return dctr_set_error(DCTR_ERR_STATE,
                               "dctr_model_new: the schema must be validated and fitted first");
-    return dctr_model_create(schema, cfg, NULL, 0, out);
+    /* a caller built against the older struct: its fields, the defaults for the rest */
+    dctr_model_config full;
+    dctr_model_config_default(&full, cfg->type);
+    memcpy(&full, cfg, cfg->struct_size);
+    full.struct_size = (uint32_t)sizeof(full);
+    return dctr_model_create(schema, &full, NULL, 0, out);
 }
 
 void dctr_model_free(dctr_model *model) {

@@ -2,6 +2,8 @@
 #ifndef DCTR_MODELS_MODEL_INTERNAL_H
 #define DCTR_MODELS_MODEL_INTERNAL_H
 
+#include <stddef.h>
+
 #include "models/model_types.h"
 
 /* Deep copy of a config (name lists, hidden units); release frees what a copy owns. */
@@ -15,8 +17,13 @@ dctr_status dctr_model_create(const dctr_schema *schema, const dctr_model_config
 dctr_status dctr_model_evaluate_batch(const dctr_model *model, const dctr_batch *rows, float *pred,
                                       double values[DCTR_METRIC_COUNT]);
 
-/* The "meta" section: format version, type, task and the whole config. */
+/* The "meta" section: format version, type, task and the whole config. Version 2 appends
+ * bn_eps and bn_momentum; it is written only when they differ from the Keras defaults, so every
+ * other model stays readable by builds that know version 1 only. */
 #define DCTR_MODEL_META_VERSION 1u
+#define DCTR_MODEL_META_VERSION_BN 2u
+/* sizeof(dctr_model_config) before bn_eps / bn_momentum were added (accepted by dctr_model_new). */
+#define DCTR_MODEL_CONFIG_SIZE_V1 ((uint32_t)offsetof(dctr_model_config, bn_eps))
 dctr_status dctr_model_meta_write(const dctr_model_config *cfg, int64_t steps, dctr_wbuf *w);
 /* Reads into cfg (owned lists: release with dctr_model_config_release). */
 dctr_status dctr_model_meta_read(dctr_rbuf *r, dctr_model_config *cfg, int64_t *steps);

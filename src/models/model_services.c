@@ -210,6 +210,12 @@ dctr_status dctr_model_export_embeddings_tsv(const dctr_model *m, int32_t t, con
 dctr_status dctr_model_get_config(const dctr_model *m, dctr_model_config *out) {
     if (!m || !out)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_get_config: NULL argument");
+    /* a caller built against the older, smaller struct gets just its fields */
+    if (out->struct_size == DCTR_MODEL_CONFIG_SIZE_V1) {
+        memcpy(out, &m->cfg, DCTR_MODEL_CONFIG_SIZE_V1);
+        out->struct_size = DCTR_MODEL_CONFIG_SIZE_V1;
+        return DCTR_OK;
+    }
     *out = m->cfg;
     return DCTR_OK;
 }

@@ -9,6 +9,15 @@
 #include "io/bytes.h"
 #include "io/container.h"
 
+/* One named tensor of a model: rows x cols floats, row-major; state = 1 for non-trainable
+ * arrays (batch-norm moving statistics). */
+typedef struct dctr_tensor_view {
+    const char *name;
+    float *data;
+    int64_t rows, cols;
+    int state;
+} dctr_tensor_view;
+
 typedef struct dctr_model_ops {
     const char *name; /* "deepfm", "ffm", ... */
     void (*free_impl)(void *impl);
@@ -45,6 +54,9 @@ typedef struct dctr_model_ops {
      * writes through it), or NULL with *rows = 0 when the table has no embedding in this model.
      * May be NULL (family without schema tables). */
     float *(*embedding_table)(const dctr_model *model, int32_t table, int64_t *rows, int32_t *dim);
+    /* Named tensors (dctr_model_tensor_*): returns the count; for 0 <= i < count fills *out
+     * with tensor i (data writable: dctr_model_set_tensor writes through it). May be NULL. */
+    int32_t (*tensor)(const dctr_model *model, int32_t i, struct dctr_tensor_view *out);
 } dctr_model_ops;
 
 struct dctr_model {

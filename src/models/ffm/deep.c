@@ -93,6 +93,8 @@ static dctr_status deep_dnn_config(const dctr_model_config *cfg, int32_t m, int3
         dc->units[i] = units[i];
     dc->activation = cfg->activation;
     dc->use_bn = cfg->use_bn;
+    dc->bn_eps = cfg->bn_eps;
+    dc->bn_momentum = cfg->bn_momentum;
     dc->dropout = cfg->dropout;
     return dctr_dnn_config_check(dc);
 }
