@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "cli_common.h"
+#include "outsafe.h"
 #include "columns.h"
 #include "commands.h"
 #include "progress.h"
@@ -225,6 +226,12 @@ static int check_flags(void) {
         return CLI_EXIT_USAGE;
     flags.cols.min_count = flags.min_count;
     flags.cols.init_std = flags.init_std;
+    /* no output may replace an input (nor the model the cache) */
+    const char *const ins[] = {flags.train, flags.valid, flags.cache};
+    const char *const in_flags[] = {"--train", "--valid", "--cache"};
+    if (cli_check_output("--out", flags.out, ins, in_flags, 3) != 0 ||
+        cli_check_output("--cache", flags.cache, ins, in_flags, 2) != 0)
+        return CLI_EXIT_ERROR;
     return 0;
 }
 

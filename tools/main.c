@@ -4,6 +4,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "outsafe.h"
 #include "deepctr/deepctr.h"
 
 static const struct {
@@ -61,8 +62,15 @@ int main(int argc, char **argv) {
         return CLI_EXIT_OK;
     }
     for (size_t i = 0; i < NUM_COMMANDS; i++)
-        if (strcmp(cmd, commands[i].name) == 0)
-            return commands[i].run(argc - 2, argv + 2);
+        if (strcmp(cmd, commands[i].name) == 0) {
+            int rc = commands[i].run(argc - 2, argv + 2);
+            /* a lost stdout write (`> /dev/full`) fails the command; a lost stderr one too */
+            if (rc == CLI_EXIT_OK && cli_check_stdout() != CLI_EXIT_OK)
+                rc = CLI_EXIT_ERROR;
+            if (fflush(stderr) != 0 || ferror(stderr))
+                rc = rc == CLI_EXIT_OK ? CLI_EXIT_ERROR : rc;
+            return rc;
+        }
     fprintf(stderr, "deepctr: unknown command '%s'\n", cmd);
     usage(stderr);
     return CLI_EXIT_USAGE;
