@@ -199,6 +199,58 @@ static void test_stdout_write_failure(void **state) {
     assert_int_not_equal(run_to("/dev/full", "eval", "--model-file", ffm_model, "--data", ffm, NULL), 0);
 }
 
+/* --cache is keyed by content: a training file rewritten with its old mtime (`cp -p`, or set
+ * back) is read again, never served from the stale cache. */
+static void test_cache_keyed_by_content(void **state) {
+    (void)state;
+    char p[1024], cache[1024], src[1100], m[1024];
+    copy_to(csv, "hcli_cache.csv", p, sizeof p);
+    dctr_test_tmp_path(cache, sizeof cache, "hcli.cache");
+    dctr_test_tmp_path(m, sizeof m, "hcli_cache.dctr");
+    snprintf(src, sizeof src, "%s.source", cache);
+    unlink(cache);
+    unlink(src);
+    assert_int_equal(run("train", "--train", p, "--epochs", "1", "--hidden", "4", "--cache", cache, "--out", m, NULL), 0);
+    assert_null(strstr(out_text, "from cache"));
+    assert_int_equal(run("train", "--train", p, "--epochs", "1", "--hidden", "4", "--cache", cache, "--out", m, NULL), 0);
+    assert_contains(out_text, "from cache");
+    /* flip every label (same size), then put the mtime back far in the past */
+    size_t n = read_all(p, before, sizeof before);
+    char *line = strchr(before, '\n');
+    while (line && line[1]) {
+        line[1] = line[1] == '0' ? '1' : '0';
+        line = strchr(line + 1, '\n');
+    }
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(before, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+    struct timespec old[2] = {{.tv_sec = 946684800}, {.tv_sec = 946684800}};
+    assert_int_equal(utimensat(AT_FDCWD, p, old, 0), 0);
+    assert_int_equal(run("train", "--train", p, "--epochs", "1", "--hidden", "4", "--cache", cache, "--out", m, NULL), 0);
+    assert_null(strstr(out_text, "from cache"));
+    /* a deleted cache with its key left behind is made again */
+    unlink(cache);
+    assert_int_equal(run("train", "--train", p, "--epochs", "1", "--hidden", "4", "--cache", cache, "--out", m, NULL), 0);
+    assert_null(strstr(out_text, "from cache"));
+}
+
+/* A varlen weight= / length= source that is itself a feature was dropped silently. */
+static void test_varlen_aux_naming_a_feature(void **state) {
+    (void)state;
+    char m[1024];
+    dctr_test_tmp_path(m, sizeof m, "hcli_varlen.dctr");
+    assert_int_equal(run("train", "--train", csv, "--epochs", "1", "--varlen", "C1:maxlen=3:weight=C1", "--out", m, NULL),
+                     2);
+    assert_contains(err_text, "weight=C1");
+    assert_int_equal(run("train", "--train", csv, "--epochs", "1", "--varlen", "C1:maxlen=3:length=C1", "--out", m, NULL),
+                     2);
+    assert_int_equal(run("train", "--train", csv, "--epochs", "1", "--sparse", "C2", "--varlen",
+                         "C1:maxlen=3:weight=C2", "--out", m, NULL),
+                     2);
+    assert_contains(err_text, "also named as a feature");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_predict_same_path),
@@ -206,6 +258,8 @@ int main(void) {
         cmocka_unit_test(test_ffm_same_path),
         cmocka_unit_test(test_predict_out_is_atomic),
         cmocka_unit_test(test_stdout_write_failure),
+        cmocka_unit_test(test_cache_keyed_by_content),
+        cmocka_unit_test(test_varlen_aux_naming_a_feature),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
