@@ -251,6 +251,27 @@ static void test_varlen_aux_naming_a_feature(void **state) {
     assert_contains(err_text, "also named as a feature");
 }
 
+/* train reads the header with the same reader as predict / eval: a UTF-8 BOM and a quoted
+ * name holding the delimiter, "" and a newline are accepted by all three (docs/input.md). */
+static void test_train_header_same_reader(void **state) {
+    (void)state;
+    char p[1024], m[1024];
+    dctr_test_tmp_path(p, sizeof p, "hcli_bom.csv");
+    dctr_test_tmp_path(m, sizeof m, "hcli_bom.dctr");
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    fputs("\xEF\xBB\xBFlabel,\"odd, \"\"name\"\"\nhere\",C1\n", f);
+    for (int i = 0; i < 60; i++)
+        fprintf(f, "%d,%d.5,\"c%d\"\n", i % 2, i % 7, i % 3);
+    assert_int_equal(fclose(f), 0);
+    if (run("train", "--train", p, "--epochs", "1", "--hidden", "4", "--valid-split", "0", "--out", m, NULL) != 0)
+        fail_msg("train: %s", err_text);
+    assert_contains(out_text, "odd, \"name\"\nhere");
+    assert_int_equal(run("predict", "--model-file", m, "--data", p, NULL), 0);
+    assert_int_equal(run("eval", "--model-file", m, "--data", p, NULL), 0);
+    assert_contains(out_text, "rows 60");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_predict_same_path),
@@ -260,6 +281,7 @@ int main(void) {
         cmocka_unit_test(test_stdout_write_failure),
         cmocka_unit_test(test_cache_keyed_by_content),
         cmocka_unit_test(test_varlen_aux_naming_a_feature),
+        cmocka_unit_test(test_train_header_same_reader),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
