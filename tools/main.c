@@ -4,6 +4,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "memlimit.h"
 #include "outsafe.h"
 #include "deepctr/deepctr.h"
 
@@ -46,7 +47,8 @@ static void print_version(void) {
 }
 
 int main(int argc, char **argv) {
-    /* before any work: OpenBLAS picks its kernels once, when the process starts */
+    /* before any work: OpenBLAS starts its threads and picks its kernels when it is loaded */
+    cli_single_blas_thread_under_low_limit(argv);
     (void)dctr_blas_use_native_kernel(argv);
     if (argc < 2) {
         usage(stderr);

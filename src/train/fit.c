@@ -17,6 +17,7 @@
 #include "models/model_internal.h"
 #include "train/early_stop.h"
 #include "train/metrics.h"
+#include "core/blas_probe.h"
 
 enum { STREAM_SHUFFLE = 77 };
 
@@ -406,6 +407,10 @@ dctr_status dctr_model_fit(dctr_model *model, const dctr_dataset *train, const d
     s.o = o;
     s.h = h;
     dctr_status st = setup(&s, train);
+    /* the DNN's GEMMs make OpenBLAS allocate a buffer per calling thread, and it retries a failed
+     * malloc forever: check the room first (core/blas_probe.h) */
+    if (st == DCTR_OK && (model->type == DCTR_MODEL_DEEPFM || model->type == DCTR_MODEL_DEEPFFM))
+        st = dctr_blas_probe_memory(resolve_threads(o->threads)); /* one per calling thread */
     if (st == DCTR_OK)
         st = fit_loop(&s);
     fit_state_free(&s);
