@@ -135,12 +135,26 @@ static void test_huge_batch_and_predictor_block(void **state) {
     dctr_alloc_test_fail_from(0);
 }
 
+/* NULL where the rest of the API returns INVALID_ARG / a sentinel: these crashed. */
+static void test_null_arguments(void **state) {
+    (void)state;
+    assert_int_equal((int)dctr_model_get_type(NULL), -1);
+    assert_int_equal((int)dctr_model_get_task(NULL), -1);
+    dctr_libffm_options_default(NULL);
+    dctr_model *m = NULL;
+    assert_int_equal(dctr_model_load(NULL, &m), DCTR_ERR_INVALID_ARG);
+    assert_int_equal(dctr_model_fit(NULL, NULL, NULL, NULL), DCTR_ERR_INVALID_ARG);
+    assert_int_equal(dctr_predictor_new(NULL, 1, NULL), DCTR_ERR_INVALID_ARG);
+    assert_int_equal(dctr_schema_find(NULL, "a"), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_options_equal_the_cli),
         cmocka_unit_test(test_model_new_rejects_nan_learning_rate),
         cmocka_unit_test(test_auc_allocation_failure_is_an_error),
         cmocka_unit_test(test_huge_batch_and_predictor_block),
+        cmocka_unit_test(test_null_arguments),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

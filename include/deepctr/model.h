@@ -102,6 +102,7 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_model_new(const dctr_schema *schema, co
                                                   dctr_model **out);
 DCTR_API void dctr_model_free(dctr_model *model);
 DCTR_API const dctr_schema *dctr_model_schema(const dctr_model *model);
+/* Type and task of a model; -1 for NULL. */
 DCTR_API dctr_model_type dctr_model_get_type(const dctr_model *model);
 DCTR_API dctr_task dctr_model_get_task(const dctr_model *model);
 /* Number of trainable scalars; bytes of parameters and of optimizer state. */

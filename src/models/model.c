@@ -279,8 +279,10 @@ void dctr_model_free(dctr_model *model) {
 }
 
 const dctr_schema *dctr_model_schema(const dctr_model *model) { return model ? model->schema : NULL; }
-dctr_model_type dctr_model_get_type(const dctr_model *model) { return model->type; }
-dctr_task dctr_model_get_task(const dctr_model *model) { return model->task; }
+dctr_model_type dctr_model_get_type(const dctr_model *model) {
+    return model ? model->type : (dctr_model_type)-1;
+}
+dctr_task dctr_model_get_task(const dctr_model *model) { return model ? model->task : (dctr_task)-1; }
 
 int64_t dctr_model_num_parameters(const dctr_model *model) {
     return model && model->ops->num_parameters ? model->ops->num_parameters(model) : 0;
