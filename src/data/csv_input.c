@@ -115,8 +115,24 @@ static dctr_csv_target target_of(const dctr_schema *s, const hdr_maps *h, const 
     return t;
 }
 
+/* Entries allocated for n used ones of map[] / header[] (at least 16, then powers of two):
+ * growing by one entry per header name copied O(n^2) bytes when realloc could not extend. */
+static size_t grown_cap(size_t n) {
+    size_t c = 16;
+    while (c < n)
+        c *= 2;
+    return c;
+}
+
+/* p (n entries of size used) ready for entry n. */
+static void *room_for(void *p, size_t n, size_t size) {
+    if (p && n + 1 <= grown_cap(n))
+        return p;
+    return dctr_realloc_array(p, grown_cap(n + 1), size);
+}
+
 static dctr_status add_target(dctr_csv_input *in, int kind, int32_t col) {
-    dctr_csv_target *m = dctr_realloc_array(in->map, (size_t)in->nmap + 1, sizeof *m);
+    dctr_csv_target *m = room_for(in->map, (size_t)in->nmap, sizeof *m);
     if (!m)
         return DCTR_ERR_NOMEM;
     in->map = m;
@@ -209,7 +225,7 @@ static dctr_status map_header_with(dctr_csv_input *in, hdr_maps *maps) {
             in->has_vw[tg.col] = 1;
         st = add_target(in, tg.kind, tg.col);
         if (st == DCTR_OK) {
-            char **h = dctr_realloc_array(in->header, (size_t)in->nmap, sizeof *h);
+            char **h = room_for(in->header, (size_t)in->nmap - 1, sizeof *h);
             char *name = h ? dctr_malloc(f->len + 1) : NULL;
             if (h)
                 in->header = h;

@@ -170,7 +170,7 @@ static void check_shared(problems *p, const dctr_schema *s, const dctr_strmap *t
 
 /* The column-name and table-name maps of check_names / check_shared. */
 static dctr_status name_maps(const dctr_schema *s, dctr_strmap *names, dctr_strmap *tables) {
-    dctr_strmap_init(tables, 0); /* both freeable whatever fails */
+    memset(tables, 0, sizeof *tables); /* both freeable whatever fails */
     DCTR_TRY(dctr_strmap_init(names, (size_t)s->ncols));
     DCTR_TRY(dctr_strmap_init(tables, (size_t)s->ncols));
     for (int32_t i = 0; i < s->ncols; i++) {
@@ -235,7 +235,7 @@ dctr_status dctr_schema_resolve(dctr_schema *s) {
     if (!s->tables || !s->groups)
         return DCTR_ERR_NOMEM;
     dctr_strmap gmap, tmap;
-    dctr_strmap_init(&tmap, 0);
+    memset(&tmap, 0, sizeof tmap);
     dctr_status st = dctr_strmap_init(&gmap, n);
     if (st == DCTR_OK)
         st = dctr_strmap_init(&tmap, n);
