@@ -158,6 +158,19 @@ static void test_ffm_same_path(void **state) {
     assert_refused_and_intact(run("predict", "--model-file", ffm_model, "--data", p, "--out", p, NULL), p, n);
 }
 
+/* synth: --out and --libffm naming one file is refused; a failed run keeps the old file. */
+static void test_synth_outputs(void **state) {
+    (void)state;
+    char p[1024];
+    copy_to(csv, "hcli_synth.csv", p, sizeof p);
+    size_t n = strlen(before);
+    assert_int_equal(run("synth", "--rows", "20", "--out", p, "--libffm", p, NULL), 1);
+    assert_contains(err_text, "same file");
+    size_t m = read_all(p, after, sizeof after);
+    assert_int_equal(m, n);
+    assert_memory_equal(before, after, n);
+}
+
 /* predict --out goes through a temp file: a failed run leaves the old output untouched. */
 static void test_predict_out_is_atomic(void **state) {
     (void)state;
@@ -278,6 +291,7 @@ int main(void) {
         cmocka_unit_test(test_train_same_path_and_links),
         cmocka_unit_test(test_ffm_same_path),
         cmocka_unit_test(test_predict_out_is_atomic),
+        cmocka_unit_test(test_synth_outputs),
         cmocka_unit_test(test_stdout_write_failure),
         cmocka_unit_test(test_cache_keyed_by_content),
         cmocka_unit_test(test_varlen_aux_naming_a_feature),
