@@ -14,6 +14,8 @@ dctr_status dctr_blas_probe_memory(int buffers) {
         return dctr_set_error(DCTR_ERR_NOMEM, "BLAS work buffers: %d buffers overflow", buffers);
     /* plain malloc: only address space is taken (no page is touched), then given back */
     void *p = malloc(bytes);
+    /* the compiler may drop an unused malloc/free pair (clang does): make p escape */
+    __asm__ volatile("" : : "r"(p) : "memory");
     if (!p)
         return dctr_set_error(DCTR_ERR_NOMEM,
                               "out of memory: training the DNN needs %d OpenBLAS work buffers of "
