@@ -22,14 +22,6 @@ static int needs_data(const dctr_column *c) {
     return dctr_column_fits_vocab(c);
 }
 
-/* The column owning the counting table of c's embedding table (first fitted user). */
-static int32_t table_owner(const dctr_schema *s, const dctr_column *c) {
-    for (int32_t j = 0; j <= c->index; j++)
-        if (dctr_column_fits_vocab(&s->cols[j]) && s->cols[j].table == c->table)
-            return j;
-    return c->index;
-}
-
 typedef struct dense_stats {
     double min, max, sum, sumsq;
     int64_t n;
@@ -39,6 +31,7 @@ typedef struct fit_state {
     dctr_vocab **counts; /* per column (owners only) */
     dense_stats *stats;  /* per column */
     int32_t *owner;
+    int32_t *next;       /* per fitted column: the next fitted column of its table, or -1 */
     double *raw;         /* scratch for one dense field */
 } fit_state;
 
@@ -133,7 +126,8 @@ static int cmp_num(const void *pa, const void *pb) {
 
 /* Builds the id vocabulary of one table from its counts and installs it on every column of
  * the table. Ids: sorted keys (bytes for strings, numeric for ints) from `base`. */
-static dctr_status build_vocab(dctr_schema *s, int32_t owner, const dctr_vocab *counts) {
+static dctr_status build_vocab(dctr_schema *s, int32_t owner, const dctr_vocab *counts,
+                               const int32_t *next) {
     dctr_column *oc = &s->cols[owner];
     int64_t min_count = oc->min_count > 1 ? oc->min_count : 1;
     key_ref *keys = dctr_malloc(sizeof *keys * (size_t)(counts->n + 1));
@@ -174,10 +168,8 @@ static dctr_status build_vocab(dctr_schema *s, int32_t owner, const dctr_vocab *
     int64_t V = base + n + buckets;
     if (V < 1)
         V = 1;
-    for (int32_t j = owner; j < s->ncols; j++) {
+    for (int32_t j = owner; j >= 0; j = next[j]) { /* the table's fitted users, in order */
         dctr_column *c = &s->cols[j];
-        if (!dctr_column_fits_vocab(c) || c->table != oc->table)
-            continue;
         if (c->owns_vocab && c->vocab)
             dctr_vocab_free(c->vocab);
         c->vocab = v;
@@ -270,20 +262,36 @@ dctr_status dctr_schema_fit_csv(dctr_schema *s, const char *path, const dctr_csv
     fs.counts = dctr_calloc(nc, sizeof *fs.counts);
     fs.stats = dctr_calloc(nc, sizeof *fs.stats);
     fs.owner = dctr_calloc(nc, sizeof *fs.owner);
+    fs.next = dctr_calloc(nc, sizeof *fs.next);
     int32_t maxdim = 1;
     for (int32_t i = 0; i < s->ncols; i++)
         if (s->cols[i].kind == DCTR_COLUMN_DENSE && s->cols[i].dense_dim > maxdim)
             maxdim = s->cols[i].dense_dim;
     fs.raw = dctr_malloc(sizeof(double) * (size_t)maxdim);
-    dctr_status st = (fs.counts && fs.stats && fs.owner && fs.raw) ? DCTR_OK : DCTR_ERR_NOMEM;
+    /* the column owning each table's counting vocabulary: its first fitted user (one pass,
+     * so wide schemas fit in linear time) */
+    int32_t *first = dctr_calloc(2 * ((size_t)s->ntables + 1), sizeof *first), *tail = NULL;
+    dctr_status st =
+        (fs.counts && fs.stats && fs.owner && fs.next && fs.raw && first) ? DCTR_OK : DCTR_ERR_NOMEM;
+    if (first)
+        tail = first + s->ntables + 1;
+    for (int32_t t = 0; first && t < s->ntables; t++)
+        first[t] = -1;
     for (int32_t i = 0; i < s->ncols && st == DCTR_OK; i++) {
         const dctr_column *c = &s->cols[i];
         if (!dctr_column_fits_vocab(c))
             continue;
-        fs.owner[i] = table_owner(s, c);
+        if (first[c->table] < 0)
+            first[c->table] = i;
+        else
+            fs.next[tail[c->table]] = i;
+        tail[c->table] = i;
+        fs.next[i] = -1;
+        fs.owner[i] = first[c->table];
         if (fs.owner[i] == i)
             st = dctr_vocab_new(1024, &fs.counts[i]);
     }
+    dctr_free(first);
     int64_t rows = 0;
     while (st == DCTR_OK) {
         int got;
@@ -298,7 +306,7 @@ dctr_status dctr_schema_fit_csv(dctr_schema *s, const char *path, const dctr_csv
     for (int32_t i = 0; i < s->ncols && st == DCTR_OK; i++) {
         dctr_column *c = &s->cols[i];
         if (dctr_column_fits_vocab(c) && fs.owner[i] == i)
-            st = build_vocab(s, i, fs.counts[i]);
+            st = build_vocab(s, i, fs.counts[i], fs.next);
         if (c->kind == DCTR_COLUMN_DENSE && needs_data(c)) {
             const dense_stats *ds = &fs.stats[i];
             if (c->transform == DCTR_TRANSFORM_MINMAX) {
@@ -322,6 +330,7 @@ dctr_status dctr_schema_fit_csv(dctr_schema *s, const char *path, const dctr_csv
     dctr_free(fs.counts);
     dctr_free(fs.stats);
     dctr_free(fs.owner);
+    dctr_free(fs.next);
     dctr_free(fs.raw);
     dctr_csv_input_close(&in);
     return st;
