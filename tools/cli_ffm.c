@@ -10,6 +10,7 @@
 #include "args.h"
 #include "cli.h"
 #include "cli_common.h"
+#include "outsafe.h"
 #include "deepctr/deepctr.h"
 
 /* ---- train ---- */
@@ -107,6 +108,10 @@ int dctr_cli_ffm_train(int argc, char **argv) {
         return cli_usage_error(&train_cmd, "missing --out MODEL");
     if (tf.auto_stop && !tf.valid)
         return cli_usage_error(&train_cmd, "--auto-stop needs --valid FILE");
+    const char *const ins[] = {tf.train, tf.valid};
+    const char *const in_flags[] = {"--train", "--valid"};
+    if (cli_check_output("--out", tf.out, ins, in_flags, 2) != 0)
+        return CLI_EXIT_ERROR;
     if (tf.task && strcmp(tf.task, "binary") != 0 && strcmp(tf.task, "regression") != 0)
         return cli_usage_error(&train_cmd, "--task must be binary or regression, got '%s'", tf.task);
     o.model.ffm_k = (int32_t)tf.k;
@@ -194,6 +199,10 @@ static int run_predict(const cli_command *cmd, int argc, char **argv, int eval) 
         return cli_usage_error(cmd, "missing --data FILE");
     if (pf.format && strcmp(pf.format, "libffm") != 0)
         return cli_usage_error(cmd, "--format must be libffm for this model, got '%s'", pf.format);
+    const char *const ins[] = {pf.model_file, pf.data};
+    const char *const in_flags[] = {"--model-file", "--data"};
+    if (!eval && cli_check_output("--out", pf.out, ins, in_flags, 2) != 0)
+        return CLI_EXIT_ERROR;
     dctr_model *model;
     if (cli_load_model(pf.model_file, &model) != 0)
         return CLI_EXIT_ERROR;

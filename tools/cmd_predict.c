@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "cli_common.h"
+#include "outsafe.h"
 #include "commands.h"
 
 #define BATCH_ROWS 4096
@@ -51,11 +52,16 @@ int cmd_predict(int argc, char **argv) {
     if (cli_parse_delimiter(&predict_cmd, flags.delimiter, &delim) != 0)
         return CLI_EXIT_USAGE;
 
+    const char *const ins[] = {flags.model_file, flags.data};
+    const char *const in_flags[] = {"--model-file", "--data"};
+    if (cli_check_output("--out", flags.out, ins, in_flags, 2) != 0)
+        return CLI_EXIT_ERROR;
+
     dctr_model *model = NULL;
     dctr_stream *stream = NULL;
     dctr_batch *batch = NULL;
     dctr_predictor *pred = NULL;
-    FILE *out = NULL;
+    cli_out out = {0};
     int64_t total = 0;
     rc = CLI_EXIT_ERROR;
     if (cli_load_model(flags.model_file, &model) != 0)
@@ -74,11 +80,8 @@ int cmd_predict(int argc, char **argv) {
         cli_library_error();
         goto done;
     }
-    out = flags.out ? fopen(flags.out, "w") : stdout;
-    if (!out) {
-        cli_runtime_error("%s: cannot write: %s", flags.out, strerror(errno));
+    if (cli_out_open(&out, flags.out) != 0)
         goto done;
-    }
     for (;;) {
         static float p[BATCH_ROWS], z[BATCH_ROWS];
         int64_t n = 0;
@@ -92,24 +95,21 @@ int cmd_predict(int argc, char **argv) {
             break;
         for (int64_t i = 0; i < n; i++)
             if (!flags.json)
-                fprintf(out, "%.9g\n", (double)p[i]);
+                fprintf(out.f, "%.9g\n", (double)p[i]);
             else if (dctr_model_get_task(model) == DCTR_TASK_BINARY)
-                fprintf(out, "{\"row\": %lld, \"probability\": %.9g, \"logit\": %.9g}\n", (long long)(total + i),
+                fprintf(out.f, "{\"row\": %lld, \"probability\": %.9g, \"logit\": %.9g}\n", (long long)(total + i),
                         (double)p[i], (double)z[i]);
             else
-                fprintf(out, "{\"row\": %lld, \"value\": %.9g}\n", (long long)(total + i), (double)p[i]);
+                fprintf(out.f, "{\"row\": %lld, \"value\": %.9g}\n", (long long)(total + i), (double)p[i]);
         total += n;
     }
-    if (fflush(out) != 0 || ferror(out)) {
-        cli_runtime_error("%s: write failed: %s", flags.out ? flags.out : "stdout", strerror(errno));
+    if (cli_out_commit(&out) != 0)
         goto done;
-    }
     if (flags.out)
         fprintf(stderr, "wrote %lld predictions to %s\n", (long long)total, flags.out);
     rc = CLI_EXIT_OK;
 done:
-    if (out && out != stdout && fclose(out) != 0 && rc == CLI_EXIT_OK)
-        rc = cli_runtime_error("%s: write failed: %s", flags.out, strerror(errno));
+    cli_out_abort(&out);
     dctr_predictor_free(pred);
     dctr_batch_free(batch);
     dctr_stream_free(stream);

@@ -1,12 +1,15 @@
 /* `deepctr train`: columns from flags (+ inference), fit with validation and early stopping,
  * progress output, save. FFM on libffm text is handed to tools/cli_ffm.c. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cache_key.h"
 #include "cli.h"
 #include "cli_common.h"
+#include "outsafe.h"
 #include "columns.h"
 #include "commands.h"
 #include "progress.h"
@@ -196,15 +199,13 @@ static int make_config(dctr_model_config *cfg, int32_t *hidden) {
     return 0;
 }
 
-/* 1 when --cache exists and is not older than the training file. */
-static int cache_is_fresh(void) {
-    struct stat c, t;
-    return stat(flags.cache, &c) == 0 && stat(flags.train, &t) == 0 && c.st_mtime >= t.st_mtime;
-}
-
-/* Reads (or loads from --cache) the training data with the fitted schema. */
+/* Reads (or loads from --cache) the training data with the fitted schema. The cache is used
+ * only when it was made from the same bytes (tools/cache_key.h), never by mtime. */
 static int load_train(const dctr_schema *schema, char delim, int allow_extra, dctr_dataset **out) {
-    if (flags.cache && cache_is_fresh()) {
+    char key[128] = "";
+    if (flags.cache && cli_cache_key(flags.train, key, sizeof key) != 0)
+        return cli_runtime_error("%s: cannot read: %s", flags.train, strerror(errno));
+    if (flags.cache && cli_cache_key_matches(flags.cache, key)) {
         if (dctr_dataset_load_cache(schema, flags.cache, out) == DCTR_OK) {
             printf("read the encoded training data from cache %s\n", flags.cache);
             return 0;
@@ -217,6 +218,8 @@ static int load_train(const dctr_schema *schema, char delim, int allow_extra, dc
         return cli_library_error();
     if (flags.cache && dctr_dataset_save_cache(*out, flags.cache) != DCTR_OK)
         return cli_library_error();
+    if (flags.cache && cli_cache_key_save(flags.cache, key) != 0)
+        return 1;
     return 0;
 }
 
@@ -259,6 +262,12 @@ static int check_flags(void) {
         return CLI_EXIT_USAGE;
     flags.cols.min_count = flags.min_count;
     flags.cols.init_std = flags.init_std;
+    /* no output may replace an input (nor the model the cache) */
+    const char *const ins[] = {flags.train, flags.valid, flags.cache};
+    const char *const in_flags[] = {"--train", "--valid", "--cache"};
+    if (cli_check_output("--out", flags.out, ins, in_flags, 3) != 0 ||
+        cli_check_output("--cache", flags.cache, ins, in_flags, 2) != 0)
+        return CLI_EXIT_ERROR;
     return 0;
 }
 

@@ -123,6 +123,16 @@ static int parse_specs(const cli_command *cmd, const cli_column_flags *f, dctr_c
                 return cli_usage_error(cmd, "bad column spec: %s", err);
     if (dctr_colspec_find(cs, f->label) >= 0)
         return cli_usage_error(cmd, "the label column '%s' is also named as a feature", f->label);
+    /* a weight= / length= source that is itself a named feature (X:...:weight=X) would make
+     * add_columns skip that feature silently: refuse it instead */
+    for (int32_t i = 0; i < cs->count; i++) {
+        const dctr_colspec_entry *e = &cs->entries[i];
+        const char *aux[2] = {e->weight_name, e->length_name};
+        for (int k = 0; k < 2; k++)
+            if (aux[k] && dctr_colspec_find(cs, aux[k]) >= 0)
+                return cli_usage_error(cmd, "--varlen %s: %s=%s is also named as a feature column",
+                                       e->name, k ? "length" : "weight", aux[k]);
+    }
     return 0;
 }
 

@@ -8,52 +8,7 @@
 #include <string.h>
 
 #include "args.h"
-
-int32_t cli_csv_split(char *line, char delimiter, char **fields, int32_t cap) {
-    int32_t n = 0;
-    char *r = line;
-    for (;;) {
-        char *start = r, *w = r;
-        if (*r == '"') {
-            /* Quoted field: "" is a literal quote; unquote in place. */
-            r++;
-            for (;;) {
-                if (*r == '\0')
-                    break;
-                if (*r == '"') {
-                    if (r[1] == '"') {
-                        *w++ = '"';
-                        r += 2;
-                        continue;
-                    }
-                    r++;
-                    break;
-                }
-                *w++ = *r++;
-            }
-            while (*r != '\0' && *r != delimiter)
-                r++;
-        } else {
-            while (*r != '\0' && *r != delimiter)
-                r++;
-            w = r;
-        }
-        char end = *r;
-        *w = '\0';
-        if (n < cap)
-            fields[n] = start;
-        n++;
-        if (end == '\0')
-            return n;
-        r++;
-    }
-}
-
-static void chomp(char *s) {
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-}
+#include "data/csv_tokenizer.h"
 
 static int is_number(const char *s) {
     char *end = NULL;
@@ -97,75 +52,95 @@ static int is_heavy_count(double *v, int64_t n) {
     return max + 1.0 >= CLI_HEAVY_TAIL_RATIO * ((median > 0 ? median : 0) + 1.0);
 }
 
-int cli_csv_peek_file(const char *path, char delimiter, int64_t max_rows, cli_csv_peek *out) {
-    memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return cli_runtime_error("%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    char **fields = NULL;
-    double *vals = NULL;
-    int rc = 1;
-    if (getline(&line, &cap, f) < 0) {
-        cli_runtime_error("%s:1: empty file (expected a header line)", path);
-        goto done;
+/* A field as a NUL-terminated copy (numbers are parsed from it); NULL when out of memory. */
+static char *field_dup(const dctr_csv_field *f) {
+    char *c = malloc(f->len + 1);
+    if (c) {
+        memcpy(c, f->p, f->len);
+        c[f->len] = '\0';
     }
-    chomp(line);
-    char *copy = strdup(line); /* splitting writes into the line: count on a copy */
-    int32_t n = copy ? cli_csv_split(copy, delimiter, NULL, 0) : 0;
-    free(copy);
-    fields = calloc((size_t)n, sizeof *fields);
+    return c;
+}
+
+/* The header through the library's tokenizer: the reader `predict` and `eval` use, so train
+ * accepts the same files (UTF-8 BOM, quoted fields with delimiters, "" and newlines) and the
+ * field cap (65536) is applied while reading the line, before any per-name work. */
+static int read_header(dctr_csv_tok *t, const char *path, int64_t max_rows, cli_csv_peek *out,
+                       double **vals) {
+    int got = 0;
+    if (dctr_csv_tok_next(t, &got) != DCTR_OK)
+        return cli_library_error();
+    if (!got)
+        return cli_runtime_error("%s:1: empty file (expected a header line)", path);
+    int32_t n = t->nf;
     out->names = calloc((size_t)n, sizeof *out->names);
     out->numeric = calloc((size_t)n, sizeof *out->numeric);
     out->nonempty = calloc((size_t)n, sizeof *out->nonempty);
     out->log_counts = calloc((size_t)n, sizeof *out->log_counts);
     /* sampled numeric values, column-major [n][max_rows] */
-    vals = malloc(sizeof *vals * (size_t)n * (size_t)(max_rows > 0 ? max_rows : 1));
-    if (!fields || !out->names || !out->numeric || !out->nonempty || !out->log_counts || !vals) {
-        cli_runtime_error("out of memory");
-        goto done;
-    }
-    cli_csv_split(line, delimiter, fields, n);
+    *vals = malloc(sizeof **vals * (size_t)n * (size_t)(max_rows > 0 ? max_rows : 1));
+    if (!out->names || !out->numeric || !out->nonempty || !out->log_counts || !*vals)
+        return cli_runtime_error("out of memory");
     out->num_columns = n;
     for (int32_t i = 0; i < n; i++) {
-        out->names[i] = strdup(fields[i]);
+        out->names[i] = field_dup(&t->f[i]);
         out->numeric[i] = 1;
-        if (!out->names[i]) {
-            cli_runtime_error("out of memory");
-            goto done;
-        }
+        if (!out->names[i])
+            return cli_runtime_error("out of memory");
     }
-    for (int64_t lineno = 2; out->rows_sampled < max_rows && getline(&line, &cap, f) >= 0; lineno++) {
-        chomp(line);
-        if (line[0] == '\0')
-            continue;
-        int32_t m = cli_csv_split(line, delimiter, fields, n);
-        if (m != n) {
-            cli_runtime_error("%s:%lld: %d fields, the header has %d", path, (long long)lineno, (int)m, (int)n);
-            goto done;
-        }
+    return 0;
+}
+
+/* Up to max_rows data rows: which columns are numeric, and their sampled values. */
+static int sniff_rows(dctr_csv_tok *t, const char *path, int64_t max_rows, cli_csv_peek *out, double *vals) {
+    int32_t n = out->num_columns;
+    char num[64];
+    while (out->rows_sampled < max_rows) {
+        int got = 0;
+        if (dctr_csv_tok_next(t, &got) != DCTR_OK)
+            return cli_library_error();
+        if (!got)
+            break;
+        if (t->nf != n)
+            return cli_runtime_error("%s:%lld: %d fields, the header has %d", path, (long long)t->rec_line,
+                                     (int)t->nf, (int)n);
         for (int32_t i = 0; i < n; i++) {
-            if (fields[i][0] == '\0')
+            const dctr_csv_field *f = &t->f[i];
+            if (f->len == 0)
                 continue;
-            if (out->numeric[i] && !is_number(fields[i]))
-                out->numeric[i] = 0;
-            if (out->numeric[i])
-                vals[(size_t)i * (size_t)max_rows + (size_t)out->nonempty[i]] = strtod(fields[i], NULL);
+            if (out->numeric[i]) {
+                /* a number is short: a longer field is not one */
+                size_t len = f->len < sizeof num ? f->len : sizeof num - 1;
+                memcpy(num, f->p, len);
+                num[len] = '\0';
+                if (f->len >= sizeof num || !is_number(num))
+                    out->numeric[i] = 0;
+                else
+                    vals[(size_t)i * (size_t)max_rows + (size_t)out->nonempty[i]] = strtod(num, NULL);
+            }
             out->nonempty[i]++;
         }
         out->rows_sampled++;
     }
-    for (int32_t i = 0; i < n; i++)
-        out->log_counts[i] =
-            out->numeric[i] && is_heavy_count(vals + (size_t)i * (size_t)max_rows, out->nonempty[i]);
-    rc = 0;
-done:
+    return 0;
+}
+
+int cli_csv_peek_file(const char *path, char delimiter, int64_t max_rows, cli_csv_peek *out) {
+    memset(out, 0, sizeof *out);
+    dctr_csv_tok t;
+    if (dctr_csv_tok_open(&t, path, delimiter, 0, 0) != DCTR_OK)
+        return cli_library_error();
+    double *vals = NULL;
+    int rc = read_header(&t, path, max_rows, out, &vals);
+    if (rc == 0)
+        rc = sniff_rows(&t, path, max_rows, out, vals);
+    if (rc == 0)
+        for (int32_t i = 0; i < out->num_columns; i++)
+            out->log_counts[i] =
+                out->numeric[i] && is_heavy_count(vals + (size_t)i * (size_t)max_rows, out->nonempty[i]);
     if (rc != 0)
         cli_csv_peek_free(out);
-    free(fields);
     free(vals);
-    free(line);
-    fclose(f);
+    dctr_csv_tok_close(&t);
     return rc;
 }

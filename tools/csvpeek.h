@@ -26,8 +26,4 @@ void cli_csv_peek_free(cli_csv_peek *p);
 /* Index of a header column, or -1. */
 int32_t cli_csv_peek_find(const cli_csv_peek *p, const char *name);
 
-/* Splits one CSV line in place (RFC 4180 quotes; the line must have no trailing newline).
- * Writes up to cap field pointers; returns the field count (may exceed cap). */
-int32_t cli_csv_split(char *line, char delimiter, char **fields, int32_t cap);
-
 #endif

@@ -4,6 +4,8 @@
 
 #include "args.h"
 #include "commands.h"
+#include "memlimit.h"
+#include "outsafe.h"
 #include "deepctr/deepctr.h"
 
 static const struct {
@@ -46,7 +48,8 @@ static void print_version(void) {
 }
 
 int main(int argc, char **argv) {
-    /* before any work: OpenBLAS picks its kernels once, when the process starts */
+    /* before any work: OpenBLAS starts its threads and picks its kernels when it is loaded */
+    cli_single_blas_thread_under_low_limit(argv);
     (void)dctr_blas_use_native_kernel(argv);
     if (argc < 2) {
         usage(stderr);
@@ -62,8 +65,15 @@ int main(int argc, char **argv) {
         return CLI_EXIT_OK;
     }
     for (size_t i = 0; i < NUM_COMMANDS; i++)
-        if (strcmp(cmd, commands[i].name) == 0)
-            return commands[i].run(argc - 2, argv + 2);
+        if (strcmp(cmd, commands[i].name) == 0) {
+            int rc = commands[i].run(argc - 2, argv + 2);
+            /* a lost stdout write (`> /dev/full`) fails the command; a lost stderr one too */
+            if (rc == CLI_EXIT_OK && cli_check_stdout() != CLI_EXIT_OK)
+                rc = CLI_EXIT_ERROR;
+            if (fflush(stderr) != 0 || ferror(stderr))
+                rc = rc == CLI_EXIT_OK ? CLI_EXIT_ERROR : rc;
+            return rc;
+        }
     fprintf(stderr, "deepctr: unknown command '%s'\n", cmd);
     usage(stderr);
     return CLI_EXIT_USAGE;

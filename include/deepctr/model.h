@@ -106,6 +106,7 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_model_new(const dctr_schema *schema, co
                                                   dctr_model **out);
 DCTR_API void dctr_model_free(dctr_model *model);
 DCTR_API const dctr_schema *dctr_model_schema(const dctr_model *model);
+/* Type and task of a model; -1 for NULL. */
 DCTR_API dctr_model_type dctr_model_get_type(const dctr_model *model);
 DCTR_API dctr_task dctr_model_get_task(const dctr_model *model);
 /* Number of trainable scalars; bytes of parameters and of optimizer state. */
@@ -178,7 +179,11 @@ typedef struct dctr_history {
 DCTR_API void dctr_history_free(dctr_history *history);
 
 /* Trains on `train`. history may be NULL; otherwise it is filled (free with dctr_history_free).
- * A NaN/Inf loss stops training with DCTR_ERR_NUMERIC and the weights of the last good epoch. */
+ * A NaN/Inf loss stops training with DCTR_ERR_NUMERIC and the weights of the last good epoch.
+ * DCTR_ERR_INVALID_ARG for options the CLI rejects too: validation_split outside [0, 1) or NaN,
+ * threads < 0, min_delta NaN or < 0, patience > 0 without validation data. batch_size above the
+ * training rows is treated as the row count. DCTR_ERR_NOMEM (before any step) when a DNN model's
+ * OpenBLAS work buffers cannot fit in the address space (docs/reliability.md). */
 DCTR_API DCTR_NODISCARD dctr_status dctr_model_fit(dctr_model *model, const dctr_dataset *train,
                                                   const dctr_fit_options *opts,
                                                   dctr_history *history);
@@ -194,7 +199,8 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_model_evaluate(const dctr_model *model,
                                                        double values[DCTR_METRIC_COUNT]);
 
 /* Serving: a predictor owns the workspace for one thread (create one per thread); predicting
- * through it never allocates. */
+ * through it never allocates. Batches of any size run in blocks of max_batch rows; max_batch
+ * above 4096 is treated as 4096 (same results, bounded memory). */
 DCTR_API DCTR_NODISCARD dctr_status dctr_predictor_new(const dctr_model *model, int32_t max_batch,
                                                       dctr_predictor **out);
 DCTR_API void dctr_predictor_free(dctr_predictor *predictor);

@@ -1,6 +1,7 @@
 /* Checked and aligned allocation. */
 #include "core/alloc.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,18 @@ static void *nomem(size_t bytes) {
     return NULL;
 }
 
+/* Tests: allocations of at least this many bytes fail (SIZE_MAX: none). */
+static _Atomic size_t fail_from = SIZE_MAX;
+
+void dctr_alloc_test_fail_from(size_t bytes) { atomic_store(&fail_from, bytes ? bytes : SIZE_MAX); }
+
+static bool injected(size_t bytes) {
+    return bytes >= atomic_load_explicit(&fail_from, memory_order_relaxed);
+}
+
 void *dctr_malloc(size_t bytes) {
+    if (injected(bytes))
+        return nomem(bytes);
     void *p = malloc(bytes ? bytes : 1);
     return p ? p : nomem(bytes);
 }
@@ -26,6 +38,8 @@ void *dctr_calloc(size_t count, size_t size) {
     size_t bytes;
     if (!dctr_mul_size(count, size, &bytes))
         return nomem(SIZE_MAX);
+    if (injected(bytes))
+        return nomem(bytes);
     void *p = calloc(bytes ? count : 1, bytes ? size : 1);
     return p ? p : nomem(bytes);
 }
@@ -34,6 +48,8 @@ void *dctr_realloc_array(void *ptr, size_t count, size_t size) {
     size_t bytes;
     if (!dctr_mul_size(count, size, &bytes))
         return nomem(SIZE_MAX);
+    if (injected(bytes))
+        return nomem(bytes);
     void *p = realloc(ptr, bytes ? bytes : 1);
     return p ? p : nomem(bytes);
 }
@@ -50,7 +66,7 @@ char *dctr_strdup(const char *s) {
 
 void *dctr_aligned_alloc(size_t bytes) {
     size_t rounded = dctr_round_up(bytes ? bytes : 1, DCTR_ALIGNMENT);
-    if (rounded < bytes)
+    if (rounded < bytes || injected(bytes))
         return nomem(bytes);
     void *p = aligned_alloc(DCTR_ALIGNMENT, rounded);
     if (!p)

@@ -21,6 +21,10 @@ void *dctr_aligned_alloc(size_t bytes);
 float *dctr_alloc_floats(size_t count);
 void dctr_aligned_free(void *ptr);
 
+/* Tests only: from now on every allocation of at least `bytes` bytes fails with
+ * DCTR_ERR_NOMEM (0 turns the injection off). */
+void dctr_alloc_test_fail_from(size_t bytes);
+
 /* a * b into *out; false on overflow. */
 bool dctr_mul_size(size_t a, size_t b, size_t *out);
 /* Rounds n up to a multiple of m (m > 0). */

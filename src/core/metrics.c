@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 
 static double wt(const float *w, int64_t i) { return w ? (double)w[i] : 1.0; }
 
@@ -53,11 +54,19 @@ static int by_score(const void *a, const void *b) {
 }
 
 double dctr_metric_auc(const float *y, const float *p, const float *w, int64_t n) {
+    double v = NAN;
+    (void)dctr_metric_auc_checked(y, p, w, n, &v);
+    return v;
+}
+
+dctr_status dctr_metric_auc_checked(const float *y, const float *p, const float *w, int64_t n,
+                                    double *out) {
+    *out = NAN;
     if (n <= 0)
-        return NAN;
-    scored *s = dctr_malloc((size_t)n * sizeof(*s));
+        return DCTR_OK;
+    scored *s = dctr_calloc((size_t)n, sizeof(*s));
     if (!s)
-        return NAN;
+        return dctr_error_prefix(DCTR_ERR_NOMEM, "AUC of %lld rows", (long long)n);
     for (int64_t i = 0; i < n; i++)
         s[i] = (scored){p[i], y[i], w ? w[i] : 1.0f};
     qsort(s, (size_t)n, sizeof(*s), by_score);
@@ -78,20 +87,22 @@ double dctr_metric_auc(const float *y, const float *p, const float *w, int64_t n
         i = j;
     }
     dctr_free(s);
-    if (pos_total <= 0 || neg_total <= 0)
-        return NAN;
-    return pairs / (pos_total * neg_total);
+    if (pos_total > 0 && neg_total > 0)
+        *out = pairs / (pos_total * neg_total);
+    return DCTR_OK;
 }
 
-void dctr_metrics_all(dctr_task task, const float *y, const float *p, const float *w, int64_t n,
-                      double values[DCTR_METRIC_COUNT]) {
+dctr_status dctr_metrics_all(dctr_task task, const float *y, const float *p, const float *w, int64_t n,
+                             double values[DCTR_METRIC_COUNT]) {
     for (int m = 0; m < DCTR_METRIC_COUNT; m++)
         values[m] = NAN;
     values[DCTR_METRIC_MSE] = dctr_metric_mse(y, p, w, n);
     values[DCTR_METRIC_RMSE] = sqrt(values[DCTR_METRIC_MSE]);
     if (task == DCTR_TASK_BINARY) {
         values[DCTR_METRIC_LOGLOSS] = dctr_metric_logloss(y, p, w, n);
-        values[DCTR_METRIC_AUC] = dctr_metric_auc(y, p, w, n);
         values[DCTR_METRIC_ACCURACY] = dctr_metric_accuracy(y, p, w, n);
+        /* an allocation failure is an error, never a NaN early stopping would read */
+        return dctr_metric_auc_checked(y, p, w, n, &values[DCTR_METRIC_AUC]);
     }
+    return DCTR_OK;
 }

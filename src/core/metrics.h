@@ -19,10 +19,15 @@ double dctr_metric_accuracy(const float *y, const float *p, const float *w, int6
  * tied positive/negative pair counts 1/2. Weighted: pairs weigh w_i·w_j. NaN when a class is
  * missing or when scratch memory cannot be allocated. */
 double dctr_metric_auc(const float *y, const float *p, const float *w, int64_t n);
+/* The same into *out (NaN when a class is missing); DCTR_ERR_NOMEM when the scratch memory
+ * cannot be allocated. */
+dctr_status dctr_metric_auc_checked(const float *y, const float *p, const float *w, int64_t n,
+                                    double *out);
 
 /* Every dctr_metric for a task into values[] (NaN where not defined: AUC / logloss / accuracy
- * for regression; LOSS is left NaN, the caller knows the regularization). */
-void dctr_metrics_all(dctr_task task, const float *y, const float *p, const float *w, int64_t n,
-                      double values[DCTR_METRIC_COUNT]);
+ * for regression; LOSS is left NaN, the caller knows the regularization). DCTR_ERR_NOMEM when
+ * AUC's scratch memory cannot be allocated. */
+dctr_status dctr_metrics_all(dctr_task task, const float *y, const float *p, const float *w, int64_t n,
+                             double values[DCTR_METRIC_COUNT]);
 
 #endif

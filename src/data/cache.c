@@ -201,12 +201,15 @@ static dctr_status check_ranges(const char *path, const dctr_schema *s, const dc
 
 /* Opens and maps the file read-only (prefaulted) into store. */
 static dctr_status map_file(dctr_ds_store *store, const char *path) {
-    store->fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK + S_ISREG: a FIFO is refused instead of blocking in open() */
+    store->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat sb;
     if (store->fd < 0)
         return dctr_set_error(DCTR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (fstat(store->fd, &sb) != 0)
         return dctr_set_error(DCTR_ERR_IO, "%s: stat failed: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return dctr_set_error(DCTR_ERR_IO, "%s: not a regular file", path);
     if ((uint64_t)sb.st_size < HEADER_BYTES)
         return fail(path, "shorter than the header");
     store->map_len = (size_t)sb.st_size;

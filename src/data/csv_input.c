@@ -5,6 +5,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/strmap.h"
 #include "data/options.h"
 #include "feature/encode.h"
 #include "feature/numparse.h"
@@ -60,7 +61,37 @@ static int field_is(const dctr_csv_field *f, const char *name) {
 }
 
 /* Target of one header name. */
-static dctr_csv_target target_of(const dctr_schema *s, const dctr_csv_field *f) {
+/* Header lookups in linear time: column names -> column; varlen length / weight names ->
+ * 2 * column + (0 length, 1 weight), the first varlen column naming it; header names seen. */
+typedef struct hdr_maps {
+    dctr_strmap cols, aux, seen;
+} hdr_maps;
+
+static dctr_status hdr_maps_init(hdr_maps *h, const dctr_schema *s, int32_t nfields) {
+    memset(h, 0, sizeof *h);
+    DCTR_TRY(dctr_strmap_init(&h->cols, (size_t)s->ncols));
+    DCTR_TRY(dctr_strmap_init(&h->aux, 2 * (size_t)s->ncols));
+    DCTR_TRY(dctr_strmap_init(&h->seen, (size_t)nfields));
+    int32_t old;
+    for (int32_t i = 0; i < s->ncols; i++)
+        DCTR_TRY(dctr_strmap_put(&h->cols, s->cols[i].name, i, &old));
+    for (int32_t i = 0; i < s->ncols; i++) {
+        const dctr_column *c = &s->cols[i];
+        if (c->kind == DCTR_COLUMN_VARLEN && c->length_name)
+            DCTR_TRY(dctr_strmap_put(&h->aux, c->length_name, 2 * i, &old));
+        if (c->kind == DCTR_COLUMN_VARLEN && c->weight_name)
+            DCTR_TRY(dctr_strmap_put(&h->aux, c->weight_name, 2 * i + 1, &old));
+    }
+    return DCTR_OK;
+}
+
+static void hdr_maps_free(hdr_maps *h) {
+    dctr_strmap_free(&h->cols);
+    dctr_strmap_free(&h->aux);
+    dctr_strmap_free(&h->seen);
+}
+
+static dctr_csv_target target_of(const dctr_schema *s, const hdr_maps *h, const dctr_csv_field *f) {
     dctr_csv_target t = {DCTR_TGT_IGNORE, -1};
     if (field_is(f, dctr_schema_label_name(s))) {
         t.kind = DCTR_TGT_LABEL;
@@ -70,34 +101,38 @@ static dctr_csv_target target_of(const dctr_schema *s, const dctr_csv_field *f) 
         t.kind = DCTR_TGT_WEIGHT;
         return t;
     }
-    for (int32_t i = 0; i < s->ncols; i++) {
-        const dctr_column *c = &s->cols[i];
-        if (field_is(f, c->name)) {
-            t.kind = DCTR_TGT_COL;
-            t.col = i;
-            return t;
-        }
+    int32_t i = dctr_strmap_get_n(&h->cols, f->p, f->len);
+    if (i >= 0) {
+        t.kind = DCTR_TGT_COL;
+        t.col = i;
+        return t;
     }
-    for (int32_t i = 0; i < s->ncols; i++) {
-        const dctr_column *c = &s->cols[i];
-        if (c->kind != DCTR_COLUMN_VARLEN)
-            continue;
-        if (field_is(f, c->length_name)) {
-            t.kind = DCTR_TGT_LENGTH;
-            t.col = i;
-            return t;
-        }
-        if (field_is(f, c->weight_name)) {
-            t.kind = DCTR_TGT_VWEIGHT;
-            t.col = i;
-            return t;
-        }
+    i = dctr_strmap_get_n(&h->aux, f->p, f->len);
+    if (i >= 0) {
+        t.kind = i % 2 == 0 ? DCTR_TGT_LENGTH : DCTR_TGT_VWEIGHT;
+        t.col = i / 2;
     }
     return t;
 }
 
+/* Entries allocated for n used ones of map[] / header[] (at least 16, then powers of two):
+ * growing by one entry per header name copied O(n^2) bytes when realloc could not extend. */
+static size_t grown_cap(size_t n) {
+    size_t c = 16;
+    while (c < n)
+        c *= 2;
+    return c;
+}
+
+/* p (n entries of size used) ready for entry n. */
+static void *room_for(void *p, size_t n, size_t size) {
+    if (p && n + 1 <= grown_cap(n))
+        return p;
+    return dctr_realloc_array(p, grown_cap(n + 1), size);
+}
+
 static dctr_status add_target(dctr_csv_input *in, int kind, int32_t col) {
-    dctr_csv_target *m = dctr_realloc_array(in->map, (size_t)in->nmap + 1, sizeof *m);
+    dctr_csv_target *m = room_for(in->map, (size_t)in->nmap, sizeof *m);
     if (!m)
         return DCTR_ERR_NOMEM;
     in->map = m;
@@ -126,13 +161,26 @@ static dctr_status map_schema_order(dctr_csv_input *in) {
     return DCTR_OK;
 }
 
+static dctr_status map_header_with(dctr_csv_input *in, hdr_maps *maps);
+
 static dctr_status map_header(dctr_csv_input *in) {
-    const dctr_schema *s = in->schema;
     dctr_csv_tok *t = &in->tok;
     int got;
     DCTR_TRY(dctr_csv_tok_next(t, &got));
     if (!got)
         return dctr_set_error(DCTR_ERR_PARSE, "%s: empty file (no header line)", t->path);
+    hdr_maps maps;
+    dctr_status st = hdr_maps_init(&maps, in->schema, t->nf);
+    if (st == DCTR_OK)
+        st = map_header_with(in, &maps);
+    hdr_maps_free(&maps);
+    return st;
+}
+
+/* The header record t->f[0..nf) onto the schema (maps: linear-time lookups). */
+static dctr_status map_header_with(dctr_csv_input *in, hdr_maps *maps) {
+    const dctr_schema *s = in->schema;
+    dctr_csv_tok *t = &in->tok;
     uint8_t *seen = dctr_calloc((size_t)s->ncols + 1, 1);
     if (!seen)
         return DCTR_ERR_NOMEM;
@@ -146,18 +194,17 @@ static dctr_status map_header(dctr_csv_input *in) {
                                 t->path, (long long)f->line, (long long)f->col);
             break;
         }
-        for (int32_t j = 0; j < i; j++)
-            if (t->f[j].len == f->len && memcmp(t->f[j].p, f->p, f->len) == 0) {
-                st = dctr_set_error(DCTR_ERR_PARSE,
-                                    "%s:%lld:%lld: duplicate column name '%.*s' in the header "
-                                    "(first at column %lld)",
-                                    t->path, (long long)f->line, (long long)f->col,
-                                    (int)(f->len > 60 ? 60 : f->len), f->p, (long long)t->f[j].col);
-                break;
-            }
+        int32_t j = -1;
+        st = dctr_strmap_put_n(&maps->seen, f->p, f->len, i, &j);
+        if (st == DCTR_OK && j >= 0)
+            st = dctr_set_error(DCTR_ERR_PARSE,
+                                "%s:%lld:%lld: duplicate column name '%.*s' in the header "
+                                "(first at column %lld)",
+                                t->path, (long long)f->line, (long long)f->col,
+                                (int)(f->len > 60 ? 60 : f->len), f->p, (long long)t->f[j].col);
         if (st != DCTR_OK)
             break;
-        dctr_csv_target tg = target_of(s, f);
+        dctr_csv_target tg = target_of(s, maps, f);
         if (tg.kind == DCTR_TGT_IGNORE && !in->opts.allow_extra_columns) {
             st = dctr_set_error(DCTR_ERR_PARSE,
                                 "%s:%lld:%lld: unknown column '%.*s' in the header (not in the "
@@ -178,7 +225,7 @@ static dctr_status map_header(dctr_csv_input *in) {
             in->has_vw[tg.col] = 1;
         st = add_target(in, tg.kind, tg.col);
         if (st == DCTR_OK) {
-            char **h = dctr_realloc_array(in->header, (size_t)in->nmap, sizeof *h);
+            char **h = room_for(in->header, (size_t)in->nmap - 1, sizeof *h);
             char *name = h ? dctr_malloc(f->len + 1) : NULL;
             if (h)
                 in->header = h;

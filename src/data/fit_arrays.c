@@ -50,7 +50,9 @@ static void dense_stats(dctr_column *c, const float *x, int64_t rows) {
     }
 }
 
-static dctr_status fit_columns(dctr_schema *s, const dctr_arrays *a, dctr_vocab **counts) {
+static dctr_status fit_columns(dctr_schema *s, const dctr_arrays *a, dctr_vocab **counts,
+                               int32_t *owners, int32_t *next) {
+    DCTR_TRY(dctr_fit_table_links(s, owners, next));
     for (int32_t i = 0; i < s->ncols; i++) {
         dctr_column *c = &s->cols[i];
         if (!dctr_fit_needs_data(c))
@@ -63,14 +65,14 @@ static dctr_status fit_columns(dctr_schema *s, const dctr_arrays *a, dctr_vocab 
             dense_stats(c, ac->values, a->num_rows);
             continue;
         }
-        int32_t owner = dctr_fit_table_owner(s, c);
+        int32_t owner = owners[i];
         if (!counts[owner])
             DCTR_TRY(dctr_vocab_new(1024, &counts[owner]));
         DCTR_TRY(count_column(c, ac, a->num_rows, counts[owner]));
     }
     for (int32_t i = 0; i < s->ncols; i++)
         if (counts[i])
-            DCTR_TRY(dctr_fit_build_vocab(s, i, counts[i]));
+            DCTR_TRY(dctr_fit_build_vocab(s, i, counts[i], next));
     return DCTR_OK;
 }
 
@@ -85,12 +87,13 @@ dctr_status dctr_schema_fit_arrays(dctr_schema *s, const dctr_arrays *a) {
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_schema_fit_arrays: no rows to fit on");
     DCTR_TRY(dctr_fit_load_vocab_files(s));
     dctr_vocab **counts = dctr_calloc((size_t)s->ncols + 1, sizeof *counts);
-    if (!counts)
-        return DCTR_ERR_NOMEM;
-    dctr_status st = fit_columns(s, a, counts);
-    for (int32_t i = 0; i < s->ncols; i++)
+    int32_t *links = dctr_malloc(2 * ((size_t)s->ncols + 1) * sizeof *links);
+    dctr_status st = counts && links ? fit_columns(s, a, counts, links, links + s->ncols + 1)
+                                     : DCTR_ERR_NOMEM;
+    for (int32_t i = 0; counts && i < s->ncols; i++)
         dctr_vocab_free(counts[i]);
     dctr_free(counts);
+    dctr_free(links);
     if (st == DCTR_OK)
         st = dctr_fit_finish(s);
     return st;

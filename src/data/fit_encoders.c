@@ -22,14 +22,6 @@ static int needs_data(const dctr_column *c) {
     return dctr_column_fits_vocab(c);
 }
 
-/* The column owning the counting table of c's embedding table (first fitted user). */
-static int32_t table_owner(const dctr_schema *s, const dctr_column *c) {
-    for (int32_t j = 0; j <= c->index; j++)
-        if (dctr_column_fits_vocab(&s->cols[j]) && s->cols[j].table == c->table)
-            return j;
-    return c->index;
-}
-
 typedef struct dense_stats {
     double min, max, sum, sumsq;
     int64_t n;
@@ -39,6 +31,7 @@ typedef struct fit_state {
     dctr_vocab **counts; /* per column (owners only) */
     dense_stats *stats;  /* per column */
     int32_t *owner;
+    int32_t *next;       /* per fitted column: the next fitted column of its table, or -1 */
     double *raw;         /* scratch for one dense field */
 } fit_state;
 
@@ -131,9 +124,37 @@ static int cmp_num(const void *pa, const void *pb) {
     return (a->num > b->num) - (a->num < b->num);
 }
 
+/* For every column that fits a vocabulary: owner[i] = the first such column of its table (it
+ * holds the table's counts), next[i] = the table's next such column, or -1. One pass, so wide
+ * schemas fit in linear time. */
+static dctr_status table_links(const dctr_schema *s, int32_t *owner, int32_t *next) {
+    int32_t *first = dctr_malloc(2 * ((size_t)s->ntables + 1) * sizeof *first);
+    if (!first)
+        return DCTR_ERR_NOMEM;
+    int32_t *tail = first + s->ntables + 1;
+    for (int32_t t = 0; t < s->ntables; t++)
+        first[t] = -1;
+    for (int32_t i = 0; i < s->ncols; i++) {
+        const dctr_column *c = &s->cols[i];
+        owner[i] = i;
+        next[i] = -1;
+        if (!dctr_column_fits_vocab(c))
+            continue;
+        if (first[c->table] < 0)
+            first[c->table] = i;
+        else
+            next[tail[c->table]] = i;
+        tail[c->table] = i;
+        owner[i] = first[c->table];
+    }
+    dctr_free(first);
+    return DCTR_OK;
+}
+
 /* Builds the id vocabulary of one table from its counts and installs it on every column of
  * the table. Ids: sorted keys (bytes for strings, numeric for ints) from `base`. */
-static dctr_status build_vocab(dctr_schema *s, int32_t owner, const dctr_vocab *counts) {
+static dctr_status build_vocab(dctr_schema *s, int32_t owner, const dctr_vocab *counts,
+                               const int32_t *next) {
     dctr_column *oc = &s->cols[owner];
     int64_t min_count = oc->min_count > 1 ? oc->min_count : 1;
     key_ref *keys = dctr_malloc(sizeof *keys * (size_t)(counts->n + 1));
@@ -174,10 +195,8 @@ static dctr_status build_vocab(dctr_schema *s, int32_t owner, const dctr_vocab *
     int64_t V = base + n + buckets;
     if (V < 1)
         V = 1;
-    for (int32_t j = owner; j < s->ncols; j++) {
+    for (int32_t j = owner; j >= 0; j = next[j]) { /* the table's fitted users, in order */
         dctr_column *c = &s->cols[j];
-        if (!dctr_column_fits_vocab(c) || c->table != oc->table)
-            continue;
         if (c->owns_vocab && c->vocab)
             dctr_vocab_free(c->vocab);
         c->vocab = v;
@@ -270,17 +289,18 @@ dctr_status dctr_schema_fit_csv(dctr_schema *s, const char *path, const dctr_csv
     fs.counts = dctr_calloc(nc, sizeof *fs.counts);
     fs.stats = dctr_calloc(nc, sizeof *fs.stats);
     fs.owner = dctr_calloc(nc, sizeof *fs.owner);
+    fs.next = dctr_calloc(nc, sizeof *fs.next);
     int32_t maxdim = 1;
     for (int32_t i = 0; i < s->ncols; i++)
         if (s->cols[i].kind == DCTR_COLUMN_DENSE && s->cols[i].dense_dim > maxdim)
             maxdim = s->cols[i].dense_dim;
     fs.raw = dctr_malloc(sizeof(double) * (size_t)maxdim);
-    dctr_status st = (fs.counts && fs.stats && fs.owner && fs.raw) ? DCTR_OK : DCTR_ERR_NOMEM;
+    dctr_status st = (fs.counts && fs.stats && fs.owner && fs.next && fs.raw) ? DCTR_OK : DCTR_ERR_NOMEM;
+    if (st == DCTR_OK)
+        st = table_links(s, fs.owner, fs.next);
     for (int32_t i = 0; i < s->ncols && st == DCTR_OK; i++) {
-        const dctr_column *c = &s->cols[i];
-        if (!dctr_column_fits_vocab(c))
+        if (!dctr_column_fits_vocab(&s->cols[i]))
             continue;
-        fs.owner[i] = table_owner(s, c);
         if (fs.owner[i] == i)
             st = dctr_vocab_new(1024, &fs.counts[i]);
     }
@@ -298,7 +318,7 @@ dctr_status dctr_schema_fit_csv(dctr_schema *s, const char *path, const dctr_csv
     for (int32_t i = 0; i < s->ncols && st == DCTR_OK; i++) {
         dctr_column *c = &s->cols[i];
         if (dctr_column_fits_vocab(c) && fs.owner[i] == i)
-            st = build_vocab(s, i, fs.counts[i]);
+            st = build_vocab(s, i, fs.counts[i], fs.next);
         if (c->kind == DCTR_COLUMN_DENSE && needs_data(c)) {
             const dense_stats *ds = &fs.stats[i];
             if (c->transform == DCTR_TRANSFORM_MINMAX) {
@@ -322,6 +342,7 @@ dctr_status dctr_schema_fit_csv(dctr_schema *s, const char *path, const dctr_csv
     dctr_free(fs.counts);
     dctr_free(fs.stats);
     dctr_free(fs.owner);
+    dctr_free(fs.next);
     dctr_free(fs.raw);
     dctr_csv_input_close(&in);
     return st;
@@ -332,13 +353,16 @@ dctr_status dctr_schema_fit_csv(dctr_schema *s, const char *path, const dctr_csv
 #include "data/fit_internal.h"
 
 int dctr_fit_needs_data(const dctr_column *c) { return needs_data(c); }
-int32_t dctr_fit_table_owner(const dctr_schema *s, const dctr_column *c) { return table_owner(s, c); }
+dctr_status dctr_fit_table_links(const dctr_schema *s, int32_t *owner, int32_t *next) {
+    return table_links(s, owner, next);
+}
 dctr_status dctr_fit_count_key(const dctr_column *c, dctr_vocab *v, const char *s, size_t len,
                                const dctr_loc *loc) {
     return count_key(c, v, s, len, loc);
 }
-dctr_status dctr_fit_build_vocab(dctr_schema *s, int32_t owner, const dctr_vocab *counts) {
-    return build_vocab(s, owner, counts);
+dctr_status dctr_fit_build_vocab(dctr_schema *s, int32_t owner, const dctr_vocab *counts,
+                                 const int32_t *next) {
+    return build_vocab(s, owner, counts, next);
 }
 dctr_status dctr_fit_load_vocab_files(dctr_schema *s) { return load_vocab_files(s); }
 dctr_status dctr_fit_finish(dctr_schema *s) { return finish(s); }

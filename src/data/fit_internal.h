@@ -8,13 +8,16 @@
 
 /* The column's encoder needs training data (a fitted vocabulary, min/max or mean/std). */
 int dctr_fit_needs_data(const dctr_column *c);
-/* The column owning the counting table of c's embedding table. */
-int32_t dctr_fit_table_owner(const dctr_schema *s, const dctr_column *c);
+/* owner[i]: the column holding the counts of column i's table (its first fitted user);
+ * next[i]: the table's next fitted column, or -1. Arrays of s->ncols, filled in one pass. */
+dctr_status dctr_fit_table_links(const dctr_schema *s, int32_t *owner, int32_t *next);
 /* Counts one raw value (text) of c into v. */
 dctr_status dctr_fit_count_key(const dctr_column *c, dctr_vocab *v, const char *s, size_t len,
                                const dctr_loc *loc);
-/* The vocabulary of owner's table from the counts (min_count, ids by sorted key). */
-dctr_status dctr_fit_build_vocab(dctr_schema *s, int32_t owner, const dctr_vocab *counts);
+/* The vocabulary of owner's table from the counts (min_count, ids by sorted key), installed on
+ * every fitted column of the table (next from dctr_fit_table_links). */
+dctr_status dctr_fit_build_vocab(dctr_schema *s, int32_t owner, const dctr_vocab *counts,
+                                 const int32_t *next);
 dctr_status dctr_fit_load_vocab_files(dctr_schema *s);
 /* Resolves tables and freezes the schema (fingerprint). */
 dctr_status dctr_fit_finish(dctr_schema *s);

@@ -29,6 +29,8 @@ struct dctr_libffm_reader {
 };
 
 void dctr_libffm_options_default(dctr_libffm_options *opts) {
+    if (!opts)
+        return;
     memset(opts, 0, sizeof *opts);
     opts->struct_size = sizeof *opts;
     opts->max_line_bytes = (size_t)1 << 20;

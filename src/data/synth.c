@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -48,6 +50,7 @@ static double calibrate(const double *logit, int64_t n, double target) {
 typedef struct out_file {
     FILE *f;
     const char *path;
+    char tmp[4096]; /* written here, renamed to path when complete */
     char *buf;
     size_t len, cap;
 } out_file;
@@ -96,9 +99,12 @@ static dctr_status out_open(out_file *o, const char *path) {
     o->buf = dctr_malloc(o->cap + 65536);
     if (!o->buf)
         return DCTR_ERR_NOMEM;
-    o->f = fopen(path, "wb");
+    int len = snprintf(o->tmp, sizeof o->tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (len < 0 || (size_t)len >= sizeof o->tmp)
+        return dctr_set_error(DCTR_ERR_LIMIT, "%s: path too long", path);
+    o->f = fopen(o->tmp, "wb");
     if (!o->f)
-        return dctr_set_error(DCTR_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        return dctr_set_error(DCTR_ERR_IO, "%s: cannot create: %s", o->tmp, strerror(errno));
     return DCTR_OK;
 }
 
@@ -108,6 +114,11 @@ static dctr_status out_close(out_file *o, dctr_status st) {
             st = out_flush(o);
         if (fclose(o->f) != 0 && st == DCTR_OK)
             st = dctr_set_error(DCTR_ERR_IO, "%s: close failed: %s", o->path, strerror(errno));
+        /* temp + rename: a failed run leaves the old file, never a half-written one */
+        if (st == DCTR_OK && rename(o->tmp, o->path) != 0)
+            st = dctr_set_error(DCTR_ERR_IO, "%s: rename failed: %s", o->path, strerror(errno));
+        if (st != DCTR_OK)
+            unlink(o->tmp);
     }
     dctr_free(o->buf);
     o->f = NULL;
@@ -140,6 +151,13 @@ static dctr_status check_options(const dctr_synth_options *in, dctr_synth_option
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: target_ctr out of (0, 1)");
     if (!(o->holdout_fraction >= 0.0 && o->holdout_fraction < 1.0))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: holdout_fraction out of [0, 1)");
+    struct stat a, b;
+    if (o->csv_path && o->libffm_path &&
+        (strcmp(o->csv_path, o->libffm_path) == 0 ||
+         (stat(o->csv_path, &a) == 0 && stat(o->libffm_path, &b) == 0 && a.st_dev == b.st_dev &&
+          a.st_ino == b.st_ino)))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: csv_path and libffm_path are the same file (%s)",
+                              o->csv_path);
     return DCTR_OK;
 }
 

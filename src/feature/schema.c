@@ -109,10 +109,16 @@ static dctr_status schema_mutable(dctr_schema *s, const char *what) {
 }
 
 static dctr_status push_column(dctr_schema *s, dctr_column **out) {
-    dctr_column *nc = dctr_realloc_array(s->cols, (size_t)s->ncols + 1, sizeof *nc);
-    if (!nc)
-        return DCTR_ERR_NOMEM;
-    s->cols = nc;
+    if (s->ncols >= DCTR_MAX_COLUMNS) /* what a model file may hold (schema_io.c) */
+        return dctr_set_error(DCTR_ERR_LIMIT, "schema: more than %d columns", DCTR_MAX_COLUMNS);
+    if (s->ncols + 1 > s->cols_cap) { /* geometric growth: adding n columns copies O(n) */
+        int32_t cap = s->ncols < 8 ? 16 : s->ncols * 2;
+        dctr_column *nc = dctr_realloc_array(s->cols, (size_t)cap, sizeof *nc);
+        if (!nc)
+            return DCTR_ERR_NOMEM;
+        s->cols = nc;
+        s->cols_cap = cap;
+    }
     dctr_column *c = &s->cols[s->ncols];
     memset(c, 0, sizeof *c);
     c->index = s->ncols;

@@ -7,6 +7,7 @@
 
 #define DCTR_DEFAULT_GROUP "default_group"
 #define DCTR_MAX_MAXLEN (1 << 20)
+#define DCTR_MAX_COLUMNS (1 << 20) /* columns of one schema (API and model files) */
 #define DCTR_MAX_DENSE_DIM (1 << 20)
 #define DCTR_MAX_EMBED_DIM (1 << 16)
 #define DCTR_MAX_VOCAB (INT64_C(1) << 40)

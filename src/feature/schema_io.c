@@ -12,7 +12,7 @@
 
 #define SCHEMA_FORMAT 1u
 #define MAX_NAME 4096
-#define MAX_COLS (1 << 20)
+#define MAX_COLS DCTR_MAX_COLUMNS
 
 typedef struct entry_ref {
     int64_t value;

@@ -70,6 +70,7 @@ typedef struct dctr_column {
 struct dctr_schema {
     dctr_column *cols;
     int32_t ncols;
+    int32_t cols_cap;    /* entries push_column allocated (0: cols holds exactly ncols + 1) */
     dctr_table_info *tables;
     int32_t ntables;
     char **groups;       /* group names in first-seen order: sparse columns first, then varlen */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/strmap.h"
 #include "core/error.h"
 #include "feature/schema_internal.h"
 
@@ -100,7 +101,8 @@ static void check_dense(problems *p, const dctr_column *c) {
 
 /* Every input name (columns, varlen length/weight columns, label, sample weight) is unique,
  * except that two varlen columns may share a length or weight column. */
-static void check_names(problems *p, const dctr_schema *s) {
+/* names: each column name -> its first column (linear time, so any width validates). */
+static void check_names(problems *p, const dctr_schema *s, const dctr_strmap *names) {
     const char *label = dctr_schema_label_name(s);
     for (int32_t i = 0; i < s->ncols; i++) {
         const dctr_column *c = &s->cols[i];
@@ -108,12 +110,9 @@ static void check_names(problems *p, const dctr_schema *s) {
             problem(p, "column #%d: empty name", (int)i);
             continue;
         }
-        for (int32_t j = 0; j < i; j++)
-            if (strcmp(s->cols[j].name, c->name) == 0) {
-                problem(p, "%s: duplicate feature name (columns #%d and #%d)", c->name, (int)j,
-                        (int)i);
-                break;
-            }
+        int32_t j = dctr_strmap_get(names, c->name);
+        if (j >= 0 && j < i)
+            problem(p, "%s: duplicate feature name (columns #%d and #%d)", c->name, (int)j, (int)i);
         if (strcmp(c->name, label) == 0)
             problem(p, "%s: feature name equals the label column", c->name);
         if (s->weight_column && strcmp(c->name, s->weight_column) == 0)
@@ -123,7 +122,7 @@ static void check_names(problems *p, const dctr_schema *s) {
             for (int k = 0; k < 2; k++) {
                 if (!aux[k] || !*aux[k])
                     continue;
-                if (dctr_schema_find(s, aux[k]) >= 0)
+                if (dctr_strmap_get(names, aux[k]) >= 0)
                     problem(p, "%s: %s '%s' is also a feature column", c->name,
                             k ? "weight_name" : "length_name", aux[k]);
                 if (strcmp(aux[k], label) == 0)
@@ -140,15 +139,15 @@ static void check_names(problems *p, const dctr_schema *s) {
 
 /* Columns sharing an embedding_name must agree on V, k, trainable (and, when the vocabulary is
  * fitted, on dtype and OOV policy, since they share one vocabulary). */
-static void check_shared(problems *p, const dctr_schema *s) {
+/* tables: each embedding_name -> the first sparse / varlen column using it. */
+static void check_shared(problems *p, const dctr_schema *s, const dctr_strmap *tables) {
     for (int32_t i = 0; i < s->ncols; i++) {
         const dctr_column *c = &s->cols[i];
         if (c->kind == DCTR_COLUMN_DENSE)
             continue;
-        for (int32_t j = 0; j < i; j++) {
+        int32_t j = dctr_strmap_get(tables, c->embedding_name); /* the table's first user */
+        if (j >= 0 && j < i) {
             const dctr_column *f = &s->cols[j];
-            if (f->kind == DCTR_COLUMN_DENSE || strcmp(f->embedding_name, c->embedding_name) != 0)
-                continue;
             if (f->requested_vocab != c->requested_vocab)
                 problem(p, "%s: shares embedding '%s' with %s but vocabulary_size %lld != %lld",
                         c->name, c->embedding_name, f->name, (long long)c->requested_vocab,
@@ -165,9 +164,23 @@ static void check_shared(problems *p, const dctr_schema *s) {
                 problem(p, "%s: shares embedding '%s' with %s but their encoders differ (a shared "
                            "fitted vocabulary needs the same dtype and oov_policy)",
                         c->name, c->embedding_name, f->name);
-            break; /* compared with the first user of the table */
         }
     }
+}
+
+/* The column-name and table-name maps of check_names / check_shared. */
+static dctr_status name_maps(const dctr_schema *s, dctr_strmap *names, dctr_strmap *tables) {
+    memset(tables, 0, sizeof *tables); /* both freeable whatever fails */
+    DCTR_TRY(dctr_strmap_init(names, (size_t)s->ncols));
+    DCTR_TRY(dctr_strmap_init(tables, (size_t)s->ncols));
+    for (int32_t i = 0; i < s->ncols; i++) {
+        const dctr_column *c = &s->cols[i];
+        int32_t old;
+        DCTR_TRY(dctr_strmap_put(names, c->name, i, &old));
+        if (c->kind != DCTR_COLUMN_DENSE && c->embedding_name)
+            DCTR_TRY(dctr_strmap_put(tables, c->embedding_name, i, &old));
+    }
+    return DCTR_OK;
 }
 
 dctr_status dctr_schema_validate(dctr_schema *s) {
@@ -188,8 +201,16 @@ dctr_status dctr_schema_validate(dctr_schema *s) {
         else
             problem(&p, "%s: unknown column kind %d", c->name, (int)c->kind);
     }
-    check_names(&p, s);
-    check_shared(&p, s);
+    dctr_strmap names, tables;
+    dctr_status st = name_maps(s, &names, &tables);
+    if (st == DCTR_OK) {
+        check_names(&p, s, &names);
+        check_shared(&p, s, &tables);
+    }
+    dctr_strmap_free(&names);
+    dctr_strmap_free(&tables);
+    if (st != DCTR_OK)
+        return st;
     if (p.count > 0) {
         if (p.count > p.shown)
             return dctr_set_error(DCTR_ERR_SCHEMA, "invalid schema (%d problems): %s; ... and %d more",
@@ -203,19 +224,8 @@ dctr_status dctr_schema_validate(dctr_schema *s) {
     return DCTR_OK;
 }
 
-static int32_t find_group(const dctr_schema *s, const char *g) {
-    for (int32_t i = 0; i < s->ngroups; i++)
-        if (strcmp(s->groups[i], g) == 0)
-            return i;
-    return -1;
-}
-
-static int32_t find_table(const dctr_schema *s, const char *name) {
-    for (int32_t i = 0; i < s->ntables; i++)
-        if (strcmp(s->tables[i].name, name) == 0)
-            return i;
-    return -1;
-}
+/* Groups and tables in first-use order (lookups through hash maps: linear in the columns). */
+static dctr_status resolve_tables(dctr_schema *s, dctr_strmap *gmap, dctr_strmap *tmap);
 
 dctr_status dctr_schema_resolve(dctr_schema *s) {
     dctr_schema_free_tables(s);
@@ -224,43 +234,16 @@ dctr_status dctr_schema_resolve(dctr_schema *s) {
     s->groups = dctr_calloc(n, sizeof *s->groups);
     if (!s->tables || !s->groups)
         return DCTR_ERR_NOMEM;
-    /* pass 0: sparse columns, pass 1: varlen columns (DeepCTR's order) */
-    for (int pass = 0; pass < 2; pass++) {
-        dctr_column_kind want = pass == 0 ? DCTR_COLUMN_SPARSE : DCTR_COLUMN_VARLEN;
-        for (int32_t i = 0; i < s->ncols; i++) {
-            dctr_column *c = &s->cols[i];
-            if (c->kind != want)
-                continue;
-            int32_t g = find_group(s, c->group_name);
-            if (g < 0) {
-                g = s->ngroups;
-                s->groups[g] = dctr_strdup(c->group_name);
-                if (!s->groups[g])
-                    return DCTR_ERR_NOMEM;
-                s->ngroups++;
-            }
-            c->group = g;
-            int32_t t = find_table(s, c->embedding_name);
-            if (t < 0) {
-                t = s->ntables;
-                dctr_table_info *ti = &s->tables[t];
-                ti->name = dctr_strdup(c->embedding_name);
-                if (!ti->name)
-                    return DCTR_ERR_NOMEM;
-                ti->vocab_size = c->vocab_size;
-                ti->dim = c->requested_dim == DCTR_EMBEDDING_DIM_AUTO
-                              ? dctr_auto_embedding_dim(c->vocab_size)
-                              : c->requested_dim;
-                ti->trainable = c->trainable;
-                ti->init_std = c->init_std;
-                ti->mask_zero = 0;
-                s->ntables++;
-            }
-            if (c->kind == DCTR_COLUMN_VARLEN)
-                s->tables[t].mask_zero = 1;
-            c->table = t;
-        }
-    }
+    dctr_strmap gmap, tmap;
+    memset(&tmap, 0, sizeof tmap);
+    dctr_status st = dctr_strmap_init(&gmap, n);
+    if (st == DCTR_OK)
+        st = dctr_strmap_init(&tmap, n);
+    if (st == DCTR_OK)
+        st = resolve_tables(s, &gmap, &tmap);
+    dctr_strmap_free(&gmap);
+    dctr_strmap_free(&tmap);
+    DCTR_TRY(st);
     for (int32_t i = 0; i < s->ncols; i++) {
         dctr_column *c = &s->cols[i];
         if (c->kind == DCTR_COLUMN_DENSE)
@@ -277,5 +260,49 @@ dctr_status dctr_schema_resolve(dctr_schema *s) {
         off += c->dense_dim;
     }
     s->total_dense_dim = off;
+    return DCTR_OK;
+}
+
+static dctr_status resolve_tables(dctr_schema *s, dctr_strmap *gmap, dctr_strmap *tmap) {
+    int32_t old;
+    /* pass 0: sparse columns, pass 1: varlen columns (DeepCTR's order) */
+    for (int pass = 0; pass < 2; pass++) {
+        dctr_column_kind want = pass == 0 ? DCTR_COLUMN_SPARSE : DCTR_COLUMN_VARLEN;
+        for (int32_t i = 0; i < s->ncols; i++) {
+            dctr_column *c = &s->cols[i];
+            if (c->kind != want)
+                continue;
+            int32_t g = dctr_strmap_get(gmap, c->group_name);
+            if (g < 0) {
+                g = s->ngroups;
+                s->groups[g] = dctr_strdup(c->group_name);
+                if (!s->groups[g])
+                    return DCTR_ERR_NOMEM;
+                s->ngroups++;
+                DCTR_TRY(dctr_strmap_put(gmap, s->groups[g], g, &old));
+            }
+            c->group = g;
+            int32_t t = dctr_strmap_get(tmap, c->embedding_name);
+            if (t < 0) {
+                t = s->ntables;
+                dctr_table_info *ti = &s->tables[t];
+                ti->name = dctr_strdup(c->embedding_name);
+                if (!ti->name)
+                    return DCTR_ERR_NOMEM;
+                ti->vocab_size = c->vocab_size;
+                ti->dim = c->requested_dim == DCTR_EMBEDDING_DIM_AUTO
+                              ? dctr_auto_embedding_dim(c->vocab_size)
+                              : c->requested_dim;
+                ti->trainable = c->trainable;
+                ti->init_std = c->init_std;
+                ti->mask_zero = 0;
+                s->ntables++;
+                DCTR_TRY(dctr_strmap_put(tmap, ti->name, t, &old));
+            }
+            if (c->kind == DCTR_COLUMN_VARLEN)
+                s->tables[t].mask_zero = 1;
+            c->table = t;
+        }
+    }
     return DCTR_OK;
 }

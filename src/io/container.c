@@ -592,7 +592,8 @@ dctr_status dctr_container_open(const char *path, size_t max_bytes, dctr_contain
     if (!path || !out)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "container: NULL argument");
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO (or device) is refused below instead of blocking in open() */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return read_error(path, "open", errno);
     struct stat st_buf;

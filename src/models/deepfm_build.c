@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/checked.h"
 #include "core/error.h"
 #include "feature/schema_types.h"
 #include "layers/init.h"
@@ -192,10 +193,18 @@ static dctr_status configure_dnn(const dctr_model *m, dfm *d) {
     if (nh > DCTR_DNN_MAX_LAYERS)
         return dctr_set_error(DCTR_ERR_SCHEMA, "deepfm: %d hidden layers (at most %d)", nh,
                               DCTR_DNN_MAX_LAYERS);
+    /* sizes from a schema / file: bounded before the int32 casts and the parameter count */
+    if (d->xw > DCTR_MAX_INPUT_WIDTH)
+        return dctr_set_error(DCTR_ERR_LIMIT, "deepfm: DNN input width %lld above the limit %lld",
+                              (long long)d->xw, (long long)DCTR_MAX_INPUT_WIDTH);
     d->dnn_cfg.in_dim = (int32_t)d->xw;
     d->dnn_cfg.num_layers = nh;
-    for (int32_t i = 0; i < nh; i++)
+    for (int32_t i = 0; i < nh; i++) {
+        if (units[i] > DCTR_MAX_DNN_UNITS)
+            return dctr_set_error(DCTR_ERR_LIMIT, "deepfm: hidden layer %d has %d units (at most %d)",
+                                  (int)i, (int)units[i], DCTR_MAX_DNN_UNITS);
         d->dnn_cfg.units[i] = units[i];
+    }
     d->dnn_cfg.activation = cfg->activation;
     d->dnn_cfg.use_bn = cfg->use_bn;
     d->dnn_cfg.bn_eps = cfg->bn_eps;
@@ -249,32 +258,43 @@ static dctr_status alloc_params(const dctr_model *m, dfm *d) {
         return DCTR_ERR_NOMEM;
     for (int32_t t = 0; t < s->ntables; t++)
         d->emb_off[t] = d->lin_off[t] = -1;
+    /* Every size below comes from the schema (a file or API argument): checked arithmetic,
+     * bounded by DCTR_MAX_PARAMS (or the weights the file holds) before allocating. */
     int64_t n = 0;
-    for (int32_t i = 0; i < d->nemb; i++) {
+    bool ok = true;
+    for (int32_t i = 0; ok && i < d->nemb; i++) {
         int32_t t = d->emb[i].table;
         if (d->emb_off[t] < 0) {
             d->emb_off[t] = n;
-            n += s->tables[t].vocab_size * s->tables[t].dim;
+            ok = dctr_size_acc(&n, s->tables[t].vocab_size, s->tables[t].dim, DCTR_MAX_PARAMS);
         }
     }
-    for (int32_t i = 0; i < d->nlin; i++) {
+    for (int32_t i = 0; ok && i < d->nlin; i++) {
         int32_t t = d->lin[i].table;
         if (d->lin_off[t] < 0) {
             d->lin_off[t] = n;
-            n += s->tables[t].vocab_size;
+            ok = dctr_size_acc(&n, s->tables[t].vocab_size, 1, DCTR_MAX_PARAMS);
         }
     }
     d->dense_begin = n;
     d->lin_kernel_off = n;
-    n += d->dl;
+    ok = ok && dctr_size_acc(&n, d->dl, 1, DCTR_MAX_PARAMS);
     d->dnn_off = n;
     if (d->use_dnn)
-        n += dctr_dnn_num_params(&d->dnn_cfg);
+        ok = ok && dctr_size_acc(&n, dctr_dnn_num_params(&d->dnn_cfg), 1, DCTR_MAX_PARAMS);
     d->out_w_off = n;
     if (d->use_dnn)
-        n += d->h;
+        ok = ok && dctr_size_acc(&n, d->h, 1, DCTR_MAX_PARAMS);
     d->bias_off = n;
-    n += 1;
+    ok = ok && dctr_size_acc(&n, 1, 1, DCTR_MAX_PARAMS);
+    if (!ok && m->load_param_cap > 0)
+        return dctr_set_error(DCTR_ERR_FORMAT,
+                              "deepfm: the model's structure needs more than %lld parameters, the file holds %lld",
+                              (long long)DCTR_MAX_PARAMS, (long long)m->load_param_cap);
+    if (!ok)
+        return dctr_set_error(DCTR_ERR_LIMIT,
+                              "deepfm: the schema's tables and layers need more than %lld parameters",
+                              (long long)DCTR_MAX_PARAMS);
     d->nparams = n;
     if (m->load_param_cap > 0 && n > m->load_param_cap)
         return dctr_set_error(DCTR_ERR_FORMAT,

@@ -10,12 +10,11 @@
 #include "feature/schema_types.h"
 #include "models/deepfm_impl.h"
 
-static int64_t table_capacity(const dfm_col *cols, int32_t n, int32_t t, int64_t rows, int64_t V) {
-    int64_t cap = 0;
+/* Rows each table's sparse gradient may touch per batch of `rows`, into cap[table] (one pass
+ * over the columns: a per-table scan made wide schemas quadratic). */
+static void table_capacities(const dfm_col *cols, int32_t n, int64_t rows, int64_t *cap) {
     for (int32_t i = 0; i < n; i++)
-        if (cols[i].table == t)
-            cap += rows * cols[i].T;
-    return cap < V ? cap : V;
+        cap[cols[i].table] += rows * cols[i].T;
 }
 
 /* The optimizer slots at their initial values, allocated at the first step (all or none: a
@@ -63,16 +62,25 @@ dctr_status dfm_prepare_training(dctr_model *model, int64_t n) {
     dfm_ws_free(d->tws);
     d->tws = NULL;
     DCTR_TRY(dfm_ws_new(model, n, 1, &d->tws));
-    for (int32_t t = 0; t < d->ntables; t++) {
+    int64_t *caps = dctr_calloc(2 * ((size_t)d->ntables + 1), sizeof *caps);
+    if (!caps)
+        return DCTR_ERR_NOMEM;
+    table_capacities(d->emb, d->nemb, n, caps);
+    table_capacities(d->lin, d->nlin, n, caps + d->ntables + 1);
+    dctr_status st = DCTR_OK;
+    for (int32_t t = 0; t < d->ntables && st == DCTR_OK; t++) {
         int64_t V = s->tables[t].vocab_size;
         dctr_sparse_grad_destroy(&d->g_emb[t]);
         dctr_sparse_grad_destroy(&d->g_lin[t]);
-        int64_t ce = d->emb_off[t] >= 0 ? table_capacity(d->emb, d->nemb, t, n, V) : 0;
-        int64_t cl = d->lin_off[t] >= 0 ? table_capacity(d->lin, d->nlin, t, n, V) : 0;
-        DCTR_TRY(dctr_sparse_grad_init(&d->g_emb[t], V, s->tables[t].dim, ce > 0 ? ce : 1));
-        DCTR_TRY(dctr_sparse_grad_init(&d->g_lin[t], V, 1, cl > 0 ? cl : 1));
+        int64_t ce = d->emb_off[t] >= 0 ? caps[t] : 0, cl = d->lin_off[t] >= 0 ? caps[d->ntables + 1 + t] : 0;
+        ce = ce < V ? ce : V;
+        cl = cl < V ? cl : V;
+        st = dctr_sparse_grad_init(&d->g_emb[t], V, s->tables[t].dim, ce > 0 ? ce : 1);
+        if (st == DCTR_OK)
+            st = dctr_sparse_grad_init(&d->g_lin[t], V, 1, cl > 0 ? cl : 1);
     }
-    return DCTR_OK;
+    dctr_free(caps);
+    return st;
 }
 
 static dctr_status forward_backward(dctr_model *model, const dctr_batch *batch, double *data_loss,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/checked.h"
 #include "core/error.h"
 #include "feature/schema_types.h"
 #include "models/model_internal.h"
@@ -293,8 +294,10 @@ void dctr_model_free(dctr_model *model) {
 }
 
 const dctr_schema *dctr_model_schema(const dctr_model *model) { return model ? model->schema : NULL; }
-dctr_model_type dctr_model_get_type(const dctr_model *model) { return model->type; }
-dctr_task dctr_model_get_task(const dctr_model *model) { return model->task; }
+dctr_model_type dctr_model_get_type(const dctr_model *model) {
+    return model ? model->type : (dctr_model_type)-1;
+}
+dctr_task dctr_model_get_task(const dctr_model *model) { return model ? model->task : (dctr_task)-1; }
 
 int64_t dctr_model_num_parameters(const dctr_model *model) {
     return model && model->ops->num_parameters ? model->ops->num_parameters(model) : 0;
@@ -378,7 +381,7 @@ dctr_status dctr_model_predict(const dctr_model *model, const dctr_dataset *data
 dctr_status dctr_model_evaluate_batch(const dctr_model *model, const dctr_batch *rows, float *pred,
                                       double values[DCTR_METRIC_COUNT]) {
     DCTR_TRY(dctr_model_predict_batch(model, rows, pred));
-    dctr_metrics_all(model->task, rows->labels, pred, rows->sample_weights, rows->n, values);
+    DCTR_TRY(dctr_metrics_all(model->task, rows->labels, pred, rows->sample_weights, rows->n, values));
     values[DCTR_METRIC_LOSS] = model->task == DCTR_TASK_BINARY ? values[DCTR_METRIC_LOGLOSS]
                                                                : values[DCTR_METRIC_MSE];
     return DCTR_OK;
@@ -427,7 +430,10 @@ dctr_status dctr_predictor_new(const dctr_model *model, int32_t max_batch, dctr_
     if (!p)
         return DCTR_ERR_NOMEM;
     p->model = dctr_model_retain((dctr_model *)model); /* released by dctr_predictor_free */
-    p->max_batch = max_batch;
+    /* predictions run in blocks of max_batch rows: a larger block than DCTR_MAX_PREDICT_BLOCK
+     * only costs memory (INT32_MAX zero-filled terabytes), never speed */
+    p->max_batch = max_batch < DCTR_MAX_PREDICT_BLOCK ? max_batch : DCTR_MAX_PREDICT_BLOCK;
+    max_batch = p->max_batch;
     dctr_status st = model->ops->workspace_new(model, max_batch, &p->ws);
     if (st == DCTR_OK && model->schema)
         st = dctr_batch_alloc(model->schema, 1, 0, &p->row);

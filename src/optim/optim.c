@@ -30,6 +30,8 @@ dctr_status dctr_optim_init(dctr_optim *opt, const dctr_optimizer_config *cfg) {
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: NULL config");
     if ((int)cfg->kind < DCTR_OPT_ADAM || (int)cfg->kind > DCTR_OPT_FTRL)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: unknown kind %d", (int)cfg->kind);
+    if (isnan(cfg->learning_rate)) /* NaN is no "<= 0: default" */
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "optimizer: learning_rate is NaN");
     opt->kind = cfg->kind;
     opt->lr = cfg->learning_rate > 0 ? cfg->learning_rate : (cfg->kind == DCTR_OPT_SGD ? 0.01 : 1e-3);
     opt->beta1 = pick(cfg->beta1, 0.9);

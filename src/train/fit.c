@@ -17,6 +17,7 @@
 #include "models/model_internal.h"
 #include "train/early_stop.h"
 #include "core/metrics.h"
+#include "core/blas_probe.h"
 
 enum { STREAM_SHUFFLE = 77 };
 
@@ -312,8 +313,8 @@ static dctr_status fit_loop(fit_state *s) {
         m->epochs_done++;
         double *tr = h->train + (size_t)(epoch - 1) * DCTR_METRIC_COUNT;
         double *va = h->valid + (size_t)(epoch - 1) * DCTR_METRIC_COUNT;
-        dctr_metrics_all(m->task, s->train->labels, s->tpred, s->train->sample_weights,
-                         s->train->n, tr);
+        DCTR_TRY(dctr_metrics_all(m->task, s->train->labels, s->tpred, s->train->sample_weights,
+                                  s->train->n, tr));
         /* the train data loss is the running mean over the epoch (weights changed during it) */
         if (m->task == DCTR_TASK_BINARY)
             tr[DCTR_METRIC_LOGLOSS] = loss;
@@ -375,6 +376,22 @@ dctr_status dctr_model_fit(dctr_model *model, const dctr_dataset *train, const d
                               "dctr_model_fit: epochs %d and batch_size %d must be >= 1, patience and "
                               "min_delta >= 0, monitor a dctr_metric",
                               o->epochs, o->batch_size);
+    /* the CLI's checks, so the API accepts nothing the CLI rejects (NaN fails every test) */
+    if (!(o->validation_split >= 0 && o->validation_split < 1))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_fit: validation_split %g not in [0, 1)",
+                              o->validation_split);
+    if (o->threads < 0 || o->progress_every < 0)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG,
+                              "dctr_model_fit: threads %d and progress_every %d must be >= 0",
+                              (int)o->threads, (int)o->progress_every);
+    if (!(o->min_delta >= 0 && o->min_delta < HUGE_VAL))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_fit: min_delta %g must be finite and >= 0",
+                              o->min_delta);
+    if (o->patience > 0 && !o->validation && o->validation_split == 0)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG,
+                              "dctr_model_fit: patience %d (early stopping) needs validation data "
+                              "(validation or validation_split)",
+                              (int)o->patience);
     if (model->task == DCTR_TASK_REGRESSION &&
         (o->monitor == DCTR_METRIC_AUC || o->monitor == DCTR_METRIC_ACCURACY))
         return dctr_set_error(DCTR_ERR_INVALID_ARG,
@@ -392,12 +409,23 @@ dctr_status dctr_model_fit(dctr_model *model, const dctr_dataset *train, const d
     int prev_blas = dctr_blas_get_threads();
     if (model->ops->set_threads)
         DCTR_TRY(model->ops->set_threads(model, resolve_threads(o->threads)));
+    /* a batch larger than the data only costs memory (2^31-1 rows of a 600-row set asked for
+     * 8.6 GB): the batch is capped at the training rows */
+    dctr_fit_options capped = *o;
+    const dctr_batch *rows = dctr_dataset_rows(train);
+    if (rows && rows->n > 0 && capped.batch_size > rows->n)
+        capped.batch_size = (int32_t)rows->n;
+    o = &capped;
     fit_state s;
     memset(&s, 0, sizeof(s));
     s.model = model;
     s.o = o;
     s.h = h;
     dctr_status st = setup(&s, train);
+    /* the DNN's GEMMs make OpenBLAS allocate a buffer per calling thread, and it retries a failed
+     * malloc forever: check the room first (core/blas_probe.h) */
+    if (st == DCTR_OK && (model->type == DCTR_MODEL_DEEPFM || model->type == DCTR_MODEL_DEEPFFM))
+        st = dctr_blas_probe_memory(resolve_threads(o->threads)); /* one per calling thread */
     if (st == DCTR_OK)
         st = fit_loop(&s);
     fit_state_free(&s);

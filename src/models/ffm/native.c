@@ -14,6 +14,8 @@
 #include "core/metrics.h"
 
 void dctr_ffm_options_default(dctr_ffm_options *o) {
+    if (!o) /* like the other _default calls: NULL is a no-op, never a crash */
+        return;
     memset(o, 0, sizeof *o);
     o->struct_size = sizeof *o;
     dctr_model_config_default(&o->model, DCTR_MODEL_FFM);
