@@ -313,6 +313,8 @@ static dctr_status check_batch(const dctr_model *model, const dctr_batch *b) {
 static dctr_status run_predict(const dctr_model *model, void *ws, const dctr_batch *batch,
                                float *out) {
     DCTR_TRY(model->ops->predict(model, ws, batch, out));
+    if (dctr_model_calib_active(model))
+        dctr_model_calib_apply(model, batch->n, out, NULL);
     for (int64_t i = 0; i < batch->n; i++)
         if (!isfinite(out[i]))
             return dctr_set_error(DCTR_ERR_NUMERIC,

@@ -1,0 +1,110 @@
+/* Model-quality options of `deepctr train` and `deepctr eval` (docs/quality.md). */
+#include <math.h>
+#include <string.h>
+
+#include "quality_cli.h"
+
+static double rate_or_1(double r) { return r > 0 ? r : 1.0; }
+
+int cli_quality_check(const cli_command *cmd, const cli_quality_train *q, int binary, int has_valid) {
+    if (q->negative_rate < 0 || q->negative_rate > 1 || q->downsample < 0 || q->downsample > 1)
+        return cli_usage_error(cmd, "--negative-rate and --downsample-negatives take a rate in (0, 1]");
+    if (!binary && (q->negative_rate > 0 || q->downsample > 0 || q->calibrate))
+        return cli_usage_error(cmd, "--negative-rate, --downsample-negatives and --calibrate need --task binary");
+    if (q->calibrate && strcmp(q->calibrate, "platt") != 0)
+        return cli_usage_error(cmd, "--calibrate must be platt, got '%s'", q->calibrate);
+    if (q->calibrate && !has_valid)
+        return cli_usage_error(cmd, "--calibrate platt needs validation data (--valid or --valid-split)");
+    return 0;
+}
+
+int cli_quality_downsample(const cli_quality_train *q, dctr_dataset **train) {
+    if (!(q->downsample > 0 && q->downsample < 1))
+        return 0;
+    dctr_dataset *ds = NULL;
+    if (dctr_dataset_downsample_negatives(*train, q->downsample, q->seed, &ds) != DCTR_OK)
+        return cli_library_error();
+    printf("kept %lld of %lld rows (every positive, negatives with rate %g)\n",
+           (long long)dctr_dataset_num_rows(ds), (long long)dctr_dataset_num_rows(*train), q->downsample);
+    dctr_dataset_free(*train);
+    *train = ds;
+    return 0;
+}
+
+int cli_quality_after_fit(const cli_quality_train *q, dctr_model *model, const dctr_dataset *train,
+                          const dctr_dataset *valid, double validation_split) {
+    const double disk = rate_or_1(q->negative_rate), total = disk * rate_or_1(q->downsample);
+    if (total < 1 && dctr_model_set_negative_rate(model, total) != DCTR_OK)
+        return cli_library_error();
+    if (total < 1)
+        printf("predictions corrected for negatives kept with rate %g (logit %+.4f)\n", total, log(total));
+    if (!q->calibrate)
+        return 0;
+    dctr_dataset *head = NULL, *tail = NULL;
+    double vrate = disk; /* a --valid file is sampled as --train is on disk */
+    if (!valid) {        /* the tail fit held out, sampled like the rows trained on */
+        if (dctr_dataset_split_tail(train, validation_split, &head, &tail) != DCTR_OK)
+            return cli_library_error();
+        valid = tail;
+        vrate = total;
+    }
+    int rc = 0;
+    double a, b;
+    if (dctr_model_calibrate_platt(model, valid, vrate) != DCTR_OK)
+        rc = cli_library_error();
+    else if (dctr_model_get_platt(model, &a, &b))
+        printf("Platt scaling on %lld validation rows: p = sigmoid(%.5f * logit %+.5f)\n",
+               (long long)dctr_dataset_num_rows(valid), a, b);
+    dctr_dataset_free(head);
+    dctr_dataset_free(tail);
+    return rc;
+}
+
+static void json_num(FILE *f, double v) {
+    if (isfinite(v))
+        fprintf(f, "%.9g", v);
+    else
+        fputs("null", f);
+}
+
+int cli_print_calibration(FILE *f, const dctr_model *model, const dctr_dataset *ds, int32_t nbins, int json) {
+    dctr_reliability_bin bins[100];
+    double ece;
+    if (nbins < 1 || nbins > 100)
+        return cli_runtime_error("--bins must be 1..100, got %d", nbins);
+    if (dctr_model_calibration(model, ds, nbins, bins, &ece) != DCTR_OK)
+        return cli_library_error();
+    if (json) {
+        fputs(", \"ece\": ", f);
+        json_num(f, ece);
+        fputs(", \"reliability\": [", f);
+        for (int32_t k = 0; k < nbins; k++) {
+            fprintf(f, "%s{\"bin\": %d, \"lo\": %.6g, \"hi\": %.6g, \"count\": %lld, \"mean_prediction\": ",
+                    k ? ", " : "", k, bins[k].lo, bins[k].hi, (long long)bins[k].count);
+            json_num(f, bins[k].mean_prediction);
+            fputs(", \"observed_rate\": ", f);
+            json_num(f, bins[k].observed_rate);
+            fputc('}', f);
+        }
+        fputc(']', f);
+        return 0;
+    }
+    fprintf(f, "expected calibration error (%d bins): %.6f\n", nbins, ece);
+    fprintf(f, "%-4s %-13s %10s %15s %13s\n", "bin", "range", "count", "mean_pred", "observed");
+    for (int32_t k = 0; k < nbins; k++) {
+        char range[32];
+        snprintf(range, sizeof range, "[%.2f,%.2f%c", bins[k].lo, bins[k].hi, k + 1 == nbins ? ']' : ')');
+        if (bins[k].count == 0)
+            fprintf(f, "%-4d %-13s %10d %15s %13s\n", k, range, 0, "-", "-");
+        else
+            fprintf(f, "%-4d %-13s %10lld %15.6f %13.6f\n", k, range, (long long)bins[k].count,
+                    bins[k].mean_prediction, bins[k].observed_rate);
+    }
+    return 0;
+}
+
+int cli_print_importance(FILE *f, const dctr_model *model, const dctr_dataset *ds, int32_t repeats,
+                         uint64_t seed, int json) {
+    (void)f, (void)model, (void)ds, (void)repeats, (void)seed, (void)json;
+    return cli_runtime_error("--importance: not built yet");
+}
