@@ -139,9 +139,45 @@ static void test_downsample_and_platt(void **state) {
     remove(ds);
 }
 
+/* A planted file: "strong" decides most of the label, "weak" some, "noise" nothing. */
+static void test_importance(void **state) {
+    (void)state;
+    char csv[1024], model[1024];
+    dctr_test_tmp_path(csv, sizeof csv, "qcli_imp.csv");
+    dctr_test_tmp_path(model, sizeof model, "qcli_imp.dctr");
+    FILE *f = fopen(csv, "w");
+    assert_non_null(f);
+    fprintf(f, "label,noise,strong,weak\n");
+    unsigned long long x = 7;
+    for (int i = 0; i < 5000; i++) {
+        double v[4]; /* four independent uniforms: the top bits of four LCG steps */
+        for (int k = 0; k < 4; k++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            v[k] = (double)(x >> 11) * 0x1.0p-53;
+        }
+        int strong = (int)(v[0] * 10), noise = (int)(v[1] * 10), weak = (int)(v[2] * 4);
+        double z = (strong - 4.5) * 0.8 + (weak - 1.5) * 0.4;
+        fprintf(f, "%d,n%d,s%d,w%d\n", v[3] < 1.0 / (1.0 + __builtin_exp(-z)), noise, strong, weak);
+    }
+    fclose(f);
+    assert_int_equal(run("train", "--model", "lr", "--train", csv, "--out", model, "--sparse", "noise,strong,weak",
+                         "--epochs", "5", "--batch-size", "32", "--lr", "0.1", "--optimizer", "adagrad", NULL), 0);
+    assert_int_equal(run("eval", "--model-file", model, "--data", csv, "--importance", "--json", NULL), 0);
+    assert_contains(out_text, "\"importance\": {\"base_auc\": 0.");
+    assert_contains(out_text, "{\"rank\": 1, \"column\": \"strong\"");
+    assert_contains(out_text, "{\"rank\": 3, \"column\": \"noise\"");
+    assert_int_equal(run("eval", "--model-file", model, "--data", csv, "--importance", "--repeats", "1", NULL), 0);
+    assert_contains(out_text, "permutation importance (1 shuffle per column, seed 1;");
+    assert_contains(out_text, "1    strong ");
+    assert_contains(out_text, "3    noise ");
+    remove(csv);
+    remove(model);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_downsample_and_platt),
+        cmocka_unit_test(test_importance),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

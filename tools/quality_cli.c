@@ -103,8 +103,71 @@ int cli_print_calibration(FILE *f, const dctr_model *model, const dctr_dataset *
     return 0;
 }
 
+/* The characters of a JSON string (no quotes): '"' and '\\' escaped, control bytes as \\u00XX. */
+static void json_chars(FILE *f, const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+}
+
+static void importance_json(FILE *f, const dctr_importance_result *r) {
+    fputs(", \"importance\": {\"base_auc\": ", f);
+    json_num(f, r->base_auc);
+    fputs(", \"base_loss\": ", f);
+    json_num(f, r->base_loss);
+    fputs(", \"columns\": [", f);
+    for (int32_t i = 0; i < r->count; i++) {
+        const dctr_importance *it = &r->items[i];
+        fprintf(f, "%s{\"rank\": %d, \"column\": \"", i ? ", " : "", i + 1);
+        json_chars(f, it->column);
+        const char *keys[6] = {"auc_drop", "auc_drop_sd", "loss_rise", "loss_rise_sd", "missing_auc_drop",
+                               "missing_loss_rise"};
+        const double vals[6] = {it->auc_drop, it->auc_drop_sd, it->loss_rise, it->loss_rise_sd,
+                                it->missing_auc_drop, it->missing_loss_rise};
+        fputc('"', f);
+        for (int k = 0; k < 6; k++) {
+            fprintf(f, ", \"%s\": ", keys[k]);
+            json_num(f, vals[k]);
+        }
+        fputc('}', f);
+    }
+    fputs("]}", f);
+}
+
 int cli_print_importance(FILE *f, const dctr_model *model, const dctr_dataset *ds, int32_t repeats,
                          uint64_t seed, int json) {
-    (void)f, (void)model, (void)ds, (void)repeats, (void)seed, (void)json;
-    return cli_runtime_error("--importance: not built yet");
+    dctr_importance_options o;
+    dctr_importance_options_default(&o);
+    o.repeats = repeats;
+    o.seed = seed;
+    dctr_importance_result r;
+    if (dctr_model_permutation_importance(model, ds, &o, &r) != DCTR_OK)
+        return cli_library_error();
+    if (json) {
+        importance_json(f, &r);
+        dctr_importance_result_free(&r);
+        return 0;
+    }
+    const int binary = dctr_model_get_task(model) == DCTR_TASK_BINARY;
+    const char *loss = binary ? "logloss" : "mse";
+    fprintf(f, "permutation importance (%d shuffle%s per column, seed %llu; change against the untouched rows)\n",
+            repeats, repeats == 1 ? "" : "s", (unsigned long long)seed);
+    fprintf(f, "%-4s %-24s %10s %9s %10s %9s %14s %15s\n", "rank", "column", "auc_drop", "sd", loss, "sd",
+            "missing_auc", binary ? "missing_logloss" : "missing_mse");
+    for (int32_t i = 0; i < r.count; i++) {
+        const dctr_importance *it = &r.items[i];
+        if (binary)
+            fprintf(f, "%-4d %-24s %10.6f %9.6f %+10.6f %9.6f %14.6f %+15.6f\n", i + 1, it->column, it->auc_drop,
+                    it->auc_drop_sd, it->loss_rise, it->loss_rise_sd, it->missing_auc_drop, it->missing_loss_rise);
+        else
+            fprintf(f, "%-4d %-24s %10s %9s %+10.6f %9.6f %14s %+15.6f\n", i + 1, it->column, "-", "-",
+                    it->loss_rise, it->loss_rise_sd, "-", it->missing_loss_rise);
+    }
+    dctr_importance_result_free(&r);
+    return 0;
 }
