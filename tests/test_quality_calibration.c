@@ -15,6 +15,7 @@
 
 #include "deepctr/deepctr.h"
 #include "data/batch.h"
+#include "io/container.h"
 #include "test_env.h"
 
 #define NDENSE 4
@@ -271,9 +272,99 @@ static void test_platt_learns_shift(void **state) {
     dctr_dataset_free(dv);
 }
 
+/* A copy of the model file `data` whose "calib" section is replaced by the given fields
+ * (version, rate, platt flag, a, b; truncated after `fields` of them). */
+static void forge_calib(const void *data, size_t size, uint32_t version, double rate, uint32_t platt,
+                        double a, double b, int fields, void **out, size_t *out_size) {
+    dctr_container *c = NULL;
+    assert_int_equal(dctr_container_from_memory(data, size, &c), DCTR_OK);
+    dctr_container_writer *cw = NULL;
+    assert_int_equal(dctr_cw_new(&cw), DCTR_OK);
+    for (size_t i = 0; i < dctr_container_count(c); i++) {
+        const char *name = dctr_container_name_at(c, i);
+        dctr_wbuf w;
+        dctr_wbuf_init(&w);
+        if (strcmp(name, "calib") == 0) {
+            dctr_wbuf_u32(&w, version);
+            if (fields > 1)
+                dctr_wbuf_f64(&w, rate);
+            if (fields > 2)
+                dctr_wbuf_u32(&w, platt);
+            if (fields > 3)
+                dctr_wbuf_f64(&w, a);
+            if (fields > 4)
+                dctr_wbuf_f64(&w, b);
+        } else {
+            dctr_rbuf r;
+            assert_int_equal(dctr_container_section(c, name, &r), DCTR_OK);
+            dctr_wbuf_bytes(&w, r.data, r.len);
+        }
+        assert_int_equal(dctr_cw_add(cw, name, &w), DCTR_OK);
+        dctr_wbuf_free(&w);
+    }
+    assert_int_equal(dctr_cw_to_memory(cw, out, out_size), DCTR_OK);
+    dctr_cw_free(cw);
+    dctr_container_free(c);
+}
+
+/* The "calib" load path rejects every inconsistent value with DCTR_ERR_FORMAT. */
+static void test_calib_section_checked(void **state) {
+    (void)state;
+    dctr_model_config cfg;
+    dctr_model_config_default(&cfg, DCTR_MODEL_LR);
+    dctr_model *m = NULL;
+    assert_int_equal(dctr_model_new(fx.schema, &cfg, &m), DCTR_OK);
+    assert_int_equal(dctr_model_set_negative_rate(m, 0.5), DCTR_OK);
+    void *buf = NULL;
+    size_t size = 0;
+    assert_int_equal(dctr_model_save_to_memory(m, 0, &buf, &size), DCTR_OK);
+    static const struct {
+        uint32_t version;
+        double rate;
+        uint32_t platt;
+        double a, b;
+        int fields;
+        dctr_status want;
+    } cases[] = {
+        {1, 0.25, 1, 2.0, -1.0, 5, DCTR_OK},
+        {2, 0.25, 0, 1.0, 0.0, 5, DCTR_ERR_FORMAT},
+        {1, 0.0, 0, 1.0, 0.0, 5, DCTR_ERR_FORMAT},
+        {1, 1.5, 0, 1.0, 0.0, 5, DCTR_ERR_FORMAT},
+        {1, NAN, 0, 1.0, 0.0, 5, DCTR_ERR_FORMAT},
+        {1, 0.5, 2, 1.0, 0.0, 5, DCTR_ERR_FORMAT},
+        {1, 0.5, 1, INFINITY, 0.0, 5, DCTR_ERR_FORMAT},
+        {1, 0.5, 1, 1.0, NAN, 5, DCTR_ERR_FORMAT},
+        {1, 0.5, 1, 1.0, 0.0, 4, DCTR_ERR_FORMAT},
+        {1, 0.5, 1, 1.0, 0.0, 1, DCTR_ERR_FORMAT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        void *forged = NULL;
+        size_t fsize = 0;
+        forge_calib(buf, size, cases[i].version, cases[i].rate, cases[i].platt, cases[i].a, cases[i].b,
+                    cases[i].fields, &forged, &fsize);
+        dctr_model *back = NULL;
+        dctr_status st = dctr_model_load_from_memory(forged, fsize, &back);
+        if (st != cases[i].want)
+            fail_msg("case %zu: status %d (%s)", i, (int)st, dctr_last_error());
+        if (st == DCTR_OK) {
+            double a, b;
+            assert_float_equal(dctr_model_get_negative_rate(back), 0.25, 0);
+            assert_int_equal(dctr_model_get_platt(back, &a, &b), 1);
+            assert_true(a == 2.0 && b == -1.0);
+        } else {
+            assert_null(back);
+        }
+        dctr_model_free(back);
+        dctr_free_buffer(forged);
+    }
+    dctr_free_buffer(buf);
+    dctr_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ece_table),
+        cmocka_unit_test(test_calib_section_checked),
         cmocka_unit_test(test_downsampled_matches_full),
         cmocka_unit_test(test_paths_and_file),
         cmocka_unit_test(test_platt_learns_shift),

@@ -119,6 +119,10 @@ static void test_downsample_and_platt(void **state) {
                          "0.1", "--calibrate", "platt", "--epochs", "10", NULL), 0);
     assert_contains(out_text, "negatives kept with rate 0.1");
     assert_contains(out_text, "Platt scaling on ");
+    assert_int_equal(run("inspect", "--model-file", ds, NULL), 0);
+    assert_contains(out_text, "calibrated:  negative rate 0.1, Platt a ");
+    assert_int_equal(run("inspect", "--model-file", ds, "--json", NULL), 0);
+    assert_contains(out_text, "\"negative_rate\": 0.10000000000000001,\n  \"platt\": {\"a\": ");
     assert_int_equal(run("eval", "--model-file", full, "--data", test_csv, "--json", "--calibration", NULL), 0);
     double ll_full = json_number(out_text, "logloss");
     assert_int_equal(run("eval", "--model-file", ds, "--data", test_csv, "--json", "--calibration", NULL), 0);

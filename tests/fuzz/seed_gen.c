@@ -11,6 +11,8 @@
 #include "core/alloc.h"
 #include "deepctr/data.h"
 #include "deepctr/model.h"
+#include "deepctr/quality.h"
+#include "models/model_types.h"
 #include "deepctr/schema.h"
 #include "feature/schema_io.h"
 #include "io/container.h"
@@ -191,6 +193,25 @@ static void model_seed(const char *name, const dctr_schema *s, dctr_model_type t
     dctr_model_free(m);
 }
 
+/* A model with the optional "calib" section: negative rate and Platt scaling (set directly: a
+ * fit on validation rows would need a dataset). */
+static void calibrated_seed(const char *name, const dctr_schema *s) {
+    dctr_model_config cfg;
+    dctr_model_config_default(&cfg, DCTR_MODEL_LR);
+    dctr_model *m;
+    ok(dctr_model_new(s, &cfg, &m));
+    ok(dctr_model_set_negative_rate(m, 0.1));
+    m->platt = 1;
+    m->platt_a = 0.9;
+    m->platt_b = -0.25;
+    void *data;
+    size_t size;
+    ok(dctr_model_save_to_memory(m, 0, &data, &size));
+    put_with_mode("fuzz_model_load", name, 1, data, size);
+    dctr_free_buffer(data);
+    dctr_model_free(m);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
@@ -207,6 +228,7 @@ int main(int argc, char **argv) {
     model_seed("fm", hashed, DCTR_MODEL_FM, 0);
     model_seed("lr", fitted, DCTR_MODEL_LR, 1);
     model_seed("ffm", hashed, DCTR_MODEL_FFM, 0);
+    calibrated_seed("lr_calibrated", fitted);
     dctr_schema_free(hashed);
     dctr_schema_free(fitted);
     return 0;
