@@ -361,6 +361,128 @@ static void test_calib_section_checked(void **state) {
     dctr_model_free(m);
 }
 
+/* Isotonic: in-sample it is calibrated by construction; it survives save + load, every path
+ * applies it, and Platt scaling replaces it. A forged section is rejected. */
+static void test_isotonic(void **state) {
+    (void)state;
+    dctr_dataset *ds = NULL;
+    assert_int_equal(dctr_dataset_downsample_negatives(fx.train, 0.1, 5, &ds), DCTR_OK);
+    dctr_model *m = train_fm(ds);
+    assert_int_equal(dctr_model_calibrate_isotonic(m, fx.test, 1.0), DCTR_OK);
+    int32_t points = dctr_model_isotonic_points(m);
+    double ece;
+    assert_int_equal(dctr_model_calibration(m, fx.test, 10, NULL, &ece), DCTR_OK);
+    print_message("isotonic on the test rows: %d points, in-sample ECE %.5f\n", points, ece);
+    assert_true(points > 5 && ece < 0.003);
+    int64_t n = dctr_dataset_num_rows(fx.test);
+    float *a = malloc(sizeof(float) * (size_t)n), *b = malloc(sizeof(float) * (size_t)n);
+    float *logit = malloc(sizeof(float) * (size_t)n);
+    assert_int_equal(dctr_model_predict(m, fx.test, a), DCTR_OK);
+    void *buf = NULL;
+    size_t size = 0;
+    assert_int_equal(dctr_model_save_to_memory(m, 0, &buf, &size), DCTR_OK);
+    dctr_model *back = NULL;
+    assert_int_equal(dctr_model_load_from_memory(buf, size, &back), DCTR_OK);
+    assert_int_equal(dctr_model_isotonic_points(back), points);
+    dctr_predictor *pr = NULL;
+    assert_int_equal(dctr_predictor_new(back, 64, &pr), DCTR_OK);
+    assert_int_equal(dctr_predictor_run_logit(pr, dctr_dataset_rows(fx.test), b, logit), DCTR_OK);
+    double maxd = 0;
+    for (int64_t i = 0; i < n; i++) {
+        /* the dataset path inverts a float probability, the logit path has the exact logit: the
+         * map's steepest segments magnify that rounding */
+        if (fabs(a[i] - b[i]) > maxd) maxd = fabs(a[i] - b[i]);
+        assert_true(fabs(a[i] - b[i]) < 2e-5);
+        assert_true(a[i] >= 1e-7f && a[i] <= 1.0f - 1e-7f);
+        assert_true(fabs(1.0 / (1.0 + exp(-(double)logit[i])) - b[i]) < 1e-6);
+    }
+    dctr_predictor_free(pr);
+    print_message("largest difference between the dataset and logit paths: %.2e\n", maxd);
+    assert_int_equal(dctr_model_calibrate_platt(back, fx.test, 1.0), DCTR_OK);
+    assert_int_equal(dctr_model_isotonic_points(back), 0);
+    assert_int_equal(dctr_model_calibrate_isotonic(back, fx.test, 1.0), DCTR_OK);
+    assert_int_equal(dctr_model_get_platt(back, NULL, NULL), 0);
+    dctr_model_clear_isotonic(back);
+    assert_int_equal(dctr_model_isotonic_points(back), 0);
+    dctr_free_buffer(buf);
+    dctr_model_free(back);
+    dctr_model_free(m);
+    dctr_dataset_free(ds);
+    free(a);
+    free(b);
+    free(logit);
+}
+
+/* The isotonic section's checks: points out of order or range, counts beyond the bytes. */
+static void test_isotonic_section_checked(void **state) {
+    (void)state;
+    dctr_model_config cfg;
+    dctr_model_config_default(&cfg, DCTR_MODEL_LR);
+    dctr_model *m = NULL;
+    assert_int_equal(dctr_model_new(fx.schema, &cfg, &m), DCTR_OK);
+    void *buf = NULL;
+    size_t size = 0;
+    assert_int_equal(dctr_model_save_to_memory(m, 0, &buf, &size), DCTR_OK);
+    static const struct {
+        uint32_t n_claimed;
+        double x[3], y[3];
+        int n;
+        dctr_status want;
+    } cases[] = {
+        {3, {0.1, 0.5, 0.9}, {0.05, 0.4, 0.95}, 3, DCTR_OK},
+        {3, {0.1, 0.5, 0.5}, {0.05, 0.4, 0.95}, 3, DCTR_ERR_FORMAT},
+        {3, {0.1, 0.5, 0.9}, {0.05, 0.4, 0.3}, 3, DCTR_ERR_FORMAT},
+        {3, {0.1, 0.5, 1.5}, {0.05, 0.4, 0.95}, 3, DCTR_ERR_FORMAT},
+        {3, {0.1, NAN, 0.9}, {0.05, 0.4, 0.95}, 3, DCTR_ERR_FORMAT},
+        {3, {0.1, 0.5, 0.9}, {-0.1, 0.4, 0.95}, 3, DCTR_ERR_FORMAT},
+        {4, {0.1, 0.5, 0.9}, {0.05, 0.4, 0.95}, 3, DCTR_ERR_FORMAT},
+        {0, {0.1, 0.5, 0.9}, {0.05, 0.4, 0.95}, 0, DCTR_ERR_FORMAT},
+        {0xffffffffu, {0.1, 0.5, 0.9}, {0.05, 0.4, 0.95}, 3, DCTR_ERR_FORMAT},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        dctr_container *c = NULL;
+        assert_int_equal(dctr_container_from_memory(buf, size, &c), DCTR_OK);
+        dctr_container_writer *cw = NULL;
+        assert_int_equal(dctr_cw_new(&cw), DCTR_OK);
+        dctr_wbuf w;
+        for (size_t i = 0; i < dctr_container_count(c); i++) {
+            dctr_rbuf r;
+            assert_int_equal(dctr_container_section(c, dctr_container_name_at(c, i), &r), DCTR_OK);
+            dctr_wbuf_init(&w);
+            dctr_wbuf_bytes(&w, r.data, r.len);
+            assert_int_equal(dctr_cw_add(cw, dctr_container_name_at(c, i), &w), DCTR_OK);
+            dctr_wbuf_free(&w);
+        }
+        dctr_wbuf_init(&w);
+        dctr_wbuf_u32(&w, 1);
+        dctr_wbuf_u32(&w, cases[k].n_claimed);
+        for (int i = 0; i < cases[k].n; i++)
+            dctr_wbuf_f64(&w, cases[k].x[i]);
+        for (int i = 0; i < cases[k].n; i++)
+            dctr_wbuf_f64(&w, cases[k].y[i]);
+        assert_int_equal(dctr_cw_add(cw, "calib/isotonic", &w), DCTR_OK);
+        dctr_wbuf_free(&w);
+        void *forged = NULL;
+        size_t fsize = 0;
+        assert_int_equal(dctr_cw_to_memory(cw, &forged, &fsize), DCTR_OK);
+        dctr_cw_free(cw);
+        dctr_container_free(c);
+        dctr_model *back = NULL;
+        dctr_status st = dctr_model_load_from_memory(forged, fsize, &back);
+        if (st != cases[k].want)
+            fail_msg("case %zu: status %d (%s)", k, (int)st, dctr_last_error());
+        if (st == DCTR_OK) {
+            assert_int_equal(dctr_model_isotonic_points(back), 3);
+            float p = predict_missing_row(back); /* through the map: within its range */
+            assert_true(p >= 0.05f && p <= 0.95f);
+        }
+        dctr_model_free(back);
+        dctr_free_buffer(forged);
+    }
+    dctr_free_buffer(buf);
+    dctr_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ece_table),
@@ -368,6 +490,8 @@ int main(void) {
         cmocka_unit_test(test_downsampled_matches_full),
         cmocka_unit_test(test_paths_and_file),
         cmocka_unit_test(test_platt_learns_shift),
+        cmocka_unit_test(test_isotonic),
+        cmocka_unit_test(test_isotonic_section_checked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

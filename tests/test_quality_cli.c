@@ -134,9 +134,19 @@ static void test_downsample_and_platt(void **state) {
     assert_int_equal(run("eval", "--model-file", ds, "--data", test_csv, "--calibration", "--bins", "5", NULL), 0);
     assert_contains(out_text, "expected calibration error (5 bins): ");
     assert_contains(out_text, "[0.80,1.00]");
+    assert_int_equal(run("train", "--model", "fm", "--train", train_csv, "--out", ds, "--downsample-negatives",
+                         "0.1", "--calibrate", "isotonic", "--epochs", "10", NULL), 0);
+    assert_contains(out_text, "isotonic calibration on ");
+    assert_int_equal(run("eval", "--model-file", ds, "--data", test_csv, "--json", "--calibration", NULL), 0);
+    double ll_iso = json_number(out_text, "logloss"), ece_iso = json_number(out_text, "ece");
+    print_message("CLI FM: 10%% negatives + isotonic: logloss %.5f ECE %.5f\n", ll_iso, ece_iso);
+    /* ~1.6k validation rows: isotonic's steps cost logloss against Platt (docs/quality.md) */
+    assert_true(ll_iso < ll_full + 0.06 && ece_iso < 0.03);
+    assert_int_equal(run("inspect", "--model-file", ds, NULL), 0);
+    assert_contains(out_text, "calibrated:  negative rate 0.1, isotonic ");
     /* usage errors */
     assert_int_equal(run("train", "--train", train_csv, "--out", ds, "--negative-rate", "1.5", NULL), 2);
-    assert_int_equal(run("train", "--train", train_csv, "--out", ds, "--calibrate", "isotonic", NULL), 2);
+    assert_int_equal(run("train", "--train", train_csv, "--out", ds, "--calibrate", "beta", NULL), 2);
     assert_int_equal(run("train", "--train", train_csv, "--out", ds, "--calibrate", "platt", "--valid-split", "0",
                          NULL), 2);
     remove(full);

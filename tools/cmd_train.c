@@ -87,7 +87,7 @@ static const cli_opt train_opts[] = {
     {"init-embeddings", 0, CLI_STRING, &flags.init_embeddings, 0, 0, "TABLE=TSV[,...]", "initial vectors of an embedding table from a TSV (id, key, v1..vk per line, as 'deepctr export-embeddings' writes)"},
     {"negative-rate", 0, CLI_DOUBLE, &quality.negative_rate, 0, 1, "W", "binary: the negatives of --train (and --valid) were kept with rate W; predictions are corrected (logit + ln W)"},
     {"downsample-negatives", 0, CLI_DOUBLE, &quality.downsample, 0, 1, "W", "binary: keep each negative row of --train with rate W (seeded by --seed), all positives; predictions are corrected"},
-    {"calibrate", 0, CLI_STRING, &quality.calibrate, 0, 0, "METHOD", "platt: fit Platt scaling on the validation rows and store it in the model"},
+    {"calibrate", 0, CLI_STRING, &quality.calibrate, 0, 0, "METHOD", "platt or isotonic: fit that calibration on the validation rows and store it in the model"},
     {"out", 0, CLI_STRING, &flags.out, 0, 0, "FILE", "where to write the model (required)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };

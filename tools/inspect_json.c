@@ -141,6 +141,7 @@ void cli_inspect_json(FILE *f, const char *path, long long size, const dctr_mode
         fprintf(f, "{\"a\": %.17g, \"b\": %.17g},\n", pa, pb);
     else
         fputs("null,\n", f);
+    fprintf(f, "  \"isotonic_points\": %d,\n", (int)dctr_model_isotonic_points(m));
     dctr_model_config cfg;
     if (dctr_model_get_config(m, &cfg) == DCTR_OK)
         print_config(f, &cfg);

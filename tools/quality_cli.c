@@ -11,10 +11,10 @@ int cli_quality_check(const cli_command *cmd, const cli_quality_train *q, int bi
         return cli_usage_error(cmd, "--negative-rate and --downsample-negatives take a rate in (0, 1]");
     if (!binary && (q->negative_rate > 0 || q->downsample > 0 || q->calibrate))
         return cli_usage_error(cmd, "--negative-rate, --downsample-negatives and --calibrate need --task binary");
-    if (q->calibrate && strcmp(q->calibrate, "platt") != 0)
-        return cli_usage_error(cmd, "--calibrate must be platt, got '%s'", q->calibrate);
+    if (q->calibrate && strcmp(q->calibrate, "platt") != 0 && strcmp(q->calibrate, "isotonic") != 0)
+        return cli_usage_error(cmd, "--calibrate must be platt or isotonic, got '%s'", q->calibrate);
     if (q->calibrate && !has_valid)
-        return cli_usage_error(cmd, "--calibrate platt needs validation data (--valid or --valid-split)");
+        return cli_usage_error(cmd, "--calibrate needs validation data (--valid or --valid-split)");
     return 0;
 }
 
@@ -50,11 +50,16 @@ int cli_quality_after_fit(const cli_quality_train *q, dctr_model *model, const d
     }
     int rc = 0;
     double a, b;
-    if (dctr_model_calibrate_platt(model, valid, vrate) != DCTR_OK)
+    const int platt = strcmp(q->calibrate, "platt") == 0;
+    if ((platt ? dctr_model_calibrate_platt(model, valid, vrate) : dctr_model_calibrate_isotonic(model, valid, vrate)) !=
+        DCTR_OK)
         rc = cli_library_error();
     else if (dctr_model_get_platt(model, &a, &b))
         printf("Platt scaling on %lld validation rows: p = sigmoid(%.5f * logit %+.5f)\n",
                (long long)dctr_dataset_num_rows(valid), a, b);
+    else
+        printf("isotonic calibration on %lld validation rows: %d points\n", (long long)dctr_dataset_num_rows(valid),
+               (int)dctr_model_isotonic_points(model));
     dctr_dataset_free(head);
     dctr_dataset_free(tail);
     return rc;

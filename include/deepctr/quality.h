@@ -45,6 +45,17 @@ DCTR_API int dctr_model_get_platt(const dctr_model *model, double *a, double *b)
 /* Removes Platt scaling (the negative rate stays). */
 DCTR_API void dctr_model_clear_platt(dctr_model *model);
 
+/* Isotonic calibration: fits a non-decreasing map from the rate-corrected probability to the
+ * observed rate on the rows of valid (pool adjacent violators, weighted as for Platt), stored in
+ * the model (at most one point per distinct pooled block) and applied in every predict path by
+ * linear interpolation, clamped to [1e-7, 1 - 1e-7] so the logit stays finite. Replaces Platt
+ * scaling (and Platt replaces it). */
+DCTR_API DCTR_NODISCARD dctr_status dctr_model_calibrate_isotonic(dctr_model *model, const dctr_dataset *valid,
+                                                                 double valid_negative_rate);
+/* Number of isotonic points (0 = none); dctr_model_clear_isotonic removes them. */
+DCTR_API int32_t dctr_model_isotonic_points(const dctr_model *model);
+DCTR_API void dctr_model_clear_isotonic(dctr_model *model);
+
 /* ---------------- calibration metrics ---------------- */
 
 typedef struct dctr_reliability_bin {

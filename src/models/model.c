@@ -275,6 +275,7 @@ void dctr_model_free(dctr_model *model) {
     if (__atomic_sub_fetch(&model->refcount, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     dctr_model_kv_release(model);
+    dctr_model_calib_release(model);
     if (model->ops && model->ops->free_impl)
         model->ops->free_impl(model->impl);
     dctr_model_config_release(&model->cfg);

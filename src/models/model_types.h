@@ -79,6 +79,10 @@ struct dctr_model {
     double neg_rate;
     int platt;
     double platt_a, platt_b;
+    /* Isotonic calibration (exclusive with Platt): iso_n points (iso_x increasing probabilities
+     * after the rate correction, iso_y their calibrated values), interpolated linearly. */
+    int32_t iso_n;
+    double *iso_x, *iso_y;
 };
 
 /* Family constructors: fill model->ops and model->impl (model->schema / cfg already set). */
