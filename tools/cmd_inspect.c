@@ -85,6 +85,17 @@ int cmd_inspect(int argc, char **argv) {
     else
         printf(", no optimizer state");
     printf(")\n");
+    double pa, pb; /* output calibration (docs/quality.md), when the model has any */
+    const int platt = dctr_model_get_platt(model, &pa, &pb);
+    const int32_t iso = dctr_model_isotonic_points(model);
+    if (dctr_model_get_negative_rate(model) < 1 || platt || iso > 0) {
+        printf("calibrated:  negative rate %g", dctr_model_get_negative_rate(model));
+        if (platt)
+            printf(", Platt a %.6g b %.6g", pa, pb);
+        if (iso > 0)
+            printf(", isotonic %d points", (int)iso);
+        printf("\n");
+    }
     if (dctr_ffm_is_native(model)) {
         printf("libffm:      %d fields, %lld features, k %d\n", (int)dctr_ffm_num_fields(model),
                (long long)dctr_ffm_num_features(model), (int)dctr_ffm_k(model));

@@ -13,6 +13,7 @@
 #include "columns.h"
 #include "commands.h"
 #include "progress.h"
+#include "quality_cli.h"
 #include "train_extras.h"
 
 #define MAX_HIDDEN 16
@@ -43,6 +44,7 @@ typedef struct train_flags {
 } train_flags;
 
 static train_flags flags;
+static cli_quality_train quality; /* docs/quality.md */
 
 static const cli_opt train_opts[] = {
     {"model", 0, CLI_STRING, &flags.model, 0, 0, "NAME", "deepfm (default), fm, lr, ffm or deepffm"},
@@ -86,6 +88,9 @@ static const cli_opt train_opts[] = {
     {"resume", 0, CLI_STRING, &flags.resume, 0, 0, "MODEL", "continue training MODEL (saved with --save-optimizer or --checkpoint) on --train; the columns are the model's"},
     {"class-weight", 0, CLI_STRING, &flags.class_weight, 0, 0, "W0,W1", "binary: weight of label-0 and label-1 rows in the loss, e.g. 1,5"},
     {"init-embeddings", 0, CLI_STRING, &flags.init_embeddings, 0, 0, "TABLE=TSV[,...]", "initial vectors of an embedding table from a TSV (id, key, v1..vk per line, as 'deepctr export-embeddings' writes)"},
+    {"negative-rate", 0, CLI_DOUBLE, &quality.negative_rate, 0, 1, "W", "binary: the negatives of --train (and --valid) were kept with rate W; predictions are corrected (logit + ln W)"},
+    {"downsample-negatives", 0, CLI_DOUBLE, &quality.downsample, 0, 1, "W", "binary: keep each negative row of --train with rate W (seeded by --seed), all positives; predictions are corrected"},
+    {"calibrate", 0, CLI_STRING, &quality.calibrate, 0, 0, "METHOD", "platt or isotonic: fit that calibration on the validation rows and store it in the model"},
     {"out", 0, CLI_STRING, &flags.out, 0, 0, "FILE", "where to write the model (required)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
@@ -115,6 +120,7 @@ static int bad_choice(const char *flag, const cli_choice *choices, size_t n, con
  * the library's recommended settings for the chosen model. */
 static void set_defaults(void) {
     memset(&flags, 0, sizeof flags);
+    memset(&quality, 0, sizeof quality);
     flags.model = "deepfm";
     flags.task = "binary";
     flags.format = "csv";
@@ -260,6 +266,13 @@ static int check_flags(void) {
         return cli_usage_error(&train_cmd, "give --valid or --valid-split, not both");
     if (cli_parse_delimiter(&train_cmd, flags.delimiter, &flags.cols.delimiter) != 0)
         return CLI_EXIT_USAGE;
+    quality.seed = (uint64_t)flags.seed;
+    if (flags.resume && (quality.negative_rate > 0 || quality.downsample > 0 || quality.calibrate))
+        return cli_usage_error(&train_cmd, "--negative-rate, --downsample-negatives and --calibrate do not go with "
+                               "--resume (the model keeps its calibration)");
+    const int has_valid = flags.valid != NULL || flags.valid_split != 0;
+    if (cli_quality_check(&train_cmd, &quality, strcmp(flags.task, "regression") != 0, has_valid) != 0)
+        return CLI_EXIT_USAGE;
     flags.cols.min_count = flags.min_count;
     flags.cols.init_std = flags.init_std;
     /* no output may replace an input (nor the model the cache) */
@@ -338,7 +351,8 @@ static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
         cli_library_error();
         goto done;
     }
-    if (load_train(schema, flags.cols.delimiter, allow_extra, &train) != 0 || apply_class_weight(train) != 0)
+    if (load_train(schema, flags.cols.delimiter, allow_extra, &train) != 0 ||
+        cli_quality_downsample(&quality, &train) != 0 || apply_class_weight(train) != 0)
         goto done;
     if (flags.valid) {
         if (dctr_dataset_read_csv(schema, flags.valid, &copts, &valid) != DCTR_OK) {
@@ -375,6 +389,8 @@ static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
         goto done;
     }
     print_summary(model, &hist, cfg->task, has_valid, cli_now() - t0);
+    if (cli_quality_after_fit(&quality, model, train, valid, fo->validation_split) != 0)
+        goto done;
     if (dctr_model_save(model, flags.out, flags.save_optimizer) != DCTR_OK) {
         cli_library_error();
         goto done;

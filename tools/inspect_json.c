@@ -135,6 +135,13 @@ void cli_inspect_json(FILE *f, const char *path, long long size, const dctr_mode
     else
         fputs("null", f);
     fprintf(f, ",\n  \"epochs_trained\": %lld,\n", (long long)dctr_model_epochs_trained(m));
+    double pa, pb; /* output calibration: docs/quality.md */
+    fprintf(f, "  \"negative_rate\": %.17g,\n  \"platt\": ", dctr_model_get_negative_rate(m));
+    if (dctr_model_get_platt(m, &pa, &pb))
+        fprintf(f, "{\"a\": %.17g, \"b\": %.17g},\n", pa, pb);
+    else
+        fputs("null,\n", f);
+    fprintf(f, "  \"isotonic_points\": %d,\n", (int)dctr_model_isotonic_points(m));
     dctr_model_config cfg;
     if (dctr_model_get_config(m, &cfg) == DCTR_OK)
         print_config(f, &cfg);

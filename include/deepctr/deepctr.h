@@ -6,6 +6,7 @@
 #include "deepctr/data.h"
 #include "deepctr/ffm.h"
 #include "deepctr/model.h"
+#include "deepctr/quality.h"
 #include "deepctr/runtime.h"
 #include "deepctr/schema.h"
 #include "deepctr/services.h"

@@ -286,6 +286,7 @@ void dctr_model_free(dctr_model *model) {
     if (__atomic_sub_fetch(&model->refcount, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     dctr_model_kv_release(model);
+    dctr_model_calib_release(model);
     if (model->ops && model->ops->free_impl)
         model->ops->free_impl(model->impl);
     dctr_model_config_release(&model->cfg);
@@ -328,6 +329,8 @@ static dctr_status check_batch(const dctr_model *model, const dctr_batch *b) {
 static dctr_status run_predict(const dctr_model *model, void *ws, const dctr_batch *batch,
                                float *out) {
     DCTR_TRY(model->ops->predict(model, ws, batch, out));
+    if (dctr_model_calib_active(model))
+        dctr_model_calib_apply(model, batch->n, out, NULL);
     for (int64_t i = 0; i < batch->n; i++)
         if (!isfinite(out[i]))
             return dctr_set_error(DCTR_ERR_NUMERIC,

@@ -36,6 +36,14 @@ dctr_status dctr_model_kv_save(const dctr_model *model, dctr_container_writer *c
 dctr_status dctr_model_kv_load(dctr_model *model, const dctr_container *c);
 void dctr_model_kv_release(dctr_model *model);
 
+/* src/models/model_calib.c: output calibration. active: anything to apply. apply rewrites
+ * prob[n] (and logit[n] when not NULL) in place; the "calib" section is optional. */
+int dctr_model_calib_active(const dctr_model *model);
+void dctr_model_calib_apply(const dctr_model *model, int64_t n, float *prob, float *logit);
+dctr_status dctr_model_calib_save(const dctr_model *model, dctr_container_writer *cw);
+dctr_status dctr_model_calib_load(dctr_model *model, const dctr_container *c);
+void dctr_model_calib_release(dctr_model *model);
+
 /* A predictor's insides for typed serving (model_services.c). */
 typedef struct dctr_predictor_parts {
     const dctr_model *model;

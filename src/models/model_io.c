@@ -188,6 +188,8 @@ static dctr_status build_container(const dctr_model *model, int with_optimizer,
         st = dctr_model_train_state_save(model, cw);
     if (st == DCTR_OK)
         st = dctr_model_kv_save(model, cw);
+    if (st == DCTR_OK)
+        st = dctr_model_calib_save(model, cw);
     if (st != DCTR_OK) {
         dctr_cw_free(cw);
         return st;
@@ -266,6 +268,8 @@ static dctr_status load_container(const dctr_container *c, dctr_model **out) {
             st = dctr_model_train_state_load(m, c);
         if (st == DCTR_OK)
             st = dctr_model_kv_load(m, c);
+        if (st == DCTR_OK)
+            st = dctr_model_calib_load(m, c);
     }
     if (st != DCTR_OK) {
         dctr_model_free(m);

@@ -21,6 +21,8 @@ static dctr_status run_logit(const dctr_model *m, void *ws, const dctr_batch *b,
             logit[r] = m->task == DCTR_TASK_BINARY ? (float)(log((double)prob[r]) - log1p(-(double)prob[r]))
                                                    : prob[r];
     }
+    if (dctr_model_calib_active(m))
+        dctr_model_calib_apply(m, b->n, prob, logit);
     for (int64_t r = 0; r < b->n; r++)
         if (!isfinite(prob[r]))
             return dctr_set_error(DCTR_ERR_NUMERIC, "prediction of row %lld is not finite: the input values "

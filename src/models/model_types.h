@@ -86,6 +86,15 @@ struct dctr_model {
     int32_t nkv;
     /* Predictors and other holders (dctr_model_retain); dctr_model_free only frees at zero. */
     int refcount;
+    /* Output calibration (src/models/model_calib.c, the optional "calib" section): the rate
+     * negatives were kept with in training (0 or 1 = none) and Platt scaling of the logit. */
+    double neg_rate;
+    int platt;
+    double platt_a, platt_b;
+    /* Isotonic calibration (exclusive with Platt): iso_n points (iso_x increasing probabilities
+     * after the rate correction, iso_y their calibrated values), interpolated linearly. */
+    int32_t iso_n;
+    double *iso_x, *iso_y;
 };
 
 /* Family constructors: fill model->ops and model->impl (model->schema / cfg already set). */

@@ -11,6 +11,8 @@
 #include "core/alloc.h"
 #include "deepctr/data.h"
 #include "deepctr/model.h"
+#include "deepctr/quality.h"
+#include "models/model_types.h"
 #include "deepctr/schema.h"
 #include "feature/schema_io.h"
 #include "io/container.h"
@@ -191,6 +193,45 @@ static void model_seed(const char *name, const dctr_schema *s, dctr_model_type t
     dctr_model_free(m);
 }
 
+/* A model with the optional "calib" section: negative rate and Platt scaling (set directly: a
+ * fit on validation rows would need a dataset). */
+static void calibrated_seed(const char *name, const dctr_schema *s) {
+    dctr_model_config cfg;
+    dctr_model_config_default(&cfg, DCTR_MODEL_LR);
+    dctr_model *m;
+    ok(dctr_model_new(s, &cfg, &m));
+    ok(dctr_model_set_negative_rate(m, 0.1));
+    m->platt = 1;
+    m->platt_a = 0.9;
+    m->platt_b = -0.25;
+    void *data;
+    size_t size;
+    ok(dctr_model_save_to_memory(m, 0, &data, &size));
+    put_with_mode("fuzz_model_load", name, 1, data, size);
+    dctr_free_buffer(data);
+    dctr_model_free(m);
+}
+
+/* A model with the optional "calib/isotonic" section (three points, set directly). */
+static void isotonic_seed(const char *name, const dctr_schema *s) {
+    dctr_model_config cfg;
+    dctr_model_config_default(&cfg, DCTR_MODEL_LR);
+    dctr_model *m;
+    ok(dctr_model_new(s, &cfg, &m));
+    static const double x[3] = {0.1, 0.5, 0.9}, y[3] = {0.05, 0.4, 0.95};
+    m->iso_x = dctr_calloc(3, sizeof(double));
+    m->iso_y = dctr_calloc(3, sizeof(double));
+    memcpy(m->iso_x, x, sizeof x);
+    memcpy(m->iso_y, y, sizeof y);
+    m->iso_n = 3;
+    void *data;
+    size_t size;
+    ok(dctr_model_save_to_memory(m, 0, &data, &size));
+    put_with_mode("fuzz_model_load", name, 1, data, size);
+    dctr_free_buffer(data);
+    dctr_model_free(m);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
@@ -207,6 +248,8 @@ int main(int argc, char **argv) {
     model_seed("fm", hashed, DCTR_MODEL_FM, 0);
     model_seed("lr", fitted, DCTR_MODEL_LR, 1);
     model_seed("ffm", hashed, DCTR_MODEL_FFM, 0);
+    calibrated_seed("lr_calibrated", fitted);
+    isotonic_seed("lr_isotonic", fitted);
     dctr_schema_free(hashed);
     dctr_schema_free(fitted);
     return 0;

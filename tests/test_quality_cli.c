@@ -1,0 +1,197 @@
+/* `deepctr train` / `deepctr eval` model-quality flags end to end (docs/quality.md): negative
+ * down-sampling with its correction, Platt scaling, the reliability table, permutation
+ * importance. Runs the built binary ($DCTR_BIN_DIR/deepctr). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <cmocka.h>
+
+#include "test_env.h"
+
+#define MAX_ARGS 64
+
+static char bin[1024];
+static char out_text[1 << 16], err_text[1 << 16];
+
+static void read_all(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+/* Runs deepctr with the NULL-terminated arguments; stdout/stderr land in out_text/err_text.
+ * Returns the exit code (-1 if it did not exit normally). */
+static int run(const char *first, ...) {
+    char *argv[MAX_ARGS];
+    int argc = 0;
+    argv[argc++] = bin;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && argc < MAX_ARGS - 1; a = va_arg(ap, const char *))
+        argv[argc++] = (char *)a;
+    va_end(ap);
+    argv[argc] = NULL;
+    char out_path[1024], err_path[1024];
+    dctr_test_tmp_path(out_path, sizeof out_path, "qcli_stdout.txt");
+    dctr_test_tmp_path(err_path, sizeof err_path, "qcli_stderr.txt");
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0)
+            _exit(127);
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(bin, argv);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    read_all(out_path, out_text, sizeof out_text);
+    read_all(err_path, err_text, sizeof err_text);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void assert_contains(const char *text, const char *needle) {
+    if (!strstr(text, needle))
+        fail_msg("expected '%s' in:\n%s", needle, text);
+}
+
+static char train_csv[1024], test_csv[1024];
+
+/* 60k synthetic rows: the first 50k train, the last 10k test (one generator: one planted model). */
+static int setup(void **state) {
+    (void)state;
+    const char *dir = getenv("DCTR_BIN_DIR");
+    snprintf(bin, sizeof bin, "%s/deepctr", dir ? dir : ".");
+    char all[1024];
+    dctr_test_tmp_path(all, sizeof all, "qcli_all.csv");
+    dctr_test_tmp_path(train_csv, sizeof train_csv, "qcli_train.csv");
+    dctr_test_tmp_path(test_csv, sizeof test_csv, "qcli_test.csv");
+    if (run("synth", "--out", all, "--rows", "60000", "--dense", "4", "--sparse", "8", "--max-vocab", "2000",
+            "--seed", "3", NULL) != 0)
+        return -1;
+    FILE *in = fopen(all, "r"), *tr = fopen(train_csv, "w"), *te = fopen(test_csv, "w");
+    if (!in || !tr || !te)
+        return -1;
+    char line[4096];
+    for (long i = 0; fgets(line, sizeof line, in); i++) {
+        if (i == 0 || i <= 50000)
+            fputs(line, tr);
+        if (i == 0 || i > 50000)
+            fputs(line, te);
+    }
+    fclose(in);
+    fclose(tr);
+    fclose(te);
+    remove(all);
+    return 0;
+}
+
+static double json_number(const char *text, const char *key) {
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\": ", key);
+    const char *p = strstr(text, k);
+    if (!p)
+        fail_msg("no %s in %s", key, text);
+    return atof(p + strlen(k));
+}
+
+static void test_downsample_and_platt(void **state) {
+    (void)state;
+    char full[1024], ds[1024];
+    dctr_test_tmp_path(full, sizeof full, "qcli_full.dctr");
+    dctr_test_tmp_path(ds, sizeof ds, "qcli_ds.dctr");
+    assert_int_equal(run("train", "--model", "fm", "--train", train_csv, "--out", full, "--epochs", "10", NULL), 0);
+    assert_int_equal(run("train", "--model", "fm", "--train", train_csv, "--out", ds, "--downsample-negatives",
+                         "0.1", "--calibrate", "platt", "--epochs", "10", NULL), 0);
+    assert_contains(out_text, "negatives kept with rate 0.1");
+    assert_contains(out_text, "Platt scaling on ");
+    assert_int_equal(run("inspect", "--model-file", ds, NULL), 0);
+    assert_contains(out_text, "calibrated:  negative rate 0.1, Platt a ");
+    assert_int_equal(run("inspect", "--model-file", ds, "--json", NULL), 0);
+    assert_contains(out_text, "\"negative_rate\": 0.10000000000000001,\n  \"platt\": {\"a\": ");
+    assert_int_equal(run("eval", "--model-file", full, "--data", test_csv, "--json", "--calibration", NULL), 0);
+    double ll_full = json_number(out_text, "logloss");
+    assert_int_equal(run("eval", "--model-file", ds, "--data", test_csv, "--json", "--calibration", NULL), 0);
+    assert_contains(out_text, "\"reliability\": [{\"bin\": 0,");
+    assert_contains(out_text, "\"bin\": 9,");
+    double ll = json_number(out_text, "logloss"), ece = json_number(out_text, "ece");
+    print_message("CLI FM: full logloss %.5f; 10%% negatives + Platt: logloss %.5f ECE %.5f\n", ll_full, ll, ece);
+    assert_true(ll < ll_full + 0.02 && ece < 0.03);
+    assert_int_equal(run("eval", "--model-file", ds, "--data", test_csv, "--calibration", "--bins", "5", NULL), 0);
+    assert_contains(out_text, "expected calibration error (5 bins): ");
+    assert_contains(out_text, "[0.80,1.00]");
+    assert_int_equal(run("train", "--model", "fm", "--train", train_csv, "--out", ds, "--downsample-negatives",
+                         "0.1", "--calibrate", "isotonic", "--epochs", "10", NULL), 0);
+    assert_contains(out_text, "isotonic calibration on ");
+    assert_int_equal(run("eval", "--model-file", ds, "--data", test_csv, "--json", "--calibration", NULL), 0);
+    double ll_iso = json_number(out_text, "logloss"), ece_iso = json_number(out_text, "ece");
+    print_message("CLI FM: 10%% negatives + isotonic: logloss %.5f ECE %.5f\n", ll_iso, ece_iso);
+    /* ~1.6k validation rows: isotonic's steps cost logloss against Platt (docs/quality.md) */
+    assert_true(ll_iso < ll_full + 0.06 && ece_iso < 0.03);
+    assert_int_equal(run("inspect", "--model-file", ds, NULL), 0);
+    assert_contains(out_text, "calibrated:  negative rate 0.1, isotonic ");
+    /* usage errors */
+    assert_int_equal(run("train", "--train", train_csv, "--out", ds, "--negative-rate", "1.5", NULL), 2);
+    assert_int_equal(run("train", "--train", train_csv, "--out", ds, "--calibrate", "beta", NULL), 2);
+    assert_int_equal(run("train", "--train", train_csv, "--out", ds, "--calibrate", "platt", "--valid-split", "0",
+                         NULL), 2);
+    remove(full);
+    remove(ds);
+}
+
+/* A planted file: "strong" decides most of the label, "weak" some, "noise" nothing. */
+static void test_importance(void **state) {
+    (void)state;
+    char csv[1024], model[1024];
+    dctr_test_tmp_path(csv, sizeof csv, "qcli_imp.csv");
+    dctr_test_tmp_path(model, sizeof model, "qcli_imp.dctr");
+    FILE *f = fopen(csv, "w");
+    assert_non_null(f);
+    fprintf(f, "label,noise,strong,weak\n");
+    unsigned long long x = 7;
+    for (int i = 0; i < 5000; i++) {
+        double v[4]; /* four independent uniforms: the top bits of four LCG steps */
+        for (int k = 0; k < 4; k++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            v[k] = (double)(x >> 11) * 0x1.0p-53;
+        }
+        int strong = (int)(v[0] * 10), noise = (int)(v[1] * 10), weak = (int)(v[2] * 4);
+        double z = (strong - 4.5) * 0.8 + (weak - 1.5) * 0.4;
+        fprintf(f, "%d,n%d,s%d,w%d\n", v[3] < 1.0 / (1.0 + __builtin_exp(-z)), noise, strong, weak);
+    }
+    fclose(f);
+    assert_int_equal(run("train", "--model", "lr", "--train", csv, "--out", model, "--sparse", "noise,strong,weak",
+                         "--epochs", "5", "--batch-size", "32", "--lr", "0.1", "--optimizer", "adagrad", NULL), 0);
+    assert_int_equal(run("eval", "--model-file", model, "--data", csv, "--importance", "--json", NULL), 0);
+    assert_contains(out_text, "\"importance\": {\"base_auc\": 0.");
+    assert_contains(out_text, "{\"rank\": 1, \"column\": \"strong\"");
+    assert_contains(out_text, "{\"rank\": 3, \"column\": \"noise\"");
+    assert_int_equal(run("eval", "--model-file", model, "--data", csv, "--importance", "--repeats", "1", NULL), 0);
+    assert_contains(out_text, "permutation importance (1 shuffle per column, seed 1;");
+    assert_contains(out_text, "1    strong ");
+    assert_contains(out_text, "3    noise ");
+    remove(csv);
+    remove(model);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_downsample_and_platt),
+        cmocka_unit_test(test_importance),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
