@@ -13,61 +13,10 @@
 
 #include <cmocka.h>
 
+#include "cli_run.h"
 #include "test_env.h"
 
 #define SYNTH_ROWS 2000
-#define MAX_ARGS 64
-
-static char bin[1024];
-static char out_text[1 << 16], err_text[1 << 16];
-
-static void read_all(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
-/* Runs deepctr with the NULL-terminated arguments; stdout/stderr land in out_text/err_text.
- * Returns the exit code (-1 if it did not exit normally). */
-static int run(const char *first, ...) {
-    char *argv[MAX_ARGS];
-    int argc = 0;
-    argv[argc++] = bin;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && argc < MAX_ARGS - 1; a = va_arg(ap, const char *))
-        argv[argc++] = (char *)a;
-    va_end(ap);
-    argv[argc] = NULL;
-    char out_path[1024], err_path[1024];
-    dctr_test_tmp_path(out_path, sizeof out_path, "cli_stdout.txt");
-    dctr_test_tmp_path(err_path, sizeof err_path, "cli_stderr.txt");
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0)
-            _exit(127);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(bin, argv);
-        _exit(127);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    read_all(out_path, out_text, sizeof out_text);
-    read_all(err_path, err_text, sizeof err_text);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void assert_contains(const char *text, const char *needle) {
-    if (!strstr(text, needle))
-        fail_msg("expected '%s' in:\n%s", needle, text);
-}
 
 static int file_exists(const char *path) {
     struct stat st;
@@ -79,12 +28,8 @@ static char synth_csv[1024], model_path[1024];
 /* Shared fixture: a small synthetic file and a model trained on it (2 epochs). */
 static int setup(void **state) {
     (void)state;
-    const char *dir = getenv("DCTR_BIN_DIR");
-    snprintf(bin, sizeof bin, "%s/deepctr", dir ? dir : ".");
-    if (access(bin, X_OK) != 0) {
-        fprintf(stderr, "%s: not built (configure with DCTR_BUILD_TOOLS=ON and build every target)\n", bin);
+    if (cli_find_bin() != 0)
         return -1;
-    }
     dctr_test_tmp_path(synth_csv, sizeof synth_csv, "cli_synth.csv");
     dctr_test_tmp_path(model_path, sizeof model_path, "cli_model.dctr");
     char rows[32];

@@ -14,64 +14,8 @@
 
 #include <cmocka.h>
 
+#include "cli_run.h"
 #include "test_env.h"
-
-#define MAX_ARGS 64
-
-static char bin[1024];
-static char out_text[1 << 16], err_text[1 << 16];
-
-static size_t read_all(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-    return n;
-}
-
-/* Runs deepctr with the NULL-terminated arguments, stdout to `stdout_path` (NULL: a temp file
- * read into out_text); stderr lands in err_text. Returns the exit code (-1 if killed). */
-static int run_to(const char *stdout_path, const char *first, ...) {
-    char *argv[MAX_ARGS];
-    int argc = 0;
-    argv[argc++] = bin;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && argc < MAX_ARGS - 1; a = va_arg(ap, const char *))
-        argv[argc++] = (char *)a;
-    va_end(ap);
-    argv[argc] = NULL;
-    char out_path[1024], err_path[1024];
-    dctr_test_tmp_path(out_path, sizeof out_path, "hcli_stdout.txt");
-    dctr_test_tmp_path(err_path, sizeof err_path, "hcli_stderr.txt");
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(stdout_path ? stdout_path : out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0)
-            _exit(127);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(bin, argv);
-        _exit(127);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    out_text[0] = '\0';
-    if (!stdout_path)
-        read_all(out_path, out_text, sizeof out_text);
-    read_all(err_path, err_text, sizeof err_text);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-#define run(...) run_to(NULL, __VA_ARGS__)
-
-static void assert_contains(const char *text, const char *needle) {
-    if (!strstr(text, needle))
-        fail_msg("expected '%s' in:\n%s", needle, text);
-}
 
 static char csv[1024], ffm[1024], model[1024], ffm_model[1024];
 static char before[1 << 20], after[1 << 20];
@@ -98,9 +42,7 @@ static void assert_refused_and_intact(int rc, const char *path, size_t n_before)
 
 static int setup(void **state) {
     (void)state;
-    const char *dir = getenv("DCTR_BIN_DIR");
-    snprintf(bin, sizeof bin, "%s/deepctr", dir ? dir : ".");
-    if (access(bin, X_OK) != 0)
+    if (cli_find_bin() != 0)
         return -1;
     dctr_test_tmp_path(csv, sizeof csv, "hcli.csv");
     dctr_test_tmp_path(ffm, sizeof ffm, "hcli.ffm");

@@ -13,65 +13,13 @@
 
 #include <cmocka.h>
 
+#include "cli_run.h"
 #include "test_env.h"
 
-#define MAX_ARGS 64
-
-static char bin[1024], csv[1024];
-static char out_text[1 << 16], err_text[1 << 16];
-
-static void read_all(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
-/* Runs deepctr with the NULL-terminated arguments; output in out_text / err_text. */
-static int run(const char *first, ...) {
-    char *argv[MAX_ARGS];
-    int argc = 0;
-    argv[argc++] = bin;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && argc < MAX_ARGS - 1; a = va_arg(ap, const char *))
-        argv[argc++] = (char *)a;
-    va_end(ap);
-    argv[argc] = NULL;
-    char op[1024], ep[1024];
-    dctr_test_tmp_path(op, sizeof op, "cli_services_out.txt");
-    dctr_test_tmp_path(ep, sizeof ep, "cli_services_err.txt");
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0)
-            _exit(127);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(bin, argv);
-        _exit(127);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    read_all(op, out_text, sizeof out_text);
-    read_all(ep, err_text, sizeof err_text);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void assert_contains(const char *text, const char *needle) {
-    if (!strstr(text, needle))
-        fail_msg("expected '%s' in:\n%s", needle, text);
-}
-
+static char csv[1024];
 static int setup(void **state) {
     (void)state;
-    const char *dir = getenv("DCTR_BIN_DIR");
-    snprintf(bin, sizeof bin, "%s/deepctr", dir ? dir : ".");
-    if (access(bin, X_OK) != 0)
+    if (cli_find_bin() != 0)
         return -1;
     dctr_test_tmp_path(csv, sizeof csv, "cli_services.csv");
     return run("synth", "--rows", "500", "--seed", "7", "--dense", "2", "--sparse", "3", "--max-vocab", "50",

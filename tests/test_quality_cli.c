@@ -14,68 +14,18 @@
 
 #include <cmocka.h>
 
+#include "cli_run.h"
 #include "test_env.h"
-
-#define MAX_ARGS 64
-
-static char bin[1024];
-static char out_text[1 << 16], err_text[1 << 16];
-
-static void read_all(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
 
 /* Runs deepctr with the NULL-terminated arguments; stdout/stderr land in out_text/err_text.
  * Returns the exit code (-1 if it did not exit normally). */
-static int run(const char *first, ...) {
-    char *argv[MAX_ARGS];
-    int argc = 0;
-    argv[argc++] = bin;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && argc < MAX_ARGS - 1; a = va_arg(ap, const char *))
-        argv[argc++] = (char *)a;
-    va_end(ap);
-    argv[argc] = NULL;
-    char out_path[1024], err_path[1024];
-    dctr_test_tmp_path(out_path, sizeof out_path, "qcli_stdout.txt");
-    dctr_test_tmp_path(err_path, sizeof err_path, "qcli_stderr.txt");
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0)
-            _exit(127);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(bin, argv);
-        _exit(127);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    read_all(out_path, out_text, sizeof out_text);
-    read_all(err_path, err_text, sizeof err_text);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void assert_contains(const char *text, const char *needle) {
-    if (!strstr(text, needle))
-        fail_msg("expected '%s' in:\n%s", needle, text);
-}
-
 static char train_csv[1024], test_csv[1024];
 
 /* 60k synthetic rows: the first 50k train, the last 10k test (one generator: one planted model). */
 static int setup(void **state) {
     (void)state;
-    const char *dir = getenv("DCTR_BIN_DIR");
-    snprintf(bin, sizeof bin, "%s/deepctr", dir ? dir : ".");
+    if (cli_find_bin() != 0)
+        return -1;
     char all[1024];
     dctr_test_tmp_path(all, sizeof all, "qcli_all.csv");
     dctr_test_tmp_path(train_csv, sizeof train_csv, "qcli_train.csv");
