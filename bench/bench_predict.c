@@ -2,7 +2,8 @@
  * dctr_predictor_run (1 thread, and 2 threads with a predictor each; OpenBLAS at 1 thread so a
  * thread is a core), and the serving path's
  * single-row latency p50 / p99 through dctr_predictor_predict_row (raw CSV strings in,
- * probability out), for DeepFM, FM, LR and FFM. The models are freshly initialised (prediction
+ * probability out) and through the typed path dctr_predictor_predict_arrays (issue 14; columns
+ * by index, dense values as numbers), for DeepFM, FM, LR and FFM. The models are freshly initialised (prediction
  * cost does not depend on the weights' values).
  *
  * Usage: bench_predict [--rows N] [--vocab V] [--quick] [--seconds S] [--dir DIR] [--json FILE]
@@ -20,6 +21,7 @@
 #include "deepctr/runtime.h"
 #include "core/blas.h"
 #include "data/batch.h"
+#include "deepctr/services.h"
 
 #define K_EMB 8
 #define BATCH 4096
@@ -174,7 +176,56 @@ typedef struct latency {
     int calls;
 } latency;
 
-static int row_latency(const dctr_model *m, const raw_rows *rr, int calls, latency *out) {
+/* The same rows for the typed serving path (dctr_predictor_predict_arrays): columns by schema
+ * index, dense values already numbers, categorical values as given: what a service fills from
+ * its own structs, with no CSV text to split and no column name to look up per call. */
+typedef struct typed_rows {
+    dctr_array_column *cols; /* [n * NCOLS] */
+    float *dense;            /* [n * NCOLS] */
+    dctr_arrays *rows;       /* [n], one row each */
+} typed_rows;
+
+static void typed_rows_make(typed_rows *t, const raw_rows *rr, const dctr_schema *schema) {
+    size_t cells = (size_t)rr->n * NCOLS;
+    t->cols = calloc(cells, sizeof *t->cols);
+    t->dense = calloc(cells, sizeof *t->dense);
+    t->rows = calloc((size_t)rr->n, sizeof *t->rows);
+    if (!t->cols || !t->dense || !t->rows) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    for (int c = 0; c < NCOLS; c++) {
+        int32_t idx = dctr_schema_find(schema, rr->names[c]);
+        int dense = dctr_schema_column_kind(schema, idx) == DCTR_COLUMN_DENSE;
+        for (int r = 0; r < rr->n; r++) {
+            dctr_array_column *col = &t->cols[(size_t)r * NCOLS + c];
+            col->column = idx;
+            if (dense) {
+                const char *v = rr->values[r][c];
+                t->dense[(size_t)r * NCOLS + c] = *v ? strtof(v, NULL) : NAN;
+                col->values = &t->dense[(size_t)r * NCOLS + c];
+            } else {
+                col->strings = &rr->values[r][c];
+            }
+        }
+    }
+    for (int r = 0; r < rr->n; r++) {
+        dctr_arrays_init(&t->rows[r]);
+        t->rows[r].num_rows = 1;
+        t->rows[r].columns = &t->cols[(size_t)r * NCOLS];
+        t->rows[r].num_columns = NCOLS;
+    }
+}
+
+static void typed_rows_free(typed_rows *t) {
+    free(t->cols);
+    free(t->dense);
+    free(t->rows);
+}
+
+/* Single-row latency through the string path (typed == NULL) or the typed path. */
+static int row_latency(const dctr_model *m, const raw_rows *rr, const typed_rows *typed, int calls,
+                       latency *out) {
     dctr_predictor *p;
     if (dctr_predictor_new(m, 1, &p) != DCTR_OK)
         return -1;
@@ -188,10 +239,11 @@ static int row_latency(const dctr_model *m, const raw_rows *rr, int calls, laten
     for (int i = -200; i < calls; i++) { /* 200 warm-up calls */
         int row = (i + 200) % rr->n;
         double t0 = bench_now();
-        dctr_status st = dctr_predictor_predict_row(p, rr->names, rr->values[row], NCOLS, &y);
+        dctr_status st = typed ? dctr_predictor_predict_arrays(p, &typed->rows[row], &y, NULL)
+                               : dctr_predictor_predict_row(p, rr->names, rr->values[row], NCOLS, &y);
         double dt = bench_now() - t0;
         if (st != DCTR_OK) {
-            fprintf(stderr, "predict_row: %s\n", dctr_last_error());
+            fprintf(stderr, "%s: %s\n", typed ? "predict_arrays" : "predict_row", dctr_last_error());
             free(t);
             dctr_predictor_free(p);
             return -1;
@@ -214,7 +266,7 @@ static int row_latency(const dctr_model *m, const raw_rows *rr, int calls, laten
 typedef struct result {
     int ok;
     double sps1, sps1_cpu, sps2, sps2_cpu;
-    latency lat;
+    latency lat, typed;
     int64_t param_bytes;
 } result;
 
@@ -256,6 +308,8 @@ int main(int argc, char **argv) {
     bench_data_prepare(&d, dir, rows, vocab, K_EMB, 0, 1);
     raw_rows rr;
     raw_rows_load(&rr, d.csv, 10000);
+    typed_rows tr;
+    typed_rows_make(&tr, &rr, d.schema);
     const dctr_batch *all = dctr_dataset_rows(d.data);
 
     result res[NMODELS];
@@ -275,7 +329,8 @@ int main(int argc, char **argv) {
         r->sps1 = batch_rate(m, all, 1, seconds, &r->sps1_cpu);
         r->sps2 = batch_rate(m, all, 2, seconds, &r->sps2_cpu);
         dctr_blas_set_threads(saved);
-        r->ok = isfinite(r->sps1) && row_latency(m, &rr, calls, &r->lat) == 0;
+        r->ok = isfinite(r->sps1) && row_latency(m, &rr, NULL, calls, &r->lat) == 0 &&
+                row_latency(m, &rr, &tr, calls, &r->typed) == 0;
         fprintf(stderr, "  %s: %.0f samples/s (1 thread), p99 %.1f us\n", MODELS[mi].name, r->sps1,
                 r->lat.p99_us);
         dctr_model_free(m);
@@ -283,20 +338,23 @@ int main(int argc, char **argv) {
 
     char b1[32], b2[32], b3[32], b4[32];
     printf("## Prediction (bench_predict): %lld rows, batch %d; single rows through "
-           "dctr_predictor_predict_row (%d calls over %d distinct raw rows)\n\n",
+           "dctr_predictor_predict_row (raw CSV strings by name) and through the typed path "
+           "dctr_predictor_predict_arrays (%d calls each over %d distinct rows)\n\n",
            (long long)rows, BATCH, calls, rr.n);
     printf("| model | batch samples/s, 1 thread | per CPU-s | 2 threads | per CPU-s | row p50 us | "
-           "row p99 us | row mean us |\n|---|---|---|---|---|---|---|---|\n");
+           "row p99 us | row mean us | typed p50 us | typed p99 us | typed / string p50 |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int mi = 0; mi < NMODELS; mi++) {
         result *r = &res[mi];
         if (!r->ok) {
-            printf("| %s | failed |||||||\n", MODELS[mi].name);
+            printf("| %s | failed ||||||||||\n", MODELS[mi].name);
             continue;
         }
-        printf("| %s | %s | %s | %s | %s | %.1f | %.1f | %.1f |\n", MODELS[mi].name,
-               bench_si(r->sps1, b1, sizeof b1), bench_si(r->sps1_cpu, b2, sizeof b2),
-               bench_si(r->sps2, b3, sizeof b3), bench_si(r->sps2_cpu, b4, sizeof b4), r->lat.p50_us,
-               r->lat.p99_us, r->lat.mean_us);
+        printf("| %s | %s | %s | %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f %% |\n",
+               MODELS[mi].name, bench_si(r->sps1, b1, sizeof b1),
+               bench_si(r->sps1_cpu, b2, sizeof b2), bench_si(r->sps2, b3, sizeof b3),
+               bench_si(r->sps2_cpu, b4, sizeof b4), r->lat.p50_us, r->lat.p99_us, r->lat.mean_us,
+               r->typed.p50_us, r->typed.p99_us, 100.0 * r->typed.p50_us / r->lat.p50_us);
     }
     printf("\nBatch figures with OpenBLAS at 1 thread (each caller is one core); 2 threads = two "
            "callers, a predictor each. Per CPU-s = samples per CPU-second of the callers.\n\n");
@@ -331,12 +389,16 @@ int main(int argc, char **argv) {
             bench_json_num(&j, "row_p99_us", r->lat.p99_us);
             bench_json_num(&j, "row_mean_us", r->lat.mean_us);
             bench_json_num(&j, "row_max_us", r->lat.max_us);
+            bench_json_num(&j, "typed_row_p50_us", r->typed.p50_us);
+            bench_json_num(&j, "typed_row_p99_us", r->typed.p99_us);
+            bench_json_num(&j, "typed_row_mean_us", r->typed.mean_us);
             bench_json_end_object(&j);
         }
         bench_json_end_array(&j);
         bench_json_end_object(&j);
         fclose(f);
     }
+    typed_rows_free(&tr);
     raw_rows_free(&rr);
     bench_data_free(&d);
     if (!dir_opt)
