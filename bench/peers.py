@@ -123,7 +123,8 @@ def blas_of(deepctr, env_add=None):
     """(OpenBLAS version, core name) as `deepctr --version` reports them under env_add."""
     r = run([deepctr, "--version"], env_add)
     ver = re.search(r"OpenBLAS (\d[\w.]*)", r["out"])
-    core = re.search(r"\((\w+)\)\s*$", r["out"].strip())
+    core = re.search(r"^blas kernel (\w+),", r["out"], re.M) or \
+        re.search(r"\((\w+)\)\s*$", r["out"].strip())
     return (ver.group(1) if ver else "unknown", core.group(1) if core else "unknown", r["out"].strip())
 
 
