@@ -11,6 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/gemm_train.h"
+
 #include "core/alloc.h"
 #include "core/blas.h"
 #include "core/pool.h"
@@ -463,6 +465,29 @@ static void test_pooled_backward_matches_serial(void **state) {
     dctr_pool_free(pool);
 }
 
+/* Where training runs the library's own GEMM (core/gemm_train.h), its forward is the row-exact
+ * inference forward: the same bits (without BN and dropout, which differ on purpose). */
+static void test_training_forward_is_inference_forward_on_own_kernels(void **state) {
+    (void)state;
+    enum { FB = 70, IN = 29 };
+    const int32_t units[2] = {48, 17};
+    static float X[FB * IN], inf[FB * 17];
+    dctr_rng rng;
+    dctr_rng_init(&rng, 78, 1);
+    gc_fill(&rng, X, FB * IN, -1.5, 1.5);
+    net n;
+    net_make(&n, IN, 2, units, DCTR_ACT_RELU, 0, 0.0f, 0, DCTR_ACT_RELU, FB, 5);
+    int64_t ld;
+    memcpy(inf, dctr_dnn_forward(&n.cfg, &n.p, n.ws, X, IN, FB, 0, NULL, &ld), sizeof inf);
+    const float *tr = dctr_dnn_forward(&n.cfg, &n.p, n.ws, X, IN, FB, 1, NULL, &ld);
+    if (dctr_gemm_train_own(IN, 48) && dctr_gemm_train_own(48, 17))
+        assert_memory_equal(inf, tr, sizeof inf);
+    else
+        for (int i = 0; i < FB * 17; i++)
+            assert_true(fabsf(inf[i] - tr[i]) <= 1e-5f + 1e-5f * fabsf(inf[i]));
+    net_free(&n);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgemm_equals_naive),
@@ -470,6 +495,7 @@ int main(void) {
         cmocka_unit_test(test_gradients_bn_train),
         cmocka_unit_test(test_gradients_dropout_fixed_mask),
         cmocka_unit_test(test_pooled_backward_matches_serial),
+        cmocka_unit_test(test_training_forward_is_inference_forward_on_own_kernels),
         cmocka_unit_test(test_bn_train_vs_infer_and_moving_stats),
         cmocka_unit_test(test_dropout_semantics),
         cmocka_unit_test(test_identity_and_output_activation),

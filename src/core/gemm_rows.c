@@ -1,7 +1,9 @@
-/* Row-exact GEMM (see gemm_rows.h): register-blocked kernels, R rows x NV vectors of columns
+/* Row-exact GEMM (see gemm_rows.h) and the training kernels built on the same tiles
+ * (gemm_train.h): register-blocked kernels, R rows x NV vectors of columns
  * per tile, W read in place (its rows are contiguous in N, so no packing is needed). Which
  * tile computes an element never changes its instruction sequence: one accumulator, k in order. */
 #include "core/gemm_rows.h"
+#include "core/gemm_train.h"
 #include "core/simd.h"
 
 #include <string.h>
@@ -52,6 +54,9 @@ static void rows_portable(const float *X, int64_t ldx, int64_t B, int32_t K, int
 
 /* Rows of X per chunk: a chunk's rows stay in L2 while every column panel of W passes over them. */
 #define CHUNK_ROWS 48
+/* Rows of K per block of the transposed-A kernel: 256 rows of a 221- and a 256-wide operand
+ * (the DNN's first layer) take 0.5 MB together, half of a current core's L2. */
+#define TN_BLOCK_K 256
 
 /* AVX-512: 16 lanes, tiles of 8 rows x 32 columns, tails through lane masks. */
 DCTR_TARGET_AVX512 static inline __mmask16 mask16(int32_t cols) {
@@ -70,6 +75,8 @@ DCTR_TARGET_AVX512 static inline __mmask16 mask16(int32_t cols) {
 #define GR_STORE(p, v) _mm512_storeu_ps((p), (v))
 #define GR_STOREM(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
 #define GR_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define GR_ADD(a, b) _mm512_add_ps((a), (b))
+#define GR_FULL(m0, m1) ((m0) == 0xFFFF && (m1) == 0xFFFF)
 #define GR_MASKOF(cols) mask16(cols)
 #include "core/gemm_rows_x86.h"
 #undef GR_TARGET
@@ -85,6 +92,8 @@ DCTR_TARGET_AVX512 static inline __mmask16 mask16(int32_t cols) {
 #undef GR_STORE
 #undef GR_STOREM
 #undef GR_FMA
+#undef GR_ADD
+#undef GR_FULL
 #undef GR_MASKOF
 
 /* AVX2: 8 lanes, tiles of 6 rows x 16 columns (16 registers), tails through maskload. */
@@ -104,10 +113,46 @@ DCTR_TARGET_AVX2 static inline __m256i mask8(int32_t cols) {
 #define GR_STORE(p, v) _mm256_storeu_ps((p), (v))
 #define GR_STOREM(p, m, v) _mm256_maskstore_ps((p), (m), (v))
 #define GR_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define GR_ADD(a, b) _mm256_add_ps((a), (b))
+#define GR_FULL(m0, m1) (_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256((m0), (m1)))) == 0xFF)
 #define GR_MASKOF(cols) mask8(cols)
 #include "core/gemm_rows_x86.h"
 
 #endif /* DCTR_X86_DISPATCH */
+
+/* ---- portable training kernels: plain loops (training uses OpenBLAS at this level) ---- */
+
+static void nn_portable(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N,
+                        const float *W, float *Z, int64_t ldz, int acc) {
+    for (int64_t b = 0; b < B; b++) {
+        float *restrict z = Z + b * ldz;
+        const float *x = X + b * ldx;
+        if (!acc)
+            memset(z, 0, (size_t)N * sizeof(float));
+        for (int32_t k = 0; k < K; k++) {
+            const float *restrict w = W + (int64_t)k * N;
+            float a = x[k];
+            for (int32_t j = 0; j < N; j++)
+                z[j] += a * w[j];
+        }
+    }
+}
+
+static void tn_portable(const float *A, int64_t lda, int32_t M, int32_t N, int64_t K,
+                        const float *W, int64_t ldw, float *C, int64_t ldc, int acc) {
+    if (!acc)
+        for (int32_t i = 0; i < M; i++)
+            memset(C + (int64_t)i * ldc, 0, (size_t)N * sizeof(float));
+    for (int64_t k = 0; k < K; k++) {
+        const float *a = A + k * lda, *restrict w = W + k * ldw;
+        for (int32_t i = 0; i < M; i++) {
+            float *restrict c = C + (int64_t)i * ldc;
+            float ai = a[i];
+            for (int32_t j = 0; j < N; j++)
+                c[j] += ai * w[j];
+        }
+    }
+}
 
 dctr_gemm_rows_fn dctr_gemm_rows_variant(dctr_simd_level level) {
 #if DCTR_X86_DISPATCH
@@ -126,4 +171,63 @@ void dctr_gemm_rows(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N
     if (B <= 0 || N <= 0)
         return;
     dctr_gemm_rows_variant(dctr_kernel_level())(X, ldx, B, K, N, W, Z, ldz);
+}
+
+int dctr_gemm_train_own(int32_t in, int32_t out) {
+    return dctr_kernel_level() != DCTR_SIMD_PORTABLE && in > 0 && out > 1 &&
+           (int64_t)in * out <= DCTR_GEMM_TRAIN_MAX_WEIGHTS;
+}
+
+void dctr_gemm_nn(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N, const float *W,
+                  float *Z, int64_t ldz, int acc) {
+    if (B <= 0 || N <= 0)
+        return;
+#if DCTR_X86_DISPATCH
+    dctr_simd_level lv = dctr_kernel_level();
+    if (lv == DCTR_SIMD_AVX512) {
+        nn_avx512(X, ldx, B, K, N, W, Z, ldz, acc);
+        return;
+    }
+    if (lv == DCTR_SIMD_AVX2) {
+        nn_avx2(X, ldx, B, K, N, W, Z, ldz, acc);
+        return;
+    }
+#endif
+    nn_portable(X, ldx, B, K, N, W, Z, ldz, acc);
+}
+
+void dctr_gemm_tn(const float *A, int64_t lda, int32_t M, int32_t N, int64_t K, const float *W,
+                  int64_t ldw, float *C, int64_t ldc, int acc) {
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {
+        if (!acc)
+            for (int32_t i = 0; i < M; i++)
+                memset(C + (int64_t)i * ldc, 0, (size_t)N * sizeof(float));
+        return;
+    }
+#if DCTR_X86_DISPATCH
+    dctr_simd_level lv = dctr_kernel_level();
+    if (lv == DCTR_SIMD_AVX512) {
+        tn_avx512(A, lda, M, N, K, W, ldw, C, ldc, acc);
+        return;
+    }
+    if (lv == DCTR_SIMD_AVX2) {
+        tn_avx2(A, lda, M, N, K, W, ldw, C, ldc, acc);
+        return;
+    }
+#endif
+    tn_portable(A, lda, M, N, K, W, ldw, C, ldc, acc);
+}
+
+void dctr_transpose(const float *A, int64_t lda, int32_t rows, int32_t cols, float *T,
+                    int64_t ldt) {
+    enum { BLK = 16 }; /* blocks of 16 x 16: both sides touch whole cache lines */
+    for (int32_t i0 = 0; i0 < rows; i0 += BLK)
+        for (int32_t j0 = 0; j0 < cols; j0 += BLK) {
+            int32_t i1 = rows - i0 < BLK ? rows : i0 + BLK, j1 = cols - j0 < BLK ? cols : j0 + BLK;
+            for (int32_t j = j0; j < j1; j++)
+                for (int32_t i = i0; i < i1; i++)
+                    T[(int64_t)j * ldt + i] = A[(int64_t)i * lda + j];
+        }
 }

@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/blas.h"
 #include "core/gemm_rows.h"
+#include "core/gemm_train.h"
 #include "core/error.h"
 #include "layers/activation.h"
 #include "layers/init.h"
@@ -171,7 +172,9 @@ static void dense1_forward(const float *X, int64_t ldx, int64_t B, int32_t in, c
     }
 }
 
-/* Z = X W (+ bias): rows_exact through the row-exact GEMM (inference), else through BLAS. */
+/* Z = X W (+ bias): through the row-exact GEMM for inference (rows_exact), and for training
+ * where the library's kernels beat BLAS (core/gemm_train.h: then training's forward equals
+ * inference's bit for bit); else through BLAS. */
 static void dense_forward(const float *X, int64_t ldx, int64_t B, int32_t in, int32_t out,
                           const float *W, const float *bias, float *Z, int64_t ldz,
                           bool rows_exact) {
@@ -181,7 +184,7 @@ static void dense_forward(const float *X, int64_t ldx, int64_t B, int32_t in, in
         dense1_forward(X, ldx, B, in, W, bias, Z, ldz);
         return;
     }
-    if (rows_exact) {
+    if (rows_exact || dctr_gemm_train_own(in, out)) {
         dctr_gemm_rows(X, ldx, B, in, out, W, Z, ldz);
         for (int64_t b = 0; b < B && bias; b++)
             for (int32_t o = 0; o < out; o++)
@@ -211,10 +214,30 @@ void dctr_dense_forward(const float *X, int64_t ldx, int64_t B, int32_t in, int3
     dense_forward(X, ldx, B, in, out, W, bias, Z, ldz, false);
 }
 
+/* dW += X^T dZ and dX (dX_beta ? += : =) dZ W^T, through the library's kernels when
+ * dctr_gemm_train_own() says so (dX then needs Wt = W^T [out x in]; NULL keeps it on BLAS). */
+static void dense_grads(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
+                        int32_t in, int32_t out, const float *W, const float *Wt, float *dW,
+                        float dW_beta, float *dX, int64_t lddx, float dX_beta) {
+    if (dctr_gemm_train_own(in, out)) {
+        dctr_gemm_tn(X, ldx, in, out, B, dZ, ldz, dW, out, dW_beta != 0.0f);
+        if (dX && Wt) {
+            dctr_gemm_nn(dZ, ldz, B, out, in, Wt, dX, lddx, dX_beta != 0.0f);
+            return;
+        }
+    } else {
+        dctr_sgemm(true, false, in, out, (int)B, 1.0f, X, (int)ldx, dZ, (int)ldz, dW_beta, dW,
+                   out);
+    }
+    if (dX)
+        dctr_sgemm(false, true, (int)B, in, out, 1.0f, dZ, (int)ldz, W, out, dX_beta, dX,
+                   (int)lddx);
+}
+
 /* dX_beta = 0 overwrites dX (internal buffers), 1 accumulates (the public contract). */
 static void dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
-                           int32_t in, int32_t out, const float *W, float *dW, float *dbias,
-                           float *dX, int64_t lddx, float dX_beta) {
+                           int32_t in, int32_t out, const float *W, const float *Wt, float *dW,
+                           float *dbias, float *dX, int64_t lddx, float dX_beta) {
     if (B <= 0 || out <= 0)
         return;
     if (out == 1) { /* rank-1 updates as plain loops */
@@ -235,12 +258,8 @@ static void dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t
             dbias[0] += db;
         return;
     }
-    if (in > 0) {
-        dctr_sgemm(true, false, in, out, (int)B, 1.0f, X, (int)ldx, dZ, (int)ldz, 1.0f, dW, out);
-        if (dX)
-            dctr_sgemm(false, true, (int)B, in, out, 1.0f, dZ, (int)ldz, W, out, dX_beta, dX,
-                       (int)lddx);
-    }
+    if (in > 0)
+        dense_grads(X, ldx, dZ, ldz, B, in, out, W, Wt, dW, 1.0f, dX, lddx, dX_beta);
     if (dbias)
         for (int64_t b = 0; b < B; b++) {
             const float *d = dZ + b * ldz;
@@ -252,13 +271,13 @@ static void dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t
 void dctr_dense_backward_ex(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
                             int32_t in, int32_t out, const float *W, float *dW, float *dbias,
                             float *dX, int64_t lddx, float dX_beta) {
-    dense_backward(X, ldx, dZ, ldz, B, in, out, W, dW, dbias, dX, lddx, dX_beta);
+    dense_backward(X, ldx, dZ, ldz, B, in, out, W, NULL, dW, dbias, dX, lddx, dX_beta);
 }
 
 void dctr_dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
                          int32_t in, int32_t out, const float *W, float *dW, float *dbias,
                          float *dX, int64_t lddx) {
-    dense_backward(X, ldx, dZ, ldz, B, in, out, W, dW, dbias, dX, lddx, 1.0f);
+    dense_backward(X, ldx, dZ, ldz, B, in, out, W, NULL, dW, dbias, dX, lddx, 1.0f);
 }
 
 /* ---------------------------------------------------------------- batch norm */
@@ -322,6 +341,7 @@ struct dctr_dnn_workspace {
     layer_ws l[DCTR_DNN_MAX_LAYERS];
     float *g[2]; /* ping-pong dY / dX buffers [max_batch x max width] */
     float *gA, *gZ, *gH;
+    float *wt;       /* W^T of the layer being back-propagated (core/gemm_train.h) */
     float *arena;
     dctr_pool *pool; /* NULL: GEMMs on OpenBLAS's own threads */
     float *dw_part;  /* (threads - 1) partial dW of the largest layer, for the pool's split */
@@ -406,7 +426,7 @@ typedef struct bw_job {
     float *dZ;
     int64_t B;
     int32_t in, out, parts;
-    const float *W;
+    const float *W, *Wt;
     float *dW, *dX;
     float *dw_part; /* [parts - 1][in x out] */
     int64_t lddx;
@@ -442,12 +462,10 @@ static void bw_task(void *ctx, int worker, int64_t begin, int64_t end) {
                 memset(dW, 0, sizeof(float) * (size_t)j->in * (size_t)j->out);
             continue;
         }
-        /* dW(p) = X[r0:r1]^T dZ[r0:r1] */
-        dctr_sgemm(true, false, j->in, j->out, (int)(r1 - r0), 1.0f, j->X + r0 * j->ldx,
-                   (int)j->ldx, j->dZ + r0 * j->out, j->out, p == 0 ? 1.0f : 0.0f, dW, j->out);
-        if (j->dX) /* dX[r0:r1] = dZ[r0:r1] W^T */
-            dctr_sgemm(false, true, (int)(r1 - r0), j->in, j->out, 1.0f, j->dZ + r0 * j->out,
-                       j->out, j->W, j->out, j->beta, j->dX + r0 * j->lddx, (int)j->lddx);
+        /* dW(p) = X[r0:r1]^T dZ[r0:r1], dX[r0:r1] = dZ[r0:r1] W^T */
+        dense_grads(j->X + r0 * j->ldx, j->ldx, j->dZ + r0 * j->out, j->out, r1 - r0, j->in,
+                    j->out, j->W, j->Wt, dW, p == 0 ? 1.0f : 0.0f,
+                    j->dX ? j->dX + r0 * j->lddx : NULL, j->lddx, j->beta);
     }
 }
 
@@ -512,6 +530,7 @@ dctr_status dctr_dnn_workspace_new(const dctr_dnn_config *cfg, int64_t max_batch
         TAKE(ws->gA, max_batch * maxw);
         TAKE(ws->gZ, max_batch * maxw);
         TAKE(ws->gH, max_batch * maxw);
+        TAKE(ws->wt, ws->max_w);
 #undef TAKE
         if (pass == 0) {
             ws->arena = dctr_alloc_floats(off);
@@ -706,10 +725,16 @@ void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
         float *dXin = i > 0 ? ((dY == ws->g[0]) ? ws->g[1] : ws->g[0]) : dX;
         int64_t ldxin = i > 0 ? in : lddx;
         float beta = i > 0 ? 0.0f : dX_beta;
+        const float *Wt = NULL;
+        if (dXin && in > 0 && dctr_gemm_train_own(in, n)) {
+            dctr_transpose(lp->W, n, in, n, ws->wt, in);
+            Wt = ws->wt;
+        }
         if (pooled) {
             int parts = dctr_pool_threads(ws->pool);
-            bw_job bj = {xin, ldin, dZ, B, in, n, parts, lp->W, lg->W, dXin, ws->dw_part, ldxin,
-                         beta, act_fused, act, l->A, l->Hc, dH, lg->b, ws->db_part};
+            bw_job bj = {xin,   ldin,  dZ,        B,    in,   n,   parts, lp->W, Wt,
+                         lg->W, dXin,  ws->dw_part, ldxin, beta, act_fused, act, l->A, l->Hc,
+                         dH,    lg->b, ws->db_part};
             dctr_pool_run(ws->pool, parts, bw_task, &bj);
             const size_t nw = (size_t)in * (size_t)n;
             for (int q = 1; q < parts; q++) { /* fixed order: reproducible */
@@ -720,9 +745,9 @@ void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
                     for (int32_t e = 0; e < n; e++)
                         lg->b[e] += ws->db_part[(size_t)(q - 1) * (size_t)n + (size_t)e];
             }
-            dense_backward(xin, ldin, dZ, n, B, 0, n, lp->W, NULL, db, NULL, 0, beta); /* bias */
+            dense_backward(xin, ldin, dZ, n, B, 0, n, lp->W, NULL, NULL, db, NULL, 0, beta); /* bias */
         } else {
-            dense_backward(xin, ldin, dZ, n, B, in, n, lp->W, lg->W, db, dXin, ldxin, beta);
+            dense_backward(xin, ldin, dZ, n, B, in, n, lp->W, Wt, lg->W, db, dXin, ldxin, beta);
         }
         if (i > 0)
             dY = dXin;

@@ -1,0 +1,143 @@
+/* Training GEMMs (core/gemm_train.h): at every kernel level the CPU runs, dctr_gemm_nn and
+ * dctr_gemm_tn (overwrite and accumulate, K across several blocks, padded strides, ragged
+ * tiles) agree with a double-precision reference within the rounding bound of a K-term float
+ * sum, write nothing outside C; dctr_transpose is exact; and the policy keeps small shapes on
+ * the library's kernels only where they are vectorised. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/gemm_train.h"
+#include "core/rng.h"
+#include "core/simd.h"
+
+static void fill(dctr_rng *r, float *v, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        v[i] = (float)(dctr_rng_uniform(r) * 2.0 - 1.0);
+}
+
+/* |got - want| <= (K + 2) 2^-23 (sum |terms| + |c0|): K roundings of the sum, one of the add. */
+static void check(const float *C, int64_t ldc, int32_t M, int32_t N, const double *want,
+                  const double *mag, int64_t K) {
+    for (int32_t i = 0; i < M; i++)
+        for (int32_t j = 0; j < N; j++) {
+            double tol = (double)(K + 2) * ldexp(1.0, -23) * mag[i * N + j] + 1e-30;
+            assert_true(fabs((double)C[i * ldc + j] - want[i * N + j]) <= tol);
+        }
+}
+
+/* C (acc ? += : =) op(A) W in double; op(A) = A (nn) or A^T (tn). */
+static void reference(int tn, const float *A, int64_t lda, int32_t M, int32_t N, int64_t K,
+                      const float *W, const float *C0, int64_t ldc, int acc, double *want,
+                      double *mag) {
+    for (int32_t i = 0; i < M; i++)
+        for (int32_t j = 0; j < N; j++) {
+            double s = acc ? C0[i * ldc + j] : 0.0, m = acc ? fabs(C0[i * ldc + j]) : 0.0;
+            for (int64_t k = 0; k < K; k++) {
+                double a = tn ? A[k * lda + i] : A[(int64_t)i * lda + k];
+                s += a * W[k * N + j];
+                m += fabs(a * W[k * N + j]);
+            }
+            want[i * N + j] = s;
+            mag[i * N + j] = m;
+        }
+}
+
+static void run_case(dctr_rng *r, int tn, int32_t M, int32_t N, int64_t K, int acc) {
+    int64_t arows = tn ? K : M, acols = tn ? M : K, lda = acols + 3, ldc = N + 5;
+    float *A = malloc(sizeof(float) * (size_t)(arows * lda + 1));
+    float *W = malloc(sizeof(float) * (size_t)(K * N + 1));
+    float *C = malloc(sizeof(float) * (size_t)(M * ldc + 1));
+    float *C0 = malloc(sizeof(float) * (size_t)(M * ldc + 1));
+    double *want = malloc(sizeof(double) * (size_t)(M * N + 1));
+    double *mag = malloc(sizeof(double) * (size_t)(M * N + 1));
+    fill(r, A, arows * lda);
+    fill(r, W, K * N);
+    fill(r, C0, M * ldc);
+    for (int64_t i = 0; i < M * ldc; i++)
+        if (i % ldc >= N)
+            C0[i] = NAN; /* padding: must stay untouched */
+    memcpy(C, C0, sizeof(float) * (size_t)(M * ldc));
+    reference(tn, A, lda, M, N, K, W, C0, ldc, acc, want, mag);
+    if (tn)
+        dctr_gemm_tn(A, lda, M, N, K, W, N, C, ldc, acc);
+    else
+        dctr_gemm_nn(A, lda, M, (int32_t)K, N, W, C, ldc, acc);
+    check(C, ldc, M, N, want, mag, K);
+    for (int64_t i = 0; i < M * ldc; i++)
+        if (i % ldc >= N)
+            assert_true(isnan(C[i]));
+    free(A);
+    free(W);
+    free(C);
+    free(C0);
+    free(want);
+    free(mag);
+}
+
+static void test_nn_and_tn_match_reference_at_every_level(void **state) {
+    (void)state;
+    static const int32_t Ms[] = {1, 3, 8, 13, 221};
+    static const int32_t Ns[] = {1, 7, 16, 17, 33, 64, 129};
+    static const int64_t Ks[] = {0, 1, 5, 256, 601}; /* 601: three blocks of the tn kernel */
+    dctr_rng r;
+    dctr_rng_init(&r, 21, 0);
+    int levels = 0;
+    for (int lv = 0; lv < DCTR_SIMD_LEVEL_COUNT; lv++) {
+        if (!dctr_cpu_can_run((dctr_simd_level)lv))
+            continue;
+        levels++;
+        dctr_kernel_force_level(lv);
+        for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++)
+            for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++)
+                for (size_t ki = 0; ki < sizeof Ks / sizeof Ks[0]; ki++)
+                    for (int tn = 0; tn < 2; tn++)
+                        for (int acc = 0; acc < 2; acc++)
+                            run_case(&r, tn, Ms[mi], Ns[ni], Ks[ki], acc);
+    }
+    dctr_kernel_force_level(-1);
+    assert_true(levels >= 1);
+}
+
+static void test_transpose_exact(void **state) {
+    (void)state;
+    enum { R = 37, C = 21 };
+    float A[R * (C + 2)], T[C * (R + 1)];
+    dctr_rng r;
+    dctr_rng_init(&r, 5, 0);
+    fill(&r, A, R * (C + 2));
+    dctr_transpose(A, C + 2, R, C, T, R + 1);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < C; j++)
+            assert_true(T[j * (R + 1) + i] == A[i * (C + 2) + j]);
+}
+
+static void test_policy(void **state) {
+    (void)state;
+    for (int lv = 0; lv < DCTR_SIMD_LEVEL_COUNT; lv++) {
+        if (!dctr_cpu_can_run((dctr_simd_level)lv))
+            continue;
+        dctr_kernel_force_level(lv);
+        int vec = lv != DCTR_SIMD_PORTABLE;
+        assert_int_equal(dctr_gemm_train_own(221, 256), vec);
+        assert_int_equal(dctr_gemm_train_own(256, 1), 0);     /* Dense(1): dot products */
+        assert_int_equal(dctr_gemm_train_own(4096, 4096), 0); /* BLAS's packing pays off */
+        assert_int_equal(dctr_gemm_train_own(0, 16), 0);
+    }
+    dctr_kernel_force_level(-1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nn_and_tn_match_reference_at_every_level),
+        cmocka_unit_test(test_transpose_exact),
+        cmocka_unit_test(test_policy),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
