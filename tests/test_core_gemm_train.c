@@ -107,15 +107,32 @@ static void test_nn_and_tn_match_reference_at_every_level(void **state) {
 
 static void test_transpose_exact(void **state) {
     (void)state;
-    enum { R = 37, C = 21 };
-    float A[R * (C + 2)], T[C * (R + 1)];
+    static const int32_t dims[][2] = {{37, 21}, {8, 8}, {16, 24}, {3, 5}, {221, 256}, {1, 9}};
     dctr_rng r;
     dctr_rng_init(&r, 5, 0);
-    fill(&r, A, R * (C + 2));
-    dctr_transpose(A, C + 2, R, C, T, R + 1);
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < C; j++)
-            assert_true(T[j * (R + 1) + i] == A[i * (C + 2) + j]);
+    for (int lv = 0; lv < DCTR_SIMD_LEVEL_COUNT; lv++) {
+        if (!dctr_cpu_can_run((dctr_simd_level)lv))
+            continue;
+        dctr_kernel_force_level(lv);
+        for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+            int32_t R = dims[d][0], C = dims[d][1];
+            int64_t lda = C + 2, ldt = R + 1;
+            float *A = malloc(sizeof(float) * (size_t)(R * lda));
+            float *T = malloc(sizeof(float) * (size_t)(C * ldt));
+            fill(&r, A, R * lda);
+            for (int64_t i = 0; i < C * ldt; i++)
+                T[i] = NAN;
+            dctr_transpose(A, lda, R, C, T, ldt);
+            for (int32_t i = 0; i < R; i++)
+                for (int32_t j = 0; j < C; j++)
+                    assert_true(T[j * ldt + i] == A[i * lda + j]);
+            for (int32_t j = 0; j < C; j++) /* the padding column stays untouched */
+                assert_true(isnan(T[j * ldt + R]));
+            free(A);
+            free(T);
+        }
+    }
+    dctr_kernel_force_level(-1);
 }
 
 static void test_policy(void **state) {

@@ -220,8 +220,8 @@ void dctr_gemm_tn(const float *A, int64_t lda, int32_t M, int32_t N, int64_t K, 
     tn_portable(A, lda, M, N, K, W, ldw, C, ldc, acc);
 }
 
-void dctr_transpose(const float *A, int64_t lda, int32_t rows, int32_t cols, float *T,
-                    int64_t ldt) {
+static void transpose_portable(const float *A, int64_t lda, int32_t rows, int32_t cols, float *T,
+                               int64_t ldt) {
     enum { BLK = 16 }; /* blocks of 16 x 16: both sides touch whole cache lines */
     for (int32_t i0 = 0; i0 < rows; i0 += BLK)
         for (int32_t j0 = 0; j0 < cols; j0 += BLK) {
@@ -230,4 +230,53 @@ void dctr_transpose(const float *A, int64_t lda, int32_t rows, int32_t cols, flo
                 for (int32_t i = i0; i < i1; i++)
                     T[(int64_t)j * ldt + i] = A[(int64_t)i * lda + j];
         }
+}
+
+#if DCTR_X86_DISPATCH
+/* 8 x 8 blocks through registers (unpack / shuffle / lane permute); the ragged edges through
+ * the portable loop. The scalar loop was 2 % of a DeepFM step at batch 256. */
+DCTR_TARGET_AVX2 static void transpose_avx2(const float *A, int64_t lda, int32_t rows,
+                                            int32_t cols, float *T, int64_t ldt) {
+    int32_t r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+    for (int32_t i = 0; i < r8; i += 8)
+        for (int32_t j = 0; j < c8; j += 8) {
+            const float *a = A + (int64_t)i * lda + j;
+            __m256 r0 = _mm256_loadu_ps(a), r1 = _mm256_loadu_ps(a + lda),
+                   r2 = _mm256_loadu_ps(a + 2 * lda), r3 = _mm256_loadu_ps(a + 3 * lda),
+                   r4 = _mm256_loadu_ps(a + 4 * lda), r5 = _mm256_loadu_ps(a + 5 * lda),
+                   r6 = _mm256_loadu_ps(a + 6 * lda), r7 = _mm256_loadu_ps(a + 7 * lda);
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
+                   t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
+                   t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+                   t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                   u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+                   u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                   u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            float *t = T + (int64_t)j * ldt + i;
+            _mm256_storeu_ps(t, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(t + ldt, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(t + 2 * ldt, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(t + 3 * ldt, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(t + 4 * ldt, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(t + 5 * ldt, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(t + 6 * ldt, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_storeu_ps(t + 7 * ldt, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+    if (c8 < cols) /* the right edge, every row */
+        transpose_portable(A + c8, lda, rows, cols - c8, T + (int64_t)c8 * ldt, ldt);
+    if (r8 < rows) /* the bottom edge, left of the right edge */
+        transpose_portable(A + (int64_t)r8 * lda, lda, rows - r8, c8, T + r8, ldt);
+}
+#endif
+
+void dctr_transpose(const float *A, int64_t lda, int32_t rows, int32_t cols, float *T,
+                    int64_t ldt) {
+#if DCTR_X86_DISPATCH
+    if (dctr_kernel_level() >= DCTR_SIMD_AVX2) {
+        transpose_avx2(A, lda, rows, cols, T, ldt);
+        return;
+    }
+#endif
+    transpose_portable(A, lda, rows, cols, T, ldt);
 }

@@ -201,10 +201,15 @@ double dctr_optim_clip_scale(const dctr_optim *opt, double sumsq) {
 }
 
 double dctr_sumsq(const float *g, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)g[i] * g[i];
-    return s;
+    /* eight independent sums: one serial double chain was 4 % of a DeepFM step at batch 256 */
+    double s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            s[l] += (double)g[i + l] * g[i + l];
+    for (; i < n; i++)
+        s[i % 8] += (double)g[i] * g[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
 /* Row-wise lazy update, one clone per SIMD level: the level is picked once per table, and the
