@@ -450,7 +450,7 @@ static void test_pooled_backward_matches_serial(void **state) {
             for (int i = 0; i < PB * 24; i++)
                 assert_true(fabsf(ya[i] - yb[i]) <= 1e-5f + 1e-5f * fabsf(ya[i]));
             dctr_dnn_backward(&a.cfg, &a.p, &a.g, a.ws, X, IN, PB, dout, 24, dX1, IN);
-            dctr_dnn_backward_ex(&b.cfg, &b.p, &b.g, b.ws, X, IN, PB, dout, 24, dX2, IN, 0.0f);
+            dctr_dnn_backward_ex(&b.cfg, &b.p, &b.g, b.ws, X, IN, PB, dout, 24, dX2, IN, 0.0f, IN);
             for (int64_t i = 0; i < np; i++)
                 if (!(fabsf(a.grads[i] - b.grads[i]) <= 1e-4f + 1e-4f * fabsf(a.grads[i])))
                     fail_msg("act %d bn %d param %lld: serial %.8g pooled %.8g", act, bn,
@@ -488,6 +488,57 @@ static void test_training_forward_is_inference_forward_on_own_kernels(void **sta
     net_free(&n);
 }
 
+/* dx_cols: the first dx_cols input gradients equal the full backward's (bit for bit on the
+ * library's kernels, to rounding on BLAS); the other
+ * columns are never written (NaN stays NaN); the parameter gradients do not change. Serial and
+ * on a pool. */
+static void test_backward_dx_cols_subset(void **state) {
+    (void)state;
+    enum { SB = 260, IN = 37, KEEP = 29 };
+    const int32_t units[2] = {40, 24};
+    static float X[SB * IN], dout[SB * 24], full[SB * IN], part[SB * IN];
+    dctr_rng rng;
+    dctr_rng_init(&rng, 79, 1);
+    gc_fill(&rng, X, SB * IN, -1.5, 1.5);
+    gc_fill(&rng, dout, SB * 24, -1, 1);
+    dctr_pool *pool;
+    assert_int_equal(dctr_pool_new(2, &pool), DCTR_OK);
+    for (int pooled = 0; pooled <= 1; pooled++) {
+        net a, b;
+        net_make(&a, IN, 2, units, DCTR_ACT_RELU, 0, 0.0f, 0, DCTR_ACT_RELU, SB, 9);
+        net_make(&b, IN, 2, units, DCTR_ACT_RELU, 0, 0.0f, 0, DCTR_ACT_RELU, SB, 9);
+        if (pooled) {
+            assert_int_equal(dctr_dnn_workspace_set_pool(a.ws, pool), DCTR_OK);
+            assert_int_equal(dctr_dnn_workspace_set_pool(b.ws, pool), DCTR_OK);
+        }
+        int64_t np = dctr_dnn_num_params(&a.cfg), ld;
+        memset(a.grads, 0, sizeof(float) * (size_t)np);
+        memset(b.grads, 0, sizeof(float) * (size_t)np);
+        for (int i = 0; i < SB * IN; i++)
+            part[i] = NAN;
+        dctr_dnn_forward(&a.cfg, &a.p, a.ws, X, IN, SB, 1, NULL, &ld);
+        dctr_dnn_forward(&b.cfg, &b.p, b.ws, X, IN, SB, 1, NULL, &ld);
+        dctr_dnn_backward_ex(&a.cfg, &a.p, &a.g, a.ws, X, IN, SB, dout, 24, full, IN, 0.0f, IN);
+        dctr_dnn_backward_ex(&b.cfg, &b.p, &b.g, b.ws, X, IN, SB, dout, 24, part, IN, 0.0f, KEEP);
+        assert_memory_equal(a.grads, b.grads, sizeof(float) * (size_t)np);
+        /* the library's kernels compute each column alone; BLAS may pick other edge kernels */
+        const int exact = dctr_gemm_train_own(IN, 40);
+        for (int r = 0; r < SB; r++)
+            for (int j = 0; j < IN; j++) {
+                float p = part[r * IN + j], f = full[r * IN + j];
+                if (j >= KEEP)
+                    assert_true(isnan(p));
+                else if (exact)
+                    assert_true(p == f);
+                else
+                    assert_true(fabsf(p - f) <= 1e-5f + 1e-5f * fabsf(f));
+            }
+        net_free(&a);
+        net_free(&b);
+    }
+    dctr_pool_free(pool);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgemm_equals_naive),
@@ -496,6 +547,7 @@ int main(void) {
         cmocka_unit_test(test_gradients_dropout_fixed_mask),
         cmocka_unit_test(test_pooled_backward_matches_serial),
         cmocka_unit_test(test_training_forward_is_inference_forward_on_own_kernels),
+        cmocka_unit_test(test_backward_dx_cols_subset),
         cmocka_unit_test(test_bn_train_vs_infer_and_moving_stats),
         cmocka_unit_test(test_dropout_semantics),
         cmocka_unit_test(test_identity_and_output_activation),

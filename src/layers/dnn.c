@@ -214,30 +214,31 @@ void dctr_dense_forward(const float *X, int64_t ldx, int64_t B, int32_t in, int3
     dense_forward(X, ldx, B, in, out, W, bias, Z, ldz, false);
 }
 
-/* dW += X^T dZ and dX (dX_beta ? += : =) dZ W^T, through the library's kernels when
- * dctr_gemm_train_own() says so (dX then needs Wt = W^T [out x in]; NULL keeps it on BLAS). */
+/* dW += X^T dZ and dX[:, :dxn] (dX_beta ? += : =) dZ W[:dxn]^T, through the library's kernels
+ * when dctr_gemm_train_own() says so (dX then needs Wt = W[:dxn]^T [out x dxn]; NULL keeps it
+ * on BLAS). */
 static void dense_grads(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
                         int32_t in, int32_t out, const float *W, const float *Wt, float *dW,
-                        float dW_beta, float *dX, int64_t lddx, float dX_beta) {
+                        float dW_beta, float *dX, int64_t lddx, float dX_beta, int32_t dxn) {
     if (dctr_gemm_train_own(in, out)) {
         dctr_gemm_tn(X, ldx, in, out, B, dZ, ldz, dW, out, dW_beta != 0.0f);
         if (dX && Wt) {
-            dctr_gemm_nn(dZ, ldz, B, out, in, Wt, dX, lddx, dX_beta != 0.0f);
+            dctr_gemm_nn(dZ, ldz, B, out, dxn, Wt, dX, lddx, dX_beta != 0.0f);
             return;
         }
     } else {
         dctr_sgemm(true, false, in, out, (int)B, 1.0f, X, (int)ldx, dZ, (int)ldz, dW_beta, dW,
                    out);
     }
-    if (dX)
-        dctr_sgemm(false, true, (int)B, in, out, 1.0f, dZ, (int)ldz, W, out, dX_beta, dX,
+    if (dX && dxn > 0)
+        dctr_sgemm(false, true, (int)B, dxn, out, 1.0f, dZ, (int)ldz, W, out, dX_beta, dX,
                    (int)lddx);
 }
 
 /* dX_beta = 0 overwrites dX (internal buffers), 1 accumulates (the public contract). */
 static void dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
                            int32_t in, int32_t out, const float *W, const float *Wt, float *dW,
-                           float *dbias, float *dX, int64_t lddx, float dX_beta) {
+                           float *dbias, float *dX, int64_t lddx, float dX_beta, int32_t dxn) {
     if (B <= 0 || out <= 0)
         return;
     if (out == 1) { /* rank-1 updates as plain loops */
@@ -250,7 +251,7 @@ static void dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t
                 dW[j] += d * x[j];
             if (dX) {
                 float *dx = dX + b * lddx;
-                for (int32_t j = 0; j < in; j++)
+                for (int32_t j = 0; j < dxn; j++)
                     dx[j] = dX_beta != 0.0f ? dx[j] + d * W[j] : d * W[j];
             }
         }
@@ -259,7 +260,7 @@ static void dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t
         return;
     }
     if (in > 0)
-        dense_grads(X, ldx, dZ, ldz, B, in, out, W, Wt, dW, 1.0f, dX, lddx, dX_beta);
+        dense_grads(X, ldx, dZ, ldz, B, in, out, W, Wt, dW, 1.0f, dX, lddx, dX_beta, dxn);
     if (dbias)
         for (int64_t b = 0; b < B; b++) {
             const float *d = dZ + b * ldz;
@@ -271,13 +272,13 @@ static void dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t
 void dctr_dense_backward_ex(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
                             int32_t in, int32_t out, const float *W, float *dW, float *dbias,
                             float *dX, int64_t lddx, float dX_beta) {
-    dense_backward(X, ldx, dZ, ldz, B, in, out, W, NULL, dW, dbias, dX, lddx, dX_beta);
+    dense_backward(X, ldx, dZ, ldz, B, in, out, W, NULL, dW, dbias, dX, lddx, dX_beta, in);
 }
 
 void dctr_dense_backward(const float *X, int64_t ldx, const float *dZ, int64_t ldz, int64_t B,
                          int32_t in, int32_t out, const float *W, float *dW, float *dbias,
                          float *dX, int64_t lddx) {
-    dense_backward(X, ldx, dZ, ldz, B, in, out, W, NULL, dW, dbias, dX, lddx, 1.0f);
+    dense_backward(X, ldx, dZ, ldz, B, in, out, W, NULL, dW, dbias, dX, lddx, 1.0f, in);
 }
 
 /* ---------------------------------------------------------------- batch norm */
@@ -431,6 +432,7 @@ typedef struct bw_job {
     float *dw_part; /* [parts - 1][in x out] */
     int64_t lddx;
     float beta;
+    int32_t dxn; /* dX columns wanted */
     /* act_fused: this layer's activation backward (no BN, no per-unit alpha) runs here on each
      * part's own rows first, writing dZ and summing the bias gradient (part 0 into db, the
      * others into their db_part [parts - 1][out], added in order afterwards). */
@@ -465,7 +467,7 @@ static void bw_task(void *ctx, int worker, int64_t begin, int64_t end) {
         /* dW(p) = X[r0:r1]^T dZ[r0:r1], dX[r0:r1] = dZ[r0:r1] W^T */
         dense_grads(j->X + r0 * j->ldx, j->ldx, j->dZ + r0 * j->out, j->out, r1 - r0, j->in,
                     j->out, j->W, j->Wt, dW, p == 0 ? 1.0f : 0.0f,
-                    j->dX ? j->dX + r0 * j->lddx : NULL, j->lddx, j->beta);
+                    j->dX ? j->dX + r0 * j->lddx : NULL, j->lddx, j->beta, j->dxn);
     }
 }
 
@@ -646,20 +648,22 @@ void dctr_dnn_backward(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
                        const dctr_dnn_params *g, dctr_dnn_workspace *ws, const float *X,
                        int64_t ldx, int64_t B, const float *dout, int64_t ld_dout, float *dX,
                        int64_t lddx) {
-    dctr_dnn_backward_ex(cfg, p, g, ws, X, ldx, B, dout, ld_dout, dX, lddx, 1.0f);
+    dctr_dnn_backward_ex(cfg, p, g, ws, X, ldx, B, dout, ld_dout, dX, lddx, 1.0f, cfg->in_dim);
 }
 
 void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
                           const dctr_dnn_params *g, dctr_dnn_workspace *ws, const float *X,
                           int64_t ldx, int64_t B, const float *dout, int64_t ld_dout, float *dX,
-                          int64_t lddx, float dX_beta) {
+                          int64_t lddx, float dX_beta, int32_t dx_cols) {
     int32_t L = cfg->num_layers;
+    if (dx_cols < 0 || dx_cols > cfg->in_dim)
+        dx_cols = cfg->in_dim;
     if (B > ws->max_batch)
         return; /* the forward refused it already */
     if (L == 0) { /* identity */
         if (dX)
             for (int64_t b = 0; b < B; b++)
-                for (int32_t j = 0; j < cfg->in_dim; j++)
+                for (int32_t j = 0; j < dx_cols; j++)
                     dX[b * lddx + j] = (dX_beta != 0.0f ? dX[b * lddx + j] : 0.0f) +
                                        dout[b * ld_dout + j];
         return;
@@ -725,16 +729,17 @@ void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
         float *dXin = i > 0 ? ((dY == ws->g[0]) ? ws->g[1] : ws->g[0]) : dX;
         int64_t ldxin = i > 0 ? in : lddx;
         float beta = i > 0 ? 0.0f : dX_beta;
+        int32_t dxn = i > 0 ? in : dx_cols;
         const float *Wt = NULL;
         if (dXin && in > 0 && dctr_gemm_train_own(in, n)) {
-            dctr_transpose(lp->W, n, in, n, ws->wt, in);
+            dctr_transpose(lp->W, n, dxn, n, ws->wt, dxn); /* W[:dxn]^T, [n x dxn] */
             Wt = ws->wt;
         }
         if (pooled) {
             int parts = dctr_pool_threads(ws->pool);
             bw_job bj = {xin,   ldin,  dZ,        B,    in,   n,   parts, lp->W, Wt,
-                         lg->W, dXin,  ws->dw_part, ldxin, beta, act_fused, act, l->A, l->Hc,
-                         dH,    lg->b, ws->db_part};
+                         lg->W, dXin,  ws->dw_part, ldxin, beta, dxn, act_fused, act, l->A,
+                         l->Hc, dH,    lg->b, ws->db_part};
             dctr_pool_run(ws->pool, parts, bw_task, &bj);
             const size_t nw = (size_t)in * (size_t)n;
             for (int q = 1; q < parts; q++) { /* fixed order: reproducible */
@@ -745,9 +750,9 @@ void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
                     for (int32_t e = 0; e < n; e++)
                         lg->b[e] += ws->db_part[(size_t)(q - 1) * (size_t)n + (size_t)e];
             }
-            dense_backward(xin, ldin, dZ, n, B, 0, n, lp->W, NULL, NULL, db, NULL, 0, beta); /* bias */
+            dense_backward(xin, ldin, dZ, n, B, 0, n, lp->W, NULL, NULL, db, NULL, 0, beta, 0); /* bias */
         } else {
-            dense_backward(xin, ldin, dZ, n, B, in, n, lp->W, Wt, lg->W, db, dXin, ldxin, beta);
+            dense_backward(xin, ldin, dZ, n, B, in, n, lp->W, Wt, lg->W, db, dXin, ldxin, beta, dxn);
         }
         if (i > 0)
             dY = dXin;

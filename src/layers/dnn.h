@@ -116,11 +116,13 @@ void dctr_dnn_backward(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
                        int64_t ldx, int64_t B, const float *dout, int64_t ld_dout, float *dX,
                        int64_t lddx);
 /* The same, but dX_beta 0 overwrites dX instead of adding into it (dX_beta 1), so the caller
- * need not clear it first: its old contents are never read, NaN included. */
+ * need not clear it first: its old contents are never read, NaN included; and only the first
+ * dx_cols (<= in_dim) input columns' gradients are computed, the others left untouched (DeepFM
+ * needs none for its dense inputs: a GEMM the width of the embeddings, not of X). */
 void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
                           const dctr_dnn_params *g, dctr_dnn_workspace *ws, const float *X,
                           int64_t ldx, int64_t B, const float *dout, int64_t ld_dout, float *dX,
-                          int64_t lddx, float dX_beta);
+                          int64_t lddx, float dX_beta, int32_t dx_cols);
 
 /* ---- building blocks (also used for DeepFM's output Dense(1, no bias)) ---- */
 

@@ -222,8 +222,10 @@ static void deep_backward(dfm *d, dfm_ws *ws, int64_t B) {
             float *dH = ws->dH; /* written, not accumulated */
             dctr_dense_backward_ex(ws->H, ws->ldh, ws->dlogit, 1, B, d->h, 1, P + d->out_w_off,
                                    G + (d->out_w_off - db), NULL, dH, d->h, 0.0f);
+            /* dense inputs follow the embeddings in X and take no gradient */
+            int32_t emb_w = d->ndense_x > 0 ? (int32_t)d->dense_x_off[0] : (int32_t)xw;
             dctr_dnn_backward_ex(&d->dnn_cfg, &d->dnnp, &d->dnng, ws->dnn, ws->X, xw, B, dH, d->h,
-                                 dX, xw, dnn_writes_dx ? 0.0f : 1.0f);
+                                 dX, xw, dnn_writes_dx ? 0.0f : 1.0f, emb_w);
         }
     }
     fm_bw_job fj = {d, ws};
