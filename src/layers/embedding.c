@@ -224,6 +224,19 @@ float *dctr_sparse_grad_row(dctr_sparse_grad *g, int64_t id) {
     return row;
 }
 
+/* row += d over k floats. row and d may alias as far as the compiler knows, so a plain loop
+ * stays scalar (a load, add and store per float: 8 dependent store-load pairs were 6 % of a
+ * DeepFM step); d is first copied into a local, which nothing aliases. Same adds, same bits. */
+DCTR_KERNEL_BODY void add_row(float *row, const float *d, int32_t k) {
+    float t[16];
+    for (int32_t j0 = 0; j0 < k; j0 += 16) {
+        int32_t n = k - j0 < 16 ? k - j0 : 16;
+        memcpy(t, d + j0, (size_t)n * sizeof(float));
+        for (int32_t j = 0; j < n; j++)
+            row[j0 + j] += t[j];
+    }
+}
+
 /* grad[ids[i]] += dout[i * stride + 0..K): K a compile-time constant for the common dims, so
  * the add is a few vector instructions; the next rows of dout are prefetched (a strided walk
  * through the [B x D] concat gradient, one table at a time). */
@@ -244,8 +257,7 @@ float *dctr_sparse_grad_row(dctr_sparse_grad *g, int64_t id) {
         if (fresh) /* first touch: the sum so far is this row */                            \
             memcpy(row, d, (K) * sizeof(float));                                            \
         else                                                                                \
-            for (int32_t j = 0; j < (K); j++)                                               \
-                row[j] += d[j];                                                             \
+            add_row(row, d, (K));                                                           \
     }                                                                                       \
     return DCTR_OK
 
