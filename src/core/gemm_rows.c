@@ -77,6 +77,7 @@ DCTR_TARGET_AVX512 static inline __mmask16 mask16(int32_t cols) {
 #define GR_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define GR_ADD(a, b) _mm512_add_ps((a), (b))
 #define GR_FULL(m0, m1) ((m0) == 0xFFFF && (m1) == 0xFFFF)
+#define GR_NONE(m) ((m) == 0)
 #define GR_MASKOF(cols) mask16(cols)
 #include "core/gemm_rows_x86.h"
 #undef GR_TARGET
@@ -94,6 +95,7 @@ DCTR_TARGET_AVX512 static inline __mmask16 mask16(int32_t cols) {
 #undef GR_FMA
 #undef GR_ADD
 #undef GR_FULL
+#undef GR_NONE
 #undef GR_MASKOF
 
 /* AVX2: 8 lanes, tiles of 6 rows x 16 columns (16 registers), tails through maskload. */
@@ -115,6 +117,7 @@ DCTR_TARGET_AVX2 static inline __m256i mask8(int32_t cols) {
 #define GR_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define GR_ADD(a, b) _mm256_add_ps((a), (b))
 #define GR_FULL(m0, m1) (_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256((m0), (m1)))) == 0xFF)
+#define GR_NONE(m) (_mm256_movemask_ps(_mm256_castsi256_ps(m)) == 0)
 #define GR_MASKOF(cols) mask8(cols)
 #include "core/gemm_rows_x86.h"
 

@@ -6,6 +6,7 @@
  *   GR_ZERO() GR_BCAST(p) GR_LOAD(p) GR_LOADM(p, m) GR_STOREM(p, m, v) GR_STORE(p, v) GR_FMA(a, b, c)
  *   GR_ADD(a, b)     a + b
  *   GR_FULL(m0, m1)  both masks cover every lane
+ *   GR_NONE(m)       the mask covers no lane
  *   GR_MASKOF(cols)  the mask of the first min(max(cols, 0), GR_W) lanes
  *   GR_ROWS          tile height: 6 or 8 (registers: GR_ROWS x 2 accumulators + 2 + 1)
  * Every accumulator is a named variable: with arrays of vectors gcc spills them to the stack on
@@ -22,7 +23,8 @@
     do {                                                                                      \
         GR_VEC a = GR_BCAST(x##r + k * ks);                                                   \
         c##r##0 = GR_FMA(a, w0, c##r##0);                                                     \
-        c##r##1 = GR_FMA(a, w1, c##r##1);                                                     \
+        if (two)                                                                              \
+            c##r##1 = GR_FMA(a, w1, c##r##1);                                                 \
     } while (0)
 #define GR_ROW_STORE(r)                                                                       \
     do {                                                                                      \
@@ -30,20 +32,24 @@
             float *zr = z + r * ldz;                                                          \
             if (acc) {                                                                        \
                 c##r##0 = GR_ADD(GR_LOADM(zr, m0), c##r##0);                                  \
-                c##r##1 = GR_ADD(GR_LOADM(zr + GR_W, m1), c##r##1);                           \
+                if (two)                                                                      \
+                    c##r##1 = GR_ADD(GR_LOADM(zr + GR_W, m1), c##r##1);                       \
             }                                                                                 \
             GR_STOREM(zr, m0, c##r##0);                                                       \
-            GR_STOREM(zr + GR_W, m1, c##r##1);                                                \
+            if (two)                                                                          \
+                GR_STOREM(zr + GR_W, m1, c##r##1);                                            \
         }                                                                                     \
     } while (0)
 
 /* Up to GR_ROWS rows x up to 2 * GR_W columns (lane masks m0, m1):
  *   z[r][j] (acc ? z[r][j] + : =) sum_k X[r * rs + k * ks] * W[k * ldw + j].
  * rs = row stride, ks = 1 reads rows of X (Z = X.W); rs = 1, ks = row stride reads its columns
- * (Z = X^T.W). Always inlined into wrappers with constant strides, so each loop is specialised. */
+ * (Z = X^T.W). Always inlined into wrappers with constant strides, so each loop is specialised;
+ * full (both vectors whole) and two (a second vector at all: tiles of at most GR_W columns skip
+ * it instead of multiplying zeros) are constants there too. */
 GR_TARGET static inline __attribute__((always_inline)) void GR_FN(tile_gen)(
     const float *X, int64_t rs, int64_t ks, int R, int64_t K, const float *W, int64_t ldw,
-    float *z, int64_t ldz, GR_MASK m0, GR_MASK m1, int acc, int full) {
+    float *z, int64_t ldz, GR_MASK m0, GR_MASK m1, int acc, int full, int two) {
     GR_ROW_PTR(0);
     GR_ROW_PTR(1);
     GR_ROW_PTR(2);
@@ -61,7 +67,7 @@ GR_TARGET static inline __attribute__((always_inline)) void GR_FN(tile_gen)(
         const float *w = W + k * ldw;
         /* full tiles load plainly: AVX2's masked loads are slow on some cores (AMD) */
         GR_VEC w0 = full ? GR_LOAD(w) : GR_LOADM(w, m0);
-        GR_VEC w1 = full ? GR_LOAD(w + GR_W) : GR_LOADM(w + GR_W, m1);
+        GR_VEC w1 = two ? (full ? GR_LOAD(w + GR_W) : GR_LOADM(w + GR_W, m1)) : w0;
         GR_ROW_FMA(0);
         GR_ROW_FMA(1);
         GR_ROW_FMA(2);
@@ -90,9 +96,11 @@ GR_TARGET static void GR_FN(tile)(const float *X, int64_t ldx, int R, int32_t K,
                                   const float *W, float *z, int64_t ldz, GR_MASK m0, GR_MASK m1,
                                   int acc) {
     if (GR_FULL(m0, m1))
-        GR_FN(tile_gen)(X, ldx, 1, R, K, W, N, z, ldz, m0, m1, acc, 1);
+        GR_FN(tile_gen)(X, ldx, 1, R, K, W, N, z, ldz, m0, m1, acc, 1, 1);
+    else if (GR_NONE(m1))
+        GR_FN(tile_gen)(X, ldx, 1, R, K, W, N, z, ldz, m0, m1, acc, 0, 0);
     else
-        GR_FN(tile_gen)(X, ldx, 1, R, K, W, N, z, ldz, m0, m1, acc, 0);
+        GR_FN(tile_gen)(X, ldx, 1, R, K, W, N, z, ldz, m0, m1, acc, 0, 1);
 }
 
 /* Columns of A (Z = A^T.W over K rows of A and W). */
@@ -100,9 +108,11 @@ GR_TARGET static void GR_FN(tile_tn)(const float *A, int64_t lda, int R, int64_t
                                      const float *W, int64_t ldw, float *z, int64_t ldz,
                                      GR_MASK m0, GR_MASK m1, int acc) {
     if (GR_FULL(m0, m1))
-        GR_FN(tile_gen)(A, 1, lda, R, K, W, ldw, z, ldz, m0, m1, acc, 1);
+        GR_FN(tile_gen)(A, 1, lda, R, K, W, ldw, z, ldz, m0, m1, acc, 1, 1);
+    else if (GR_NONE(m1))
+        GR_FN(tile_gen)(A, 1, lda, R, K, W, ldw, z, ldz, m0, m1, acc, 0, 0);
     else
-        GR_FN(tile_gen)(A, 1, lda, R, K, W, ldw, z, ldz, m0, m1, acc, 0);
+        GR_FN(tile_gen)(A, 1, lda, R, K, W, ldw, z, ldz, m0, m1, acc, 0, 1);
 }
 
 /* One row x 4 vectors: four independent FMA chains hide the latency of a lone row. */
