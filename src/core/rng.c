@@ -65,6 +65,15 @@ double dctr_rng_truncated_normal(dctr_rng *rng, double stddev) {
     return z * stddev;
 }
 
+void dctr_rng_shuffle_u32(dctr_rng *rng, uint32_t *values, int64_t count) {
+    for (int64_t i = count - 1; i > 0; i--) { /* the draws of dctr_rng_shuffle_i64 */
+        int64_t j = (int64_t)dctr_rng_below(rng, (uint64_t)i + 1);
+        uint32_t t = values[i];
+        values[i] = values[j];
+        values[j] = t;
+    }
+}
+
 void dctr_rng_shuffle_i64(dctr_rng *rng, int64_t *values, int64_t count) {
     for (int64_t i = count - 1; i > 0; i--) {
         int64_t j = (int64_t)dctr_rng_below(rng, (uint64_t)i + 1);

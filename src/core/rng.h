@@ -25,5 +25,7 @@ double dctr_rng_normal(dctr_rng *rng);
 double dctr_rng_truncated_normal(dctr_rng *rng, double stddev);
 /* Fisher-Yates shuffle of an int64 array. */
 void dctr_rng_shuffle_i64(dctr_rng *rng, int64_t *values, int64_t count);
+/* The same permutation of a uint32 array (half the memory for row orders). */
+void dctr_rng_shuffle_u32(dctr_rng *rng, uint32_t *values, int64_t count);
 
 #endif

@@ -105,7 +105,7 @@ static double clock_seconds(clockid_t id) {
 typedef struct {
     dctr_ffm_weights *w;
     const dctr_ffm_data *d;
-    const int64_t *order;  /* NULL = row order */
+    const uint32_t *order; /* NULL = row order */
     dctr_ffm_step st;
     int normalize, regression, update;
     float *t_out;          /* [rows] by row index, may be NULL */
@@ -220,11 +220,13 @@ static double run_pass(dctr_pool *pool, pass_ctx *c, int64_t rows) {
     return s;
 }
 
-static void shuffled_order(dctr_rng *rng, int64_t *order, int64_t n, int shuffle) {
+/* uint32: the order is the largest buffer after the data (libffm's is 32-bit too); more rows
+ * than that in one pass are refused before training. */
+static void shuffled_order(dctr_rng *rng, uint32_t *order, int64_t n, int shuffle) {
     for (int64_t i = 0; i < n; i++)
-        order[i] = i;
+        order[i] = (uint32_t)i;
     if (shuffle)
-        dctr_rng_shuffle_i64(rng, order, n);
+        dctr_rng_shuffle_u32(rng, order, n);
 }
 
 /* ---- validation source: in memory or streamed ---- */
@@ -310,7 +312,7 @@ typedef struct {
 } train_src;
 
 static dctr_status train_epoch(dctr_pool *pool, dctr_ffm_weights *w, const dctr_ffm_options *o,
-                               dctr_rng *rng, train_src *ts, int64_t *order, double *loss_out) {
+                               dctr_rng *rng, train_src *ts, uint32_t *order, double *loss_out) {
     pass_ctx c = {.w = w,
                   .st = {(float)o->model.optimizer.learning_rate, o->model.l2_embedding},
                   .normalize = o->model.ffm_normalize,
@@ -323,7 +325,7 @@ static dctr_status train_epoch(dctr_pool *pool, dctr_ffm_weights *w, const dctr_
         c.order = order;
         loss = run_pass(pool, &c, ts->mem->rows);
     } else {
-        int64_t *blocks = dctr_malloc((size_t)(ts->nchunks > 0 ? ts->nchunks : 1) * sizeof *blocks);
+        uint32_t *blocks = dctr_malloc((size_t)(ts->nchunks > 0 ? ts->nchunks : 1) * sizeof *blocks);
         if (!blocks)
             return DCTR_ERR_NOMEM;
         shuffled_order(rng, blocks, ts->nchunks, o->shuffle);
@@ -365,7 +367,11 @@ static dctr_status fit(dctr_model *model, const dctr_ffm_options *o, train_src *
     dctr_ffm_weights prev = {0};
     int have_valid = vs->mem || vs->path;
     int auto_stop = o->auto_stop && have_valid;
-    int64_t *order = dctr_malloc((size_t)(order_len > 0 ? order_len : 1) * sizeof *order);
+    if (order_len > (int64_t)UINT32_MAX)
+        return dctr_set_error(DCTR_ERR_LIMIT, "FFM: %lld rows in one pass (at most %lu; use the "
+                              "on-disk mode, which shuffles chunks)", (long long)order_len,
+                              (unsigned long)UINT32_MAX);
+    uint32_t *order = dctr_malloc((size_t)(order_len > 0 ? order_len : 1) * sizeof *order);
     dctr_status s = order ? DCTR_OK : DCTR_ERR_NOMEM;
     if (s == DCTR_OK && o->threads > 1)
         s = dctr_pool_new(o->threads, &pool);
