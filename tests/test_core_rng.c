@@ -146,9 +146,34 @@ static void test_shuffle_is_a_permutation(void **state) {
     assert_true(moved > 900);
 }
 
+/* The uint32 shuffle (FFM's row order) is the int64 one's permutation: same seed, same rows. */
+static void test_shuffle_u32_equals_i64(void **state) {
+    (void)state;
+    enum { N = 1000 };
+    int64_t a[N];
+    uint32_t b[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = i;
+        b[i] = (uint32_t)i;
+    }
+    dctr_rng r1, r2;
+    dctr_rng_init(&r1, 42, 3);
+    dctr_rng_init(&r2, 42, 3);
+    dctr_rng_shuffle_i64(&r1, a, N);
+    dctr_rng_shuffle_u32(&r2, b, N);
+    int moved = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(a[i], (int64_t)b[i]);
+        moved += a[i] != i;
+    }
+    assert_true(moved > N / 2);
+    assert_int_equal(dctr_rng_next(&r1), dctr_rng_next(&r2)); /* the same draws were used */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_same_stream),
+        cmocka_unit_test(test_shuffle_u32_equals_i64),
         cmocka_unit_test(test_known_first_values_are_stable),
         cmocka_unit_test(test_streams_differ_and_look_independent),
         cmocka_unit_test(test_split_is_deterministic),
