@@ -27,6 +27,7 @@
 #include "bench_util.h"
 #include "deepctr/runtime.h"
 #include "core/blas.h"
+#include "core/gemm_train.h"
 #include "data/batch.h"
 
 #define K_EMB 8
@@ -387,8 +388,9 @@ int main(int argc, char **argv) {
     /* The DNN bound again right before each DeepFM run: over a run of minutes this shared VM's
      * speed drifts (other tenants, clock limits), and a bound taken at the start would compare
      * a later training run with an earlier, faster machine. */
-    bench_sgemm_bound near[2][2];
+    bench_sgemm_bound near[2][2], own[2];
     memset(near, 0, sizeof near);
+    memset(own, 0, sizeof own);
     for (int mi = 0; mi < NMODELS; mi++) {
         if (!opt.use_model[mi])
             continue;
@@ -400,6 +402,13 @@ int main(int argc, char **argv) {
                     bench_sgemm_probe(batches[b], DNN_IN, HIDDEN, 2, threads[t], probe_s,
                                       &near[b][t]) != 0) {
                     fprintf(stderr, "sgemm probe failed\n");
+                    return 1;
+                }
+                /* and the library's own training GEMMs, where it uses them (1 thread) */
+                if (MODELS[mi].type == DCTR_MODEL_DEEPFM && threads[t] == 1 &&
+                    dctr_gemm_train_own(DNN_IN, HIDDEN[0]) &&
+                    bench_own_gemm_probe(batches[b], DNN_IN, HIDDEN, 2, probe_s, &own[b]) != 0) {
+                    fprintf(stderr, "own GEMM probe failed\n");
                     return 1;
                 }
                 train_job job = {&MODELS[mi], d.data, batches[b], threads[t], opt.max_seconds};
@@ -478,7 +487,18 @@ int main(int argc, char **argv) {
                        threads[t] > 1 ? "s" : "", bench_si(near[b][t].samples_per_s, b1, sizeof b1));
                 sep = ";";
             }
-    printf(". 100%% would mean every other part of the step is free. Cold-row bound: every table row a "
+    printf(". 100%% would mean every other part of the step is free; above 100%% the step's own "
+           "GEMM kernels (core/gemm_train.h) beat OpenBLAS's");
+    sep = ". Own-kernel GEMM bound (the same GEMMs through those kernels, transposes included, "
+          "1 thread):";
+    for (int b = 0; b < 2; b++)
+        if (own[b].samples_per_s > 0 && res[0][b][0].ok) {
+            printf("%s batch %d %s samples/s, DeepFM at %.0f%% of it", sep, batches[b],
+                   bench_si(own[b].samples_per_s, b1, sizeof b1),
+                   100 * res[0][b][0].samples_per_s / own[b].samples_per_s);
+            sep = ";";
+        }
+    printf(". Cold-row bound: every table row a "
            "sample touches (gather + optimizer update of weights and slots) costs one independent "
            "random 64-byte miss; above 100%% the Zipf-hot rows are cache-resident. RSS growth = peak "
            "RSS of the child minus its RSS at start (schema + dataset already resident); target = "
@@ -563,6 +583,10 @@ int main(int argc, char **argv) {
                         bench_json_num(&j, "sgemm_bound_samples_per_s", near[b][t].samples_per_s);
                         bench_json_num(&j, "sgemm_bound_at_start_samples_per_s", sg[b][t].samples_per_s);
                         bench_json_num(&j, "sgemm_ratio", r->samples_per_s / near[b][t].samples_per_s);
+                        if (t == 0 && own[b].samples_per_s > 0) {
+                            bench_json_num(&j, "own_gemm_bound_samples_per_s", own[b].samples_per_s);
+                            bench_json_num(&j, "own_gemm_ratio", r->samples_per_s / own[b].samples_per_s);
+                        }
                     }
                     bench_json_num(&j, "memory_bound_samples_per_s", memb);
                     bench_json_num(&j, "memory_ratio", r->samples_per_s / memb);

@@ -8,6 +8,8 @@
 #include "bench_util.h"
 #include "core/alloc.h"
 #include "core/blas.h"
+#include "core/gemm_rows.h"
+#include "core/gemm_train.h"
 #include "core/rng.h"
 
 #define MAX_LAYERS 8
@@ -17,6 +19,8 @@ typedef struct dnn_bufs {
     float *X[MAX_LAYERS + 1]; /* activations: X[0] input, X[l+1] output of layer l */
     float *dZ[MAX_LAYERS + 1];
     float *W[MAX_LAYERS], *dW[MAX_LAYERS];
+    float *Wt; /* own kernels: W^T of the layer being back-propagated */
+    int own;   /* the library's training kernels (core/gemm_train.h) instead of dctr_sgemm */
 } dnn_bufs;
 
 static int width(const dnn_bufs *d, int l) { return l == 0 ? d->in : d->units[l - 1]; }
@@ -32,16 +36,27 @@ static double dnn_gemm(dnn_bufs *d, int g) {
     int B = d->batch;
     if (g < d->n) {
         int l = g, in = width(d, l), out = width(d, l + 1);
-        dctr_sgemm(false, false, B, out, in, 1.0f, d->X[l], in, d->W[l], out, 0.0f, d->X[l + 1], out);
+        if (d->own)
+            dctr_gemm_rows(d->X[l], in, B, in, out, d->W[l], d->X[l + 1], out);
+        else
+            dctr_sgemm(false, false, B, out, in, 1.0f, d->X[l], in, d->W[l], out, 0.0f,
+                       d->X[l + 1], out);
         return 2.0 * B * in * out;
     }
     int l = d->n - 1 - (g - d->n) / 2, in = width(d, l), out = width(d, l + 1);
-    if ((g - d->n) % 2 == 0)
-        dctr_sgemm(true, false, in, out, B, 1.0f, d->X[l], in, d->dZ[l + 1], out, 0.0f, d->dW[l],
-                   out);
-    else
+    if ((g - d->n) % 2 == 0) {
+        if (d->own)
+            dctr_gemm_tn(d->X[l], in, in, out, B, d->dZ[l + 1], out, d->dW[l], out, 0);
+        else
+            dctr_sgemm(true, false, in, out, B, 1.0f, d->X[l], in, d->dZ[l + 1], out, 0.0f,
+                       d->dW[l], out);
+    } else if (d->own) { /* the transpose is part of the step's dX */
+        dctr_transpose(d->W[l], out, in, out, d->Wt, in);
+        dctr_gemm_nn(d->dZ[l + 1], out, B, out, in, d->Wt, d->dZ[l], in, 0);
+    } else {
         dctr_sgemm(false, true, B, in, out, 1.0f, d->dZ[l + 1], out, d->W[l], out, 0.0f, d->dZ[l],
                    in);
+    }
     return 2.0 * B * in * out;
 }
 
@@ -54,14 +69,16 @@ static void dnn_free(dnn_bufs *d) {
             dctr_aligned_free(d->dW[l]);
         }
     }
+    dctr_aligned_free(d->Wt);
 }
 
-int bench_sgemm_probe(int batch, int in, const int *units, int n, int threads, double seconds,
-                      bench_sgemm_bound *out) {
+static int gemm_probe(int own, int batch, int in, const int *units, int n, int threads,
+                      double seconds, bench_sgemm_bound *out) {
     if (n < 1 || n > MAX_LAYERS || batch < 1)
         return -1;
     dnn_bufs d;
     memset(&d, 0, sizeof d);
+    d.own = own;
     d.batch = batch;
     d.in = in;
     d.n = n;
@@ -89,6 +106,12 @@ int bench_sgemm_probe(int batch, int in, const int *units, int n, int threads, d
             flops += 3.0 * 2.0 * batch * (double)w * (double)wo;
         }
     }
+    size_t maxw = 0;
+    for (int l = 0; l < n; l++)
+        if ((size_t)width(&d, l) * (size_t)width(&d, l + 1) > maxw)
+            maxw = (size_t)width(&d, l) * (size_t)width(&d, l + 1);
+    d.Wt = ok ? dctr_alloc_floats(maxw) : NULL;
+    ok = ok && d.Wt;
     if (!ok) {
         dnn_free(&d);
         return -1;
@@ -127,6 +150,16 @@ int bench_sgemm_probe(int batch, int in, const int *units, int n, int threads, d
     out->samples_per_s = batch / total;
     out->gflops = flops / total / 1e9;
     return 0;
+}
+
+int bench_sgemm_probe(int batch, int in, const int *units, int n, int threads, double seconds,
+                      bench_sgemm_bound *out) {
+    return gemm_probe(0, batch, in, units, n, threads, seconds, out);
+}
+
+int bench_own_gemm_probe(int batch, int in, const int *units, int n, double seconds,
+                         bench_sgemm_bound *out) {
+    return gemm_probe(1, batch, in, units, n, 1, seconds, out);
 }
 
 double bench_stream_read_probe(size_t bytes, int rounds) {

@@ -22,6 +22,12 @@ typedef struct bench_sgemm_bound {
 int bench_sgemm_probe(int batch, int in, const int *units, int n, int threads, double seconds,
                       bench_sgemm_bound *out);
 
+/* The same GEMMs through the library's own training kernels (core/gemm_train.h: the row-exact
+ * forward, the transposed-operand dW, dX through a transposed copy of W, transposes included),
+ * one thread: the GEMM time of a training step where those kernels are used. */
+int bench_own_gemm_probe(int batch, int in, const int *units, int n, double seconds,
+                         bench_sgemm_bound *out);
+
 /* Streaming read of `bytes` (best of `rounds`), bytes per second. */
 double bench_stream_read_probe(size_t bytes, int rounds);
 
