@@ -263,6 +263,10 @@ static void optim_case(int param, sink *out) {
     put(out, w, N);
     put(out, s0, N);
     put(out, s1, N);
+    double ss = dctr_sumsq(g, N - 1); /* the step's finite-gradient check: a double, as 2 floats */
+    float hi = (float)ss, lo = (float)(ss - (double)hi);
+    put(out, &hi, 1);
+    put(out, &lo, 1);
     float *bufs[] = {w, g, s0, s1};
     for (int i = 0; i < 4; i++)
         dctr_aligned_free(bufs[i]);

@@ -200,17 +200,21 @@ double dctr_optim_clip_scale(const dctr_optim *opt, double sumsq) {
     return norm > opt->clipnorm ? opt->clipnorm / norm : 1.0;
 }
 
-double dctr_sumsq(const float *g, size_t n) {
-    /* eight independent sums: one serial double chain was 4 % of a DeepFM step at batch 256 */
+/* Eight independent sums (one serial double chain was 4 % of a DeepFM step at batch 256); lane l
+ * takes the elements i = l mod 8 in order, so every SIMD clone returns the same bits. */
+DCTR_KERNEL_BODY double sumsq_body(const float *g, size_t n) {
     double s[8] = {0};
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int l = 0; l < 8; l++)
-            s[l] += (double)g[i + l] * g[i + l];
+            s[l] += (double)g[i + l] * (double)g[i + l];
     for (; i < n; i++)
-        s[i % 8] += (double)g[i] * g[i];
+        s[i % 8] += (double)g[i] * (double)g[i];
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
+DCTR_SIMD_CLONES_RET(double, sumsq, (const float *g, size_t n), (g, n));
+
+double dctr_sumsq(const float *g, size_t n) { return DCTR_SIMD_PICK(sumsq)(g, n); }
 
 /* Row-wise lazy update, one clone per SIMD level: the level is picked once per table, and the
  * row loop inlines update_body (its kind switch is the same branch every row). */
