@@ -14,6 +14,10 @@ static dctr_status bad_id(int64_t pos, int64_t id, int64_t vocab) {
                           (long long)id, (long long)pos, (long long)vocab);
 }
 
+/* Ids ahead whose rows are prefetched: a row's work is a few cycles, an L3 or DRAM miss
+ * hundreds, so the distance must span many rows (8 left the misses mostly exposed). */
+#define ROW_AHEAD 16
+
 DCTR_KERNEL_BODY dctr_status gather_body(const float *table, int64_t vocab, int32_t dim,
                                          const int64_t *ids, int64_t n, float *out,
                                          int64_t out_stride) {
@@ -24,8 +28,8 @@ DCTR_KERNEL_BODY dctr_status gather_body(const float *table, int64_t vocab, int3
         int64_t id = ids[i];                                                             \
         if (id < 0 || id >= vocab)                                                       \
             return bad_id(i, id, vocab);                                                 \
-        if (i + 8 < n && ids[i + 8] >= 0 && ids[i + 8] < vocab)                          \
-            __builtin_prefetch(table + ids[i + 8] * (K));                                \
+        if (i + ROW_AHEAD < n && ids[i + ROW_AHEAD] >= 0 && ids[i + ROW_AHEAD] < vocab)  \
+            __builtin_prefetch(table + ids[i + ROW_AHEAD] * (K));                        \
         memcpy(out + i * out_stride, table + id * (K), (K) * sizeof(float));             \
     }                                                                                    \
     return DCTR_OK
@@ -247,10 +251,10 @@ DCTR_KERNEL_BODY void add_row(float *row, const float *d, int32_t k) {
         int64_t slot = id >= 0 && id < g->vocab ? row_slot(g, id, &fresh) : -1;             \
         if (slot < 0)                                                                       \
             return row_error(g, id);                                                        \
-        if (i + 8 < n) {                                                                    \
-            __builtin_prefetch(dout + (i + 8) * dout_stride);                               \
-            if (g->index && ids[i + 8] >= 0 && ids[i + 8] < g->vocab)                       \
-                __builtin_prefetch(g->index + ids[i + 8]);                                  \
+        if (i + ROW_AHEAD < n) {                                                            \
+            __builtin_prefetch(dout + (i + ROW_AHEAD) * dout_stride);                       \
+            if (g->index && ids[i + ROW_AHEAD] >= 0 && ids[i + ROW_AHEAD] < g->vocab)       \
+                __builtin_prefetch(g->index + ids[i + ROW_AHEAD]);                          \
         }                                                                                   \
         float *row = g->grad + slot * (K);                                                  \
         const float *d = dout + i * dout_stride;                                            \

@@ -221,7 +221,7 @@ double dctr_sumsq(const float *g, size_t n) { return DCTR_SIMD_PICK(sumsq)(g, n)
 DCTR_KERNEL_BODY void update_rows_body(const dctr_optim *opt, const dctr_optim_step *st,
                                        float *table, float *const *slots, const int64_t *rows,
                                        int64_t count, int32_t k, const float *g) {
-    enum { AHEAD = 6 };
+    enum { AHEAD = 16 }; /* rows ahead: enough work to cover an L3 / DRAM miss */
     const int ns = dctr_optim_slots(opt);
     for (int64_t i = 0; i < count; i++) {
         if (i + AHEAD < count) {
