@@ -2,8 +2,8 @@
  *
  * Why not always cblas_sgemm: at a CTR DNN's shapes (a few hundred inputs and units, so a
  * layer's weights fit in L2) these tiles read W and dZ in place, with no packing, and run
- * 5-15 % faster than OpenBLAS's kernels on current x86 cores; the packing copies were ~9 % of a
- * DeepFM step (docs/benchmarks.md). Larger layers, and CPUs without AVX2, keep OpenBLAS:
+ * 5-15 % faster than OpenBLAS's kernels on AVX-512 cores; the packing copies were ~9 % of a
+ * DeepFM step (docs/benchmarks.md). Larger layers, and CPUs without AVX-512, keep OpenBLAS:
  * dctr_gemm_train_own() says which. Results agree with BLAS to rounding only (training makes no
  * row-exact promise; the forward through dctr_gemm_nn with acc = 0 is still row-exact). */
 #ifndef DCTR_CORE_GEMM_TRAIN_H
@@ -15,7 +15,8 @@
 #define DCTR_GEMM_TRAIN_MAX_WEIGHTS (256 * 1024)
 
 /* 1 when a dense layer of these widths trains through the kernels below at the current
- * kernel level (core/simd.h), 0 when it goes through OpenBLAS. */
+ * kernel level (core/simd.h): AVX-512 and in x out <= DCTR_GEMM_TRAIN_MAX_WEIGHTS; 0 when it
+ * goes through OpenBLAS (the kernels below still work at every level: tests, benchmarks). */
 int dctr_gemm_train_own(int32_t in, int32_t out);
 
 /* Z [B x N] (acc ? += : =) X [B x K] . W [K x N] (W row stride N). */
