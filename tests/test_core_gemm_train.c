@@ -105,6 +105,69 @@ static void test_nn_and_tn_match_reference_at_every_level(void **state) {
     assert_true(levels >= 1);
 }
 
+/* The relu-gated form: dZ = (dY.Wt) where H > 0 else exactly 0 (H = 0, -0, negative, NaN),
+ * colsum += its column sums; at every level, ragged shapes, padded strides. */
+static void test_nn_relu_backward(void **state) {
+    (void)state;
+    static const int32_t Ns[] = {1, 13, 16, 29, 64, 208};
+    static const int64_t Bs[] = {1, 5, 8, 37};
+    dctr_rng r;
+    dctr_rng_init(&r, 23, 0);
+    for (int lv = 0; lv < DCTR_SIMD_LEVEL_COUNT; lv++) {
+        if (!dctr_cpu_can_run((dctr_simd_level)lv))
+            continue;
+        dctr_kernel_force_level(lv);
+        for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++)
+            for (size_t bi = 0; bi < sizeof Bs / sizeof Bs[0]; bi++) {
+                const int32_t N = Ns[ni], K = 45;
+                const int64_t B = Bs[bi], ldy = K + 1, ldz = N + 3;
+                float *dY = malloc(sizeof(float) * (size_t)(B * ldy));
+                float *Wt = malloc(sizeof(float) * (size_t)(K * N));
+                float *H = malloc(sizeof(float) * (size_t)(B * ldz));
+                float *dZ = malloc(sizeof(float) * (size_t)(B * ldz));
+                float *cs = malloc(sizeof(float) * (size_t)N);
+                fill(&r, dY, B * ldy);
+                fill(&r, Wt, (int64_t)K * N);
+                fill(&r, H, B * ldz);
+                for (int64_t i = 0; i < B * ldz; i += 7) /* the edge cases of "> 0" */
+                    H[i] = (i / 7) % 3 == 0 ? 0.0f : (i / 7) % 3 == 1 ? -0.0f : NAN;
+                for (int64_t i = 0; i < B * ldz; i++)
+                    dZ[i] = NAN;
+                for (int32_t j = 0; j < N; j++)
+                    cs[j] = 0.5f;
+                dctr_gemm_nn_relu_backward(dY, ldy, B, K, N, Wt, H, dZ, ldz, cs);
+                for (int32_t j = 0; j < N; j++) {
+                    double want_cs = 0.5, mag_cs = 0.5;
+                    for (int64_t b = 0; b < B; b++) {
+                        double s = 0, m = 0;
+                        for (int32_t k = 0; k < K; k++) {
+                            s += (double)dY[b * ldy + k] * Wt[(int64_t)k * N + j];
+                            m += fabs((double)dY[b * ldy + k] * Wt[(int64_t)k * N + j]);
+                        }
+                        float got = dZ[b * ldz + j];
+                        if (!(H[b * ldz + j] > 0.0f)) {
+                            assert_true(got == 0.0f);
+                            continue;
+                        }
+                        assert_true(fabs(got - s) <= (K + 2) * ldexp(1.0, -23) * m + 1e-30);
+                        want_cs += got;
+                        mag_cs += fabs(got);
+                    }
+                    assert_true(fabs(cs[j] - want_cs) <= (double)(B + 2) * ldexp(1.0, -23) * mag_cs);
+                }
+                for (int64_t b = 0; b < B; b++) /* padding untouched */
+                    for (int64_t j = N; j < ldz; j++)
+                        assert_true(isnan(dZ[b * ldz + j]));
+                free(dY);
+                free(Wt);
+                free(H);
+                free(dZ);
+                free(cs);
+            }
+    }
+    dctr_kernel_force_level(-1);
+}
+
 static void test_transpose_exact(void **state) {
     (void)state;
     static const int32_t dims[][2] = {{37, 21}, {8, 8}, {16, 24}, {3, 5}, {221, 256}, {1, 9}};
@@ -153,6 +216,7 @@ static void test_policy(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nn_and_tn_match_reference_at_every_level),
+        cmocka_unit_test(test_nn_relu_backward),
         cmocka_unit_test(test_transpose_exact),
         cmocka_unit_test(test_policy),
     };

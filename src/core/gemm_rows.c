@@ -78,6 +78,7 @@ DCTR_TARGET_AVX512 static inline __mmask16 mask16(int32_t cols) {
 #define GR_ADD(a, b) _mm512_add_ps((a), (b))
 #define GR_FULL(m0, m1) ((m0) == 0xFFFF && (m1) == 0xFFFF)
 #define GR_NONE(m) ((m) == 0)
+#define GR_GATE(c, y) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask((y), _mm512_setzero_ps(), _CMP_GT_OQ), (c))
 #define GR_MASKOF(cols) mask16(cols)
 #include "core/gemm_rows_x86.h"
 #undef GR_TARGET
@@ -96,6 +97,7 @@ DCTR_TARGET_AVX512 static inline __mmask16 mask16(int32_t cols) {
 #undef GR_ADD
 #undef GR_FULL
 #undef GR_NONE
+#undef GR_GATE
 #undef GR_MASKOF
 
 /* AVX2: 8 lanes, tiles of 6 rows x 16 columns (16 registers), tails through maskload. */
@@ -118,6 +120,7 @@ DCTR_TARGET_AVX2 static inline __m256i mask8(int32_t cols) {
 #define GR_ADD(a, b) _mm256_add_ps((a), (b))
 #define GR_FULL(m0, m1) (_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256((m0), (m1)))) == 0xFF)
 #define GR_NONE(m) (_mm256_movemask_ps(_mm256_castsi256_ps(m)) == 0)
+#define GR_GATE(c, y) _mm256_and_ps((c), _mm256_cmp_ps((y), _mm256_setzero_ps(), _CMP_GT_OQ))
 #define GR_MASKOF(cols) mask8(cols)
 #include "core/gemm_rows_x86.h"
 
@@ -126,7 +129,8 @@ DCTR_TARGET_AVX2 static inline __m256i mask8(int32_t cols) {
 /* ---- portable training kernels: plain loops (training uses OpenBLAS at this level) ---- */
 
 static void nn_portable(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N,
-                        const float *W, float *Z, int64_t ldz, int acc) {
+                        const float *W, float *Z, int64_t ldz, int acc, const float *gate,
+                        float *colsum) {
     for (int64_t b = 0; b < B; b++) {
         float *restrict z = Z + b * ldz;
         const float *x = X + b * ldx;
@@ -138,6 +142,12 @@ static void nn_portable(const float *X, int64_t ldx, int64_t B, int32_t K, int32
             for (int32_t j = 0; j < N; j++)
                 z[j] += a * w[j];
         }
+        if (gate)
+            for (int32_t j = 0; j < N; j++) {
+                z[j] = gate[b * ldz + j] > 0.0f ? z[j] : 0.0f;
+                if (colsum)
+                    colsum[j] += z[j];
+            }
     }
 }
 
@@ -183,22 +193,34 @@ int dctr_gemm_train_own(int32_t in, int32_t out) {
            (int64_t)in * out <= DCTR_GEMM_TRAIN_MAX_WEIGHTS;
 }
 
-void dctr_gemm_nn(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N, const float *W,
-                  float *Z, int64_t ldz, int acc) {
+static void nn_dispatch(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N,
+                        const float *W, float *Z, int64_t ldz, int acc, const float *gate,
+                        float *colsum) {
     if (B <= 0 || N <= 0)
         return;
 #if DCTR_X86_DISPATCH
     dctr_simd_level lv = dctr_kernel_level();
     if (lv == DCTR_SIMD_AVX512) {
-        nn_avx512(X, ldx, B, K, N, W, Z, ldz, acc);
+        nn_avx512(X, ldx, B, K, N, W, Z, ldz, acc, gate, colsum);
         return;
     }
     if (lv == DCTR_SIMD_AVX2) {
-        nn_avx2(X, ldx, B, K, N, W, Z, ldz, acc);
+        nn_avx2(X, ldx, B, K, N, W, Z, ldz, acc, gate, colsum);
         return;
     }
 #endif
-    nn_portable(X, ldx, B, K, N, W, Z, ldz, acc);
+    nn_portable(X, ldx, B, K, N, W, Z, ldz, acc, gate, colsum);
+}
+
+void dctr_gemm_nn(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N, const float *W,
+                  float *Z, int64_t ldz, int acc) {
+    nn_dispatch(X, ldx, B, K, N, W, Z, ldz, acc, NULL, NULL);
+}
+
+void dctr_gemm_nn_relu_backward(const float *dY, int64_t ldy, int64_t B, int32_t K, int32_t N,
+                                const float *Wt, const float *H, float *dZ, int64_t ldz,
+                                float *colsum) {
+    nn_dispatch(dY, ldy, B, K, N, Wt, dZ, ldz, 0, H, colsum);
 }
 
 void dctr_gemm_tn(const float *A, int64_t lda, int32_t M, int32_t N, int64_t K, const float *W,

@@ -7,6 +7,7 @@
  *   GR_ADD(a, b)     a + b
  *   GR_FULL(m0, m1)  both masks cover every lane
  *   GR_NONE(m)       the mask covers no lane
+ *   GR_GATE(c, y)    c where y > 0, else 0 (a relu's backward through its output y)
  *   GR_MASKOF(cols)  the mask of the first min(max(cols, 0), GR_W) lanes
  *   GR_ROWS          tile height: 6 or 8 (registers: GR_ROWS x 2 accumulators + 2 + 1)
  * Every accumulator is a named variable: with arrays of vectors gcc spills them to the stack on
@@ -35,6 +36,15 @@
                 if (two)                                                                      \
                     c##r##1 = GR_ADD(GR_LOADM(zr + GR_W, m1), c##r##1);                       \
             }                                                                                 \
+            if (gate) { /* relu backward: keep the gradient where the layer output is > 0 */ \
+                const float *gr = gate + r * ldz;                                             \
+                c##r##0 = GR_GATE(c##r##0, GR_LOADM(gr, m0));                                 \
+                s0 = GR_ADD(s0, c##r##0);                                                     \
+                if (two) {                                                                    \
+                    c##r##1 = GR_GATE(c##r##1, GR_LOADM(gr + GR_W, m1));                      \
+                    s1 = GR_ADD(s1, c##r##1);                                                 \
+                }                                                                             \
+            }                                                                                 \
             GR_STOREM(zr, m0, c##r##0);                                                       \
             if (two)                                                                          \
                 GR_STOREM(zr + GR_W, m1, c##r##1);                                            \
@@ -49,7 +59,8 @@
  * it instead of multiplying zeros) are constants there too. */
 GR_TARGET static inline __attribute__((always_inline)) void GR_FN(tile_gen)(
     const float *X, int64_t rs, int64_t ks, int R, int64_t K, const float *W, int64_t ldw,
-    float *z, int64_t ldz, GR_MASK m0, GR_MASK m1, int acc, int full, int two) {
+    float *z, int64_t ldz, GR_MASK m0, GR_MASK m1, int acc, int full, int two, const float *gate,
+    float *colsum) {
     GR_ROW_PTR(0);
     GR_ROW_PTR(1);
     GR_ROW_PTR(2);
@@ -79,6 +90,7 @@ GR_TARGET static inline __attribute__((always_inline)) void GR_FN(tile_gen)(
         GR_ROW_FMA(7);
 #endif
     }
+    GR_VEC s0 = GR_ZERO(), s1 = s0; /* the gated tile's column sums (the bias gradient) */
     GR_ROW_STORE(0);
     GR_ROW_STORE(1);
     GR_ROW_STORE(2);
@@ -89,18 +101,26 @@ GR_TARGET static inline __attribute__((always_inline)) void GR_FN(tile_gen)(
     GR_ROW_STORE(6);
     GR_ROW_STORE(7);
 #endif
+    if (gate && colsum) {
+        GR_STOREM(colsum, m0, GR_ADD(GR_LOADM(colsum, m0), s0));
+        if (two)
+            GR_STOREM(colsum + GR_W, m1, GR_ADD(GR_LOADM(colsum + GR_W, m1), s1));
+    }
 }
 
-/* Rows of X (row-exact when acc = 0: one accumulator from zero, k in order). */
+/* Rows of X (row-exact when acc = 0 and gate = NULL: one accumulator from zero, k in order).
+ * gate (stride ldz, like z): the relu backward fused in, column sums added to colsum. */
 GR_TARGET static void GR_FN(tile)(const float *X, int64_t ldx, int R, int32_t K, int32_t N,
                                   const float *W, float *z, int64_t ldz, GR_MASK m0, GR_MASK m1,
-                                  int acc) {
-    if (GR_FULL(m0, m1))
-        GR_FN(tile_gen)(X, ldx, 1, R, K, W, N, z, ldz, m0, m1, acc, 1, 1);
+                                  int acc, const float *gate, float *colsum) {
+    if (GR_FULL(m0, m1) && !gate)
+        GR_FN(tile_gen)(X, ldx, 1, R, K, W, N, z, ldz, m0, m1, acc, 1, 1, NULL, NULL);
+    else if (GR_FULL(m0, m1))
+        GR_FN(tile_gen)(X, ldx, 1, R, K, W, N, z, ldz, m0, m1, acc, 1, 1, gate, colsum);
     else if (GR_NONE(m1))
-        GR_FN(tile_gen)(X, ldx, 1, R, K, W, N, z, ldz, m0, m1, acc, 0, 0);
+        GR_FN(tile_gen)(X, ldx, 1, R, K, W, N, z, ldz, m0, m1, acc, 0, 0, gate, colsum);
     else
-        GR_FN(tile_gen)(X, ldx, 1, R, K, W, N, z, ldz, m0, m1, acc, 0, 1);
+        GR_FN(tile_gen)(X, ldx, 1, R, K, W, N, z, ldz, m0, m1, acc, 0, 1, gate, colsum);
 }
 
 /* Columns of A (Z = A^T.W over K rows of A and W). */
@@ -108,11 +128,11 @@ GR_TARGET static void GR_FN(tile_tn)(const float *A, int64_t lda, int R, int64_t
                                      const float *W, int64_t ldw, float *z, int64_t ldz,
                                      GR_MASK m0, GR_MASK m1, int acc) {
     if (GR_FULL(m0, m1))
-        GR_FN(tile_gen)(A, 1, lda, R, K, W, ldw, z, ldz, m0, m1, acc, 1, 1);
+        GR_FN(tile_gen)(A, 1, lda, R, K, W, ldw, z, ldz, m0, m1, acc, 1, 1, NULL, NULL);
     else if (GR_NONE(m1))
-        GR_FN(tile_gen)(A, 1, lda, R, K, W, ldw, z, ldz, m0, m1, acc, 0, 0);
+        GR_FN(tile_gen)(A, 1, lda, R, K, W, ldw, z, ldz, m0, m1, acc, 0, 0, NULL, NULL);
     else
-        GR_FN(tile_gen)(A, 1, lda, R, K, W, ldw, z, ldz, m0, m1, acc, 0, 1);
+        GR_FN(tile_gen)(A, 1, lda, R, K, W, ldw, z, ldz, m0, m1, acc, 0, 1, NULL, NULL);
 }
 
 /* One row x 4 vectors: four independent FMA chains hide the latency of a lone row. */
@@ -133,18 +153,20 @@ GR_TARGET static void GR_FN(row_x4)(const float *x, int32_t K, int32_t N, const 
     GR_STORE(z + 3 * GR_W, c3);
 }
 
-/* Z (acc ? += : =) X.W. With acc = 0 every element is row-exact (the inference contract). */
+/* Z (acc ? += : =) X.W, then (gate) zero where gate <= 0 and add Z's column sums to colsum.
+ * With acc = 0 and no gate every element is row-exact (the inference contract). */
 GR_TARGET static void GR_FN(nn)(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N,
-                                const float *W, float *Z, int64_t ldz, int acc) {
+                                const float *W, float *Z, int64_t ldz, int acc,
+                                const float *gate, float *colsum) {
     const int32_t wide = 4 * GR_W, tile = 2 * GR_W;
-    if (B < GR_ROWS / 2 && !acc) { /* a lone row (serving): wide single-row tiles, then the tail */
+    if (B < GR_ROWS / 2 && !acc && !gate) { /* a lone row (serving): wide single-row tiles, then the tail */
         for (int64_t b = 0; b < B; b++) {
             int32_t j = 0;
             for (; j + wide <= N; j += wide)
                 GR_FN(row_x4)(X + b * ldx, K, N, W + j, Z + b * ldz + j);
             for (; j < N; j += tile)
                 GR_FN(tile)(X + b * ldx, ldx, 1, K, N, W + j, Z + b * ldz + j, ldz,
-                            GR_MASKOF(N - j), GR_MASKOF(N - j - GR_W), 0);
+                            GR_MASKOF(N - j), GR_MASKOF(N - j - GR_W), 0, NULL, NULL);
         }
         return;
     }
@@ -154,7 +176,8 @@ GR_TARGET static void GR_FN(nn)(const float *X, int64_t ldx, int64_t B, int32_t 
             GR_MASK m0 = GR_MASKOF(N - j), m1 = GR_MASKOF(N - j - GR_W);
             for (int64_t b = c; b < ce; b += GR_ROWS) {
                 int R = ce - b < GR_ROWS ? (int)(ce - b) : GR_ROWS;
-                GR_FN(tile)(X + b * ldx, ldx, R, K, N, W + j, Z + b * ldz + j, ldz, m0, m1, acc);
+                GR_FN(tile)(X + b * ldx, ldx, R, K, N, W + j, Z + b * ldz + j, ldz, m0, m1, acc,
+                            gate ? gate + b * ldz + j : NULL, colsum ? colsum + j : NULL);
             }
         }
     }
@@ -162,7 +185,7 @@ GR_TARGET static void GR_FN(nn)(const float *X, int64_t ldx, int64_t B, int32_t 
 
 GR_TARGET static void GR_FN(rows)(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N,
                                   const float *W, float *Z, int64_t ldz) {
-    GR_FN(nn)(X, ldx, B, K, N, W, Z, ldz, 0);
+    GR_FN(nn)(X, ldx, B, K, N, W, Z, ldz, 0, NULL, NULL);
 }
 
 /* C[M x N] (acc ? += : =) A^T.W, A [K x M] (stride lda), W [K x N] (stride ldw). K runs in

@@ -22,6 +22,13 @@ int dctr_gemm_train_own(int32_t in, int32_t out);
 /* Z [B x N] (acc ? += : =) X [B x K] . W [K x N] (W row stride N). */
 void dctr_gemm_nn(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N, const float *W,
                   float *Z, int64_t ldz, int acc);
+/* The input gradient of one layer and the relu backward of the layer below, in one pass:
+ * dZ [B x N] = (dY . Wt) where H > 0, else 0, with H the lower layer's relu output (stride ldz,
+ * like dZ); colsum [N] += the column sums of dZ (that layer's bias gradient; its own order of
+ * additions, so it agrees with a row-by-row sum to rounding). */
+void dctr_gemm_nn_relu_backward(const float *dY, int64_t ldy, int64_t B, int32_t K, int32_t N,
+                                const float *Wt, const float *H, float *dZ, int64_t ldz,
+                                float *colsum);
 /* C [M x N] (acc ? += : =) A^T . W, with A [K x M] and W [K x N]. */
 void dctr_gemm_tn(const float *A, int64_t lda, int32_t M, int32_t N, int64_t K, const float *W,
                   int64_t ldw, float *C, int64_t ldc, int acc);

@@ -644,6 +644,26 @@ const float *dctr_dnn_forward(const dctr_dnn_config *cfg, const dctr_dnn_params 
     return in;
 }
 
+static int layer_pooled(const dctr_dnn_workspace *ws, int64_t B, int32_t in, int32_t n) {
+    return ws->pool && n > 1 && in > 0 &&
+           B >= DNN_MIN_ROWS_PER_TASK * dctr_pool_threads(ws->pool) &&
+           ws->dw_part_cap >= (int64_t)(dctr_pool_threads(ws->pool) - 1) * in * n;
+}
+
+/* Whether layer i's input gradient GEMM also runs layer i-1's relu backward and bias sum
+ * (dctr_gemm_nn_relu_backward: one pass over [B x units] less): layer i on the library's
+ * kernels, both layers serial (the pool fuses per part instead), relu below without BN or
+ * dropout. */
+static int gate_below(const dctr_dnn_config *cfg, const dctr_dnn_workspace *ws, int32_t i,
+                      int64_t B) {
+    if (i == 0 || cfg->use_bn || ws->l[i - 1].mask ||
+        dctr_dnn_layer_activation(cfg, i - 1) != DCTR_ACT_RELU)
+        return 0;
+    int32_t in = layer_in(cfg, i), n = cfg->units[i];
+    return dctr_gemm_train_own(in, n) && !layer_pooled(ws, B, in, n) &&
+           !layer_pooled(ws, B, layer_in(cfg, i - 1), in);
+}
+
 void dctr_dnn_backward(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
                        const dctr_dnn_params *g, dctr_dnn_workspace *ws, const float *X,
                        int64_t ldx, int64_t B, const float *dout, int64_t ld_dout, float *dX,
@@ -670,6 +690,7 @@ void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
     }
     const float *dY = dout;
     int64_t ldy = ld_dout;
+    int gated = 0; /* dY is already this layer's dZ, its bias gradient summed (gate_below) */
     for (int32_t i = L - 1; i >= 0; i--) {
         const dctr_dnn_layer_params *lp = &p->layer[i], *lg = &g->layer[i];
         layer_ws *l = &ws->l[i];
@@ -677,7 +698,7 @@ void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
         dctr_activation act = dctr_dnn_layer_activation(cfg, i);
         /* dropout (mask multipliers); dH must be contiguous [B x n] */
         const float *dH = dY;
-        if (l->mask || ldy != n) {
+        if (!gated && (l->mask || ldy != n)) {
             float *t = ws->gH;
             for (int64_t b = 0; b < B; b++) {
                 const float *src = dY + b * ldy;
@@ -692,16 +713,14 @@ void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
             }
             dH = t;
         }
-        float *dA = ws->gA;
-        const int pooled = ws->pool && n > 1 && in > 0 &&
-                           B >= DNN_MIN_ROWS_PER_TASK * dctr_pool_threads(ws->pool) &&
-                           ws->dw_part_cap >= (int64_t)(dctr_pool_threads(ws->pool) - 1) * in * n;
+        float *dA = gated ? (float *)dY : ws->gA;
+        const int pooled = layer_pooled(ws, B, in, n);
         /* without BN or a per-unit alpha, each thread runs the activation backward on its own
          * rows right before its GEMMs (one pass over the pool, rows still in cache) */
         const int act_fused = pooled && !cfg->use_bn && act != DCTR_ACT_DICE &&
                               act != DCTR_ACT_PRELU;
-        if (act_fused) {
-            /* done in bw_task below */
+        if (act_fused || gated) {
+            /* done in bw_task below, or by the layer above's dX GEMM */
         } else if (act == DCTR_ACT_DICE) {
             memset(dA, 0, (size_t)(B * n) * sizeof(float));
             dice_backward(lp, lg, l, dH, ws->gZ, B, n, dA);
@@ -722,7 +741,8 @@ void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
             memset(dZ, 0, (size_t)(B * n) * sizeof(float));
             dctr_bn_backward(dA, l->xhat, l->istd, B, n, lp->gamma, lg->gamma, lg->beta, dZ);
         }
-        float *db = (cfg->use_bn || act == DCTR_ACT_DICE) ? lg->b : NULL; /* else done above */
+        /* else summed above (activation backward, or the gated GEMM) */
+        float *db = (cfg->use_bn || act == DCTR_ACT_DICE) ? lg->b : NULL;
         const float *xin = i == 0 ? X : ws->l[i - 1].out;
         int64_t ldin = i == 0 ? ldx : in;
         /* ping-pong: never the buffer dY currently points into; overwritten (beta 0) */
@@ -751,9 +771,14 @@ void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
                         lg->b[e] += ws->db_part[(size_t)(q - 1) * (size_t)n + (size_t)e];
             }
             dense_backward(xin, ldin, dZ, n, B, 0, n, lp->W, NULL, NULL, db, NULL, 0, beta, 0); /* bias */
+        } else if (Wt && gate_below(cfg, ws, i, B)) { /* dXin is layer i-1's dZ */
+            dense_backward(xin, ldin, dZ, n, B, in, n, lp->W, Wt, lg->W, db, NULL, 0, beta, 0);
+            dctr_gemm_nn_relu_backward(dZ, n, B, n, in, Wt, ws->l[i - 1].Hc, dXin, in,
+                                       g->layer[i - 1].b);
         } else {
             dense_backward(xin, ldin, dZ, n, B, in, n, lp->W, Wt, lg->W, db, dXin, ldxin, beta, dxn);
         }
+        gated = i > 0 && !pooled && Wt && gate_below(cfg, ws, i, B);
         if (i > 0)
             dY = dXin;
         ldy = in;
