@@ -671,6 +671,81 @@ void dctr_dnn_backward(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
     dctr_dnn_backward_ex(cfg, p, g, ws, X, ldx, B, dout, ld_dout, dX, lddx, 1.0f, cfg->in_dim);
 }
 
+/* dY through the dropout mask (or just made contiguous [B x n]); dY itself when neither. */
+static const float *dropout_backward(dctr_dnn_workspace *ws, const layer_ws *l, const float *dY,
+                                     int64_t ldy, int64_t B, int32_t n) {
+    if (!l->mask && ldy == n)
+        return dY;
+    float *t = ws->gH;
+    for (int64_t b = 0; b < B; b++) {
+        const float *src = dY + b * ldy;
+        float *dst = t + b * n;
+        if (l->mask) {
+            const float *m = l->mask + b * n;
+            for (int32_t j = 0; j < n; j++)
+                dst[j] = src[j] * m[j];
+        } else {
+            memcpy(dst, src, (size_t)n * sizeof(float));
+        }
+    }
+    return t;
+}
+
+/* Through BN when the stack has it: dZ in ws->gZ; else dA is dZ. */
+static float *bn_backward(const dctr_dnn_config *cfg, const dctr_dnn_layer_params *lp,
+                          const dctr_dnn_layer_params *lg, dctr_dnn_workspace *ws,
+                          const layer_ws *l, float *dA, int64_t B, int32_t n) {
+    if (!cfg->use_bn)
+        return dA;
+    float *dZ = ws->gZ;
+    memset(dZ, 0, (size_t)(B * n) * sizeof(float));
+    dctr_bn_backward(dA, l->xhat, l->istd, B, n, lp->gamma, lg->gamma, lg->beta, dZ);
+    return dZ;
+}
+
+/* dH back through the activation into dA (the bias gradient summed there without BN), then
+ * through BN; returns dZ, the gradient of X W + b. */
+static float *activation_backward(const dctr_dnn_config *cfg, const dctr_dnn_layer_params *lp,
+                                  const dctr_dnn_layer_params *lg, dctr_dnn_workspace *ws,
+                                  layer_ws *l, dctr_activation act, const float *dH, float *dA,
+                                  int64_t B, int32_t n) {
+    if (act == DCTR_ACT_DICE) {
+        memset(dA, 0, (size_t)(B * n) * sizeof(float));
+        dice_backward(lp, lg, l, dH, ws->gZ, B, n, dA);
+    } else {
+        /* in-place activations saw A == Hc; without BN the bias gradient is summed here */
+        ab_job aj = {act, l->A, l->Hc, dH, B, n, lp->alpha, lg->alpha, dA,
+                     cfg->use_bn ? NULL : lg->b};
+        /* split over columns: each column's sums keep the serial row order (bit-identical) */
+        if (ws->pool && n >= 16 * dctr_pool_threads(ws->pool) &&
+            B >= DNN_MIN_ROWS_PER_TASK * dctr_pool_threads(ws->pool))
+            dctr_pool_run(ws->pool, n, ab_task, &aj);
+        else
+            ab_task(&aj, 0, 0, n);
+    }
+    return bn_backward(cfg, lp, lg, ws, l, dA, B, n);
+}
+
+/* The pool's split of one layer's gradients (bw_task), then the partial dW (and, act fused,
+ * bias) sums added in part order: reproducible for a thread count. */
+static void pooled_layer_grads(dctr_dnn_workspace *ws, const bw_job *proto, float *db) {
+    bw_job bj = *proto;
+    bj.parts = dctr_pool_threads(ws->pool);
+    dctr_pool_run(ws->pool, bj.parts, bw_task, &bj);
+    const size_t nw = (size_t)bj.in * (size_t)bj.out;
+    for (int q = 1; q < bj.parts; q++) {
+        const float *part = ws->dw_part + (size_t)(q - 1) * nw;
+        for (size_t e = 0; e < nw; e++)
+            bj.dW[e] += part[e];
+        if (bj.act_fused)
+            for (int32_t e = 0; e < bj.out; e++)
+                bj.db[e] += ws->db_part[(size_t)(q - 1) * (size_t)bj.out + (size_t)e];
+    }
+    /* the bias when it was not summed in the parts */
+    dense_backward(bj.X, bj.ldx, bj.dZ, bj.out, bj.B, 0, bj.out, bj.W, NULL, NULL, db, NULL, 0,
+                   bj.beta, 0);
+}
+
 void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
                           const dctr_dnn_params *g, dctr_dnn_workspace *ws, const float *X,
                           int64_t ldx, int64_t B, const float *dout, int64_t ld_dout, float *dX,
@@ -696,51 +771,15 @@ void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
         layer_ws *l = &ws->l[i];
         int32_t n = cfg->units[i], in = layer_in(cfg, i);
         dctr_activation act = dctr_dnn_layer_activation(cfg, i);
-        /* dropout (mask multipliers); dH must be contiguous [B x n] */
-        const float *dH = dY;
-        if (!gated && (l->mask || ldy != n)) {
-            float *t = ws->gH;
-            for (int64_t b = 0; b < B; b++) {
-                const float *src = dY + b * ldy;
-                float *dst = t + b * n;
-                if (l->mask) {
-                    const float *m = l->mask + b * n;
-                    for (int32_t j = 0; j < n; j++)
-                        dst[j] = src[j] * m[j];
-                } else {
-                    memcpy(dst, src, (size_t)n * sizeof(float));
-                }
-            }
-            dH = t;
-        }
-        float *dA = gated ? (float *)dY : ws->gA;
+        const float *dH = gated ? dY : dropout_backward(ws, l, dY, ldy, B, n);
         const int pooled = layer_pooled(ws, B, in, n);
         /* without BN or a per-unit alpha, each thread runs the activation backward on its own
          * rows right before its GEMMs (one pass over the pool, rows still in cache) */
         const int act_fused = pooled && !cfg->use_bn && act != DCTR_ACT_DICE &&
                               act != DCTR_ACT_PRELU;
-        if (act_fused || gated) {
-            /* done in bw_task below, or by the layer above's dX GEMM */
-        } else if (act == DCTR_ACT_DICE) {
-            memset(dA, 0, (size_t)(B * n) * sizeof(float));
-            dice_backward(lp, lg, l, dH, ws->gZ, B, n, dA);
-        } else {
-            /* in-place activations saw A == Hc; without BN the bias gradient is summed here */
-            ab_job aj = {act, l->A, l->Hc, dH, B, n, lp->alpha, lg->alpha, dA,
-                         cfg->use_bn ? NULL : lg->b};
-            /* split over columns: each column's sums keep the serial row order (bit-identical) */
-            if (ws->pool && n >= 16 * dctr_pool_threads(ws->pool) &&
-                B >= DNN_MIN_ROWS_PER_TASK * dctr_pool_threads(ws->pool))
-                dctr_pool_run(ws->pool, n, ab_task, &aj);
-            else
-                ab_task(&aj, 0, 0, n);
-        }
-        float *dZ = dA;
-        if (cfg->use_bn) {
-            dZ = ws->gZ;
-            memset(dZ, 0, (size_t)(B * n) * sizeof(float));
-            dctr_bn_backward(dA, l->xhat, l->istd, B, n, lp->gamma, lg->gamma, lg->beta, dZ);
-        }
+        float *dZ = gated ? (float *)dY /* done by the layer above's dX GEMM */
+                    : act_fused ? bn_backward(cfg, lp, lg, ws, l, ws->gA, B, n) /* bw_task */
+                                : activation_backward(cfg, lp, lg, ws, l, act, dH, ws->gA, B, n);
         /* else summed above (activation backward, or the gated GEMM) */
         float *db = (cfg->use_bn || act == DCTR_ACT_DICE) ? lg->b : NULL;
         const float *xin = i == 0 ? X : ws->l[i - 1].out;
@@ -755,30 +794,20 @@ void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
             dctr_transpose(lp->W, n, dxn, n, ws->wt, dxn); /* W[:dxn]^T, [n x dxn] */
             Wt = ws->wt;
         }
+        const int gate = !pooled && Wt && gate_below(cfg, ws, i, B);
         if (pooled) {
-            int parts = dctr_pool_threads(ws->pool);
-            bw_job bj = {xin,   ldin,  dZ,        B,    in,   n,   parts, lp->W, Wt,
+            bw_job bj = {xin,   ldin,  dZ,        B,    in,   n,   0, lp->W, Wt,
                          lg->W, dXin,  ws->dw_part, ldxin, beta, dxn, act_fused, act, l->A,
                          l->Hc, dH,    lg->b, ws->db_part};
-            dctr_pool_run(ws->pool, parts, bw_task, &bj);
-            const size_t nw = (size_t)in * (size_t)n;
-            for (int q = 1; q < parts; q++) { /* fixed order: reproducible */
-                const float *part = ws->dw_part + (size_t)(q - 1) * nw;
-                for (size_t e = 0; e < nw; e++)
-                    lg->W[e] += part[e];
-                if (act_fused)
-                    for (int32_t e = 0; e < n; e++)
-                        lg->b[e] += ws->db_part[(size_t)(q - 1) * (size_t)n + (size_t)e];
-            }
-            dense_backward(xin, ldin, dZ, n, B, 0, n, lp->W, NULL, NULL, db, NULL, 0, beta, 0); /* bias */
-        } else if (Wt && gate_below(cfg, ws, i, B)) { /* dXin is layer i-1's dZ */
+            pooled_layer_grads(ws, &bj, db);
+        } else if (gate) { /* dXin is layer i-1's dZ */
             dense_backward(xin, ldin, dZ, n, B, in, n, lp->W, Wt, lg->W, db, NULL, 0, beta, 0);
             dctr_gemm_nn_relu_backward(dZ, n, B, n, in, Wt, ws->l[i - 1].Hc, dXin, in,
                                        g->layer[i - 1].b);
         } else {
             dense_backward(xin, ldin, dZ, n, B, in, n, lp->W, Wt, lg->W, db, dXin, ldxin, beta, dxn);
         }
-        gated = i > 0 && !pooled && Wt && gate_below(cfg, ws, i, B);
+        gated = gate;
         if (i > 0)
             dY = dXin;
         ldy = in;
