@@ -173,7 +173,8 @@ static dctr_status build_container(const dctr_model *model, int with_optimizer,
     if (st == DCTR_OK)
         st = dctr_cw_add(cw, "meta", &w);
     dctr_wbuf_free(&w);
-    if (st == DCTR_OK && model->schema) {
+    /* a libffm-native FFM model's schema is synthesized from its "ffm.*" sections at load */
+    if (st == DCTR_OK && model->schema && !dctr_ffm_is_native(model)) {
         dctr_wbuf_init(&w);
         st = dctr_schema_write(model->schema, &w);
         if (st == DCTR_OK)

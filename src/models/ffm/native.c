@@ -409,6 +409,26 @@ static dctr_status fit(dctr_model *model, const dctr_ffm_options *o, train_src *
     return s;
 }
 
+/* Nodes per row of each field over the training data, for the model's schema (native_rows.c):
+ * the array grows with the fields seen (chunks of an on-disk file); fields without a node get 1. */
+typedef struct {
+    int32_t *len;
+    int32_t cap;
+} field_lens;
+
+static dctr_status field_lens_add(field_lens *fl, const dctr_ffm_data *d) {
+    if (d->num_fields > fl->cap) {
+        int32_t *a = dctr_realloc_array(fl->len, (size_t)d->num_fields, sizeof *a);
+        if (!a)
+            return DCTR_ERR_NOMEM;
+        for (int32_t f = fl->cap; f < d->num_fields; f++)
+            a[f] = 1;
+        fl->len = a;
+        fl->cap = d->num_fields;
+    }
+    return dctr_ffm_field_maxlen(d, d->num_fields, fl->len);
+}
+
 /* The model's own config records what trained it (the scalar fields of opts->model). */
 static void native_config(dctr_model *model, const dctr_ffm_options *o) {
     model->cfg.seed = o->model.seed;
@@ -430,8 +450,13 @@ dctr_status dctr_ffm_train(const dctr_ffm_data *train, const dctr_ffm_data *vali
     if (train->rows < 1 || train->num_fields < 1 || train->num_features < 1)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_train: the training data has no features");
     dctr_model *model = NULL;
-    DCTR_TRY(dctr_ffm_native_new(train->num_fields, train->num_features, o.model.ffm_k, o.model.ffm_linear,
-                                 o.model.ffm_normalize, o.model.task, &model));
+    field_lens fl = {0};
+    dctr_status st = field_lens_add(&fl, train);
+    if (st == DCTR_OK)
+        st = dctr_ffm_native_new(train->num_fields, train->num_features, o.model.ffm_k, o.model.ffm_linear,
+                                 o.model.ffm_normalize, o.model.task, fl.len, &model);
+    dctr_free(fl.len);
+    DCTR_TRY(st);
     native_config(model, &o);
     train_src ts = {.mem = train, .rows = train->rows};
     valid_src vs = {.mem = valid};
@@ -458,6 +483,7 @@ dctr_status dctr_ffm_train_on_disk(const char *train_path, const char *valid_pat
         dctr_ffm_options_default(&o);
     train_src ts = {0};
     dctr_model *model = NULL;
+    field_lens fl = {0};
     int64_t cap_chunks = 0;
     int32_t m = 0;
     int64_t n = 0;
@@ -490,6 +516,7 @@ dctr_status dctr_ffm_train_on_disk(const char *train_path, const char *valid_pat
         ts.chunk_line[ts.nchunks] = line;
         ts.nchunks++;
         ts.rows += got;
+        s = field_lens_add(&fl, ts.chunk);
         if (ts.chunk->num_fields > m)
             m = ts.chunk->num_fields;
         if (ts.chunk->num_features > n)
@@ -499,7 +526,8 @@ dctr_status dctr_ffm_train_on_disk(const char *train_path, const char *valid_pat
         s = dctr_set_error(DCTR_ERR_INVALID_ARG, "%s: the training data has no features", train_path);
     if (s == DCTR_OK)
         s = dctr_ffm_native_new(m, n, o.model.ffm_k, o.model.ffm_linear, o.model.ffm_normalize, o.model.task,
-                                &model);
+                                fl.len, &model);
+    dctr_free(fl.len);
     if (s == DCTR_OK) {
         native_config(model, &o);
         valid_src vs = {.path = valid_path, .chunk_rows = o.chunk_rows};
