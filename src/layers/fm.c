@@ -102,23 +102,32 @@ FM_FW_VEC(dctr_v8f, 8)
 #undef FM_FW_VEC
 #endif
 
+#if DCTR_VEC
+/* Runs CALL(n) for the vector count n = nvec when 1 <= n <= max (max <= 8), with n a constant in
+ * each case so the kernel's loops over the vectors unroll; falls through otherwise. */
+#define FM_BY_VECTORS(nvec, max, CALL)                                                        \
+    switch ((nvec) <= (max) ? (nvec) : 0) {                                                   \
+    case 1: CALL(1); return;                                                                  \
+    case 2: CALL(2); return;                                                                  \
+    case 3: CALL(3); return;                                                                  \
+    case 4: CALL(4); return;                                                                  \
+    case 5: CALL(5); return;                                                                  \
+    case 6: CALL(6); return;                                                                  \
+    case 7: CALL(7); return;                                                                  \
+    case 8: CALL(8); return;                                                                  \
+    default: break;                                                                           \
+    }
+#define FM_FW(W, n) fm_fw_v##W(V, v_stride, B, F, n, k % W, out, accumulate)
+#define FM_FW4(n) FM_FW(4, n)
+#define FM_FW8(n) FM_FW(8, n)
+#endif
+
 /* Portable level: 4-lane vectors for 4 <= k < 36, else the array form. The vector count is a
  * constant in each case (fully unrolled); the tail is a short loop. */
 DCTR_KERNEL_BODY void fm_fw_narrow(const float *V, int64_t v_stride, int64_t B, int32_t F,
                                    int32_t k, float *out, int accumulate) {
 #if DCTR_VEC
-    const int32_t t = k % 4;
-    switch (k / 4) {
-    case 1: fm_fw_v4(V, v_stride, B, F, 1, t, out, accumulate); return;
-    case 2: fm_fw_v4(V, v_stride, B, F, 2, t, out, accumulate); return;
-    case 3: fm_fw_v4(V, v_stride, B, F, 3, t, out, accumulate); return;
-    case 4: fm_fw_v4(V, v_stride, B, F, 4, t, out, accumulate); return;
-    case 5: fm_fw_v4(V, v_stride, B, F, 5, t, out, accumulate); return;
-    case 6: fm_fw_v4(V, v_stride, B, F, 6, t, out, accumulate); return;
-    case 7: fm_fw_v4(V, v_stride, B, F, 7, t, out, accumulate); return;
-    case 8: fm_fw_v4(V, v_stride, B, F, 8, t, out, accumulate); return;
-    default: break;
-    }
+    FM_BY_VECTORS(k / 4, 8, FM_FW4)
 #endif
     fm_fw_rows(V, v_stride, B, F, k, out, accumulate);
 }
@@ -127,14 +136,7 @@ DCTR_KERNEL_BODY void fm_fw_narrow(const float *V, int64_t v_stride, int64_t B, 
 DCTR_KERNEL_BODY void fm_fw_wide(const float *V, int64_t v_stride, int64_t B, int32_t F,
                                  int32_t k, float *out, int accumulate) {
 #if DCTR_VEC
-    const int32_t t = k % 8;
-    switch (k / 8) {
-    case 1: fm_fw_v8(V, v_stride, B, F, 1, t, out, accumulate); return;
-    case 2: fm_fw_v8(V, v_stride, B, F, 2, t, out, accumulate); return;
-    case 3: fm_fw_v8(V, v_stride, B, F, 3, t, out, accumulate); return;
-    case 4: fm_fw_v8(V, v_stride, B, F, 4, t, out, accumulate); return;
-    default: break;
-    }
+    FM_BY_VECTORS(k / 8, 4, FM_FW8)
 #endif
     fm_fw_narrow(V, v_stride, B, F, k, out, accumulate);
 }
@@ -233,22 +235,17 @@ FM_BW_VEC(dctr_v8f, 8)
 #undef FM_BW_VEC
 #endif
 
+#if DCTR_VEC
+#define FM_BW(W, n) fm_bw_v##W(dout, V, v_stride, B, F, n, k % W, dV, dv_stride)
+#define FM_BW4(n) FM_BW(4, n)
+#define FM_BW8(n) FM_BW(8, n)
+#endif
+
 DCTR_KERNEL_BODY void fm_bw_narrow(const float *dout, const float *V, int64_t v_stride,
                                    int64_t B, int32_t F, int32_t k, float *dV,
                                    int64_t dv_stride) {
 #if DCTR_VEC
-    const int32_t t = k % 4;
-    switch (k / 4) {
-    case 1: fm_bw_v4(dout, V, v_stride, B, F, 1, t, dV, dv_stride); return;
-    case 2: fm_bw_v4(dout, V, v_stride, B, F, 2, t, dV, dv_stride); return;
-    case 3: fm_bw_v4(dout, V, v_stride, B, F, 3, t, dV, dv_stride); return;
-    case 4: fm_bw_v4(dout, V, v_stride, B, F, 4, t, dV, dv_stride); return;
-    case 5: fm_bw_v4(dout, V, v_stride, B, F, 5, t, dV, dv_stride); return;
-    case 6: fm_bw_v4(dout, V, v_stride, B, F, 6, t, dV, dv_stride); return;
-    case 7: fm_bw_v4(dout, V, v_stride, B, F, 7, t, dV, dv_stride); return;
-    case 8: fm_bw_v4(dout, V, v_stride, B, F, 8, t, dV, dv_stride); return;
-    default: break;
-    }
+    FM_BY_VECTORS(k / 4, 8, FM_BW4)
 #endif
     fm_bw_rows(dout, V, v_stride, B, F, k, dV, dv_stride);
 }
@@ -256,14 +253,7 @@ DCTR_KERNEL_BODY void fm_bw_narrow(const float *dout, const float *V, int64_t v_
 DCTR_KERNEL_BODY void fm_bw_wide(const float *dout, const float *V, int64_t v_stride, int64_t B,
                                  int32_t F, int32_t k, float *dV, int64_t dv_stride) {
 #if DCTR_VEC
-    const int32_t t = k % 8;
-    switch (k / 8) {
-    case 1: fm_bw_v8(dout, V, v_stride, B, F, 1, t, dV, dv_stride); return;
-    case 2: fm_bw_v8(dout, V, v_stride, B, F, 2, t, dV, dv_stride); return;
-    case 3: fm_bw_v8(dout, V, v_stride, B, F, 3, t, dV, dv_stride); return;
-    case 4: fm_bw_v8(dout, V, v_stride, B, F, 4, t, dV, dv_stride); return;
-    default: break;
-    }
+    FM_BY_VECTORS(k / 8, 4, FM_BW8)
 #endif
     fm_bw_narrow(dout, V, v_stride, B, F, k, dV, dv_stride);
 }

@@ -171,17 +171,17 @@ static dctr_status build_container(const dctr_model *model, int with_optimizer,
     dctr_wbuf_init(&w);
     dctr_status st = dctr_model_meta_write(&model->cfg, model->steps, &w);
     if (st == DCTR_OK)
-        st = dctr_cw_add(cw, "meta", &w);
-    dctr_wbuf_free(&w);
+        st = dctr_model_section_put(cw, "meta", &w); /* frees w */
+    else
+        dctr_wbuf_free(&w);
     /* a libffm-native FFM model's schema is synthesized from its "ffm.*" sections at load */
     if (st == DCTR_OK && model->schema && !dctr_ffm_is_native(model)) {
         dctr_wbuf_init(&w);
         st = dctr_schema_write(model->schema, &w);
         if (st == DCTR_OK)
-            st = dctr_wbuf_status(&w);
-        if (st == DCTR_OK)
-            st = dctr_cw_add(cw, "schema", &w);
-        dctr_wbuf_free(&w);
+            st = dctr_model_section_put(cw, "schema", &w);
+        else
+            dctr_wbuf_free(&w);
     }
     if (st == DCTR_OK)
         st = model->ops->save(model, cw, with_optimizer);

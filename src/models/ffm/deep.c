@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "layers/dnn.h"
 #include "models/ffm/ffm.h"
+#include "models/model_internal.h"
 #include "optim/optim.h"
 
 #define DEEP_IO_VERSION 1u
@@ -390,10 +391,7 @@ dctr_status dctr_ffm_deep_save(const dctr_ffm_deep *d, dctr_container_writer *cw
     dctr_wbuf_i64(&b, d->nstate);
     dctr_wbuf_f32s(&b, d->params, (size_t)d->nparams);
     dctr_wbuf_f32s(&b, d->state, (size_t)d->nstate);
-    dctr_status s = dctr_wbuf_status(&b);
-    if (s == DCTR_OK)
-        s = dctr_cw_add(cw, "ffm.dnn", &b);
-    dctr_wbuf_free(&b);
+    dctr_status s = dctr_model_section_put(cw, "ffm.dnn", &b);
     if (s != DCTR_OK || !with_optimizer)
         return s;
     dctr_wbuf_init(&b);
@@ -402,11 +400,7 @@ dctr_status dctr_ffm_deep_save(const dctr_ffm_deep *d, dctr_container_writer *cw
     dctr_wbuf_i64(&b, d->nparams);
     for (int i = 0; i < d->nslots; i++)
         dctr_wbuf_f32s(&b, d->slots[i], (size_t)d->nparams);
-    s = dctr_wbuf_status(&b);
-    if (s == DCTR_OK)
-        s = dctr_cw_add(cw, "ffm.dnn_opt", &b);
-    dctr_wbuf_free(&b);
-    return s;
+    return dctr_model_section_put(cw, "ffm.dnn_opt", &b);
 }
 
 static dctr_status all_finite(const float *v, int64_t n, const char *what) {
@@ -471,20 +465,7 @@ static dctr_status deep_load(dctr_model *model, const dctr_container *c) {
 /* DeepFFM's ops: its own batch predict / train step / sections, the FFM ones for the rest (the
  * snapshot and sizes include the DNN through dctr_ffm_deep_*). */
 const dctr_model_ops dctr_deepffm_ops = {
-    .name = "deepffm",
-    .free_impl = dctr_ffm_op_free_impl,
-    .workspace_new = deep_ws_new,
-    .workspace_free = deep_ws_free,
-    .predict = deep_predict,
-    .train_step = deep_train_step,
-    .training_pool = dctr_ffm_op_training_pool,
-    .snapshot = dctr_ffm_op_snapshot,
-    .restore = dctr_ffm_op_restore,
-    .snapshot_free = dctr_ffm_op_snapshot_free,
-    .save = deep_save,
-    .load = deep_load,
-    .num_parameters = dctr_ffm_op_num_parameters,
-    .parameter_bytes = dctr_ffm_op_parameter_bytes,
-    .optimizer_bytes = dctr_ffm_op_optimizer_bytes,
-    .set_threads = dctr_ffm_op_set_threads,
+    .name = "deepffm", DCTR_FFM_SHARED_OPS,
+    .workspace_new = deep_ws_new, .workspace_free = deep_ws_free, .predict = deep_predict,
+    .train_step = deep_train_step, .save = deep_save, .load = deep_load,
 };

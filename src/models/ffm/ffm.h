@@ -67,6 +67,13 @@ int64_t dctr_ffm_op_num_parameters(const dctr_model *model);
 int64_t dctr_ffm_op_parameter_bytes(const dctr_model *model);
 int64_t dctr_ffm_op_optimizer_bytes(const dctr_model *model);
 dctr_status dctr_ffm_op_set_threads(dctr_model *model, int32_t threads);
+/* Those shared ops as designated initializers, for the three tables. */
+#define DCTR_FFM_SHARED_OPS                                                                   \
+    .free_impl = dctr_ffm_op_free_impl, .training_pool = dctr_ffm_op_training_pool,           \
+    .snapshot = dctr_ffm_op_snapshot, .restore = dctr_ffm_op_restore,                         \
+    .snapshot_free = dctr_ffm_op_snapshot_free, .num_parameters = dctr_ffm_op_num_parameters, \
+    .parameter_bytes = dctr_ffm_op_parameter_bytes,                                           \
+    .optimizer_bytes = dctr_ffm_op_optimizer_bytes, .set_threads = dctr_ffm_op_set_threads
 
 /* A new libffm-native model with allocated (uninitialised) weights and its schema (maxlen[m]:
  * nodes per row of each field; see native_rows.c). */

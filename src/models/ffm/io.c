@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "feature/schema_types.h"
 #include "models/ffm/ffm.h"
+#include "models/model_internal.h"
 
 #define FFM_IO_VERSION 1u
 
@@ -101,11 +102,7 @@ static dctr_status save_native(const dctr_model *model, dctr_container_writer *c
     dctr_wbuf_i32(&b, impl->w.m);
     for (int32_t f = 0; f < impl->w.m; f++)
         dctr_wbuf_i32(&b, model->schema->cols[f].maxlen);
-    dctr_status s = dctr_wbuf_status(&b);
-    if (s == DCTR_OK)
-        s = dctr_cw_add(cw, "ffm.native", &b);
-    dctr_wbuf_free(&b);
-    return s;
+    return dctr_model_section_put(cw, "ffm.native", &b);
 }
 
 /* After "ffm.params": the libffm-native model's schema from the optional "ffm.native". */

@@ -395,42 +395,15 @@ static dctr_status native_train_step(dctr_model *model, const dctr_batch *batch,
                           "(it predicts and evaluates dctr_batch rows like any model)");
 }
 
-const dctr_model_ops dctr_ffm_ops = {
-    .name = "ffm",
-    .free_impl = dctr_ffm_op_free_impl,
-    .workspace_new = ws_new,
-    .workspace_free = ws_free,
-    .predict = predict_batch,
-    .train_step = train_step,
-    .training_pool = dctr_ffm_op_training_pool,
-    .snapshot = dctr_ffm_op_snapshot,
-    .restore = dctr_ffm_op_restore,
-    .snapshot_free = dctr_ffm_op_snapshot_free,
-    .save = dctr_ffm_save_sections,
-    .load = dctr_ffm_load_sections,
-    .num_parameters = dctr_ffm_op_num_parameters,
-    .parameter_bytes = dctr_ffm_op_parameter_bytes,
-    .optimizer_bytes = dctr_ffm_op_optimizer_bytes,
-    .set_threads = dctr_ffm_op_set_threads,
-};
+/* Both score dctr_batch rows the same way (the native model through its synthesized schema,
+ * native_rows.c) and keep the same sections; only training differs. */
+#define FFM_BATCH_OPS                                                                         \
+    .workspace_new = ws_new, .workspace_free = ws_free, .predict = predict_batch,             \
+    .save = dctr_ffm_save_sections, .load = dctr_ffm_load_sections
 
-const dctr_model_ops dctr_ffm_native_ops = {
-    .name = "ffm",
-    .free_impl = dctr_ffm_op_free_impl,
-    .workspace_new = ws_new,
-    .workspace_free = ws_free,
-    .predict = predict_batch,
-    .train_step = native_train_step,
-    .snapshot = dctr_ffm_op_snapshot,
-    .restore = dctr_ffm_op_restore,
-    .snapshot_free = dctr_ffm_op_snapshot_free,
-    .save = dctr_ffm_save_sections,
-    .load = dctr_ffm_load_sections,
-    .num_parameters = dctr_ffm_op_num_parameters,
-    .parameter_bytes = dctr_ffm_op_parameter_bytes,
-    .optimizer_bytes = dctr_ffm_op_optimizer_bytes,
-    .set_threads = dctr_ffm_op_set_threads,
-};
+const dctr_model_ops dctr_ffm_ops = {.name = "ffm", DCTR_FFM_SHARED_OPS, FFM_BATCH_OPS, .train_step = train_step};
+const dctr_model_ops dctr_ffm_native_ops = {.name = "ffm", DCTR_FFM_SHARED_OPS, FFM_BATCH_OPS,
+                                            .train_step = native_train_step};
 
 int dctr_ffm_family(const dctr_model *model) {
     return model && (model->ops == &dctr_ffm_ops || model->ops == &dctr_ffm_native_ops ||
