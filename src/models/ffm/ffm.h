@@ -120,6 +120,11 @@ void dctr_ffm_pooled_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t
                             const dctr_ffm_pooled *ps, float kappa, const float *dpairs,
                             const dctr_ffm_step *st);
 
+/* The AdaGrad step of the linear part and the bias given kappa (no-op without a linear term;
+ * nodes outside the model skipped), model.c. */
+void dctr_ffm_linear_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n, float kappa,
+                            const dctr_ffm_step *st);
+
 /* DeepFFM (deep.c). */
 dctr_status dctr_ffm_deep_init(dctr_model *model, dctr_ffm_impl *impl);
 /* Before allocating from a model file: the "ffm.dnn" section can hold the DNN the config implies. */

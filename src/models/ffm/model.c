@@ -115,8 +115,8 @@ static float linear_of(const dctr_ffm_weights *w, const dctr_ffm_node *x, int32_
     return s;
 }
 
-static void linear_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n, float kappa,
-                          const dctr_ffm_step *st) {
+void dctr_ffm_linear_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n, float kappa,
+                            const dctr_ffm_step *st) {
     if (!w->use_linear)
         return;
     for (int32_t i = 0; i < n; i++) {
@@ -221,7 +221,7 @@ static void step_worker(void *p, int worker, int64_t begin, int64_t end) {
             dctr_ffm_update(&impl->w, nodes, nodes + n, r, kappa * wgt, &st);
         } else {
             dctr_ffm_pooled_update(&impl->w, nodes, n, r, ps, kappa * wgt, NULL, &st);
-            linear_update(&impl->w, nodes, n, kappa * wgt, &st);
+            dctr_ffm_linear_update(&impl->w, nodes, n, kappa * wgt, &st);
         }
     }
     c->loss[worker] = loss;
