@@ -66,6 +66,40 @@ static dctr_model *train(const dctr_ffm_data *tr, int linear, dctr_task task) {
     return m;
 }
 
+/* Training rows, test rows (their texts too), a model trained on the first and the test rows as
+ * a dataset of its schema. */
+typedef struct {
+    char *trt, *tet;
+    dctr_ffm_data *tr, *te;
+    dctr_model *m;
+    dctr_dataset *ds;
+} ffm_case;
+
+typedef struct {
+    int te_rows, te_features; /* the model sees 40 features */
+    uint64_t seed;
+    int pm_labels, shuffled, linear;
+} case_spec;
+
+static ffm_case make_case(case_spec c) {
+    ffm_case k = {.trt = libffm_text(300, 40, c.seed, c.pm_labels, 0),
+                  .tet = libffm_text(c.te_rows, c.te_features, c.seed + 1, c.pm_labels, c.shuffled)};
+    k.tr = data_of(k.trt);
+    k.te = data_of(k.tet);
+    k.m = train(k.tr, c.linear, DCTR_TASK_BINARY);
+    assert_int_equal(dctr_ffm_data_to_dataset(k.m, k.te, &k.ds), DCTR_OK);
+    return k;
+}
+
+static void free_case(ffm_case *k) {
+    dctr_dataset_free(k->ds);
+    dctr_model_free(k->m);
+    dctr_ffm_data_free(k->tr);
+    dctr_ffm_data_free(k->te);
+    free(k->trt);
+    free(k->tet);
+}
+
 /* The three ways to score libffm rows with one model give the same floats. */
 static void check_paths_agree(const dctr_model *m, const dctr_ffm_data *te) {
     const int64_t n = dctr_ffm_data_num_rows(te);
@@ -123,113 +157,87 @@ static void test_predict_paths_agree_bit_for_bit(void **state) {
  * agree to float rounding (documented in dctr_ffm_data_to_dataset). */
 static void test_unordered_rows_within_tolerance(void **state) {
     (void)state;
-    char *trt = libffm_text(300, 40, 3, 0, 0), *tet = libffm_text(80, 40, 4, 0, 1);
-    dctr_ffm_data *tr = data_of(trt), *te = data_of(tet);
-    dctr_model *m = train(tr, 0, DCTR_TASK_BINARY);
+    ffm_case k = make_case((case_spec){.te_rows = 80, .te_features = 40, .seed = 3, .shuffled = 1});
     float a[80], b[80];
-    assert_int_equal(dctr_ffm_predict(m, te, a), DCTR_OK);
-    dctr_dataset *ds = NULL;
-    assert_int_equal(dctr_ffm_data_to_dataset(m, te, &ds), DCTR_OK);
-    assert_int_equal(dctr_model_predict(m, ds, b), DCTR_OK);
+    assert_int_equal(dctr_ffm_predict(k.m, k.te, a), DCTR_OK);
+    assert_int_equal(dctr_model_predict(k.m, k.ds, b), DCTR_OK);
     for (int i = 0; i < 80; i++)
         assert_true(fabsf(a[i] - b[i]) <= 1e-6f);
-    dctr_dataset_free(ds);
-    dctr_model_free(m);
-    dctr_ffm_data_free(tr);
-    dctr_ffm_data_free(te);
-    free(trt);
-    free(tet);
+    free_case(&k);
 }
 
 /* dctr_model_evaluate on the converted rows reports the metrics dctr_ffm_evaluate does; -1/+1
  * labels become 0/1. AUC: the same ranking; logloss: from clipped probabilities, not from t. */
 static void test_evaluate_matches_native(void **state) {
     (void)state;
-    char *trt = libffm_text(300, 40, 5, 1, 0), *tet = libffm_text(150, 40, 6, 1, 0);
-    dctr_ffm_data *tr = data_of(trt), *te = data_of(tet);
-    dctr_model *m = train(tr, 1, DCTR_TASK_BINARY);
+    ffm_case k = make_case((case_spec){.te_rows = 150, .te_features = 40, .seed = 5, .pm_labels = 1, .linear = 1});
     double nv[DCTR_METRIC_COUNT], gv[DCTR_METRIC_COUNT];
-    assert_int_equal(dctr_ffm_evaluate(m, te, nv), DCTR_OK);
-    dctr_dataset *ds = NULL;
-    assert_int_equal(dctr_ffm_data_to_dataset(m, te, &ds), DCTR_OK);
-    const float *y = dctr_dataset_labels(ds);
+    assert_int_equal(dctr_ffm_evaluate(k.m, k.te, nv), DCTR_OK);
+    const float *y = dctr_dataset_labels(k.ds);
     for (int i = 0; i < 150; i++)
-        assert_true(y[i] == (dctr_ffm_data_labels(te)[i] > 0 ? 1.0f : 0.0f));
-    assert_int_equal(dctr_model_evaluate(m, ds, gv), DCTR_OK);
+        assert_true(y[i] == (dctr_ffm_data_labels(k.te)[i] > 0 ? 1.0f : 0.0f));
+    assert_int_equal(dctr_model_evaluate(k.m, k.ds, gv), DCTR_OK);
     assert_true(nv[DCTR_METRIC_AUC] > 0.6);
     assert_true(fabs(nv[DCTR_METRIC_AUC] - gv[DCTR_METRIC_AUC]) <= 1e-12);
     assert_true(fabs(nv[DCTR_METRIC_LOGLOSS] - gv[DCTR_METRIC_LOGLOSS]) <= 1e-6);
     assert_true(fabs(nv[DCTR_METRIC_ACCURACY] - gv[DCTR_METRIC_ACCURACY]) <= 1e-12);
-    dctr_dataset_free(ds);
-    dctr_model_free(m);
-    dctr_ffm_data_free(tr);
-    dctr_ffm_data_free(te);
-    free(trt);
-    free(tet);
+    free_case(&k);
 }
 
-/* Save + load keeps the schema (column lengths from the "ffm.native" section) and the scores. */
+/* Two native models have the same column lengths (maxlen) and vocabularies. */
+static void assert_same_columns(const dctr_model *a, const dctr_model *b) {
+    for (int32_t f = 0; f < FIELDS; f++) {
+        dctr_column_info x = {.struct_size = sizeof x}, y = {.struct_size = sizeof y};
+        assert_int_equal(dctr_schema_column_info(dctr_model_schema(a), f, &x), DCTR_OK);
+        assert_int_equal(dctr_schema_column_info(dctr_model_schema(b), f, &y), DCTR_OK);
+        assert_int_equal(x.maxlen, y.maxlen);
+        assert_int_equal(x.vocabulary_size, y.vocabulary_size);
+    }
+}
+
+/* Save + load keeps the schema (column lengths from the "ffm.native" section) and the scores;
+ * the loaded model saves the same bytes again. */
 static void test_save_load_round_trip(void **state) {
     (void)state;
-    char *trt = libffm_text(300, 40, 7, 0, 0), *tet = libffm_text(60, 45, 8, 0, 0);
-    dctr_ffm_data *tr = data_of(trt), *te = data_of(tet);
-    dctr_model *m = train(tr, 1, DCTR_TASK_BINARY);
-    void *buf = NULL;
-    size_t size = 0;
-    assert_int_equal(dctr_model_save_to_memory(m, 0, &buf, &size), DCTR_OK);
-    dctr_model *l = NULL;
-    assert_int_equal(dctr_model_load_from_memory(buf, size, &l), DCTR_OK);
-    dctr_free_buffer(buf);
-    assert_true(dctr_ffm_is_native(l));
-    for (int32_t f = 0; f < FIELDS; f++) {
-        dctr_column_info a = {.struct_size = sizeof a}, b = {.struct_size = sizeof b};
-        assert_int_equal(dctr_schema_column_info(dctr_model_schema(m), f, &a), DCTR_OK);
-        assert_int_equal(dctr_schema_column_info(dctr_model_schema(l), f, &b), DCTR_OK);
-        assert_int_equal(a.maxlen, b.maxlen);
-        assert_int_equal(a.vocabulary_size, b.vocabulary_size);
-    }
-    float p1[60], p2[60];
-    assert_int_equal(dctr_ffm_predict(m, te, p1), DCTR_OK);
-    check_paths_agree(l, te);
-    assert_int_equal(dctr_ffm_predict(l, te, p2), DCTR_OK);
-    assert_memory_equal(p1, p2, sizeof p1);
-    /* the loaded model saves the same bytes again */
+    ffm_case k = make_case((case_spec){.te_rows = 60, .te_features = 45, .seed = 7, .linear = 1});
     void *b1 = NULL, *b2 = NULL;
     size_t s1 = 0, s2 = 0;
-    assert_int_equal(dctr_model_save_to_memory(m, 1, &b1, &s1), DCTR_OK);
-    dctr_model_free(l);
+    assert_int_equal(dctr_model_save_to_memory(k.m, 1, &b1, &s1), DCTR_OK);
+    dctr_model *l = NULL;
     assert_int_equal(dctr_model_load_from_memory(b1, s1, &l), DCTR_OK);
+    assert_true(dctr_ffm_is_native(l));
+    assert_same_columns(k.m, l);
+    float p1[60], p2[60];
+    assert_int_equal(dctr_ffm_predict(k.m, k.te, p1), DCTR_OK);
+    assert_int_equal(dctr_ffm_predict(l, k.te, p2), DCTR_OK);
+    assert_memory_equal(p1, p2, sizeof p1);
+    check_paths_agree(l, k.te);
     assert_int_equal(dctr_model_save_to_memory(l, 1, &b2, &s2), DCTR_OK);
     assert_int_equal(s1, s2);
     assert_memory_equal(b1, b2, s1);
     dctr_free_buffer(b1);
     dctr_free_buffer(b2);
     dctr_model_free(l);
-    dctr_model_free(m);
-    dctr_ffm_data_free(tr);
-    dctr_ffm_data_free(te);
-    free(trt);
-    free(tet);
+    free_case(&k);
 }
 
 /* A row with more nodes in a field than the model's column holds is an error naming it; a model
- * trained on disk records the same column lengths as in memory. */
+ * trained on disk records the same column lengths as in memory; dctr_model_fit does not train a
+ * native model (dctr_ffm_train does). */
 static void test_limits_and_on_disk(void **state) {
     (void)state;
-    char *trt = libffm_text(200, 30, 9, 0, 0);
-    dctr_ffm_data *tr = data_of(trt);
-    dctr_model *m = train(tr, 0, DCTR_TASK_BINARY);
-    const char long_row[] = "1 0:1:1 0:2:1 0:3:1 1:4:1\n"; /* field 0 had at most 1 node */
-    dctr_ffm_data *bad = data_of(long_row);
+    ffm_case k = make_case((case_spec){.te_rows = 50, .te_features = 40, .seed = 9});
+    dctr_ffm_data *bad = data_of("1 0:1:1 0:2:1 0:3:1 1:4:1\n"); /* field 0 had one node a row */
     dctr_dataset *ds = (dctr_dataset *)&ds;
-    assert_int_equal(dctr_ffm_data_to_dataset(m, bad, &ds), DCTR_ERR_LIMIT);
+    assert_int_equal(dctr_ffm_data_to_dataset(k.m, bad, &ds), DCTR_ERR_LIMIT);
     assert_null(ds);
     assert_non_null(strstr(dctr_last_error(), "field 0"));
+    dctr_ffm_data_free(bad);
     char path[] = "/tmp/dctr_native_model_XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     FILE *f = fdopen(fd, "w");
-    fputs(trt, f);
+    fputs(k.trt, f);
     fclose(f);
     dctr_ffm_options o;
     dctr_ffm_options_default(&o);
@@ -238,26 +246,14 @@ static void test_limits_and_on_disk(void **state) {
     dctr_model *d = NULL;
     assert_int_equal(dctr_ffm_train_on_disk(path, NULL, &o, NULL, NULL, &d), DCTR_OK);
     remove(path);
-    for (int32_t c = 0; c < FIELDS; c++) {
-        dctr_column_info a = {.struct_size = sizeof a}, b = {.struct_size = sizeof b};
-        assert_int_equal(dctr_schema_column_info(dctr_model_schema(m), c, &a), DCTR_OK);
-        assert_int_equal(dctr_schema_column_info(dctr_model_schema(d), c, &b), DCTR_OK);
-        assert_int_equal(a.maxlen, b.maxlen);
-    }
-    check_paths_agree(d, tr);
-    /* the generic fit loop does not train it (dctr_ffm_train does) */
-    dctr_dataset *trd = NULL;
-    assert_int_equal(dctr_ffm_data_to_dataset(m, tr, &trd), DCTR_OK);
+    assert_same_columns(k.m, d);
+    check_paths_agree(d, k.tr);
+    dctr_model_free(d);
     dctr_fit_options fo;
     dctr_fit_options_default(&fo);
     fo.epochs = 1;
-    assert_int_equal(dctr_model_fit(m, trd, &fo, NULL), DCTR_ERR_UNSUPPORTED);
-    dctr_dataset_free(trd);
-    dctr_model_free(d);
-    dctr_ffm_data_free(bad);
-    dctr_model_free(m);
-    dctr_ffm_data_free(tr);
-    free(trt);
+    assert_int_equal(dctr_model_fit(k.m, k.ds, &fo, NULL), DCTR_ERR_UNSUPPORTED);
+    free_case(&k);
 }
 
 /* ---- serving from threads: one predictor per thread, no allocation once made ---- */
@@ -284,35 +280,26 @@ static void *worker(void *arg) {
 
 static void test_threaded_predictors(void **state) {
     (void)state;
-    char *trt = libffm_text(300, 40, 11, 0, 0), *tet = libffm_text(200, 40, 12, 0, 0);
-    dctr_ffm_data *tr = data_of(trt), *te = data_of(tet);
-    dctr_model *m = train(tr, 1, DCTR_TASK_BINARY);
+    ffm_case k = make_case((case_spec){.te_rows = 200, .te_features = 40, .seed = 11, .linear = 1});
     float expect[200];
-    assert_int_equal(dctr_ffm_predict(m, te, expect), DCTR_OK);
-    dctr_dataset *ds = NULL;
-    assert_int_equal(dctr_ffm_data_to_dataset(m, te, &ds), DCTR_OK);
+    assert_int_equal(dctr_ffm_predict(k.m, k.te, expect), DCTR_OK);
     job jobs[4];
     for (int t = 0; t < 4; t++)
-        jobs[t] = (job){.m = m, .b = dctr_dataset_rows(ds), .expect = expect, .n = 200};
+        jobs[t] = (job){.m = k.m, .b = dctr_dataset_rows(k.ds), .expect = expect, .n = 200};
     assert_int_equal(th_run_all(4, worker, jobs, sizeof jobs[0]), 0);
     for (int t = 0; t < 4; t++)
         assert_true(jobs[t].ok);
     /* the hot path allocates nothing: with every library allocation failing it still predicts */
     dctr_predictor *p = NULL;
-    assert_int_equal(dctr_predictor_new(m, 16, &p), DCTR_OK);
+    assert_int_equal(dctr_predictor_new(k.m, 16, &p), DCTR_OK);
     float out[200];
     dctr_alloc_test_fail_from(1);
-    dctr_status st = dctr_predictor_run(p, dctr_dataset_rows(ds), out);
+    dctr_status st = dctr_predictor_run(p, dctr_dataset_rows(k.ds), out);
     dctr_alloc_test_fail_from(0);
     assert_int_equal(st, DCTR_OK);
     assert_memory_equal(out, expect, sizeof out);
-    dctr_predictor_free(p);
-    dctr_dataset_free(ds);
-    dctr_model_free(m);
-    dctr_ffm_data_free(tr);
-    dctr_ffm_data_free(te);
-    free(trt);
-    free(tet);
+    dctr_predictor_free(p); /* the model outlives its predictors (refcount) */
+    free_case(&k);
 }
 
 int main(void) {

@@ -167,13 +167,19 @@ static void fill_chunk(const dctr_model *model, const dctr_ffm_data *d, int64_t 
     }
 }
 
-static void chunk_free(chunk_arrays *a) {
-    dctr_free(a->off);
-    dctr_free(a->pos);
-    dctr_free(a->ids);
-    dctr_free(a->val);
-    dctr_free(a->labels);
-    dctr_free(a->cols);
+/* The chunk's arrays in three blocks: offsets, cursors and ids (int64); values and labels (float);
+ * the column descriptors. */
+static dctr_status chunk_alloc(chunk_arrays *a, int32_t m, int64_t maxnodes) {
+    const size_t offs = (size_t)m * (size_t)(a->R + 1), nodes = (size_t)(maxnodes > 0 ? maxnodes : 1);
+    a->off = dctr_realloc_array(NULL, 2 * offs + nodes, sizeof *a->off);
+    a->val = dctr_realloc_array(NULL, nodes + (size_t)a->R, sizeof *a->val);
+    a->cols = dctr_calloc((size_t)m, sizeof *a->cols);
+    if (!a->off || !a->val || !a->cols)
+        return DCTR_ERR_NOMEM;
+    a->pos = a->off + offs;
+    a->ids = a->pos + offs;
+    a->labels = a->val + nodes;
+    return DCTR_OK;
 }
 
 static dctr_status append_rows(const dctr_model *model, const dctr_ffm_data *d, dctr_dataset *ds) {
@@ -187,14 +193,7 @@ static dctr_status append_rows(const dctr_model *model, const dctr_ffm_data *d, 
             maxnodes = d->row_ptr[r1] - d->row_ptr[r0];
     }
     chunk_arrays a = {.R = R};
-    size_t offs = (size_t)m * (size_t)(R + 1);
-    a.off = dctr_malloc(offs * sizeof *a.off);
-    a.pos = dctr_malloc(offs * sizeof *a.pos);
-    a.ids = dctr_malloc((size_t)(maxnodes > 0 ? maxnodes : 1) * sizeof *a.ids);
-    a.val = dctr_malloc((size_t)(maxnodes > 0 ? maxnodes : 1) * sizeof *a.val);
-    a.labels = dctr_malloc((size_t)R * sizeof *a.labels);
-    a.cols = dctr_calloc((size_t)m, sizeof *a.cols);
-    dctr_status st = a.off && a.pos && a.ids && a.val && a.labels && a.cols ? DCTR_OK : DCTR_ERR_NOMEM;
+    dctr_status st = chunk_alloc(&a, m, maxnodes);
     for (int64_t r0 = 0; r0 < d->rows && st == DCTR_OK; r0 += R) {
         a.R = d->rows - r0 < R ? d->rows - r0 : R;
         st = count_nodes(model, d, r0, &a);
@@ -209,16 +208,17 @@ static dctr_status append_rows(const dctr_model *model, const dctr_ffm_data *d, 
         arr.labels = a.labels;
         st = dctr_dataset_append_arrays(ds, &arr);
     }
-    chunk_free(&a);
+    dctr_free(a.off);
+    dctr_free(a.val);
+    dctr_free(a.cols);
     return st;
 }
 
 dctr_status dctr_ffm_data_to_dataset(const dctr_model *model, const dctr_ffm_data *data, dctr_dataset **out) {
-    if (!out)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_data_to_dataset: out is NULL");
-    *out = NULL;
-    if (!model || !data)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_data_to_dataset: NULL model or data");
+    if (out)
+        *out = NULL;
+    if (!model || !data || !out)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_data_to_dataset: NULL model, data or output");
     if (!dctr_ffm_is_native(model))
         return dctr_set_error(DCTR_ERR_UNSUPPORTED, "dctr_ffm_data_to_dataset: not a libffm-native FFM model");
     dctr_dataset *ds = NULL;
