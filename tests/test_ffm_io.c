@@ -129,6 +129,7 @@ static dctr_status load_params(const dctr_wbuf *params, const dctr_wbuf *opt) {
     assert_int_equal(dctr_ffm_init(shell), DCTR_OK);
     dctr_status s = shell->ops->load(shell, c);
     shell->ops->free_impl(shell->impl);
+    dctr_schema_free(shell->schema); /* a native model's synthesized schema, made by load */
     test_free(shell);
     dctr_container_free(c);
     return s;
