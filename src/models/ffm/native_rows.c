@@ -58,9 +58,17 @@ static dctr_status native_schema(int32_t m, int64_t n, int32_t k, const int32_t 
     return DCTR_OK;
 }
 
+/* Fields a native model's schema may have: a column costs about 1 KB, so a file's few bytes of
+ * weights per field (n = 1, k = 1: 4) cannot make load build gigabytes of columns. The libffm
+ * reader's default field cap, and far above real libffm data (tens to hundreds of fields). */
+#define NATIVE_MAX_FIELDS 65536
+
 dctr_status dctr_ffm_native_attach(dctr_model *model, const int32_t *maxlen) {
     dctr_ffm_impl *impl = model->impl;
     const int32_t m = impl->w.m;
+    if (m > NATIVE_MAX_FIELDS)
+        return dctr_set_error(DCTR_ERR_LIMIT, "libffm-native FFM: %d fields (at most %d)", (int)m,
+                              NATIVE_MAX_FIELDS);
     int64_t nodes = 0;
     for (int32_t f = 0; maxlen && f < m; f++) {
         if (maxlen[f] < 1 || maxlen[f] > DCTR_MAX_MAXLEN)
