@@ -388,8 +388,8 @@ static void test_plain_schema_native_kernels_match_pooled(void **state) {
     cfg.ffm_k = 4;
     cfg.ffm_linear = 1;
     dctr_model *native = fx_model(s, &cfg), *pooled = fx_model(s, &cfg);
-    assert_int_equal(((dctr_ffm_impl *)native->impl)->one_node_per_field, 1);
-    ((dctr_ffm_impl *)pooled->impl)->one_node_per_field = 0; /* force the pooled kernels */
+    assert_int_equal(((dctr_ffm_impl *)native->impl)->pair_kernel, 1);
+    ((dctr_ffm_impl *)pooled->impl)->pair_kernel = 0; /* force the pooled kernels */
     dctr_batch *tb = fx_batch(s, 400, 3, 0, 0), *eb = fx_batch(s, 100, 4, 0, 0);
     dctr_dataset *train = fx_dataset(s, tb);
     float p1[100], p2[100];
@@ -424,7 +424,7 @@ static void test_plain_schema_native_kernels_match_pooled(void **state) {
     };
     dctr_schema *s2 = fx_schema(mixed, 2);
     dctr_model *m2 = fx_model(s2, &cfg);
-    assert_int_equal(((dctr_ffm_impl *)m2->impl)->one_node_per_field, 0);
+    assert_int_equal(((dctr_ffm_impl *)m2->impl)->pair_kernel, 0);
     dctr_model_free(m2);
     dctr_schema_free(s2);
     dctr_model_free(fresh);

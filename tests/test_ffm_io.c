@@ -129,6 +129,7 @@ static dctr_status load_params(const dctr_wbuf *params, const dctr_wbuf *opt) {
     assert_int_equal(dctr_ffm_init(shell), DCTR_OK);
     dctr_status s = shell->ops->load(shell, c);
     shell->ops->free_impl(shell->impl);
+    dctr_schema_free(shell->schema); /* a native model's synthesized schema, made by load */
     test_free(shell);
     dctr_container_free(c);
     return s;
@@ -219,6 +220,21 @@ static void test_corrupted_sections_rejected(void **state) {
     dctr_wbuf_free(&b);
 }
 
+/* A libffm-native file with many fields and almost no weights (n = 1, k = 1: 4 bytes a field)
+ * must not make load build a schema column (about 1 KB) per field: more than 65536 fields is
+ * DCTR_ERR_LIMIT; 65536 load (the libffm reader's field cap). */
+static void test_native_field_cap(void **state) {
+    (void)state;
+    for (int32_t m = 65536; m <= 65537; m++) {
+        dctr_wbuf b;
+        header(&b, m, 1, 1, 1, 0);
+        for (int32_t i = 0; i < m; i++)
+            dctr_wbuf_f32(&b, 0.25f);
+        assert_int_equal(load_params(&b, NULL), m == 65536 ? DCTR_OK : DCTR_ERR_LIMIT);
+        dctr_wbuf_free(&b);
+    }
+}
+
 /* Every single-byte corruption of a saved model file is an error (checksums), never a crash. */
 static void test_bit_flips_rejected(void **state) {
     (void)state;
@@ -292,6 +308,7 @@ int main(void) {
         cmocka_unit_test(test_file_save_and_streamed_predict),
         cmocka_unit_test(test_corrupted_sections_rejected),
         cmocka_unit_test(test_bit_flips_rejected),
+        cmocka_unit_test(test_native_field_cap),
         cmocka_unit_test(test_concurrent_predict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -235,9 +235,9 @@ static void test_v1_model_file_still_loads(void **state) {
     dctr_model_free(m);
 }
 
-/* A libffm-native model has no feature columns: the generic predict entry points must answer
- * DCTR_ERR_UNSUPPORTED with a message, not crash (check_batch used to read the model's NULL
- * schema when the batch had one). */
+/* A libffm-native model has its own (synthesized) schema: a batch of another schema must be an
+ * error with a message, not a crash (check_batch used to read the model's NULL schema when the
+ * batch had one), and a predictor is an ordinary one (issue 16; tests/test_ffm_native_model.c). */
 static void test_native_model_generic_predict_is_an_error(void **state) {
     (void)state;
     dctr_model *m = NULL;
@@ -256,11 +256,12 @@ static void test_native_model_generic_predict_is_an_error(void **state) {
     assert_int_equal(dctr_batch_set_number(b, "x", 1.5), DCTR_OK);
     assert_int_equal(dctr_batch_end_row(b), DCTR_OK);
     float out[2];
-    assert_int_equal(dctr_model_predict_batch(m, b, out), DCTR_ERR_UNSUPPORTED);
-    assert_non_null(strstr(dctr_last_error(), "libffm"));
-    dctr_predictor *p = (dctr_predictor *)&p; /* must come back NULL */
-    assert_int_equal(dctr_predictor_new(m, 4, &p), DCTR_ERR_UNSUPPORTED);
-    assert_null(p);
+    assert_int_equal(dctr_model_predict_batch(m, b, out), DCTR_ERR_INVALID_ARG);
+    assert_non_null(strstr(dctr_last_error(), "columns"));
+    dctr_predictor *p = NULL;
+    assert_int_equal(dctr_predictor_new(m, 4, &p), DCTR_OK);
+    assert_int_equal(dctr_predictor_run(p, b, out), DCTR_ERR_INVALID_ARG);
+    dctr_predictor_free(p);
     dctr_batch_free(b);
     dctr_schema_free(s);
     dctr_model_free(m);

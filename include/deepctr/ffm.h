@@ -9,8 +9,12 @@
  *   dctr_model *m; dctr_ffm_train(tr, va, &o, NULL, NULL, &m);
  *   dctr_model_save(m, "model.dctr", 0);
  *
- * The model is an ordinary dctr_model (type DCTR_MODEL_FFM, no schema): dctr_model_save /
- * dctr_model_load / dctr_model_free work on it; predict it on libffm data with dctr_ffm_predict. */
+ * The model is an ordinary dctr_model (type DCTR_MODEL_FFM): dctr_model_save / load / free,
+ * dctr_model_predict / evaluate and a dctr_predictor work on it. Its schema (dctr_model_schema)
+ * has one weighted varlen column per libffm field: "f<field>" holds the row's feature indices of
+ * that field, its weight column "f<field>_val" their values (docs/ffm.md "The native model as a
+ * dctr_model"); dctr_ffm_data_to_dataset turns libffm rows into such a dataset. Predict libffm
+ * data directly with dctr_ffm_predict. */
 #ifndef DEEPCTR_FFM_H
 #define DEEPCTR_FFM_H
 
@@ -121,7 +125,18 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_ffm_predict_file(const dctr_model *mode
                                                          const char *out_path,
                                                          double values[DCTR_METRIC_COUNT], int64_t *rows);
 
-/* Model facts: 1 for a libffm-native model (no schema), its fields, features and k. */
+/* libffm rows as a dataset of a libffm-native model's schema, for dctr_model_predict /
+ * dctr_model_evaluate / a dctr_predictor (DCTR_ERR_UNSUPPORTED for another model). Scores equal
+ * dctr_ffm_predict's bit for bit when every row lists its nodes by non-decreasing field (as libffm
+ * files are written) and names no field >= the model's field count; otherwise the pair sum runs
+ * in another order (a few float ulps) and such a field's values leave the instance norm. Binary
+ * labels become 0/1 by libffm's rule (> 0 is positive). A row with more nodes in a field than the
+ * model's column holds (the most one training row had) is DCTR_ERR_LIMIT. The dataset borrows
+ * the model's schema: free it before the model. */
+DCTR_API DCTR_NODISCARD dctr_status dctr_ffm_data_to_dataset(const dctr_model *model, const dctr_ffm_data *data,
+                                                            dctr_dataset **out);
+
+/* Model facts: 1 for a libffm-native model (trained by dctr_ffm_train*), its fields, features and k. */
 DCTR_API int dctr_ffm_is_native(const dctr_model *model);
 DCTR_API int32_t dctr_ffm_num_fields(const dctr_model *model);
 DCTR_API int64_t dctr_ffm_num_features(const dctr_model *model);

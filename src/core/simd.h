@@ -38,24 +38,19 @@ void dctr_kernel_force_level(int level);
  * f, a loop is not vectorised by gcc below AVX-512 (the op may trap, so it stays behind a
  * branch under the default -ftrapping-math); the bit select computes both sides and vectorises
  * at every level, SSE2 included. */
-DCTR_KERNEL_BODY float dctr_select_f32(int c, float a, float b) {
-    uint32_t ua, ub, m = (uint32_t)0 - (uint32_t)(c != 0), r;
-    memcpy(&ua, &a, sizeof ua);
-    memcpy(&ub, &b, sizeof ub);
-    r = (ua & m) | (ub & ~m);
-    float f;
-    memcpy(&f, &r, sizeof f);
-    return f;
-}
-DCTR_KERNEL_BODY double dctr_select_f64(int c, double a, double b) {
-    uint64_t ua, ub, m = (uint64_t)0 - (uint64_t)(c != 0), r;
-    memcpy(&ua, &a, sizeof ua);
-    memcpy(&ub, &b, sizeof ub);
-    r = (ua & m) | (ub & ~m);
-    double f;
-    memcpy(&f, &r, sizeof f);
-    return f;
-}
+#define DCTR_SELECT_DEFINE(name, F, U)                                                        \
+    DCTR_KERNEL_BODY F name(int c, F a, F b) {                                                \
+        U ua, ub, m = (U)0 - (U)(c != 0), r;                                                  \
+        memcpy(&ua, &a, sizeof ua);                                                           \
+        memcpy(&ub, &b, sizeof ub);                                                           \
+        r = (ua & m) | (ub & ~m);                                                             \
+        F f;                                                                                  \
+        memcpy(&f, &r, sizeof f);                                                             \
+        return f;                                                                             \
+    }
+DCTR_SELECT_DEFINE(dctr_select_f32, float, uint32_t)
+DCTR_SELECT_DEFINE(dctr_select_f64, double, uint64_t)
+#undef DCTR_SELECT_DEFINE
 
 /* GNU C vector types (gcc, clang): elementwise +, -, * on 4 or 8 floats, lowered to whatever
  * the function's target has (two SSE ops for a v8 on the portable level). Lane j of a vector

@@ -395,8 +395,9 @@ static dctr_status check_value(const loc *L, const char *p, const char *tok, con
 
 /* 1 / sum(v^2) as a finite positive float: 1 for a row without (non-zero) values, and clamped to
  * [FLT_MIN, FLT_MAX] when the true value is outside the float range (e.g. a single 1e-30 or 1e30
- * value), so training never multiplies by inf or 0. */
-static float inv_norm_of(double sq) {
+ * value), so training never multiplies by inf or 0. The FFM models normalise rows they build
+ * from a dctr_batch with the same rule (src/models/ffm/model.c). */
+float dctr_ffm_inv_norm(double sq) {
     if (!(sq > 0))
         return 1.0f;
     double inv = 1.0 / sq;
@@ -470,7 +471,7 @@ static dctr_status parse_line(dctr_libffm_reader *r, const char *b, const char *
     }
     (void)start;
     d->labels[d->rows] = (float)label;
-    d->inv_norm[d->rows] = inv_norm_of(sq);
+    d->inv_norm[d->rows] = dctr_ffm_inv_norm(sq);
     d->rows++;
     d->row_ptr[d->rows] = d->nnz;
     d->num_fields = max_field + 1;

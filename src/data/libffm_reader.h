@@ -35,6 +35,10 @@ void dctr_ffm_data_clear(dctr_ffm_data *data);
 
 typedef struct dctr_libffm_reader dctr_libffm_reader;
 
+/* A row's instance normalisation from sq = sum(value^2) accumulated in double over its nodes in
+ * order: 1 / sq clamped to [FLT_MIN, FLT_MAX], 1 when sq is 0 (inv_norm above). */
+float dctr_ffm_inv_norm(double sq);
+
 dctr_status dctr_libffm_reader_open(const char *path, const dctr_libffm_options *opts,
                                     dctr_libffm_reader **out);
 /* Reads over caller memory (not copied; must outlive the reader). */

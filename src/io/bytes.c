@@ -215,33 +215,20 @@ dctr_status dctr_rbuf_u64(dctr_rbuf *r, uint64_t *out, const char *what) {
     return read_le(r, out, 8, what);
 }
 
-dctr_status dctr_rbuf_i32(dctr_rbuf *r, int32_t *out, const char *what) {
-    uint32_t v;
-    DCTR_TRY(dctr_rbuf_u32(r, &v, what));
-    memcpy(out, &v, sizeof v); /* two's complement reinterpretation without UB */
-    return DCTR_OK;
-}
-
-dctr_status dctr_rbuf_i64(dctr_rbuf *r, int64_t *out, const char *what) {
-    uint64_t v;
-    DCTR_TRY(read_le(r, &v, 8, what));
-    memcpy(out, &v, sizeof v);
-    return DCTR_OK;
-}
-
-dctr_status dctr_rbuf_f32(dctr_rbuf *r, float *out, const char *what) {
-    uint32_t v;
-    DCTR_TRY(dctr_rbuf_u32(r, &v, what));
-    memcpy(out, &v, sizeof v);
-    return DCTR_OK;
-}
-
-dctr_status dctr_rbuf_f64(dctr_rbuf *r, double *out, const char *what) {
-    uint64_t v;
-    DCTR_TRY(read_le(r, &v, 8, what));
-    memcpy(out, &v, sizeof v);
-    return DCTR_OK;
-}
+/* The signed and float reads: the unsigned read's bits reinterpreted (two's complement, IEEE 754)
+ * with memcpy, without undefined behaviour. */
+#define RBUF_REINTERPRET(name, T, U, read_unsigned)                                           \
+    dctr_status name(dctr_rbuf *r, T *out, const char *what) {                                \
+        U v;                                                                                  \
+        DCTR_TRY(read_unsigned(r, &v, what));                                                 \
+        memcpy(out, &v, sizeof v);                                                            \
+        return DCTR_OK;                                                                       \
+    }
+RBUF_REINTERPRET(dctr_rbuf_i32, int32_t, uint32_t, dctr_rbuf_u32)
+RBUF_REINTERPRET(dctr_rbuf_i64, int64_t, uint64_t, dctr_rbuf_u64)
+RBUF_REINTERPRET(dctr_rbuf_f32, float, uint32_t, dctr_rbuf_u32)
+RBUF_REINTERPRET(dctr_rbuf_f64, double, uint64_t, dctr_rbuf_u64)
+#undef RBUF_REINTERPRET
 
 dctr_status dctr_rbuf_str(dctr_rbuf *r, char **out, size_t max_len, const char *what) {
     *out = NULL;

@@ -44,6 +44,33 @@ typedef struct fm_tail {
     float a[3], aq[3];
 } fm_tail;
 
+/* The per-dim sums over the fields of one row, in field order: s / hs / a0..a2 (the nv vectors,
+ * the 4-lane tail, the scalar tail) and, with SQ = 1, the sums of squares sq / hsq / q0..q2 too
+ * (forward needs both, backward the sums only). */
+#define FM_IF_SQ_0(...)
+#define FM_IF_SQ_1(...) __VA_ARGS__
+#define FM_IF_SQ(SQ, ...) FM_IF_SQ_##SQ(__VA_ARGS__)
+#define FM_FIELD_SUMS(T, W, SQ)                                                               \
+    for (int32_t f = 0; f < F; f++) {                                                         \
+        const float *v = row + (int64_t)f * k;                                                \
+        for (int32_t q = 0; q < nv; q++) {                                                    \
+            T x;                                                                              \
+            memcpy(&x, v + q * W, sizeof x);                                                  \
+            s[q] += x;                                                                        \
+            FM_IF_SQ(SQ, sq[q] += x * x;)                                                     \
+        }                                                                                     \
+        if (h) {                                                                              \
+            dctr_v4f x;                                                                       \
+            memcpy(&x, v + o, sizeof x);                                                      \
+            hs += x;                                                                          \
+            FM_IF_SQ(SQ, hsq += x * x;)                                                       \
+        }                                                                                     \
+        const float *e = v + o + 4 * h;                                                       \
+        if (r > 0) { a0 += e[0]; FM_IF_SQ(SQ, q0 += e[0] * e[0];) }                           \
+        if (r > 1) { a1 += e[1]; FM_IF_SQ(SQ, q1 += e[1] * e[1];) }                           \
+        if (r > 2) { a2 += e[2]; FM_IF_SQ(SQ, q2 += e[2] * e[2];) }                           \
+    }
+
 /* Rows with k = nv * W + tail (tail < W): nv vectors of W lanes plus the tail. The F-long sums
  * stay in registers (the array form above round-trips them through memory on every field).
  * Each dim adds the fields in order and the dims are summed in order at the end (vector lanes,
@@ -60,25 +87,7 @@ typedef struct fm_tail {
             float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, q0 = 0.0f, q1 = 0.0f, q2 = 0.0f;           \
             for (int32_t q = 0; q < nv; q++)                                                  \
                 s[q] = sq[q] = (T){0};                                                        \
-            for (int32_t f = 0; f < F; f++) {                                                 \
-                const float *v = row + (int64_t)f * k;                                        \
-                for (int32_t q = 0; q < nv; q++) {                                            \
-                    T x;                                                                      \
-                    memcpy(&x, v + q * W, sizeof x);                                          \
-                    s[q] += x;                                                                \
-                    sq[q] += x * x;                                                           \
-                }                                                                             \
-                if (h) {                                                                      \
-                    dctr_v4f x;                                                               \
-                    memcpy(&x, v + o, sizeof x);                                              \
-                    hs += x;                                                                  \
-                    hsq += x * x;                                                             \
-                }                                                                             \
-                const float *e = v + o + 4 * h;                                               \
-                if (r > 0) { a0 += e[0]; q0 += e[0] * e[0]; }                                 \
-                if (r > 1) { a1 += e[1]; q1 += e[1] * e[1]; }                                 \
-                if (r > 2) { a2 += e[2]; q2 += e[2] * e[2]; }                                 \
-            }                                                                                 \
+            FM_FIELD_SUMS(T, W, 1)                                                            \
             float acc = 0.0f;                                                                 \
             for (int32_t q = 0; q < nv; q++) {                                                \
                 T t = s[q] * s[q] - sq[q];                                                    \
@@ -102,41 +111,48 @@ FM_FW_VEC(dctr_v8f, 8)
 #undef FM_FW_VEC
 #endif
 
-/* Portable level: 4-lane vectors for 4 <= k < 36, else the array form. The vector count is a
- * constant in each case (fully unrolled); the tail is a short loop. */
-DCTR_KERNEL_BODY void fm_fw_narrow(const float *V, int64_t v_stride, int64_t B, int32_t F,
-                                   int32_t k, float *out, int accumulate) {
 #if DCTR_VEC
-    const int32_t t = k % 4;
-    switch (k / 4) {
-    case 1: fm_fw_v4(V, v_stride, B, F, 1, t, out, accumulate); return;
-    case 2: fm_fw_v4(V, v_stride, B, F, 2, t, out, accumulate); return;
-    case 3: fm_fw_v4(V, v_stride, B, F, 3, t, out, accumulate); return;
-    case 4: fm_fw_v4(V, v_stride, B, F, 4, t, out, accumulate); return;
-    case 5: fm_fw_v4(V, v_stride, B, F, 5, t, out, accumulate); return;
-    case 6: fm_fw_v4(V, v_stride, B, F, 6, t, out, accumulate); return;
-    case 7: fm_fw_v4(V, v_stride, B, F, 7, t, out, accumulate); return;
-    case 8: fm_fw_v4(V, v_stride, B, F, 8, t, out, accumulate); return;
-    default: break;
+/* Runs CALL(n) for the vector count n = nvec when 1 <= n <= max (max <= 8), with n a constant in
+ * each case so the kernel's loops over the vectors unroll; falls through otherwise. */
+#define FM_BY_VECTORS(nvec, max, CALL)                                                        \
+    switch ((nvec) <= (max) ? (nvec) : 0) {                                                   \
+    case 1: CALL(1); return;                                                                  \
+    case 2: CALL(2); return;                                                                  \
+    case 3: CALL(3); return;                                                                  \
+    case 4: CALL(4); return;                                                                  \
+    case 5: CALL(5); return;                                                                  \
+    case 6: CALL(6); return;                                                                  \
+    case 7: CALL(7); return;                                                                  \
+    case 8: CALL(8); return;                                                                  \
+    default: break;                                                                           \
     }
+/* lanes 8: 8-lane vectors for 8 <= k < 40; then (every level) 4-lane vectors for 4 <= k < 36;
+ * KERNEL##8 / KERNEL##4 (n) runs the kernel with n vectors. */
+#define FM_VECTOR_FORMS(lanes, KERNEL)                                                        \
+    if (lanes == 8)                                                                           \
+        FM_BY_VECTORS(k / 8, 4, KERNEL##8)                                                    \
+    FM_BY_VECTORS(k / 4, 8, KERNEL##4)
+#define FM_FW(W, n) fm_fw_v##W(V, v_stride, B, F, n, k % W, out, accumulate)
+#define FM_FW4(n) FM_FW(4, n)
+#define FM_FW8(n) FM_FW(8, n)
+#else
+#define FM_VECTOR_FORMS(lanes, KERNEL) (void)lanes;
 #endif
+
+/* The vector forms for the level's lanes (4 portable, 8 AVX2 / AVX-512), else the array form. The
+ * vector count is a constant in each case (fully unrolled); the tail is a short loop. */
+DCTR_KERNEL_BODY void fm_fw_lanes(int lanes, const float *V, int64_t v_stride, int64_t B, int32_t F,
+                                  int32_t k, float *out, int accumulate) {
+    FM_VECTOR_FORMS(lanes, FM_FW)
     fm_fw_rows(V, v_stride, B, F, k, out, accumulate);
 }
-
-/* AVX2 / AVX-512: 8-lane vectors for 8 <= k < 40, else as portable. */
+DCTR_KERNEL_BODY void fm_fw_narrow(const float *V, int64_t v_stride, int64_t B, int32_t F,
+                                   int32_t k, float *out, int accumulate) {
+    fm_fw_lanes(4, V, v_stride, B, F, k, out, accumulate);
+}
 DCTR_KERNEL_BODY void fm_fw_wide(const float *V, int64_t v_stride, int64_t B, int32_t F,
                                  int32_t k, float *out, int accumulate) {
-#if DCTR_VEC
-    const int32_t t = k % 8;
-    switch (k / 8) {
-    case 1: fm_fw_v8(V, v_stride, B, F, 1, t, out, accumulate); return;
-    case 2: fm_fw_v8(V, v_stride, B, F, 2, t, out, accumulate); return;
-    case 3: fm_fw_v8(V, v_stride, B, F, 3, t, out, accumulate); return;
-    case 4: fm_fw_v8(V, v_stride, B, F, 4, t, out, accumulate); return;
-    default: break;
-    }
-#endif
-    fm_fw_narrow(V, v_stride, B, F, k, out, accumulate);
+    fm_fw_lanes(8, V, v_stride, B, F, k, out, accumulate);
 }
 DCTR_SIMD_CLONES_NW(fm_fw, (const float *V, int64_t v_stride, int64_t B, int32_t F, int32_t k,
                             float *out, int accumulate),
@@ -186,23 +202,7 @@ DCTR_KERNEL_BODY void fm_bw_rows(const float *dout, const float *V, int64_t v_st
             float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f;                                            \
             for (int32_t q = 0; q < nv; q++)                                                  \
                 s[q] = (T){0};                                                                \
-            for (int32_t f = 0; f < F; f++) {                                                 \
-                const float *v = row + (int64_t)f * k;                                        \
-                for (int32_t q = 0; q < nv; q++) {                                            \
-                    T x;                                                                      \
-                    memcpy(&x, v + q * W, sizeof x);                                          \
-                    s[q] += x;                                                                \
-                }                                                                             \
-                if (h) {                                                                      \
-                    dctr_v4f x;                                                               \
-                    memcpy(&x, v + o, sizeof x);                                              \
-                    hs += x;                                                                  \
-                }                                                                             \
-                const float *e = v + o + 4 * h;                                               \
-                if (r > 0) a0 += e[0];                                                        \
-                if (r > 1) a1 += e[1];                                                        \
-                if (r > 2) a2 += e[2];                                                        \
-            }                                                                                 \
+            FM_FIELD_SUMS(T, W, 0)                                                            \
             for (int32_t f = 0; f < F; f++) {                                                 \
                 const float *v = row + (int64_t)f * k;                                        \
                 float *g = drow + (int64_t)f * k;                                             \
@@ -233,39 +233,26 @@ FM_BW_VEC(dctr_v8f, 8)
 #undef FM_BW_VEC
 #endif
 
+#if DCTR_VEC
+#define FM_BW(W, n) fm_bw_v##W(dout, V, v_stride, B, F, n, k % W, dV, dv_stride)
+#define FM_BW4(n) FM_BW(4, n)
+#define FM_BW8(n) FM_BW(8, n)
+#endif
+
+/* The vector forms as in fm_fw_lanes. */
+DCTR_KERNEL_BODY void fm_bw_lanes(int lanes, const float *dout, const float *V, int64_t v_stride,
+                                  int64_t B, int32_t F, int32_t k, float *dV, int64_t dv_stride) {
+    FM_VECTOR_FORMS(lanes, FM_BW)
+    fm_bw_rows(dout, V, v_stride, B, F, k, dV, dv_stride);
+}
 DCTR_KERNEL_BODY void fm_bw_narrow(const float *dout, const float *V, int64_t v_stride,
                                    int64_t B, int32_t F, int32_t k, float *dV,
                                    int64_t dv_stride) {
-#if DCTR_VEC
-    const int32_t t = k % 4;
-    switch (k / 4) {
-    case 1: fm_bw_v4(dout, V, v_stride, B, F, 1, t, dV, dv_stride); return;
-    case 2: fm_bw_v4(dout, V, v_stride, B, F, 2, t, dV, dv_stride); return;
-    case 3: fm_bw_v4(dout, V, v_stride, B, F, 3, t, dV, dv_stride); return;
-    case 4: fm_bw_v4(dout, V, v_stride, B, F, 4, t, dV, dv_stride); return;
-    case 5: fm_bw_v4(dout, V, v_stride, B, F, 5, t, dV, dv_stride); return;
-    case 6: fm_bw_v4(dout, V, v_stride, B, F, 6, t, dV, dv_stride); return;
-    case 7: fm_bw_v4(dout, V, v_stride, B, F, 7, t, dV, dv_stride); return;
-    case 8: fm_bw_v4(dout, V, v_stride, B, F, 8, t, dV, dv_stride); return;
-    default: break;
-    }
-#endif
-    fm_bw_rows(dout, V, v_stride, B, F, k, dV, dv_stride);
+    fm_bw_lanes(4, dout, V, v_stride, B, F, k, dV, dv_stride);
 }
-
 DCTR_KERNEL_BODY void fm_bw_wide(const float *dout, const float *V, int64_t v_stride, int64_t B,
                                  int32_t F, int32_t k, float *dV, int64_t dv_stride) {
-#if DCTR_VEC
-    const int32_t t = k % 8;
-    switch (k / 8) {
-    case 1: fm_bw_v8(dout, V, v_stride, B, F, 1, t, dV, dv_stride); return;
-    case 2: fm_bw_v8(dout, V, v_stride, B, F, 2, t, dV, dv_stride); return;
-    case 3: fm_bw_v8(dout, V, v_stride, B, F, 3, t, dV, dv_stride); return;
-    case 4: fm_bw_v8(dout, V, v_stride, B, F, 4, t, dV, dv_stride); return;
-    default: break;
-    }
-#endif
-    fm_bw_narrow(dout, V, v_stride, B, F, k, dV, dv_stride);
+    fm_bw_lanes(8, dout, V, v_stride, B, F, k, dV, dv_stride);
 }
 DCTR_SIMD_CLONES_NW(fm_bw, (const float *dout, const float *V, int64_t v_stride, int64_t B,
                             int32_t F, int32_t k, float *dV, int64_t dv_stride),

@@ -85,11 +85,7 @@ static dctr_status iso_save(const dctr_model *m, dctr_container_writer *cw) {
         dctr_wbuf_f64(&w, m->iso_x[i]);
     for (int32_t i = 0; i < m->iso_n; i++)
         dctr_wbuf_f64(&w, m->iso_y[i]);
-    dctr_status st = dctr_wbuf_status(&w);
-    if (st == DCTR_OK)
-        st = dctr_cw_add(cw, "calib/isotonic", &w);
-    dctr_wbuf_free(&w);
-    return st;
+    return dctr_model_section_put(cw, "calib/isotonic", &w);
 }
 
 void dctr_model_calib_release(dctr_model *m) {
@@ -155,11 +151,7 @@ dctr_status dctr_model_calib_save(const dctr_model *m, dctr_container_writer *cw
     dctr_wbuf_u32(&w, m->platt ? 1u : 0u);
     dctr_wbuf_f64(&w, m->platt ? m->platt_a : 1.0);
     dctr_wbuf_f64(&w, m->platt ? m->platt_b : 0.0);
-    dctr_status st = dctr_wbuf_status(&w);
-    if (st == DCTR_OK)
-        st = dctr_cw_add(cw, "calib", &w);
-    dctr_wbuf_free(&w);
-    return st;
+    return dctr_model_section_put(cw, "calib", &w);
 }
 
 dctr_status dctr_model_calib_load(dctr_model *m, const dctr_container *c) {

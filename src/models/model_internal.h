@@ -28,6 +28,10 @@ dctr_status dctr_model_meta_write(const dctr_model_config *cfg, int64_t steps, d
 /* Reads into cfg (owned lists: release with dctr_model_config_release). */
 dctr_status dctr_model_meta_read(dctr_rbuf *r, dctr_model_config *cfg, int64_t *steps);
 
+/* Adds section `name` with the payload built in w (a write that failed is DCTR_ERR_NOMEM) and
+ * frees w: the last step of every section writer (model_state.c). */
+dctr_status dctr_model_section_put(dctr_container_writer *cw, const char *name, dctr_wbuf *w);
+
 /* src/models/model_state.c: the optional "train/state" section (shuffle generator, epochs run)
  * and the "user/meta" section (key/value metadata); both absent in files of older versions. */
 dctr_status dctr_model_train_state_save(const dctr_model *model, dctr_container_writer *cw);

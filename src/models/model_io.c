@@ -163,6 +163,20 @@ dctr_status dctr_model_meta_read(dctr_rbuf *r, dctr_model_config *cfg, int64_t *
 
 /* ---------------- save ---------------- */
 
+/* The sections any model may carry after its family's: training state (tiny; epochs run are
+ * worth knowing even without the optimizer), user metadata, output calibration. */
+static dctr_status save_optional(const dctr_model *model, dctr_container_writer *cw) {
+    DCTR_TRY(dctr_model_train_state_save(model, cw));
+    DCTR_TRY(dctr_model_kv_save(model, cw));
+    return dctr_model_calib_save(model, cw);
+}
+
+static dctr_status load_optional(dctr_model *model, const dctr_container *c) {
+    DCTR_TRY(dctr_model_train_state_load(model, c));
+    DCTR_TRY(dctr_model_kv_load(model, c));
+    return dctr_model_calib_load(model, c);
+}
+
 static dctr_status build_container(const dctr_model *model, int with_optimizer,
                                    dctr_container_writer **out) {
     dctr_container_writer *cw = NULL;
@@ -171,25 +185,22 @@ static dctr_status build_container(const dctr_model *model, int with_optimizer,
     dctr_wbuf_init(&w);
     dctr_status st = dctr_model_meta_write(&model->cfg, model->steps, &w);
     if (st == DCTR_OK)
-        st = dctr_cw_add(cw, "meta", &w);
-    dctr_wbuf_free(&w);
-    if (st == DCTR_OK && model->schema) {
+        st = dctr_model_section_put(cw, "meta", &w); /* frees w */
+    else
+        dctr_wbuf_free(&w);
+    /* a libffm-native FFM model's schema is synthesized from its "ffm.*" sections at load */
+    if (st == DCTR_OK && model->schema && !dctr_ffm_is_native(model)) {
         dctr_wbuf_init(&w);
         st = dctr_schema_write(model->schema, &w);
         if (st == DCTR_OK)
-            st = dctr_wbuf_status(&w);
-        if (st == DCTR_OK)
-            st = dctr_cw_add(cw, "schema", &w);
-        dctr_wbuf_free(&w);
+            st = dctr_model_section_put(cw, "schema", &w);
+        else
+            dctr_wbuf_free(&w);
     }
     if (st == DCTR_OK)
         st = model->ops->save(model, cw, with_optimizer);
-    if (st == DCTR_OK) /* tiny; epochs run are worth knowing even without the optimizer */
-        st = dctr_model_train_state_save(model, cw);
     if (st == DCTR_OK)
-        st = dctr_model_kv_save(model, cw);
-    if (st == DCTR_OK)
-        st = dctr_model_calib_save(model, cw);
+        st = save_optional(model, cw);
     if (st != DCTR_OK) {
         dctr_cw_free(cw);
         return st;
@@ -198,25 +209,27 @@ static dctr_status build_container(const dctr_model *model, int with_optimizer,
     return DCTR_OK;
 }
 
+/* The model's container written to `path`, or (path NULL) to memory. */
+static dctr_status save_to(const dctr_model *model, int with_optimizer, const char *path, void **data,
+                           size_t *size) {
+    dctr_container_writer *cw = NULL;
+    DCTR_TRY(build_container(model, with_optimizer, &cw));
+    dctr_status st = path ? dctr_cw_save(cw, path) : dctr_cw_to_memory(cw, data, size);
+    dctr_cw_free(cw);
+    return st;
+}
+
 dctr_status dctr_model_save(const dctr_model *model, const char *path, int with_optimizer) {
     if (!model || !path)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_save: NULL argument");
-    dctr_container_writer *cw = NULL;
-    DCTR_TRY(build_container(model, with_optimizer, &cw));
-    dctr_status st = dctr_cw_save(cw, path);
-    dctr_cw_free(cw);
-    return st;
+    return save_to(model, with_optimizer, path, NULL, NULL);
 }
 
 dctr_status dctr_model_save_to_memory(const dctr_model *model, int with_optimizer, void **data,
                                       size_t *size) {
     if (!model || !data || !size)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_save_to_memory: NULL argument");
-    dctr_container_writer *cw = NULL;
-    DCTR_TRY(build_container(model, with_optimizer, &cw));
-    dctr_status st = dctr_cw_to_memory(cw, data, size);
-    dctr_cw_free(cw);
-    return st;
+    return save_to(model, with_optimizer, NULL, data, size);
 }
 
 void dctr_free_buffer(void *data) { dctr_free(data); }
@@ -265,11 +278,7 @@ static dctr_status load_container(const dctr_container *c, dctr_model **out) {
         if (st == DCTR_OK && m->steps == 0)
             m->steps = steps;
         if (st == DCTR_OK)
-            st = dctr_model_train_state_load(m, c);
-        if (st == DCTR_OK)
-            st = dctr_model_kv_load(m, c);
-        if (st == DCTR_OK)
-            st = dctr_model_calib_load(m, c);
+            st = load_optional(m, c);
     }
     if (st != DCTR_OK) {
         dctr_model_free(m);
@@ -279,17 +288,21 @@ static dctr_status load_container(const dctr_container *c, dctr_model **out) {
     return DCTR_OK;
 }
 
+/* The model in an opened container; frees the container. */
+static dctr_status load_opened(dctr_container *c, dctr_model **out) {
+    dctr_status st = load_container(c, out);
+    dctr_container_free(c);
+    return st;
+}
+
 dctr_status dctr_model_load(const char *path, dctr_model **out) {
     if (!path || !out)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_load: NULL argument");
     *out = NULL;
     dctr_container *c = NULL;
     DCTR_TRY(dctr_container_open(path, 0, &c));
-    dctr_status st = load_container(c, out);
-    dctr_container_free(c);
-    if (st != DCTR_OK)
-        return dctr_error_prefix(st, "%s", path);
-    return DCTR_OK;
+    dctr_status st = load_opened(c, out);
+    return st == DCTR_OK ? DCTR_OK : dctr_error_prefix(st, "%s", path);
 }
 
 dctr_status dctr_model_load_from_memory(const void *data, size_t size, dctr_model **out) {
@@ -298,7 +311,5 @@ dctr_status dctr_model_load_from_memory(const void *data, size_t size, dctr_mode
     *out = NULL;
     dctr_container *c = NULL;
     DCTR_TRY(dctr_container_from_memory(data, size, &c));
-    dctr_status st = load_container(c, out);
-    dctr_container_free(c);
-    return st;
+    return load_opened(c, out);
 }

@@ -20,6 +20,14 @@ struct dctr_model_kv {
     char *value;
 };
 
+dctr_status dctr_model_section_put(dctr_container_writer *cw, const char *name, dctr_wbuf *w) {
+    dctr_status st = dctr_wbuf_status(w);
+    if (st == DCTR_OK)
+        st = dctr_cw_add(cw, name, w);
+    dctr_wbuf_free(w);
+    return st;
+}
+
 dctr_status dctr_model_train_state_save(const dctr_model *model, dctr_container_writer *cw) {
     if (!model->shuffle_valid)
         return DCTR_OK;
@@ -30,11 +38,7 @@ dctr_status dctr_model_train_state_save(const dctr_model *model, dctr_container_
     for (int i = 0; i < 4; i++)
         dctr_wbuf_u64(&w, model->shuffle_state[i]);
     dctr_wbuf_i64(&w, model->epochs_done);
-    dctr_status st = dctr_wbuf_status(&w);
-    if (st == DCTR_OK)
-        st = dctr_cw_add(cw, "train/state", &w);
-    dctr_wbuf_free(&w);
-    return st;
+    return dctr_model_section_put(cw, "train/state", &w);
 }
 
 dctr_status dctr_model_train_state_load(dctr_model *model, const dctr_container *c) {
@@ -172,11 +176,7 @@ dctr_status dctr_model_kv_save(const dctr_model *model, dctr_container_writer *c
         dctr_wbuf_str(&w, model->kv[i].key);
         dctr_wbuf_str(&w, model->kv[i].value);
     }
-    dctr_status st = dctr_wbuf_status(&w);
-    if (st == DCTR_OK)
-        st = dctr_cw_add(cw, "user/meta", &w);
-    dctr_wbuf_free(&w);
-    return st;
+    return dctr_model_section_put(cw, "user/meta", &w);
 }
 
 dctr_status dctr_model_kv_load(dctr_model *model, const dctr_container *c) {

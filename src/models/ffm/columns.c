@@ -73,11 +73,11 @@ dctr_status dctr_ffm_columns_build(dctr_model *model, dctr_ffm_impl *impl, int64
                               (long long)total);
     impl->schema = s;
     impl->ncols = s->ncols;
-    impl->one_node_per_field = 1;
+    impl->pair_kernel = 1;
     for (int32_t i = 0; i < s->ncols; i++)
         if (s->cols[i].kind == DCTR_COLUMN_VARLEN ||
             (s->cols[i].kind == DCTR_COLUMN_DENSE && s->cols[i].dense_dim != 1))
-            impl->one_node_per_field = 0;
+            impl->pair_kernel = 0;
     impl->max_nodes = max_nodes > 0 ? max_nodes : 1;
     *num_features = total;
     *num_fields = s->ncols;

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "layers/dnn.h"
 #include "models/ffm/ffm.h"
+#include "models/model_internal.h"
 #include "optim/optim.h"
 
 #define DEEP_IO_VERSION 1u
@@ -293,16 +294,66 @@ static dctr_status grow_train_ws(dctr_ffm_deep *d, const dctr_ffm_impl *impl, in
     return DCTR_OK;
 }
 
+/* The batch's outputs, losses and kappa_i = dloss_i/dlogit_i (weighted, kept in base[]), and the
+ * output layer's gradient and dout of the DNN. Returns the weighted loss; *wsum the weights. */
+static double deep_loss_rows(const dctr_model *model, const dctr_batch *b, const float *H, int64_t hs,
+                             float *pred, double *wsum) {
+    dctr_ffm_deep *d = ((const dctr_ffm_impl *)model->impl)->deep;
+    const int64_t B = b->n;
+    const int regression = model->task == DCTR_TASK_REGRESSION;
+    const float *sw = b->sample_weights;
+    const float *wout = d->params + d->ndnn;
+    float *gout = d->grad + d->ndnn;
+    double loss = 0;
+    *wsum = 0;
+    for (int64_t i = 0; i < B; i++) {
+        const float *h = H + i * hs;
+        float z = d->base[i] + dnn_logit(d, h);
+        float kappa;
+        float wi = sw ? sw[i] : 1.0f;
+        loss += wi * dctr_ffm_loss(z, b->labels[i], regression, &kappa);
+        *wsum += wi;
+        if (pred)
+            pred[i] = regression ? z : 1.0f / (1.0f + expf(-z));
+        kappa *= wi;
+        d->base[i] = kappa;
+        float km = kappa / (float)B;
+        for (int32_t o = 0; o < d->out_dim; o++) {
+            d->dout[i * d->out_dim + o] = km * wout[o];
+            gout[o] += km * h[o];
+        }
+    }
+    return loss;
+}
+
+/* FFM: per-sample AdaGrad with a per-pair derivative (kappa + the DNN's input gradient). */
+static void deep_ffm_update(dctr_ffm_impl *impl, int64_t B) {
+    dctr_ffm_deep *d = impl->deep;
+    const int64_t mn = impl->max_nodes;
+    dctr_ffm_step fs = {impl->eta, impl->lambda};
+    for (int64_t i = 0; i < B; i++) {
+        const dctr_ffm_node *nodes = d->nodes + i * mn;
+        const float kappa = d->base[i];
+        for (int32_t p = 0; p < d->npairs; p++)
+            d->dp[p] = kappa + (float)B * d->dX[i * d->in_dim + p];
+        /* the pooled vectors of this row (rows before it in the batch already moved the weights,
+         * as in per-sample SGD) */
+        dctr_ffm_pooled_forward(&impl->w, nodes, d->nn[i], d->rr[i], &d->pooled, NULL);
+        dctr_ffm_pooled_update(&impl->w, nodes, d->nn[i], d->rr[i], &d->pooled, kappa, d->dp, &fs);
+        dctr_ffm_linear_update(&impl->w, nodes, d->nn[i], kappa, &fs);
+    }
+}
+
 static dctr_status deep_train_step(dctr_model *model, const dctr_batch *b, double *data_loss, double *reg_loss,
                                      float *pred) {
     dctr_ffm_impl *impl = model->impl;
     dctr_ffm_deep *d = impl->deep;
     const int64_t B = b->n;
+    if (reg_loss)
+        *reg_loss = 0;
     if (B < 1) {
         if (data_loss)
             *data_loss = 0;
-        if (reg_loss)
-            *reg_loss = 0;
         return DCTR_OK;
     }
     DCTR_TRY(grow_train_ws(d, impl, B));
@@ -314,29 +365,9 @@ static dctr_status deep_train_step(dctr_model *model, const dctr_batch *b, doubl
     const float *H = dctr_dnn_forward(&d->dc, &d->P, d->ws, d->X, d->in_dim, B, 1, &d->rng, &hs);
     if (!H)
         return dctr_set_error(DCTR_ERR_INTERNAL, "DeepFFM: DNN forward failed");
-    const int regression = model->task == DCTR_TASK_REGRESSION;
-    const float *sw = b->sample_weights;
     memset(d->grad, 0, (size_t)d->nparams * sizeof(float));
-    float *wout = d->params + d->ndnn, *gout = d->grad + d->ndnn;
-    double loss = 0, wsum = 0;
-    /* kappa_i = dloss_i/dlogit_i (weighted); kept in base[] after use */
-    for (int64_t i = 0; i < B; i++) {
-        const float *h = H + i * hs;
-        float z = d->base[i] + dnn_logit(d, h);
-        float kappa;
-        float wi = sw ? sw[i] : 1.0f;
-        loss += wi * dctr_ffm_loss(z, b->labels[i], regression, &kappa);
-        wsum += wi;
-        if (pred)
-            pred[i] = regression ? z : 1.0f / (1.0f + expf(-z));
-        kappa *= wi;
-        d->base[i] = kappa;
-        float km = kappa / (float)B;
-        for (int32_t o = 0; o < d->out_dim; o++) {
-            d->dout[i * d->out_dim + o] = km * wout[o];
-            gout[o] += km * h[o];
-        }
-    }
+    double wsum;
+    const double loss = deep_loss_rows(model, b, H, hs, pred, &wsum);
     if (!isfinite(loss))
         return dctr_set_error(DCTR_ERR_NUMERIC, "DeepFFM training diverged (non-finite loss)");
     memset(d->dX, 0, (size_t)B * (size_t)d->in_dim * sizeof(float));
@@ -347,34 +378,10 @@ static dctr_status deep_train_step(dctr_model *model, const dctr_batch *b, doubl
     dctr_optim_step st;
     dctr_optim_begin_step(&d->opt, model->steps + 1, 1.0, &st);
     dctr_optim_update(&d->opt, &st, d->params, d->grad, d->slots, (size_t)d->nparams);
-    /* FFM: per-sample AdaGrad with a per-pair derivative */
-    dctr_ffm_step fs = {impl->eta, impl->lambda};
-    for (int64_t i = 0; i < B; i++) {
-        const dctr_ffm_node *nodes = d->nodes + i * mn;
-        const float kappa = d->base[i];
-        for (int32_t p = 0; p < d->npairs; p++)
-            d->dp[p] = kappa + (float)B * d->dX[i * d->in_dim + p];
-        /* the pooled vectors of this row (rows before it in the batch already moved the weights,
-         * as in per-sample SGD) */
-        dctr_ffm_pooled_forward(&impl->w, nodes, d->nn[i], d->rr[i], &d->pooled, NULL);
-        dctr_ffm_pooled_update(&impl->w, nodes, d->nn[i], d->rr[i], &d->pooled, kappa, d->dp, &fs);
-        if (impl->w.use_linear) {
-            dctr_ffm_weights *w = &impl->w;
-            for (int32_t j = 0; j < d->nn[i]; j++) {
-                float *p = &w->lin[2 * (size_t)nodes[j].index];
-                float g = fs.lambda * p[0] + kappa * nodes[j].value;
-                p[1] += g * g;
-                p[0] -= fs.eta * g / sqrtf(p[1]);
-            }
-            w->bias_g += kappa * kappa;
-            w->bias -= fs.eta * kappa / sqrtf(w->bias_g);
-        }
-    }
+    deep_ffm_update(impl, B);
     model->steps++;
     if (data_loss)
         *data_loss = wsum > 0 ? loss / wsum : 0;
-    if (reg_loss)
-        *reg_loss = 0;
     return DCTR_OK;
 }
 
@@ -390,10 +397,7 @@ dctr_status dctr_ffm_deep_save(const dctr_ffm_deep *d, dctr_container_writer *cw
     dctr_wbuf_i64(&b, d->nstate);
     dctr_wbuf_f32s(&b, d->params, (size_t)d->nparams);
     dctr_wbuf_f32s(&b, d->state, (size_t)d->nstate);
-    dctr_status s = dctr_wbuf_status(&b);
-    if (s == DCTR_OK)
-        s = dctr_cw_add(cw, "ffm.dnn", &b);
-    dctr_wbuf_free(&b);
+    dctr_status s = dctr_model_section_put(cw, "ffm.dnn", &b);
     if (s != DCTR_OK || !with_optimizer)
         return s;
     dctr_wbuf_init(&b);
@@ -402,11 +406,7 @@ dctr_status dctr_ffm_deep_save(const dctr_ffm_deep *d, dctr_container_writer *cw
     dctr_wbuf_i64(&b, d->nparams);
     for (int i = 0; i < d->nslots; i++)
         dctr_wbuf_f32s(&b, d->slots[i], (size_t)d->nparams);
-    s = dctr_wbuf_status(&b);
-    if (s == DCTR_OK)
-        s = dctr_cw_add(cw, "ffm.dnn_opt", &b);
-    dctr_wbuf_free(&b);
-    return s;
+    return dctr_model_section_put(cw, "ffm.dnn_opt", &b);
 }
 
 static dctr_status all_finite(const float *v, int64_t n, const char *what) {
@@ -471,20 +471,7 @@ static dctr_status deep_load(dctr_model *model, const dctr_container *c) {
 /* DeepFFM's ops: its own batch predict / train step / sections, the FFM ones for the rest (the
  * snapshot and sizes include the DNN through dctr_ffm_deep_*). */
 const dctr_model_ops dctr_deepffm_ops = {
-    .name = "deepffm",
-    .free_impl = dctr_ffm_op_free_impl,
-    .workspace_new = deep_ws_new,
-    .workspace_free = deep_ws_free,
-    .predict = deep_predict,
-    .train_step = deep_train_step,
-    .training_pool = dctr_ffm_op_training_pool,
-    .snapshot = dctr_ffm_op_snapshot,
-    .restore = dctr_ffm_op_restore,
-    .snapshot_free = dctr_ffm_op_snapshot_free,
-    .save = deep_save,
-    .load = deep_load,
-    .num_parameters = dctr_ffm_op_num_parameters,
-    .parameter_bytes = dctr_ffm_op_parameter_bytes,
-    .optimizer_bytes = dctr_ffm_op_optimizer_bytes,
-    .set_threads = dctr_ffm_op_set_threads,
+    .name = "deepffm", DCTR_FFM_SHARED_OPS,
+    .workspace_new = deep_ws_new, .workspace_free = deep_ws_free, .predict = deep_predict,
+    .train_step = deep_train_step, .save = deep_save, .load = deep_load,
 };

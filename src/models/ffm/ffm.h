@@ -39,11 +39,12 @@ typedef struct dctr_ffm_impl {
     dctr_ffm_colmap *cols;
     int32_t ncols;
     int32_t max_nodes;  /* nodes per row upper bound */
-    /* Every column is sparse or a 1-dimensional dense column: a row has at most one node per
-     * field, where the pooled form IS libffm's pair loop (each block meets one pair), so rows
-     * run through the native pair kernels (dctr_ffm_score / dctr_ffm_update: no per-row pooled
-     * matrix to fill). Only the float summation order differs from the pooled kernels. */
-    int one_node_per_field;
+    /* Rows run through the native pair kernels (dctr_ffm_score / dctr_ffm_update: no per-row
+     * pooled matrix to fill) when every column is sparse or a 1-dimensional dense column (a row
+     * has at most one node per field, where the pooled form IS libffm's pair loop: each block
+     * meets one pair; only the float summation order differs from the pooled kernels), and
+     * always for a libffm-native model (its rows are libffm rows: libffm's semantics). */
+    int pair_kernel;
     dctr_ffm_node *scratch; /* [threads * max_nodes] train_step workspace */
     dctr_ffm_pooled *pooled; /* [threads] train_step workspace */
     dctr_ffm_deep *deep;  /* DCTR_MODEL_DEEPFFM only */
@@ -66,10 +67,24 @@ int64_t dctr_ffm_op_num_parameters(const dctr_model *model);
 int64_t dctr_ffm_op_parameter_bytes(const dctr_model *model);
 int64_t dctr_ffm_op_optimizer_bytes(const dctr_model *model);
 dctr_status dctr_ffm_op_set_threads(dctr_model *model, int32_t threads);
+/* Those shared ops as designated initializers, for the three tables. */
+#define DCTR_FFM_SHARED_OPS                                                                   \
+    .free_impl = dctr_ffm_op_free_impl, .training_pool = dctr_ffm_op_training_pool,           \
+    .snapshot = dctr_ffm_op_snapshot, .restore = dctr_ffm_op_restore,                         \
+    .snapshot_free = dctr_ffm_op_snapshot_free, .num_parameters = dctr_ffm_op_num_parameters, \
+    .parameter_bytes = dctr_ffm_op_parameter_bytes,                                           \
+    .optimizer_bytes = dctr_ffm_op_optimizer_bytes, .set_threads = dctr_ffm_op_set_threads
 
-/* A new libffm-native model with allocated (uninitialised) weights. */
+/* A new libffm-native model with allocated (uninitialised) weights and its schema (maxlen[m]:
+ * nodes per row of each field; see native_rows.c). */
 dctr_status dctr_ffm_native_new(int32_t m, int64_t n, int32_t k, int use_linear, int normalize,
-                                dctr_task task, dctr_model **out);
+                                dctr_task task, const int32_t *maxlen, dctr_model **out);
+/* native_rows.c: gives a libffm-native model (weights allocated) its synthesized schema and
+ * column map; maxlen NULL = one node per field. */
+dctr_status dctr_ffm_native_attach(dctr_model *model, const int32_t *maxlen);
+/* Raises maxlen[f] (f < m) to the most nodes field f has in one row of d (capped at the
+ * schema's maxlen limit). */
+dctr_status dctr_ffm_field_maxlen(const dctr_ffm_data *d, int32_t m, int32_t *maxlen);
 /* Frees a model this file family created when the generic dctr_model_free is not wanted. */
 void dctr_ffm_model_destroy(dctr_model *model);
 
@@ -103,6 +118,11 @@ float dctr_ffm_pooled_forward(const dctr_ffm_weights *w, const dctr_ffm_node *x,
                               dctr_ffm_pooled *ps, float *pairs);
 void dctr_ffm_pooled_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n, float r,
                             const dctr_ffm_pooled *ps, float kappa, const float *dpairs,
+                            const dctr_ffm_step *st);
+
+/* The AdaGrad step of the linear part and the bias given kappa (no-op without a linear term;
+ * nodes outside the model skipped), model.c. */
+void dctr_ffm_linear_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n, float kappa,
                             const dctr_ffm_step *st);
 
 /* DeepFFM (deep.c). */

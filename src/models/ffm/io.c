@@ -4,6 +4,10 @@
  *                 feature-major, then field, then factor), then (use_linear) n f32 + f32 bias.
  *   "ffm.opt":    u32 version (1), i32 m, i64 n, i32 k, then the n*m*k AdaGrad accumulators and
  *                 (use_linear) n + 1 more. Optional: without it training resumes with G = 1.
+ *   "ffm.native": u32 version (1), i32 m, then m i32: the nodes per row each field's column of
+ *                 a libffm-native model's schema holds (native_rows.c). Optional: written only
+ *                 when some field has more than one (a file without it serves one per field,
+ *                 so a model with one node per field saves the same bytes as before).
  * Every size is checked against the section length before anything is allocated. */
 #include <math.h>
 #include <string.h>
@@ -12,6 +16,7 @@
 #include "core/error.h"
 #include "feature/schema_types.h"
 #include "models/ffm/ffm.h"
+#include "models/model_internal.h"
 
 #define FFM_IO_VERSION 1u
 
@@ -84,11 +89,57 @@ static dctr_status produce_opt(const void *ctx, dctr_cw_sink sink, void *sctx) {
     return produce(ctx, 1, sink, sctx);
 }
 
+static dctr_status save_native(const dctr_model *model, dctr_container_writer *cw) {
+    const dctr_ffm_impl *impl = model->impl;
+    int more = 0;
+    for (int32_t f = 0; f < model->schema->ncols; f++)
+        more |= model->schema->cols[f].maxlen > 1;
+    if (!more)
+        return DCTR_OK;
+    dctr_wbuf b;
+    dctr_wbuf_init(&b);
+    dctr_wbuf_u32(&b, FFM_IO_VERSION);
+    dctr_wbuf_i32(&b, impl->w.m);
+    for (int32_t f = 0; f < impl->w.m; f++)
+        dctr_wbuf_i32(&b, model->schema->cols[f].maxlen);
+    return dctr_model_section_put(cw, "ffm.native", &b);
+}
+
+/* After "ffm.params": the libffm-native model's schema from the optional "ffm.native". */
+static dctr_status load_native(dctr_model *model, const dctr_container *c) {
+    const int32_t m = ((const dctr_ffm_impl *)model->impl)->w.m;
+    if (!dctr_container_has(c, "ffm.native"))
+        return dctr_ffm_native_attach(model, NULL);
+    dctr_rbuf r;
+    uint32_t version;
+    int32_t m2;
+    DCTR_TRY(dctr_container_section(c, "ffm.native", &r));
+    DCTR_TRY(dctr_rbuf_u32(&r, &version, "ffm.native version"));
+    DCTR_TRY(dctr_rbuf_i32(&r, &m2, "field count"));
+    if (version != FFM_IO_VERSION || m2 != m)
+        return dctr_set_error(DCTR_ERR_FORMAT, "ffm.native: version or field count differs from ffm.params");
+    DCTR_TRY(dctr_rbuf_need(&r, (uint64_t)m, 4, "ffm.native lengths"));
+    int32_t *len = dctr_malloc((size_t)m * sizeof *len);
+    if (!len)
+        return DCTR_ERR_NOMEM;
+    dctr_status s = DCTR_OK;
+    for (int32_t f = 0; f < m && s == DCTR_OK; f++)
+        s = dctr_rbuf_i32(&r, &len[f], "ffm.native length");
+    if (s == DCTR_OK && dctr_rbuf_remaining(&r) != 0)
+        s = dctr_set_error(DCTR_ERR_FORMAT, "ffm.native: %zu trailing bytes", dctr_rbuf_remaining(&r));
+    if (s == DCTR_OK)
+        s = dctr_ffm_native_attach(model, len); /* checks each length */
+    dctr_free(len);
+    return s;
+}
+
 dctr_status dctr_ffm_save_sections(const dctr_model *model, dctr_container_writer *cw, int with_optimizer) {
     const dctr_ffm_impl *impl = model->impl;
     if (!impl->w.W)
         return dctr_set_error(DCTR_ERR_STATE, "FFM save: the model has no weights");
     DCTR_TRY(dctr_cw_add_stream(cw, "ffm.params", section_bytes(impl, 0), produce_params, impl));
+    if (impl->native)
+        DCTR_TRY(save_native(model, cw));
     if (!with_optimizer)
         return DCTR_OK;
     return dctr_cw_add_stream(cw, "ffm.opt", section_bytes(impl, 1), produce_opt, impl);
@@ -193,6 +244,8 @@ dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c) {
     model->cfg.ffm_linear = use_linear;
     model->cfg.ffm_normalize = normalize;
     DCTR_TRY(get_block(&r, &impl->w, 0));
+    if (native)
+        DCTR_TRY(load_native(model, c));
     if (!dctr_container_has(c, "ffm.opt")) {
         float *p = impl->w.W;
         for (int64_t j = 0; j < n; j++)

@@ -49,11 +49,12 @@ void dctr_ffm_model_destroy(dctr_model *model) {
         return;
     if (model->ops && model->ops->free_impl)
         model->ops->free_impl(model->impl);
+    dctr_schema_free(model->schema);
     dctr_free(model);
 }
 
 dctr_status dctr_ffm_native_new(int32_t m, int64_t n, int32_t k, int use_linear, int normalize,
-                                dctr_task task, dctr_model **out) {
+                                dctr_task task, const int32_t *maxlen, dctr_model **out) {
     *out = NULL;
     dctr_model *model = dctr_calloc(1, sizeof *model);
     dctr_ffm_impl *impl = dctr_calloc(1, sizeof *impl);
@@ -64,6 +65,7 @@ dctr_status dctr_ffm_native_new(int32_t m, int64_t n, int32_t k, int use_linear,
     }
     model->type = DCTR_MODEL_FFM;
     model->task = task;
+    model->refcount = 1; /* as dctr_model_create: predictors retain and release it */
     model->cfg.struct_size = sizeof model->cfg;
     model->cfg.type = DCTR_MODEL_FFM;
     model->cfg.task = task;
@@ -80,6 +82,8 @@ dctr_status dctr_ffm_native_new(int32_t m, int64_t n, int32_t k, int use_linear,
     impl->eta = FFM_DEFAULT_ETA;
     impl->threads = 1;
     dctr_status s = dctr_ffm_weights_alloc(&impl->w, m, n, k, use_linear);
+    if (s == DCTR_OK)
+        s = dctr_ffm_native_attach(model, maxlen);
     if (s != DCTR_OK) {
         dctr_ffm_model_destroy(model);
         return s;
@@ -90,13 +94,15 @@ dctr_status dctr_ffm_native_new(int32_t m, int64_t n, int32_t k, int use_linear,
 
 /* ---- feature-column path: predict / train_step over dctr_batch rows ---- */
 
+/* The reader's rule (dctr_ffm_inv_norm), over every node of the row: a libffm-native row's
+ * nodes of features the model never saw count too, as in dctr_ffm_predict. */
 static float row_inv_norm(const dctr_ffm_impl *impl, const dctr_ffm_node *x, int32_t n) {
     if (!impl->normalize)
         return 1.0f;
     double sq = 0;
     for (int32_t i = 0; i < n; i++)
         sq += (double)x[i].value * x[i].value;
-    return sq > 0 ? (float)(1.0 / sq) : 1.0f;
+    return dctr_ffm_inv_norm(sq);
 }
 
 static float linear_of(const dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n) {
@@ -109,8 +115,8 @@ static float linear_of(const dctr_ffm_weights *w, const dctr_ffm_node *x, int32_
     return s;
 }
 
-static void linear_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n, float kappa,
-                          const dctr_ffm_step *st) {
+void dctr_ffm_linear_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n, float kappa,
+                            const dctr_ffm_step *st) {
     if (!w->use_linear)
         return;
     for (int32_t i = 0; i < n; i++) {
@@ -128,7 +134,7 @@ static void linear_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n
 /* The row's model output t: FFM pairs + linear part (with the bias) when enabled. */
 static float row_output(const dctr_ffm_impl *impl, const dctr_ffm_node *x, int32_t n, float r,
                         dctr_ffm_pooled *ps) {
-    if (impl->one_node_per_field) /* the native kernel adds the linear part itself */
+    if (impl->pair_kernel) /* the native kernel adds the linear part itself */
         return dctr_ffm_score(&impl->w, x, x + n, r);
     return dctr_ffm_pooled_forward(&impl->w, x, n, r, ps, NULL) + linear_of(&impl->w, x, n);
 }
@@ -150,7 +156,8 @@ static dctr_status ws_new(const dctr_model *model, int32_t max_batch, void **out
     if (!ws)
         return DCTR_ERR_NOMEM;
     ws->max_nodes = impl->max_nodes;
-    dctr_status st = dctr_ffm_pooled_alloc(&ws->pooled, impl->w.m, impl->w.kp);
+    memset(&ws->pooled, 0, sizeof ws->pooled); /* the pair kernel needs no pooled matrix */
+    dctr_status st = impl->pair_kernel ? DCTR_OK : dctr_ffm_pooled_alloc(&ws->pooled, impl->w.m, impl->w.kp);
     if (st != DCTR_OK) {
         dctr_free(ws);
         return st;
@@ -210,11 +217,11 @@ static void step_worker(void *p, int worker, int64_t begin, int64_t end) {
         loss += l * wgt;
         if (c->pred)
             c->pred[i] = output_of(t, c->model->task);
-        if (impl->one_node_per_field) {
+        if (impl->pair_kernel) {
             dctr_ffm_update(&impl->w, nodes, nodes + n, r, kappa * wgt, &st);
         } else {
             dctr_ffm_pooled_update(&impl->w, nodes, n, r, ps, kappa * wgt, NULL, &st);
-            linear_update(&impl->w, nodes, n, kappa * wgt, &st);
+            dctr_ffm_linear_update(&impl->w, nodes, n, kappa * wgt, &st);
         }
     }
     c->loss[worker] = loss;
@@ -380,56 +387,23 @@ int64_t dctr_ffm_op_optimizer_bytes(const dctr_model *model) {
            dctr_ffm_deep_opt_floats(impl->deep) * (int64_t)sizeof(float);
 }
 
-/* A libffm-native model has no feature columns to read a dctr_batch with: it predicts libffm
- * rows (dctr_ffm_predict*) and trains with dctr_ffm_train. */
-static dctr_status native_ws_new(const dctr_model *model, int32_t max_batch, void **out) {
-    (void)model, (void)max_batch, (void)out;
-    return dctr_set_error(DCTR_ERR_UNSUPPORTED,
-                          "this FFM model was trained on libffm data (no feature columns): "
-                          "predict it with dctr_ffm_predict on libffm input");
-}
-
 static dctr_status native_train_step(dctr_model *model, const dctr_batch *batch, double *data_loss,
                                      double *reg_loss, float *pred) {
     (void)model, (void)batch, (void)data_loss, (void)reg_loss, (void)pred;
     return dctr_set_error(DCTR_ERR_UNSUPPORTED,
-                          "a libffm-native FFM model trains with dctr_ffm_train on libffm data");
+                          "a libffm-native FFM model trains with dctr_ffm_train on libffm data "
+                          "(it predicts and evaluates dctr_batch rows like any model)");
 }
 
-const dctr_model_ops dctr_ffm_ops = {
-    .name = "ffm",
-    .free_impl = dctr_ffm_op_free_impl,
-    .workspace_new = ws_new,
-    .workspace_free = ws_free,
-    .predict = predict_batch,
-    .train_step = train_step,
-    .training_pool = dctr_ffm_op_training_pool,
-    .snapshot = dctr_ffm_op_snapshot,
-    .restore = dctr_ffm_op_restore,
-    .snapshot_free = dctr_ffm_op_snapshot_free,
-    .save = dctr_ffm_save_sections,
-    .load = dctr_ffm_load_sections,
-    .num_parameters = dctr_ffm_op_num_parameters,
-    .parameter_bytes = dctr_ffm_op_parameter_bytes,
-    .optimizer_bytes = dctr_ffm_op_optimizer_bytes,
-    .set_threads = dctr_ffm_op_set_threads,
-};
+/* Both score dctr_batch rows the same way (the native model through its synthesized schema,
+ * native_rows.c) and keep the same sections; only training differs. */
+#define FFM_BATCH_OPS                                                                         \
+    .workspace_new = ws_new, .workspace_free = ws_free, .predict = predict_batch,             \
+    .save = dctr_ffm_save_sections, .load = dctr_ffm_load_sections
 
-const dctr_model_ops dctr_ffm_native_ops = {
-    .name = "ffm",
-    .free_impl = dctr_ffm_op_free_impl,
-    .workspace_new = native_ws_new,
-    .train_step = native_train_step,
-    .snapshot = dctr_ffm_op_snapshot,
-    .restore = dctr_ffm_op_restore,
-    .snapshot_free = dctr_ffm_op_snapshot_free,
-    .save = dctr_ffm_save_sections,
-    .load = dctr_ffm_load_sections,
-    .num_parameters = dctr_ffm_op_num_parameters,
-    .parameter_bytes = dctr_ffm_op_parameter_bytes,
-    .optimizer_bytes = dctr_ffm_op_optimizer_bytes,
-    .set_threads = dctr_ffm_op_set_threads,
-};
+const dctr_model_ops dctr_ffm_ops = {.name = "ffm", DCTR_FFM_SHARED_OPS, FFM_BATCH_OPS, .train_step = train_step};
+const dctr_model_ops dctr_ffm_native_ops = {.name = "ffm", DCTR_FFM_SHARED_OPS, FFM_BATCH_OPS,
+                                            .train_step = native_train_step};
 
 int dctr_ffm_family(const dctr_model *model) {
     return model && (model->ops == &dctr_ffm_ops || model->ops == &dctr_ffm_native_ops ||

@@ -60,6 +60,16 @@ static dctr_status check_options(const dctr_ffm_options *o) {
     return DCTR_OK;
 }
 
+/* opts checked (NULL: the defaults) into *o. */
+static dctr_status resolve_options(const dctr_ffm_options *opts, dctr_ffm_options *o) {
+    DCTR_TRY(check_options(opts));
+    if (opts)
+        *o = *opts;
+    else
+        dctr_ffm_options_default(o);
+    return DCTR_OK;
+}
+
 /* Label rule of the FFM objective (libffm's file format): a binary label is positive when > 0, so
  * 0/1 and -1/+1 files both work. The labels are binarised to 0/1 here and handed to the library's
  * one set of metrics (src/core/metrics.c, positive at >= 0.5); AUC ranks the outputs t, and
@@ -229,6 +239,26 @@ static void shuffled_order(dctr_rng *rng, uint32_t *order, int64_t n, int shuffl
         dctr_rng_shuffle_u32(rng, order, n);
 }
 
+/* Room for `need` outputs t and labels y (capacity *cap, doubling from `first`); on failure the
+ * arrays keep what they held. */
+static dctr_status grow_scores(float **t, float **y, int64_t *cap, int64_t need, int64_t first) {
+    if (need <= *cap)
+        return DCTR_OK;
+    int64_t nc = *cap ? *cap * 2 : first;
+    while (nc < need)
+        nc *= 2;
+    float *nt = dctr_realloc_array(*t, (size_t)nc, sizeof *nt);
+    if (nt)
+        *t = nt;
+    float *ny = nt ? dctr_realloc_array(*y, (size_t)nc, sizeof *ny) : NULL;
+    if (ny)
+        *y = ny;
+    if (!nt || !ny)
+        return DCTR_ERR_NOMEM;
+    *cap = nc;
+    return DCTR_OK;
+}
+
 /* ---- validation source: in memory or streamed ---- */
 
 typedef struct {
@@ -266,22 +296,9 @@ static dctr_status validate(dctr_pool *pool, dctr_ffm_weights *w, const dctr_ffm
             s = dctr_libffm_reader_read(rd, chunk, vs->chunk_rows, &got);
             if (s != DCTR_OK || got == 0)
                 break;
-            if (n + got > cap) {
-                int64_t nc = cap ? cap * 2 : 65536;
-                while (nc < n + got)
-                    nc *= 2;
-                float *nt = dctr_realloc_array(t, (size_t)nc, sizeof *t);
-                float *ny = nt ? dctr_realloc_array(y, (size_t)nc, sizeof *y) : NULL;
-                if (nt)
-                    t = nt;
-                if (ny)
-                    y = ny;
-                if (!nt || !ny) {
-                    s = DCTR_ERR_NOMEM;
-                    break;
-                }
-                cap = nc;
-            }
+            s = grow_scores(&t, &y, &cap, n + got, 65536);
+            if (s != DCTR_OK)
+                break;
             c.d = chunk;
             c.t_out = t + n;
             run_pass(pool, &c, got);
@@ -415,6 +432,26 @@ static dctr_status fit(dctr_model *model, const dctr_ffm_options *o, train_src *
     return s;
 }
 
+/* Nodes per row of each field over the training data, for the model's schema (native_rows.c):
+ * the array grows with the fields seen (chunks of an on-disk file); fields without a node get 1. */
+typedef struct {
+    int32_t *len;
+    int32_t cap;
+} field_lens;
+
+static dctr_status field_lens_add(field_lens *fl, const dctr_ffm_data *d) {
+    if (d->num_fields > fl->cap) {
+        int32_t *a = dctr_realloc_array(fl->len, (size_t)d->num_fields, sizeof *a);
+        if (!a)
+            return DCTR_ERR_NOMEM;
+        for (int32_t f = fl->cap; f < d->num_fields; f++)
+            a[f] = 1;
+        fl->len = a;
+        fl->cap = d->num_fields;
+    }
+    return dctr_ffm_field_maxlen(d, d->num_fields, fl->len);
+}
+
 /* The model's own config records what trained it (the scalar fields of opts->model). */
 static void native_config(dctr_model *model, const dctr_ffm_options *o) {
     model->cfg.seed = o->model.seed;
@@ -428,16 +465,17 @@ dctr_status dctr_ffm_train(const dctr_ffm_data *train, const dctr_ffm_data *vali
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_train: NULL training data or output");
     *out = NULL;
     dctr_ffm_options o;
-    DCTR_TRY(check_options(opts));
-    if (opts)
-        o = *opts;
-    else
-        dctr_ffm_options_default(&o);
+    DCTR_TRY(resolve_options(opts, &o));
     if (train->rows < 1 || train->num_fields < 1 || train->num_features < 1)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_train: the training data has no features");
     dctr_model *model = NULL;
-    DCTR_TRY(dctr_ffm_native_new(train->num_fields, train->num_features, o.model.ffm_k, o.model.ffm_linear,
-                                 o.model.ffm_normalize, o.model.task, &model));
+    field_lens fl = {0};
+    dctr_status st = field_lens_add(&fl, train);
+    if (st == DCTR_OK)
+        st = dctr_ffm_native_new(train->num_fields, train->num_features, o.model.ffm_k, o.model.ffm_linear,
+                                 o.model.ffm_normalize, o.model.task, fl.len, &model);
+    dctr_free(fl.len);
+    DCTR_TRY(st);
     native_config(model, &o);
     train_src ts = {.mem = train, .rows = train->rows};
     valid_src vs = {.mem = valid};
@@ -457,13 +495,10 @@ dctr_status dctr_ffm_train_on_disk(const char *train_path, const char *valid_pat
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_ffm_train_on_disk: NULL path or output");
     *out = NULL;
     dctr_ffm_options o;
-    DCTR_TRY(check_options(opts));
-    if (opts)
-        o = *opts;
-    else
-        dctr_ffm_options_default(&o);
+    DCTR_TRY(resolve_options(opts, &o));
     train_src ts = {0};
     dctr_model *model = NULL;
+    field_lens fl = {0};
     int64_t cap_chunks = 0;
     int32_t m = 0;
     int64_t n = 0;
@@ -496,6 +531,7 @@ dctr_status dctr_ffm_train_on_disk(const char *train_path, const char *valid_pat
         ts.chunk_line[ts.nchunks] = line;
         ts.nchunks++;
         ts.rows += got;
+        s = field_lens_add(&fl, ts.chunk);
         if (ts.chunk->num_fields > m)
             m = ts.chunk->num_fields;
         if (ts.chunk->num_features > n)
@@ -505,7 +541,8 @@ dctr_status dctr_ffm_train_on_disk(const char *train_path, const char *valid_pat
         s = dctr_set_error(DCTR_ERR_INVALID_ARG, "%s: the training data has no features", train_path);
     if (s == DCTR_OK)
         s = dctr_ffm_native_new(m, n, o.model.ffm_k, o.model.ffm_linear, o.model.ffm_normalize, o.model.task,
-                                &model);
+                                fl.len, &model);
+    dctr_free(fl.len);
     if (s == DCTR_OK) {
         native_config(model, &o);
         valid_src vs = {.path = valid_path, .chunk_rows = o.chunk_rows};
@@ -607,22 +644,9 @@ dctr_status dctr_ffm_predict_file(const dctr_model *model, const char *data_path
             for (int64_t i = 0; i < got; i++)
                 fprintf(fo, "%.6g\n", regression ? tc[i] : 1.0 / (1.0 + exp(-(double)tc[i])));
         if (values) {
-            if (n + got > cap) {
-                int64_t nc = cap ? cap * 2 : chunk_rows;
-                while (nc < n + got)
-                    nc *= 2;
-                float *nt = dctr_realloc_array(t, (size_t)nc, sizeof *t);
-                if (nt)
-                    t = nt;
-                float *ny = nt ? dctr_realloc_array(y, (size_t)nc, sizeof *y) : NULL;
-                if (ny)
-                    y = ny;
-                if (!nt || !ny) {
-                    s = DCTR_ERR_NOMEM;
-                    break;
-                }
-                cap = nc;
-            }
+            s = grow_scores(&t, &y, &cap, n + got, chunk_rows);
+            if (s != DCTR_OK)
+                break;
             memcpy(t + n, tc, (size_t)got * sizeof *t);
             memcpy(y + n, chunk->labels, (size_t)got * sizeof *y);
         }
