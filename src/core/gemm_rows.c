@@ -12,7 +12,33 @@
 #include <immintrin.h>
 #endif
 
-/* ---- portable: 4 rows share each W row load; per element z += x * w in k order ---- */
+/* ---- portable: per element z += x * w in k order (mul then add: no FMA at this level) ---- */
+
+/* One row at a time; acc adds into Z; gate / colsum: the relu backward (gemm_train.h). */
+static void nn_portable(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N,
+                        const float *W, float *Z, int64_t ldz, int acc, const float *gate,
+                        float *colsum) {
+    for (int64_t b = 0; b < B; b++) {
+        float *restrict z = Z + b * ldz;
+        const float *x = X + b * ldx;
+        if (!acc)
+            memset(z, 0, (size_t)N * sizeof(float));
+        for (int32_t k = 0; k < K; k++) {
+            const float *restrict w = W + (int64_t)k * N;
+            float a = x[k];
+            for (int32_t j = 0; j < N; j++)
+                z[j] += a * w[j];
+        }
+        if (gate)
+            for (int32_t j = 0; j < N; j++) {
+                z[j] = gate[b * ldz + j] > 0.0f ? z[j] : 0.0f;
+                if (colsum)
+                    colsum[j] += z[j];
+            }
+    }
+}
+
+/* 4 rows share each W row load. */
 
 static void rows_portable(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N,
                           const float *W, float *Z, int64_t ldz) {
@@ -37,17 +63,7 @@ static void rows_portable(const float *X, int64_t ldx, int64_t B, int32_t K, int
             }
         }
     }
-    for (; b < B; b++) {
-        float *restrict z = Z + b * ldz;
-        const float *x = X + b * ldx;
-        memset(z, 0, (size_t)N * sizeof(float));
-        for (int32_t k = 0; k < K; k++) {
-            const float *restrict w = W + (int64_t)k * N;
-            float a = x[k];
-            for (int32_t j = 0; j < N; j++)
-                z[j] += a * w[j];
-        }
-    }
+    nn_portable(X + b * ldx, ldx, B - b, K, N, W, Z + b * ldz, ldz, 0, NULL, NULL); /* the rest */
 }
 
 #if DCTR_X86_DISPATCH
@@ -126,30 +142,8 @@ DCTR_TARGET_AVX2 static inline __m256i mask8(int32_t cols) {
 
 #endif /* DCTR_X86_DISPATCH */
 
-/* ---- portable training kernels: plain loops (training uses OpenBLAS at this level) ---- */
+/* ---- portable transposed-A kernel: plain loops (training uses OpenBLAS at this level) ---- */
 
-static void nn_portable(const float *X, int64_t ldx, int64_t B, int32_t K, int32_t N,
-                        const float *W, float *Z, int64_t ldz, int acc, const float *gate,
-                        float *colsum) {
-    for (int64_t b = 0; b < B; b++) {
-        float *restrict z = Z + b * ldz;
-        const float *x = X + b * ldx;
-        if (!acc)
-            memset(z, 0, (size_t)N * sizeof(float));
-        for (int32_t k = 0; k < K; k++) {
-            const float *restrict w = W + (int64_t)k * N;
-            float a = x[k];
-            for (int32_t j = 0; j < N; j++)
-                z[j] += a * w[j];
-        }
-        if (gate)
-            for (int32_t j = 0; j < N; j++) {
-                z[j] = gate[b * ldz + j] > 0.0f ? z[j] : 0.0f;
-                if (colsum)
-                    colsum[j] += z[j];
-            }
-    }
-}
 
 static void tn_portable(const float *A, int64_t lda, int32_t M, int32_t N, int64_t K,
                         const float *W, int64_t ldw, float *C, int64_t ldc, int acc) {
