@@ -162,6 +162,11 @@ void dfm_snapshot_free(void *state);
 dctr_status dfm_save(const dctr_model *model, dctr_container_writer *cw, int with_optimizer);
 dctr_status dfm_load(dctr_model *model, const dctr_container *c);
 
+/* deepfm_dist.c (model->dist set: dctr_model_fit_collective): scales the loss gradient to this
+ * rank's share of the step, and sums the data gradients (and the mean loss) over the ranks. */
+void dfm_dist_scale(const dctr_model *model, float *dpred, int64_t B);
+dctr_status dfm_dist_exchange(dctr_model *model, double *loss, int64_t B);
+
 /* deepfm_services.c */
 dctr_status dfm_predict_logit(const dctr_model *m, void *ws, const dctr_batch *b, float *out,
                               float *logit);

@@ -1,0 +1,100 @@
+/* Sparse gradients of one table summed over ranks: each rank sends its touched rows (ids, then
+ * gradients), every rank adds all ranks' rows in rank order into a cleared accumulator, so the
+ * union of touched rows and their summed gradients are identical everywhere (replicated tables:
+ * every rank then applies the same lazy update). */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/metrics.h"
+#include "dist/dist.h"
+
+static dctr_status grow(dctr_sparse_grad *g, int64_t rows) {
+    int64_t V = g->vocab;
+    int32_t dim = g->dim;
+    int64_t cap = rows < V ? rows : V;
+    if (cap <= g->capacity)
+        return DCTR_OK;
+    dctr_sparse_grad_destroy(g);
+    return dctr_sparse_grad_init(g, V, dim, cap);
+}
+
+dctr_status dctr_dist_merge_sparse(dctr_dist *d, dctr_sparse_grad *g) {
+    if (d->c->size == 1)
+        return DCTR_OK;
+    const int32_t dim = g->dim;
+    const size_t row_bytes = sizeof(int64_t) + sizeof(float) * (size_t)dim;
+    const size_t bytes = row_bytes * (size_t)g->count;
+    DCTR_TRY(dctr_dist_reserve_pack(d, bytes + 1));
+    char *p = d->pack;
+    memcpy(p, g->rows, sizeof(int64_t) * (size_t)g->count);
+    memcpy(p + sizeof(int64_t) * (size_t)g->count, g->grad, sizeof(float) * (size_t)dim * (size_t)g->count);
+    const void *all;
+    const int64_t *counts;
+    DCTR_TRY(dctr_dist_gatherv(d, d->pack, (int64_t)bytes, &all, &counts));
+    int64_t total = 0;
+    for (int32_t r = 0; r < d->c->size; r++)
+        total += counts[r] / (int64_t)row_bytes;
+    DCTR_TRY(grow(g, total));
+    dctr_sparse_grad_clear(g);
+    const char *blk = all;
+    for (int32_t r = 0; r < d->c->size; r++) {
+        int64_t n = counts[r] / (int64_t)row_bytes;
+        const int64_t *ids = (const int64_t *)(const void *)blk;
+        const float *gr = (const float *)(const void *)(blk + sizeof(int64_t) * (size_t)n);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t id;
+            memcpy(&id, ids + i, sizeof id);
+            float *row = dctr_sparse_grad_row(g, id);
+            if (!row)
+                return dctr_error_prefix(DCTR_ERR_RANGE, "merging rank %d's sparse gradient", (int)r);
+            for (int32_t j = 0; j < dim; j++) {
+                float v;
+                memcpy(&v, gr + (size_t)i * (size_t)dim + (size_t)j, sizeof v);
+                row[j] += v;
+            }
+        }
+        blk += counts[r];
+    }
+    return DCTR_OK;
+}
+
+/* One row of a metric gather: label, prediction, weight. */
+typedef struct metric_row {
+    float y, p, w;
+} metric_row;
+
+dctr_status dctr_dist_metrics(dctr_dist *d, dctr_task task, const float *y, const float *p,
+                              const float *w, int64_t n, double values[DCTR_METRIC_COUNT]) {
+    if (d->c->size == 1)
+        return dctr_metrics_all(task, y, p, w, n, values);
+    DCTR_TRY(dctr_dist_reserve_pack(d, sizeof(metric_row) * (size_t)n + 1));
+    metric_row *mine = d->pack;
+    for (int64_t i = 0; i < n; i++)
+        mine[i] = (metric_row){y[i], p[i], w ? w[i] : 1.0f};
+    /* every rank must say whether it has weights: a weighted and an unweighted shard mix as
+     * weight 1 rows, so the weights array is passed whenever any rank has one */
+    int64_t any_w = w != NULL;
+    DCTR_TRY(dctr_dist_allgather_i64(d, any_w, d->counts));
+    for (int32_t r = 0; r < d->c->size; r++)
+        any_w |= d->counts[r];
+    const void *all;
+    const int64_t *counts;
+    DCTR_TRY(dctr_dist_gatherv(d, mine, (int64_t)(sizeof(metric_row) * (size_t)n), &all, &counts));
+    int64_t total = 0;
+    for (int32_t r = 0; r < d->c->size; r++)
+        total += counts[r] / (int64_t)sizeof(metric_row);
+    float *cols = dctr_malloc(sizeof(float) * 3 * (size_t)(total + 1));
+    if (!cols)
+        return DCTR_ERR_NOMEM;
+    const metric_row *rows = all;
+    for (int64_t i = 0; i < total; i++) {
+        cols[i] = rows[i].y;
+        cols[total + i] = rows[i].p;
+        cols[2 * total + i] = rows[i].w;
+    }
+    dctr_status st = dctr_metrics_all(task, cols, cols + total, any_w ? cols + 2 * total : NULL,
+                                      total, values);
+    dctr_free(cols);
+    return st;
+}

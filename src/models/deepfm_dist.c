@@ -1,0 +1,39 @@
+/* DeepFM / FM / LR under dctr_model_fit_collective (replicated parameters): the loss gradient is
+ * scaled to this rank's share of the global batch, then the dense-tail gradients and every
+ * table's touched-row gradients are summed over the ranks (in rank order), so each rank holds
+ * the gradient single-process training computes on the global batch and applies the same
+ * update. The L2 terms are added after the sum, once, on the union of the touched rows. */
+#include "models/deepfm_impl.h"
+
+#include "core/error.h"
+#include "dist/dist.h"
+#include "feature/schema_types.h"
+
+void dfm_dist_scale(const dctr_model *model, float *dpred, int64_t B) {
+    const dctr_dist *dist = model->dist;
+    if (!dist || dist->step_rows <= 0 || dist->step_rows == B)
+        return;
+    /* each rank's loss is a mean over its B rows; the global one is over step_rows */
+    const float f = (float)((double)B / (double)dist->step_rows);
+    for (int64_t i = 0; i < B; i++)
+        dpred[i] *= f;
+}
+
+dctr_status dfm_dist_exchange(dctr_model *model, double *loss, int64_t B) {
+    dfm *d = model->impl;
+    dctr_dist *dist = model->dist;
+    const dctr_schema *s = model->schema;
+    double l = *loss * (double)B;
+    DCTR_TRY(dctr_dist_sum_f64(dist, &l, 1));
+    *loss = dist->step_rows > 0 ? l / (double)dist->step_rows : *loss;
+    DCTR_TRY(dctr_dist_sum_f32(dist, d->grad, d->nparams - d->dense_begin));
+    for (int32_t t = 0; t < d->ntables; t++) {
+        if (!s->tables[t].trainable)
+            continue;
+        if (d->emb_off[t] >= 0)
+            DCTR_TRY(dctr_dist_merge_sparse(dist, &d->g_emb[t]));
+        if (d->lin_off[t] >= 0)
+            DCTR_TRY(dctr_dist_merge_sparse(dist, &d->g_lin[t]));
+    }
+    return DCTR_OK;
+}
