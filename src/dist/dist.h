@@ -6,6 +6,7 @@
 #define DCTR_DIST_DIST_H
 
 #include "deepctr/collective.h"
+#include "layers/dnn.h"
 #include "layers/embedding.h"
 
 typedef struct dctr_dist {
@@ -16,6 +17,8 @@ typedef struct dctr_dist {
     size_t buf_cap;
     void *pack;              /* send-side scratch (sparse rows, metric rows) */
     size_t pack_cap;
+    dctr_bn_sync bn;         /* batch norm over the global batch (deepfm_dist.c) */
+    dctr_status failed;      /* a sum inside the DNN's backward failed (it has no status) */
 } dctr_dist;
 
 dctr_status dctr_dist_init(dctr_dist *d, dctr_collective *c);

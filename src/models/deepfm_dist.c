@@ -19,10 +19,28 @@ void dfm_dist_scale(const dctr_model *model, float *dpred, int64_t B) {
         dpred[i] *= f;
 }
 
+static dctr_status bn_sum(void *ctx, double *x, int64_t n) {
+    dctr_dist *dist = ctx;
+    dctr_status st = dctr_dist_sum_f64(dist, x, n);
+    if (st != DCTR_OK)
+        dist->failed = st;
+    return st;
+}
+
+const dctr_bn_sync *dfm_dist_bn_sync(const dctr_model *model) {
+    dctr_dist *dist = model->dist;
+    if (!dist)
+        return NULL;
+    dist->bn = (dctr_bn_sync){dist->step_rows, bn_sum, dist};
+    return &dist->bn;
+}
+
 dctr_status dfm_dist_exchange(dctr_model *model, double *loss, int64_t B) {
     dfm *d = model->impl;
     dctr_dist *dist = model->dist;
     const dctr_schema *s = model->schema;
+    if (dist->failed != DCTR_OK)
+        return dctr_set_error(dist->failed, "distributed batch norm: a sum over the ranks failed");
     double l = *loss * (double)B;
     DCTR_TRY(dctr_dist_sum_f64(dist, &l, 1));
     *loss = dist->step_rows > 0 ? l / (double)dist->step_rows : *loss;

@@ -166,6 +166,8 @@ dctr_status dfm_load(dctr_model *model, const dctr_container *c);
  * rank's share of the step, and sums the data gradients (and the mean loss) over the ranks. */
 void dfm_dist_scale(const dctr_model *model, float *dpred, int64_t B);
 dctr_status dfm_dist_exchange(dctr_model *model, double *loss, int64_t B);
+/* The batch-norm sync of this step for the DNN workspace, or NULL (single process). */
+const dctr_bn_sync *dfm_dist_bn_sync(const dctr_model *model);
 
 /* deepfm_services.c */
 dctr_status dfm_predict_logit(const dctr_model *m, void *ws, const dctr_batch *b, float *out,

@@ -93,6 +93,8 @@ static dctr_status forward_backward(dctr_model *model, const dctr_batch *batch, 
     DCTR_TRY(dfm_prepare_training(model, batch->n));
     if (d->tws->dnn) /* the DNN's GEMMs split on the pool (OpenBLAS at 1 thread, see set_threads) */
         DCTR_TRY(dctr_dnn_workspace_set_pool(d->tws->dnn, d->pool));
+    if (d->tws->dnn) /* distributed: batch norm over the global batch (deepfm_dist.c) */
+        dctr_dnn_workspace_set_bn_sync(d->tws->dnn, dfm_dist_bn_sync(model));
     DCTR_TRY(dfm_forward(model, d->tws, batch, 1, &d->drop_rng, d->pool));
     return dfm_backward(model, d->tws, batch, data_loss, reg_loss);
 }
