@@ -43,6 +43,10 @@ dctr_status dctr_dist_reserve_pack(dctr_dist *d, size_t bytes);
  * rank's first-touch order): afterwards g is identical on every rank. Grows g when the union
  * exceeds its capacity. */
 dctr_status dctr_dist_merge_sparse(dctr_dist *d, dctr_sparse_grad *g);
+/* One step's gradients summed over the ranks in one gather: *loss (a sum), the dense gradients
+ * and the ng sparse accumulators (each merged as dctr_dist_merge_sparse does). */
+dctr_status dctr_dist_sum_grads(dctr_dist *d, double *loss, float *dense, int64_t ndense,
+                                dctr_sparse_grad *const *gs, int32_t ng);
 /* Every metric over all ranks' rows (labels y, predictions p, weights w or NULL: n local rows). */
 dctr_status dctr_dist_metrics(dctr_dist *d, dctr_task task, const float *y, const float *p,
                               const float *w, int64_t n, double values[DCTR_METRIC_COUNT]);

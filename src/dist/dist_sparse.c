@@ -98,3 +98,111 @@ dctr_status dctr_dist_metrics(dctr_dist *d, dctr_task task, const float *y, cons
     dctr_free(cols);
     return st;
 }
+
+/* One rank's block of dctr_dist_sum_grads: the loss (double), the dense gradients, then per
+ * accumulator its row count, ids and gradients. Parsed with memcpy (the blocks are unaligned). */
+typedef struct grad_block {
+    const char *p;
+    double loss;
+    const char *dense;
+    const char *tables;
+} grad_block;
+
+static size_t pack_size(int64_t ndense, dctr_sparse_grad *const *gs, int32_t ng) {
+    size_t n = sizeof(double) + sizeof(float) * (size_t)ndense;
+    for (int32_t t = 0; t < ng; t++)
+        n += sizeof(int64_t) + (sizeof(int64_t) + sizeof(float) * (size_t)gs[t]->dim) * (size_t)gs[t]->count;
+    return n;
+}
+
+static void pack_grads(char *p, double loss, const float *dense, int64_t ndense,
+                       dctr_sparse_grad *const *gs, int32_t ng) {
+    memcpy(p, &loss, sizeof loss);
+    p += sizeof loss;
+    memcpy(p, dense, sizeof(float) * (size_t)ndense);
+    p += sizeof(float) * (size_t)ndense;
+    for (int32_t t = 0; t < ng; t++) {
+        const dctr_sparse_grad *g = gs[t];
+        memcpy(p, &g->count, sizeof g->count);
+        p += sizeof g->count;
+        memcpy(p, g->rows, sizeof(int64_t) * (size_t)g->count);
+        p += sizeof(int64_t) * (size_t)g->count;
+        memcpy(p, g->grad, sizeof(float) * (size_t)g->count * (size_t)g->dim);
+        p += sizeof(float) * (size_t)g->count * (size_t)g->dim;
+    }
+}
+
+/* Adds one rank's rows of accumulator g from *p (advanced past them). */
+static dctr_status add_rows(dctr_sparse_grad *g, const char **p, int32_t rank) {
+    int64_t n;
+    memcpy(&n, *p, sizeof n);
+    const char *ids = *p + sizeof n, *gr = ids + sizeof(int64_t) * (size_t)n;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t id;
+        memcpy(&id, ids + sizeof(int64_t) * (size_t)i, sizeof id);
+        float *row = dctr_sparse_grad_row(g, id);
+        if (!row)
+            return dctr_error_prefix(DCTR_ERR_RANGE, "merging rank %d's sparse gradient", (int)rank);
+        for (int32_t j = 0; j < g->dim; j++) {
+            float v;
+            memcpy(&v, gr + sizeof(float) * ((size_t)i * (size_t)g->dim + (size_t)j), sizeof v);
+            row[j] += v;
+        }
+    }
+    *p = gr + sizeof(float) * (size_t)n * (size_t)g->dim;
+    return DCTR_OK;
+}
+
+dctr_status dctr_dist_sum_grads(dctr_dist *d, double *loss, float *dense, int64_t ndense,
+                                dctr_sparse_grad *const *gs, int32_t ng) {
+    if (d->c->size == 1)
+        return DCTR_OK;
+    const size_t bytes = pack_size(ndense, gs, ng);
+    DCTR_TRY(dctr_dist_reserve_pack(d, bytes));
+    pack_grads(d->pack, *loss, dense, ndense, gs, ng);
+    const void *all;
+    const int64_t *counts;
+    DCTR_TRY(dctr_dist_gatherv(d, d->pack, (int64_t)bytes, &all, &counts));
+    /* union sizes first (an accumulator may need to grow), then the sums in rank order */
+    const int32_t size = d->c->size;
+    const size_t head = sizeof(double) + sizeof(float) * (size_t)ndense;
+    int64_t *total = dctr_calloc((size_t)ng + 1, sizeof *total);
+    if (!total)
+        return DCTR_ERR_NOMEM;
+    const char *blk = all;
+    for (int32_t r = 0; r < size; r++) {
+        const char *p = blk + head;
+        for (int32_t t = 0; t < ng; t++) {
+            int64_t n;
+            memcpy(&n, p, sizeof n);
+            total[t] += n;
+            p += sizeof n + (sizeof(int64_t) + sizeof(float) * (size_t)gs[t]->dim) * (size_t)n;
+        }
+        blk += counts[r];
+    }
+    dctr_status st = DCTR_OK;
+    for (int32_t t = 0; t < ng && st == DCTR_OK; t++) {
+        st = grow(gs[t], total[t]);
+        dctr_sparse_grad_clear(gs[t]);
+    }
+    dctr_free(total);
+    double l = 0;
+    blk = all;
+    for (int32_t r = 0; r < size && st == DCTR_OK; r++) {
+        double lr;
+        memcpy(&lr, blk, sizeof lr);
+        l += lr;
+        const char *dp = blk + sizeof(double);
+        for (int64_t i = 0; i < ndense; i++) {
+            float v;
+            memcpy(&v, dp + sizeof(float) * (size_t)i, sizeof v);
+            dense[i] = r == 0 ? v : dense[i] + v;
+        }
+        const char *p = blk + head;
+        for (int32_t t = 0; t < ng && st == DCTR_OK; t++)
+            st = add_rows(gs[t], &p, r);
+        blk += counts[r];
+    }
+    *loss = l;
+    return st;
+}

@@ -5,6 +5,7 @@
  * update. The L2 terms are added after the sum, once, on the union of the touched rows. */
 #include "models/deepfm_impl.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "dist/dist.h"
 #include "feature/schema_types.h"
@@ -41,17 +42,23 @@ dctr_status dfm_dist_exchange(dctr_model *model, double *loss, int64_t B) {
     const dctr_schema *s = model->schema;
     if (dist->failed != DCTR_OK)
         return dctr_set_error(dist->failed, "distributed batch norm: a sum over the ranks failed");
-    double l = *loss * (double)B;
-    DCTR_TRY(dctr_dist_sum_f64(dist, &l, 1));
-    *loss = dist->step_rows > 0 ? l / (double)dist->step_rows : *loss;
-    DCTR_TRY(dctr_dist_sum_f32(dist, d->grad, d->nparams - d->dense_begin));
+    /* every trainable table's accumulators, in a fixed order */
+    dctr_sparse_grad **gs = dctr_calloc(2 * (size_t)d->ntables + 1, sizeof *gs);
+    if (!gs)
+        return DCTR_ERR_NOMEM;
+    int32_t ng = 0;
     for (int32_t t = 0; t < d->ntables; t++) {
         if (!s->tables[t].trainable)
             continue;
         if (d->emb_off[t] >= 0)
-            DCTR_TRY(dctr_dist_merge_sparse(dist, &d->g_emb[t]));
+            gs[ng++] = &d->g_emb[t];
         if (d->lin_off[t] >= 0)
-            DCTR_TRY(dctr_dist_merge_sparse(dist, &d->g_lin[t]));
+            gs[ng++] = &d->g_lin[t];
     }
-    return DCTR_OK;
+    double l = *loss * (double)B;
+    dctr_status st = dctr_dist_sum_grads(dist, &l, d->grad, d->nparams - d->dense_begin, gs, ng);
+    dctr_free(gs);
+    if (st == DCTR_OK && dist->step_rows > 0)
+        *loss = l / (double)dist->step_rows;
+    return st;
 }
