@@ -76,7 +76,8 @@ static int64_t dense_floats(const dctr_model *m, const dctr_schema *s) {
 
 static void project(double step_compute, int64_t batch, int64_t dense, double rows_bytes_1) {
     /* per rank and step: (N-1) blocks of [dense gradients + its share of touched rows]; rows
-     * without deduplication (an upper bound): batch/N rows x 26 fields x (8 id + 4 (k + 1)) */
+     * without deduplication (an upper bound): batch/N rows x 26 fields x 2 tables (ids of 8
+     * bytes, gradient rows of k and 1 floats) */
     static const int nodes[] = {8, 16, 32, 64};
     static const double gbps[] = {10, 25, 100};
     printf("\nprojection (replicated tables, allgather exchange; compute = measured single-process "
@@ -174,7 +175,7 @@ int main(int argc, char **argv) {
         printf("per-rank parameters + optimizer state: %.1f MB vs single %.1f MB (ratio %.2f: "
                "replicated tables)\n", rank_bytes / 1e6, single_bytes / 1e6,
                (double)rank_bytes / (double)single_bytes);
-        project(t1 / (double)steps, batch, dense, (double)NSPARSE * (8 + 4 * (K + 1)));
+        project(t1 / (double)steps, batch, dense, (double)NSPARSE * (16 + 4 * (K + 1)));
     }
     dctr_model_free(m);
     dctr_dataset_free(shard);
