@@ -36,30 +36,26 @@ static dctr_status transfer_failed(const char *op) {
                           op);
 }
 
-dctr_status dctr_dist_reserve_pack(dctr_dist *d, size_t bytes) {
-    if (bytes <= d->pack_cap)
+/* Grows a scratch buffer to at least `bytes` (contents not kept). */
+static dctr_status grow_buf(void **buf, size_t *cap, size_t bytes, const char *what) {
+    if (bytes <= *cap)
         return DCTR_OK;
-    size_t cap = bytes + bytes / 2 + 64;
-    void *p = dctr_malloc(cap);
+    size_t want = bytes + bytes / 2 + 64;
+    void *p = dctr_malloc(want);
     if (!p)
-        return dctr_set_error(DCTR_ERR_NOMEM, "collective: %zu bytes of send buffer", cap);
-    dctr_free(d->pack);
-    d->pack = p;
-    d->pack_cap = cap;
+        return dctr_set_error(DCTR_ERR_NOMEM, "collective: %zu bytes of %s buffer", want, what);
+    dctr_free(*buf);
+    *buf = p;
+    *cap = want;
     return DCTR_OK;
 }
 
+dctr_status dctr_dist_reserve_pack(dctr_dist *d, size_t bytes) {
+    return grow_buf(&d->pack, &d->pack_cap, bytes, "send");
+}
+
 static dctr_status reserve(dctr_dist *d, size_t bytes) {
-    if (bytes <= d->buf_cap)
-        return DCTR_OK;
-    size_t cap = bytes + bytes / 2 + 64;
-    void *p = dctr_malloc(cap);
-    if (!p)
-        return dctr_set_error(DCTR_ERR_NOMEM, "collective: %zu bytes of gather buffer", cap);
-    dctr_free(d->buf);
-    d->buf = p;
-    d->buf_cap = cap;
-    return DCTR_OK;
+    return grow_buf(&d->buf, &d->buf_cap, bytes, "gather");
 }
 
 static dctr_status gather_fixed(dctr_dist *d, const void *send, int64_t bytes, void *recv) {
@@ -113,22 +109,6 @@ dctr_status dctr_dist_gatherv(dctr_dist *d, const void *send, int64_t bytes, con
     d->c->bytes_received += total - bytes;
     *out = d->buf;
     *counts = d->counts;
-    return DCTR_OK;
-}
-
-dctr_status dctr_dist_sum_f32(dctr_dist *d, float *x, int64_t n) {
-    if (d->c->size == 1 || n == 0)
-        return DCTR_OK;
-    size_t bytes = sizeof(float) * (size_t)n;
-    DCTR_TRY(reserve(d, bytes * (size_t)d->c->size));
-    const float *all = d->buf;
-    DCTR_TRY(gather_fixed(d, x, (int64_t)bytes, d->buf));
-    memcpy(x, all, bytes);
-    for (int32_t r = 1; r < d->c->size; r++) {
-        const float *v = all + (size_t)r * (size_t)n;
-        for (int64_t i = 0; i < n; i++)
-            x[i] += v[i];
-    }
     return DCTR_OK;
 }
 

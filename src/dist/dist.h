@@ -31,7 +31,6 @@ dctr_status dctr_dist_agree(dctr_dist *d, dctr_status mine, const char *what);
 /* out[r] = value of rank r. */
 dctr_status dctr_dist_allgather_i64(dctr_dist *d, int64_t value, int64_t *out);
 /* In-place sum over ranks, added in rank order (identical result on every rank). */
-dctr_status dctr_dist_sum_f32(dctr_dist *d, float *x, int64_t n);
 dctr_status dctr_dist_sum_f64(dctr_dist *d, double *x, int64_t n);
 /* Gathers `bytes` bytes of every rank (any count per rank) into a buffer owned by d:
  * *out = all blocks in rank order, counts[r] = rank r's byte count. Valid until the next call. */
@@ -39,12 +38,10 @@ dctr_status dctr_dist_gatherv(dctr_dist *d, const void *send, int64_t bytes, con
                               const int64_t **counts);
 /* Grows d->pack to at least `bytes`. */
 dctr_status dctr_dist_reserve_pack(dctr_dist *d, size_t bytes);
-/* Replaces g by the sum over ranks of every rank's g (rows merged in rank order, then each
- * rank's first-touch order): afterwards g is identical on every rank. Grows g when the union
- * exceeds its capacity. */
-dctr_status dctr_dist_merge_sparse(dctr_dist *d, dctr_sparse_grad *g);
-/* One step's gradients summed over the ranks in one gather: *loss (a sum), the dense gradients
- * and the ng sparse accumulators (each merged as dctr_dist_merge_sparse does). */
+/* One step's gradients summed over the ranks in one gather, in rank order: *loss, the dense
+ * gradients and the ng sparse accumulators (cleared, then every rank's touched rows added, so
+ * the union and its sums are identical on every rank; an accumulator grows when the union
+ * exceeds its capacity). */
 dctr_status dctr_dist_sum_grads(dctr_dist *d, double *loss, float *dense, int64_t ndense,
                                 dctr_sparse_grad *const *gs, int32_t ng);
 /* Every metric over all ranks' rows (labels y, predictions p, weights w or NULL: n local rows). */

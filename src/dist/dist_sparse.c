@@ -1,7 +1,8 @@
-/* Sparse gradients of one table summed over ranks: each rank sends its touched rows (ids, then
- * gradients), every rank adds all ranks' rows in rank order into a cleared accumulator, so the
- * union of touched rows and their summed gradients are identical everywhere (replicated tables:
- * every rank then applies the same lazy update). */
+/* A step's gradients summed over the ranks (dctr_dist_sum_grads): each rank sends its loss, dense
+ * gradients and touched table rows (ids, then gradients); every rank adds all ranks' blocks in
+ * rank order, the table rows into cleared accumulators, so the union of touched rows and their
+ * summed gradients are identical everywhere (replicated tables: every rank then applies the same
+ * lazy update). Also the exact metrics over all ranks' rows. */
 #include <string.h>
 
 #include "core/alloc.h"
@@ -17,46 +18,6 @@ static dctr_status grow(dctr_sparse_grad *g, int64_t rows) {
         return DCTR_OK;
     dctr_sparse_grad_destroy(g);
     return dctr_sparse_grad_init(g, V, dim, cap);
-}
-
-dctr_status dctr_dist_merge_sparse(dctr_dist *d, dctr_sparse_grad *g) {
-    if (d->c->size == 1)
-        return DCTR_OK;
-    const int32_t dim = g->dim;
-    const size_t row_bytes = sizeof(int64_t) + sizeof(float) * (size_t)dim;
-    const size_t bytes = row_bytes * (size_t)g->count;
-    DCTR_TRY(dctr_dist_reserve_pack(d, bytes + 1));
-    char *p = d->pack;
-    memcpy(p, g->rows, sizeof(int64_t) * (size_t)g->count);
-    memcpy(p + sizeof(int64_t) * (size_t)g->count, g->grad, sizeof(float) * (size_t)dim * (size_t)g->count);
-    const void *all;
-    const int64_t *counts;
-    DCTR_TRY(dctr_dist_gatherv(d, d->pack, (int64_t)bytes, &all, &counts));
-    int64_t total = 0;
-    for (int32_t r = 0; r < d->c->size; r++)
-        total += counts[r] / (int64_t)row_bytes;
-    DCTR_TRY(grow(g, total));
-    dctr_sparse_grad_clear(g);
-    const char *blk = all;
-    for (int32_t r = 0; r < d->c->size; r++) {
-        int64_t n = counts[r] / (int64_t)row_bytes;
-        const int64_t *ids = (const int64_t *)(const void *)blk;
-        const float *gr = (const float *)(const void *)(blk + sizeof(int64_t) * (size_t)n);
-        for (int64_t i = 0; i < n; i++) {
-            int64_t id;
-            memcpy(&id, ids + i, sizeof id);
-            float *row = dctr_sparse_grad_row(g, id);
-            if (!row)
-                return dctr_error_prefix(DCTR_ERR_RANGE, "merging rank %d's sparse gradient", (int)r);
-            for (int32_t j = 0; j < dim; j++) {
-                float v;
-                memcpy(&v, gr + (size_t)i * (size_t)dim + (size_t)j, sizeof v);
-                row[j] += v;
-            }
-        }
-        blk += counts[r];
-    }
-    return DCTR_OK;
 }
 
 /* One row of a metric gather: label, prediction, weight. */
