@@ -37,7 +37,7 @@ static uint64_t lcg(uint64_t *s) {
 }
 
 /* One row of the synthetic set (the same for every rank): label, C1 (string), C2 (int),
- * C3 (string, rare values), I1, I2. */
+ * C3 (string, rare values), I1, I2, tags (varlen, 0-3 values), w (sample weight). */
 static void write_row(FILE *f, int i) {
     uint64_t s = (uint64_t)i * 7919u + 17u;
     for (int k = 0; k < 3; k++)
@@ -46,7 +46,13 @@ static void write_row(FILE *f, int i) {
     double i1 = (double)(lcg(&s) % 1000) / 37.0, i2 = (double)(lcg(&s) % 500) - 200.0;
     double z = 0.3 * (c1 % 5) - 0.6 + 0.02 * (c2 % 7) + 0.05 * i1 - 0.002 * i2;
     int y = (double)(lcg(&s) % 1000) / 1000.0 < 1.0 / (1.0 + exp(-z));
-    fprintf(f, "%d,v%d,%d,r%d,%.4f,%.1f\n", y, c1, c2, c3, i1, i2);
+    int ntags = (int)(lcg(&s) % 4);
+    char tags[64] = "";
+    for (int t = 0; t < ntags; t++)
+        snprintf(tags + strlen(tags), sizeof tags - strlen(tags), "%st%d", t ? "|" : "",
+                 (int)(lcg(&s) % 9));
+    fprintf(f, "%d,v%d,%d,r%d,%.4f,%.1f,%s,%.2f\n", y, c1, c2, c3, i1, i2, tags,
+            0.5 + (double)(lcg(&s) % 100) / 100.0);
 }
 
 static void path_of(char *buf, size_t cap, const char *name) {
@@ -60,7 +66,7 @@ static void write_data(void) {
     path_of(p, sizeof p, part);
     FILE *f = fopen(p, "w");
     CHECK(f, "open %s", p);
-    fprintf(f, "label,C1,C2,C3,I1,I2\n");
+    fprintf(f, "label,C1,C2,C3,I1,I2,tags,w\n");
     for (int i = g_rank; i < ROWS; i += g_size) /* rank r's file: rows r, r + N, ... */
         write_row(f, i);
     fclose(f);
@@ -68,7 +74,7 @@ static void write_data(void) {
         path_of(p, sizeof p, "full.csv");
         f = fopen(p, "w");
         CHECK(f, "open %s", p);
-        fprintf(f, "label,C1,C2,C3,I1,I2\n");
+        fprintf(f, "label,C1,C2,C3,I1,I2,tags,w\n");
         for (int i = 0; i < ROWS; i++)
             write_row(f, i);
         fclose(f);
@@ -96,7 +102,12 @@ static dctr_schema *make_schema(void) {
     dctr_dense_feat_default(&d, "I2");
     d.transform = DCTR_TRANSFORM_MINMAX;
     OK(dctr_schema_add_dense(s, &d));
+    dctr_varlen_feat v;
+    dctr_varlen_feat_default(&v, "tags", 3);
+    v.sparse.dtype = DCTR_DTYPE_STRING;
+    OK(dctr_schema_add_varlen(s, &v));
     OK(dctr_schema_set_label(s, "label"));
+    OK(dctr_schema_set_weight_column(s, "w"));
     return s;
 }
 
@@ -237,6 +248,47 @@ static void check_resume(dctr_mpi *mp, const dctr_schema *sd, const dctr_dataset
     dctr_model_free(b);
 }
 
+/* Shards of different sizes and a global batch the rank count does not divide: every rank
+ * runs the same steps (a short shard starts over) and ends with the same model; an empty shard
+ * fails every rank, the others naming it. */
+static void check_uneven(dctr_mpi *mp, const dctr_schema *sd, const dctr_dataset *fulld,
+                         const dctr_dataset *shard) {
+    dctr_dataset *mine;
+    OK(dctr_dataset_stripe(shard, 0, g_rank + 1, &mine)); /* rank r keeps 1 / (r + 1) */
+    model_case mc = {"deepfm-uneven", DCTR_MODEL_DEEPFM, 1, DCTR_OPT_ADAGRAD};
+    dctr_fit_options o;
+    dctr_fit_options_default(&o);
+    o.batch_size = 10;
+    o.epochs = 2;
+    o.validation_split = 0.2;
+    o.patience = 1;
+    dctr_model *m = new_model(sd, &mc);
+    dctr_history h;
+    OK(dctr_model_fit_collective(m, mine, &o, dctr_mpi_collective(mp), &h));
+    float p[ROWS], p0[ROWS];
+    OK(dctr_model_predict(m, fulld, p));
+    memcpy(p0, p, sizeof p0);
+    MPI_Bcast(p0, ROWS, MPI_FLOAT, 0, MPI_COMM_WORLD);
+    CHECK(memcmp(p0, p, sizeof p) == 0, "uneven shards: replicas differ between ranks");
+    int runs = h.epochs_run, run0 = runs;
+    MPI_Bcast(&run0, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    CHECK(runs == run0, "uneven shards: %d vs %d epochs (early stopping disagrees)", runs, run0);
+    dctr_history_free(&h);
+    dctr_dataset_free(mine);
+    if (g_size > 1) { /* the last rank has no rows */
+        OK(dctr_dataset_stripe(shard, g_rank == g_size - 1 ? 1000 : 0,
+                               g_rank == g_size - 1 ? 1001 : 1, &mine));
+        dctr_status st = dctr_model_fit_collective(m, mine, &o, dctr_mpi_collective(mp), NULL);
+        CHECK(st != DCTR_OK, "an empty shard must fail");
+        char want[32];
+        snprintf(want, sizeof want, "rank %d of %d", g_size - 1, g_size);
+        CHECK(g_rank == g_size - 1 || strstr(dctr_last_error(), want),
+              "the error does not name the empty rank: %s", dctr_last_error());
+        dctr_dataset_free(mine);
+    }
+    dctr_model_free(m);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
@@ -272,6 +324,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_model(mp, s1, full1, sd, fulld, shard, &cases[i]);
     check_resume(mp, sd, fulld, shard);
+    check_uneven(mp, sd, fulld, shard);
 
     dctr_dataset_free(full1);
     dctr_dataset_free(fulld);
