@@ -386,6 +386,8 @@ static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
         goto done;
     printf("%s (%s): %lld rows in --train", cli_model_type_name(cfg->type), cli_task_name(cfg->task),
            (long long)dctr_dataset_num_rows(train));
+    if (cli_dist_active())
+        printf(" on rank 0 (each rank trains its own shard)");
     if (valid)
         printf(", %lld in --valid", (long long)dctr_dataset_num_rows(valid));
     else if (fo->validation_split > 0)

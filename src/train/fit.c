@@ -108,6 +108,7 @@ typedef struct fit_state {
     int64_t steps;                   /* steps per epoch (the same on every rank) */
     int64_t rows_total;              /* training rows over all ranks */
     int cancel;                      /* distributed: a progress callback asked to stop */
+    int any_valid;                   /* validation rows on this (or, distributed, any) rank */
 } fit_state;
 
 static void fit_state_free(fit_state *s) {
@@ -357,7 +358,7 @@ static dctr_status fit_loop(fit_state *s) {
             DCTR_TRY(dctr_model_evaluate_batch(m, s->valid, s->vpred, va));
         h->seconds[epoch - 1] = pg.seconds;
         h->epochs_run = epoch;
-        double current = !isnan(va[monitor]) || s->valid ? va[monitor] : tr[monitor];
+        double current = s->any_valid ? va[monitor] : tr[monitor];
         int improved = dctr_early_stop_update(&es, current, epoch);
         if (improved) {
             h->best_epoch = epoch;
@@ -427,7 +428,7 @@ dctr_status dctr_fit_run(dctr_model *model, const dctr_dataset *train, const dct
     if (!(o->min_delta >= 0 && o->min_delta < HUGE_VAL))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_fit: min_delta %g must be finite and >= 0",
                               o->min_delta);
-    if (o->patience > 0 && !o->validation && o->validation_split == 0)
+    if (o->patience > 0 && !o->validation && o->validation_split == 0 && !dist)
         return dctr_set_error(DCTR_ERR_INVALID_ARG,
                               "dctr_model_fit: patience %d (early stopping) needs validation data "
                               "(validation or validation_split)",
@@ -470,9 +471,18 @@ dctr_status dctr_fit_run(dctr_model *model, const dctr_dataset *train, const dct
         st = setup(&s, train);
     if (dist)
         st = dctr_dist_agree(dist, st, "fit setup");
+    s.any_valid = s.valid != NULL;
     if (st == DCTR_OK && dist)
         st = dctr_fit_dist_schedule(dist, s.train->n, o->batch_size, &s.local_bs, &s.steps,
                                     &s.rows_total);
+    int64_t valid_rows = 0; /* distributed: early stopping must see the same monitor everywhere */
+    if (st == DCTR_OK && dist)
+        st = dctr_fit_dist_total_rows(dist, s.valid ? s.valid->n : 0, &valid_rows);
+    if (dist)
+        s.any_valid = valid_rows > 0;
+    if (st == DCTR_OK && dist && o->patience > 0 && !s.any_valid) /* the same verdict everywhere */
+        st = dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_fit_collective: patience %d (early "
+                            "stopping) needs validation rows on some rank", (int)o->patience);
     /* the DNN's GEMMs make OpenBLAS allocate a buffer per calling thread, and it retries a failed
      * malloc forever: check the room first (core/blas_probe.h) */
     const int agreed_ok = st == DCTR_OK; /* the same on every rank */

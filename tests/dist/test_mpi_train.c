@@ -274,6 +274,17 @@ static void check_uneven(dctr_mpi *mp, const dctr_schema *sd, const dctr_dataset
     MPI_Bcast(&run0, 1, MPI_INT, 0, MPI_COMM_WORLD);
     CHECK(runs == run0, "uneven shards: %d vs %d epochs (early stopping disagrees)", runs, run0);
     dctr_history_free(&h);
+    /* validation rows on rank 0 only: early stopping still decides the same everywhere */
+    o.validation_split = 0;
+    o.validation = g_rank == 0 ? shard : NULL;
+    o.epochs = 4;
+    OK(dctr_model_fit_collective(m, mine, &o, dctr_mpi_collective(mp), &h));
+    runs = run0 = h.epochs_run;
+    MPI_Bcast(&run0, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    CHECK(runs == run0, "validation on rank 0 only: %d vs %d epochs", runs, run0);
+    CHECK(!isnan(h.valid[DCTR_METRIC_AUC]), "validation on rank 0 only: no global AUC");
+    dctr_history_free(&h);
+    o.validation = NULL;
     dctr_dataset_free(mine);
     if (g_size > 1) { /* the last rank has no rows */
         OK(dctr_dataset_stripe(shard, g_rank == g_size - 1 ? 1000 : 0,
