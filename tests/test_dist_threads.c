@@ -26,7 +26,7 @@
 typedef struct hub {
     pthread_barrier_t bar;
     const void *send[MAXR];
-    int64_t bytes[MAXR];
+    const int64_t *counts[MAXR];
     int n;
 } hub;
 
@@ -62,6 +62,28 @@ static int hub_allgatherv(void *ctx, const void *send, const int64_t *counts, vo
     for (int r = 0; r < h->n; r++) {
         memcpy((char *)recv + off, h->send[r], (size_t)counts[r]);
         off += (size_t)counts[r];
+    }
+    pthread_barrier_wait(&h->bar);
+    return 0;
+}
+
+/* Every rank posts its send buffer and counts; each takes its block from every rank. */
+static int hub_alltoallv(void *ctx, const void *send, const int64_t *send_counts, void *recv,
+                         const int64_t *recv_counts) {
+    rank_ctx *c = ctx;
+    hub *h = c->h;
+    h->send[c->rank] = send;
+    h->counts[c->rank] = send_counts;
+    pthread_barrier_wait(&h->bar);
+    size_t off = 0;
+    for (int q = 0; q < h->n; q++) {
+        size_t from = 0;
+        for (int r = 0; r < c->rank; r++)
+            from += (size_t)h->counts[q][r];
+        if (h->counts[q][c->rank] != recv_counts[q])
+            return 1;
+        memcpy((char *)recv + off, (const char *)h->send[q] + from, (size_t)recv_counts[q]);
+        off += (size_t)recv_counts[q];
     }
     pthread_barrier_wait(&h->bar);
     return 0;
@@ -174,8 +196,9 @@ static void setup_ranks(hub *h, rank_ctx *ctx, int n) {
     for (int r = 0; r < n; r++) {
         ctx[r].h = h;
         ctx[r].rank = r;
-        ctx[r].coll = (dctr_collective){sizeof(dctr_collective), r, n, &ctx[r], hub_allgather,
-                                        hub_allgatherv, 0};
+        ctx[r].coll = (dctr_collective){.struct_size = sizeof(dctr_collective), .rank = r,
+                                        .size = n, .ctx = &ctx[r], .allgather = hub_allgather,
+                                        .allgatherv = hub_allgatherv, .alltoallv = hub_alltoallv};
     }
 }
 

@@ -30,7 +30,25 @@ typedef struct dctr_collective {
     int (*allgatherv)(void *ctx, const void *send, const int64_t *counts, void *recv);
     /* Bytes this rank received through the callbacks (filled by the core; may be read). */
     int64_t bytes_received;
+    /* Personalised exchange: this rank sends send_counts[q] bytes to rank q (the blocks back to
+     * back in rank order in send) and receives recv_counts[q] bytes from each rank q (back to
+     * back in rank order in recv). Returns 0 on success. Needed by DCTR_TABLES_SHARDED only. */
+    int (*alltoallv)(void *ctx, const void *send, const int64_t *send_counts, void *recv,
+                     const int64_t *recv_counts);
+    /* How embedding tables are kept (dctr_table_mode); 0 = replicated. */
+    int32_t table_mode;
 } dctr_collective;
+
+typedef enum dctr_table_mode {
+    /* every rank holds every table; the touched rows' gradients are exchanged and every rank
+     * applies the same update */
+    DCTR_TABLES_REPLICATED = 0,
+    /* rank r owns a contiguous 1/N range of each table's rows (and their optimizer state):
+     * before each step a rank fetches the rows its batch uses from their owners, after the
+     * backward it sends their gradients to the owners, which alone update them; rows a rank does
+     * not own are released (madvise) after use. Rank 0 ends the fit holding the whole model */
+    DCTR_TABLES_SHARDED = 1
+} dctr_table_mode;
 
 /* Every rank passes its status; every rank returns the agreed verdict: DCTR_OK when all passed
  * DCTR_OK, else this rank's own status when it failed, and DCTR_ERR_IO naming the lowest failed

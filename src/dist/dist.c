@@ -54,9 +54,11 @@ dctr_status dctr_dist_reserve_pack(dctr_dist *d, size_t bytes) {
     return grow_buf(&d->pack, &d->pack_cap, bytes, "send");
 }
 
-static dctr_status reserve(dctr_dist *d, size_t bytes) {
-    return grow_buf(&d->buf, &d->buf_cap, bytes, "gather");
+dctr_status dctr_dist_reserve_buf(dctr_dist *d, size_t bytes) {
+    return grow_buf(&d->buf, &d->buf_cap, bytes, "receive");
 }
+
+static dctr_status reserve(dctr_dist *d, size_t bytes) { return dctr_dist_reserve_buf(d, bytes); }
 
 static dctr_status gather_fixed(dctr_dist *d, const void *send, int64_t bytes, void *recv) {
     if (d->c->allgather(d->c->ctx, send, bytes, recv) != 0)

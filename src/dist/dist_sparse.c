@@ -167,3 +167,86 @@ dctr_status dctr_dist_sum_grads(dctr_dist *d, double *loss, float *dense, int64_
     *loss = l;
     return st;
 }
+
+/* Packs, for each destination rank in order, each accumulator's rows that rank owns:
+ * [count][ids][gradients] per accumulator (the layout add_rows reads). */
+static dctr_status pack_for_owners(dctr_dist *d, dctr_sparse_grad *const *gs, int32_t ng,
+                                   int64_t *send_counts) {
+    const int32_t n = d->c->size;
+    size_t total = 0;
+    for (int32_t q = 0; q < n; q++)
+        send_counts[q] = 0;
+    for (int32_t t = 0; t < ng; t++) {
+        const size_t row = sizeof(int64_t) + sizeof(float) * (size_t)gs[t]->dim;
+        for (int32_t q = 0; q < n; q++)
+            send_counts[q] += (int64_t)sizeof(int64_t);
+        for (int64_t i = 0; i < gs[t]->count; i++)
+            send_counts[dctr_shard_owner(gs[t]->vocab, n, gs[t]->rows[i])] += (int64_t)row;
+    }
+    for (int32_t q = 0; q < n; q++)
+        total += (size_t)send_counts[q];
+    DCTR_TRY(dctr_dist_reserve_pack(d, total + 1));
+    char *p = d->pack;
+    for (int32_t q = 0; q < n; q++)
+        for (int32_t t = 0; t < ng; t++) {
+            const dctr_sparse_grad *g = gs[t];
+            int64_t lo, hi, cnt = 0;
+            dctr_shard_range(g->vocab, q, n, &lo, &hi);
+            for (int64_t i = 0; i < g->count; i++)
+                cnt += g->rows[i] >= lo && g->rows[i] < hi;
+            memcpy(p, &cnt, sizeof cnt);
+            char *ids = p + sizeof cnt, *gr = ids + sizeof(int64_t) * (size_t)cnt;
+            for (int64_t i = 0, k = 0; i < g->count; i++) {
+                if (g->rows[i] < lo || g->rows[i] >= hi)
+                    continue;
+                memcpy(ids + sizeof(int64_t) * (size_t)k, &g->rows[i], sizeof(int64_t));
+                memcpy(gr + sizeof(float) * (size_t)k * (size_t)g->dim,
+                       g->grad + (size_t)i * (size_t)g->dim, sizeof(float) * (size_t)g->dim);
+                k++;
+            }
+            p = gr + sizeof(float) * (size_t)cnt * (size_t)g->dim;
+        }
+    return DCTR_OK;
+}
+
+dctr_status dctr_dist_rows_to_owners(dctr_dist *d, dctr_sparse_grad *const *gs, int32_t ng) {
+    const int32_t n = d->c->size;
+    int64_t *send_counts = dctr_calloc((size_t)n, sizeof *send_counts);
+    if (!send_counts)
+        return DCTR_ERR_NOMEM;
+    dctr_status st = pack_for_owners(d, gs, ng, send_counts);
+    const void *all = NULL;
+    const int64_t *counts = NULL;
+    if (st == DCTR_OK)
+        st = dctr_dist_alltoallv(d, d->pack, send_counts, &all, &counts);
+    dctr_free(send_counts);
+    DCTR_TRY(st);
+    /* the union sizes first (an accumulator may need to grow), then the sums in rank order */
+    const char *blk = all;
+    int64_t *total = dctr_calloc((size_t)ng + 1, sizeof *total);
+    if (!total)
+        return DCTR_ERR_NOMEM;
+    for (int32_t r = 0; r < n; r++) {
+        const char *p = blk;
+        for (int32_t t = 0; t < ng; t++) {
+            int64_t c;
+            memcpy(&c, p, sizeof c);
+            total[t] += c;
+            p += sizeof c + (sizeof(int64_t) + sizeof(float) * (size_t)gs[t]->dim) * (size_t)c;
+        }
+        blk += counts[r];
+    }
+    for (int32_t t = 0; t < ng && st == DCTR_OK; t++) {
+        st = grow(gs[t], total[t]);
+        dctr_sparse_grad_clear(gs[t]);
+    }
+    dctr_free(total);
+    blk = all;
+    for (int32_t r = 0; r < n && st == DCTR_OK; r++) {
+        const char *p = blk;
+        for (int32_t t = 0; t < ng && st == DCTR_OK; t++)
+            st = add_rows(gs[t], &p, r);
+        blk += counts[r];
+    }
+    return st;
+}

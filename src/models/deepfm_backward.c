@@ -312,7 +312,14 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
     if (d->dl > 0 && cfg->l2_linear > 0)
         reg += dctr_l2_dense(d->params + d->lin_kernel_off, d->dl, cfg->l2_linear,
                              d->grad + (d->lin_kernel_off - d->dense_begin));
-    DCTR_TRY(tables_l2(model, ws, b, per_table, &reg));
+    if (dfm_dist_sharded(model)) { /* each owner's rows: summed over the ranks */
+        double tab = 0;
+        DCTR_TRY(tables_l2(model, ws, b, per_table, &tab));
+        DCTR_TRY(dfm_dist_sum_tables(model, &tab));
+        reg += tab;
+    } else {
+        DCTR_TRY(tables_l2(model, ws, b, per_table, &reg));
+    }
     if (d->use_dnn && cfg->l2_dnn > 0)
         dnn_l2(d, cfg->l2_dnn, &reg);
     *data_loss = loss;

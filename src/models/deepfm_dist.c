@@ -56,9 +56,18 @@ dctr_status dfm_dist_exchange(dctr_model *model, double *loss, int64_t B) {
             gs[ng++] = &d->g_lin[t];
     }
     double l = *loss * (double)B;
-    dctr_status st = dctr_dist_sum_grads(dist, &l, d->grad, d->nparams - d->dense_begin, gs, ng);
+    /* sharded: the dense tail and loss to everyone, the table rows to their owners only */
+    const int sharded = dfm_dist_sharded(model);
+    dctr_status st = dctr_dist_sum_grads(dist, &l, d->grad, d->nparams - d->dense_begin, gs,
+                                         sharded ? 0 : ng);
+    if (st == DCTR_OK && sharded)
+        st = dctr_dist_rows_to_owners(dist, gs, ng);
     dctr_free(gs);
     if (st == DCTR_OK && dist->step_rows > 0)
         *loss = l / (double)dist->step_rows;
     return st;
+}
+
+dctr_status dfm_dist_sum_tables(const dctr_model *model, double *x) {
+    return dctr_dist_sum_f64(model->dist, x, 1);
 }

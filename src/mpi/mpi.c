@@ -11,8 +11,22 @@
 struct dctr_mpi {
     MPI_Comm comm;
     dctr_collective coll;
-    int *counts, *displs; /* [size] for MPI_Allgatherv */
+    int *counts, *displs;   /* [size] for MPI_Allgatherv and the receive side of MPI_Alltoallv */
+    int *scounts, *sdispls; /* [size] the send side of MPI_Alltoallv */
 };
+
+/* int counts and displacements of MPI from int64 byte counts; 1 when they do not fit. */
+static int to_int_counts(const int64_t *counts, int n, int *c, int *d) {
+    int64_t off = 0;
+    for (int r = 0; r < n; r++) {
+        if (counts[r] > INT_MAX || off > INT_MAX)
+            return 1;
+        c[r] = (int)counts[r];
+        d[r] = (int)off;
+        off += counts[r];
+    }
+    return 0;
+}
 
 /* MPI counts are int: blocks above 2 GiB are sent as MPI_BYTE-sized chunks of a larger type. */
 static int ag(void *ctx, const void *send, int64_t bytes, void *recv) {
@@ -25,16 +39,20 @@ static int ag(void *ctx, const void *send, int64_t bytes, void *recv) {
 
 static int agv(void *ctx, const void *send, const int64_t *counts, void *recv) {
     dctr_mpi *mp = ctx;
-    int64_t off = 0;
-    for (int r = 0; r < mp->coll.size; r++) {
-        if (counts[r] > INT_MAX || off > INT_MAX)
-            return 1;
-        mp->counts[r] = (int)counts[r];
-        mp->displs[r] = (int)off;
-        off += counts[r];
-    }
+    if (to_int_counts(counts, mp->coll.size, mp->counts, mp->displs))
+        return 1;
     return MPI_Allgatherv(send, mp->counts[mp->coll.rank], MPI_BYTE, recv, mp->counts, mp->displs,
                           MPI_BYTE, mp->comm) != MPI_SUCCESS;
+}
+
+static int a2av(void *ctx, const void *send, const int64_t *send_counts, void *recv,
+                const int64_t *recv_counts) {
+    dctr_mpi *mp = ctx;
+    if (to_int_counts(send_counts, mp->coll.size, mp->scounts, mp->sdispls) ||
+        to_int_counts(recv_counts, mp->coll.size, mp->counts, mp->displs))
+        return 1;
+    return MPI_Alltoallv(send, mp->scounts, mp->sdispls, MPI_BYTE, recv, mp->counts, mp->displs,
+                         MPI_BYTE, mp->comm) != MPI_SUCCESS;
 }
 
 dctr_status dctr_mpi_new(MPI_Comm comm, dctr_mpi **out) {
@@ -56,11 +74,15 @@ dctr_status dctr_mpi_new(MPI_Comm comm, dctr_mpi **out) {
     MPI_Comm_size(mp->comm, &size);
     mp->counts = calloc((size_t)size, sizeof(int));
     mp->displs = calloc((size_t)size, sizeof(int));
-    if (!mp->counts || !mp->displs) {
+    mp->scounts = calloc((size_t)size, sizeof(int));
+    mp->sdispls = calloc((size_t)size, sizeof(int));
+    if (!mp->counts || !mp->displs || !mp->scounts || !mp->sdispls) {
         dctr_mpi_free(mp);
         return DCTR_ERR_NOMEM;
     }
-    mp->coll = (dctr_collective){sizeof(dctr_collective), rank, size, mp, ag, agv, 0};
+    mp->coll = (dctr_collective){.struct_size = sizeof(dctr_collective), .rank = rank,
+                                 .size = size, .ctx = mp, .allgather = ag, .allgatherv = agv,
+                                 .alltoallv = a2av};
     *out = mp;
     return DCTR_OK;
 }
@@ -74,6 +96,8 @@ void dctr_mpi_free(dctr_mpi *mp) {
         MPI_Comm_free(&mp->comm);
     free(mp->counts);
     free(mp->displs);
+    free(mp->scounts);
+    free(mp->sdispls);
     free(mp);
 }
 

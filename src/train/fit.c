@@ -367,9 +367,8 @@ static dctr_status fit_loop(fit_state *s) {
         }
         if (o->checkpoint_path) {
             /* distributed: the replicas are equal, rank 0 writes and the others learn the outcome */
-            dctr_status cs = s->dist && s->dist->c->rank != 0
-                                 ? DCTR_OK
-                                 : dctr_model_save(m, o->checkpoint_path, 1);
+            dctr_status cs = s->dist ? dctr_fit_dist_save(s->dist, m, o->checkpoint_path)
+                                     : dctr_model_save(m, o->checkpoint_path, 1);
             if (cs != DCTR_OK)
                 cs = dctr_error_prefix(cs, "epoch %d checkpoint", epoch);
             if (s->dist)

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/metrics.h"
+#include "models/deepfm_impl.h"
 #include "models/model_internal.h"
 #include "train/fit_dist.h"
 
@@ -61,7 +62,11 @@ dctr_status dctr_fit_dist_step(dctr_dist *dist, int64_t rows, int cancel, int64_
 
 dctr_status dctr_fit_dist_validate(dctr_dist *dist, const dctr_model *m, const dctr_batch *valid,
                                    float *pred, double va[DCTR_METRIC_COUNT]) {
-    dctr_status st = valid ? dctr_model_predict_batch(m, valid, pred) : DCTR_OK;
+    dctr_status st = DCTR_OK;
+    if (dist->fetch) /* sharded tables: every rank fetches (maybe nothing), then predicts */
+        st = dist->fetch((dctr_model *)m, valid ? valid : NULL);
+    if (st == DCTR_OK && valid)
+        st = dctr_model_predict_batch(m, valid, pred);
     DCTR_TRY(dctr_dist_agree(dist, st, "validation predict"));
     int64_t total;
     DCTR_TRY(dctr_fit_dist_total_rows(dist, valid ? valid->n : 0, &total));
@@ -73,6 +78,22 @@ dctr_status dctr_fit_dist_validate(dctr_dist *dist, const dctr_model *m, const d
                                valid ? valid->sample_weights : NULL, valid ? valid->n : 0, va));
     va[DCTR_METRIC_LOSS] = m->task == DCTR_TASK_BINARY ? va[DCTR_METRIC_LOGLOSS] : va[DCTR_METRIC_MSE];
     return DCTR_OK;
+}
+
+dctr_status dctr_fit_dist_end_sharded(dctr_dist *dist, dctr_model *model, dctr_status st) {
+    dctr_status gs = dist->gather(model);
+    if (gs == DCTR_OK && dist->c->rank != 0)
+        dist->release(model, 1);
+    return gs == DCTR_OK ? st : gs;
+}
+
+dctr_status dctr_fit_dist_save(dctr_dist *dist, dctr_model *model, const char *path) {
+    if (dist->gather)
+        DCTR_TRY(dist->gather(model));
+    dctr_status st = dist->c->rank == 0 ? dctr_model_save(model, path, 1) : DCTR_OK;
+    if (dist->release && dist->c->rank == 0)
+        dist->release(model, 1);
+    return st;
 }
 
 dctr_status dctr_model_fit_collective(dctr_model *model, const dctr_dataset *train,
@@ -89,9 +110,21 @@ dctr_status dctr_model_fit_collective(dctr_model *model, const dctr_dataset *tra
                                           "dctr_model_fit_collective: model family '%s' trains on "
                                           "one process only (DeepFM, FM and LR are distributed)",
                                           model->ops->name);
+    if (st == DCTR_OK && coll->table_mode == DCTR_TABLES_SHARDED) {
+        dist.fetch = dfm_shard_fetch;
+        dist.gather = dfm_shard_gather;
+        dist.release = dfm_shard_release;
+    } else if (st == DCTR_OK && coll->table_mode != DCTR_TABLES_REPLICATED) {
+        st = dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_fit_collective: table_mode %d",
+                            (int)coll->table_mode);
+    }
     if (st == DCTR_OK) {
         model->dist = &dist;
         st = dctr_fit_run(model, train, opts, &dist, history);
+        /* sharded: rank 0 ends with the whole model (parameters and optimizer state), the
+         * others with their own rows */
+        if (dist.gather && (st == DCTR_OK || st == DCTR_ERR_NUMERIC || st == DCTR_ERR_CANCELLED))
+            st = dctr_fit_dist_end_sharded(&dist, model, st);
         model->dist = NULL;
     }
     dctr_dist_release(&dist);

@@ -169,7 +169,9 @@ static double max_diff(const float *a, const float *b, int64_t n) {
 /* Single-process reference and distributed run of one model; returns the distributed model. */
 static void check_model(dctr_mpi *mp, const dctr_schema *s1, const dctr_dataset *full1,
                         const dctr_schema *sd, const dctr_dataset *fulld, const dctr_dataset *shard,
-                        const model_case *mc) {
+                        const model_case *mc, int sharded) {
+    dctr_collective *coll = dctr_mpi_collective(mp);
+    coll->table_mode = sharded ? DCTR_TABLES_SHARDED : DCTR_TABLES_REPLICATED;
     dctr_fit_options o;
     dctr_fit_options_default(&o);
     o.epochs = 3;
@@ -187,10 +189,14 @@ static void check_model(dctr_mpi *mp, const dctr_schema *s1, const dctr_dataset 
     path_of(ck, sizeof ck, "ckpt.dctr");
     o.validation = shard; /* each rank validates its own rows; the metrics are global */
     o.checkpoint_path = ck;
-    OK(dctr_model_fit_collective(m, shard, &o, dctr_mpi_collective(mp), &hd));
+    OK(dctr_model_fit_collective(m, shard, &o, coll, &hd));
+    coll->table_mode = DCTR_TABLES_REPLICATED;
     OK(dctr_model_predict(m, fulld, pd));
+    if (sharded) /* only rank 0 holds the whole model after a sharded fit */
+        MPI_Bcast(pd, ROWS, MPI_FLOAT, 0, MPI_COMM_WORLD);
     double d = max_diff(p1, pd, ROWS);
-    CHECK(d <= 1e-5, "%s: distributed predictions differ from single-process by %g", mc->name, d);
+    CHECK(d <= 1e-5, "%s%s: distributed predictions differ from single-process by %g", mc->name,
+          sharded ? " (sharded)" : "", d);
     for (int k = 0; k < 3; k++) {
         double a = h1.valid[(size_t)k * DCTR_METRIC_COUNT + DCTR_METRIC_AUC],
                b = hd.valid[(size_t)k * DCTR_METRIC_COUNT + DCTR_METRIC_AUC];
@@ -332,8 +338,9 @@ int main(int argc, char **argv) {
          * normalises into full-size steps (differently for any summation order) */
         {"deepfm-bn", DCTR_MODEL_DEEPFM, 1, DCTR_OPT_ADAGRAD},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        check_model(mp, s1, full1, sd, fulld, shard, &cases[i]);
+    for (int sharded = 0; sharded <= 1; sharded++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            check_model(mp, s1, full1, sd, fulld, shard, &cases[i], sharded);
     check_resume(mp, sd, fulld, shard);
     check_uneven(mp, sd, fulld, shard);
 
