@@ -42,7 +42,7 @@ typedef struct train_flags {
     int64_t epochs, batch_size, embedding_dim, early_stop, seed, threads, min_count;
     int save_optimizer, no_norm, bn, no_bn;
     const char *activation, *oov, *checkpoint, *resume, *class_weight, *init_embeddings;
-    const char *shard; /* under mpirun (tools/dist_cli.h) */
+    const char *shard, *tables; /* under mpirun (tools/dist_cli.h) */
 } train_flags;
 
 static train_flags flags;
@@ -95,6 +95,7 @@ static const cli_opt train_opts[] = {
     {"calibrate", 0, CLI_STRING, &quality.calibrate, 0, 0, "METHOD", "platt or isotonic: fit that calibration on the validation rows and store it in the model"},
     {"out", 0, CLI_STRING, &flags.out, 0, 0, "FILE", "where to write the model (required)"},
     {"shard", 0, CLI_STRING, &flags.shard, 0, 0, "MODE", "under mpirun: stripe (default: rank r of N trains on rows r, r+N, ... of --train) or file (--train's '{rank}' names each rank's own file; docs/distributed.md)"},
+    {"tables", 0, CLI_STRING, &flags.tables, 0, 0, "MODE", "under mpirun: replicated (default: every rank holds every embedding table) or sharded (each rank holds 1/N of each table's rows; docs/distributed.md)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -266,6 +267,9 @@ static int check_flags(void) {
     if (flags.shard && strcmp(flags.shard, "stripe") != 0 && strcmp(flags.shard, "file") != 0)
         return cli_usage_error(&train_cmd, "--shard must be stripe or file, got '%s'", flags.shard);
     cli_dist_set_shard_mode(flags.shard && strcmp(flags.shard, "file") == 0);
+    if (flags.tables && strcmp(flags.tables, "replicated") != 0 && strcmp(flags.tables, "sharded") != 0)
+        return cli_usage_error(&train_cmd, "--tables must be replicated or sharded, got '%s'", flags.tables);
+    cli_dist_set_sharded_tables(flags.tables && strcmp(flags.tables, "sharded") == 0);
     if (cli_dist_active() && (flags.cache || quality.downsample > 0 || quality.calibrate))
         return cli_usage_error(&train_cmd, "--cache, --downsample-negatives and --calibrate run on one "
                                "process only (not under mpirun)");

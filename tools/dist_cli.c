@@ -14,6 +14,15 @@ static int g_file_mode;
 
 void cli_dist_set_shard_mode(int file_mode) { g_file_mode = file_mode; }
 
+void cli_dist_set_sharded_tables(int sharded) {
+#ifdef DCTR_WITH_MPI
+    if (g_mp)
+        dctr_mpi_collective(g_mp)->table_mode = sharded ? DCTR_TABLES_SHARDED : DCTR_TABLES_REPLICATED;
+#else
+    (void)sharded;
+#endif
+}
+
 int cli_dist_active(void) {
 #ifdef DCTR_WITH_MPI
     return g_mp != NULL;

@@ -17,6 +17,8 @@ int cli_dist_rank(void);
 /* --shard: 0 = stripe (every rank reads --train and keeps rows rank, rank + N, ...), 1 = file
  * (the path's "{rank}" is this rank's number: each rank reads its own file). */
 void cli_dist_set_shard_mode(int file_mode);
+/* --tables sharded: each rank keeps 1/N of each table (DCTR_TABLES_SHARDED). */
+void cli_dist_set_sharded_tables(int sharded);
 /* The path for this rank ("{rank}" replaced in file mode) into buf; rank0 asks for rank 0's. */
 const char *cli_dist_path(const char *path, int rank0, char *buf, size_t cap);
 dctr_status cli_dist_fit_schema(dctr_schema *schema, const char *path, const dctr_csv_options *opts);

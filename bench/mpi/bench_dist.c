@@ -1,19 +1,24 @@
 /* Distributed training benchmark (issue 13), run under mpirun:
  *   mpirun --oversubscribe -np N bench_dist [--rows R] [--batch B] [--epochs E] [--dir D]
+ *                                          [--vocab V (largest vocabulary, default 100000)]
  * In one run: rank 0 trains single-process on all rows (the others wait), then all N ranks train
  * the same DeepFM (Criteo-shaped synthetic data, 26 sparse columns of dim 8, 13 dense, DNN
- * 256-128) data-parallel on striped shards with the same global batch. Prints samples/s of both
- * and their ratio, bytes received per rank per step (measured), per-rank table memory vs
- * single-process, and a projection for 8..64 nodes at 10 / 25 / 100 Gb/s from the measured
+ * 256-128) data-parallel on striped shards with the same global batch, with replicated then with
+ * sharded tables. Prints samples/s and the ratio to single-process, bytes received per rank per
+ * step (measured), the largest rank's resident table memory (mincore over the tables and their
+ * optimizer state, at each epoch end) against the replicated one, and a projection for 8..64 nodes at 10 / 25 / 100 Gb/s from the measured
  * per-step compute and the byte formula of docs/distributed.md. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "deepctr/deepctr.h"
 #include "deepctr/mpi.h"
+#include "models/deepfm_impl.h"
 
 #define NSPARSE 26
 #define NDENSE 13
@@ -74,6 +79,46 @@ static int64_t dense_floats(const dctr_model *m, const dctr_schema *s) {
     return dctr_model_num_parameters(m) - tables;
 }
 
+/* Resident bytes of [p, p + bytes) (mincore over its pages). */
+static double resident(const void *p, size_t bytes) {
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p / page * page, z = ((uintptr_t)p + bytes + page - 1) / page * page;
+    size_t pages = (z - a) / page;
+    unsigned char *v = malloc(pages + 1);
+    if (!v || mincore((void *)a, z - a, v) != 0) {
+        free(v);
+        return NAN;
+    }
+    size_t in = 0;
+    for (size_t i = 0; i < pages; i++)
+        in += v[i] & 1;
+    free(v);
+    return (double)in * (double)page;
+}
+
+/* Resident bytes of the model's tables: the front of the parameter arena (deepfm.h: tables
+ * first) and the same range of every optimizer slot array. */
+static double table_resident(const dctr_model *m) {
+    const dfm *d = m->impl;
+    size_t bytes = sizeof(float) * (size_t)d->dense_begin;
+    double r = resident(d->params, bytes);
+    for (int k = 0; k < DCTR_OPTIM_MAX_SLOTS; k++)
+        if (d->slots[k])
+            r += resident(d->slots[k], bytes);
+    return r;
+}
+
+/* Epoch-end progress callback: the most table memory resident during the fit. */
+static int sample_memory(const dctr_progress *p, void *user) {
+    double **state = user; /* {&peak, (double *)model} */
+    if (p->phase == 1) {
+        double r = table_resident((const dctr_model *)(void *)state[1]);
+        if (r > *state[0])
+            *state[0] = r;
+    }
+    return 0;
+}
+
 static void project(double step_compute, int64_t batch, int64_t dense, double rows_bytes_1) {
     /* per rank and step: (N-1) blocks of [dense gradients + its share of touched rows]; rows
      * without deduplication (an upper bound): batch/N rows x 26 fields x 2 tables (ids of 8
@@ -103,7 +148,7 @@ int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
-    int64_t rows = 40000, batch = 1024;
+    int64_t rows = 40000, batch = 1024, vocab = 100000;
     int epochs = 1;
     const char *dir = "/tmp";
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -111,15 +156,16 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batch")) batch = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "--epochs")) epochs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--vocab")) vocab = atoll(argv[i + 1]);
     }
     char csv[1024];
-    snprintf(csv, sizeof csv, "%s/bench_dist_%lld.csv", dir, (long long)rows);
+    snprintf(csv, sizeof csv, "%s/bench_dist_%lld_%lld.csv", dir, (long long)rows, (long long)vocab);
     struct stat stt;
     if (g_rank == 0 && stat(csv, &stt) != 0) {
         dctr_synth_options so;
         dctr_synth_options_default(&so);
         so.rows = rows;
-        so.max_vocabulary = 100000;
+        so.max_vocabulary = vocab;
         so.csv_path = csv;
         so.holdout_fraction = 0;
         OK(dctr_synth_generate(&so, NULL));
@@ -152,29 +198,48 @@ int main(int argc, char **argv) {
 
     dctr_dataset *shard;
     OK(dctr_mpi_read_csv(mp, s, csv, NULL, DCTR_SHARD_STRIPE, &shard));
-    dctr_model *m = make_model(s);
-    int64_t before = dctr_mpi_bytes_received(mp);
-    MPI_Barrier(MPI_COMM_WORLD);
-    double t0 = MPI_Wtime();
-    OK(dctr_model_fit_collective(m, shard, &o, dctr_mpi_collective(mp), NULL));
-    double tn = MPI_Wtime() - t0, tmax;
-    MPI_Allreduce(&tn, &tmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    double got = (double)(dctr_mpi_bytes_received(mp) - before), gmax;
-    MPI_Allreduce(&got, &gmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    int64_t rank_bytes = dctr_model_parameter_bytes(m) + dctr_model_optimizer_bytes(m);
+    double single_tables = 0;
+    MPI_Bcast(&single_bytes, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    dctr_model *m = NULL;
+    for (int mode = 0; mode <= 1; mode++) {
+        dctr_collective *coll = dctr_mpi_collective(mp);
+        coll->table_mode = mode ? DCTR_TABLES_SHARDED : DCTR_TABLES_REPLICATED;
+        dctr_model_free(m);
+        m = make_model(s);
+        double peak = 0;
+        double *state[2] = {&peak, (double *)(void *)m};
+        o.progress = sample_memory;
+        o.progress_user = state;
+        int64_t before = dctr_mpi_bytes_received(mp);
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t0 = MPI_Wtime();
+        OK(dctr_model_fit_collective(m, shard, &o, coll, NULL));
+        double tn = MPI_Wtime() - t0, tmax, pmax;
+        MPI_Allreduce(&tn, &tmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        MPI_Allreduce(&peak, &pmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        double got = (double)(dctr_mpi_bytes_received(mp) - before), gmax;
+        MPI_Allreduce(&got, &gmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        if (mode == 0)
+            single_tables = pmax; /* replicated: every rank holds what one process does */
+        if (g_rank == 0) {
+            double s1 = (double)rows * epochs / t1, sn = (double)rows * epochs / tmax;
+            if (mode == 0) {
+                printf("bench_dist: DeepFM, %lld rows, global batch %lld, %d epoch(s), %d rank(s)\n",
+                       (long long)rows, (long long)batch, epochs, g_size);
+                printf("single-process          %10.0f samples/s  (%.2f s)\n", s1, t1);
+            }
+            printf("%-10s x%-2d          %10.0f samples/s  (%.2f s)  ratio %.2f\n",
+                   mode ? "sharded" : "replicated", g_size, sn, tmax, sn / s1);
+            printf("  bytes received per rank per step: %.0f\n", gmax / (double)steps);
+            printf("  table memory (tables + optimizer state, resident, largest rank, epoch end): "
+                   "%.2f MB = %.2f x replicated (%.2f MB)\n", pmax / 1e6, pmax / single_tables,
+                   single_tables / 1e6);
+        }
+    }
     int64_t dense = dense_floats(m, s);
     if (g_rank == 0) {
-        double s1 = (double)rows * epochs / t1, sn = (double)rows * epochs / tmax;
-        printf("bench_dist: DeepFM, %lld rows, global batch %lld, %d epoch(s), %d rank(s) on %s\n",
-               (long long)rows, (long long)batch, epochs, g_size, "this machine");
-        printf("single-process      %10.0f samples/s  (%.2f s)\n", s1, t1);
-        printf("distributed x%-2d     %10.0f samples/s  (%.2f s)  ratio %.2f\n", g_size, sn, tmax,
-               sn / s1);
-        printf("bytes received per rank per step: %.0f (dense tail %lld floats = %lld B per peer)\n",
-               gmax / (double)steps, (long long)dense, (long long)(4 * dense));
-        printf("per-rank parameters + optimizer state: %.1f MB vs single %.1f MB (ratio %.2f: "
-               "replicated tables)\n", rank_bytes / 1e6, single_bytes / 1e6,
-               (double)rank_bytes / (double)single_bytes);
+        printf("dense tail %lld floats = %lld B per peer; parameters + optimizer state of one "
+               "process %.1f MB\n", (long long)dense, (long long)(4 * dense), single_bytes / 1e6);
         project(t1 / (double)steps, batch, dense, (double)NSPARSE * (16 + 4 * (K + 1)));
     }
     dctr_model_free(m);

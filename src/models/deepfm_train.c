@@ -208,6 +208,8 @@ dctr_status dfm_train_step(dctr_model *model, const dctr_batch *batch, double *d
         return dctr_set_error(DCTR_ERR_NUMERIC, "gradient norm %g (learning rate %g) would make the "
                               "weights non-finite; step not applied", sqrt(gsq), d->opt.lr);
     apply_update(model, batch->n);
+    if (dfm_dist_sharded(model)) /* the fetched rows this rank does not own go back */
+        dfm_shard_release(model, 0);
     return DCTR_OK;
 }
 
