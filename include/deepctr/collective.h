@@ -70,9 +70,10 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_dataset_stripe(const dctr_dataset *ds, 
 
 /* dctr_model_fit on this rank's shard, synchronously data-parallel with the other ranks of coll.
  * opts->batch_size is the GLOBAL batch: rank r takes its share (batch / size, the first
- * batch % size ranks one more) of its own rows each step. Every rank keeps an identical copy of
- * the model (replicated parameters: dense gradients and the touched rows' sparse gradients are
- * summed over ranks in rank order, then every rank applies the same update). Validation metrics
+ * batch % size ranks one more) of its own rows each step. Dense parameters are replicated (their
+ * gradients summed over ranks in rank order, the same update everywhere); tables follow
+ * coll->table_mode: replicated (the touched rows' gradients summed the same way) or sharded
+ * (see dctr_table_mode; rank 0 alone ends with the whole model). Validation metrics
  * and the train metrics are exact over all ranks' rows; early stopping is decided identically
  * everywhere; only rank 0 writes checkpoint_path. DeepFM, FM and LR; FFM / DeepFFM give
  * DCTR_ERR_UNSUPPORTED. With size 1 this is dctr_model_fit (up to float summation order). */
