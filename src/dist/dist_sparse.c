@@ -114,23 +114,13 @@ static dctr_status add_rows(dctr_sparse_grad *g, const char **p, int32_t rank) {
     return DCTR_OK;
 }
 
-dctr_status dctr_dist_sum_grads(dctr_dist *d, double *loss, float *dense, int64_t ndense,
-                                dctr_sparse_grad *const *gs, int32_t ng) {
-    if (d->c->size == 1)
-        return DCTR_OK;
-    const size_t bytes = pack_size(ndense, gs, ng);
-    DCTR_TRY(dctr_dist_reserve_pack(d, bytes));
-    pack_grads(d->pack, *loss, dense, ndense, gs, ng);
-    const void *all;
-    const int64_t *counts;
-    DCTR_TRY(dctr_dist_gatherv(d, d->pack, (int64_t)bytes, &all, &counts));
-    /* union sizes first (an accumulator may need to grow), then the sums in rank order */
-    const int32_t size = d->c->size;
-    const size_t head = sizeof(double) + sizeof(float) * (size_t)ndense;
+/* Before the rank blocks (each: `head` bytes, then per accumulator [count][ids][gradients]) are
+ * added: every accumulator cleared and grown to the union's size. */
+static dctr_status prepare_union(dctr_sparse_grad *const *gs, int32_t ng, const char *blk,
+                                 const int64_t *counts, int32_t size, size_t head) {
     int64_t *total = dctr_calloc((size_t)ng + 1, sizeof *total);
     if (!total)
         return DCTR_ERR_NOMEM;
-    const char *blk = all;
     for (int32_t r = 0; r < size; r++) {
         const char *p = blk + head;
         for (int32_t t = 0; t < ng; t++) {
@@ -147,8 +137,25 @@ dctr_status dctr_dist_sum_grads(dctr_dist *d, double *loss, float *dense, int64_
         dctr_sparse_grad_clear(gs[t]);
     }
     dctr_free(total);
+    return st;
+}
+
+dctr_status dctr_dist_sum_grads(dctr_dist *d, double *loss, float *dense, int64_t ndense,
+                                dctr_sparse_grad *const *gs, int32_t ng) {
+    if (d->c->size == 1)
+        return DCTR_OK;
+    const size_t bytes = pack_size(ndense, gs, ng);
+    DCTR_TRY(dctr_dist_reserve_pack(d, bytes));
+    pack_grads(d->pack, *loss, dense, ndense, gs, ng);
+    const void *all;
+    const int64_t *counts;
+    DCTR_TRY(dctr_dist_gatherv(d, d->pack, (int64_t)bytes, &all, &counts));
+    /* union sizes first (an accumulator may need to grow), then the sums in rank order */
+    const int32_t size = d->c->size;
+    const size_t head = sizeof(double) + sizeof(float) * (size_t)ndense;
+    dctr_status st = prepare_union(gs, ng, all, counts, size, head);
     double l = 0;
-    blk = all;
+    const char *blk = all;
     for (int32_t r = 0; r < size && st == DCTR_OK; r++) {
         double lr;
         memcpy(&lr, blk, sizeof lr);
@@ -222,26 +229,8 @@ dctr_status dctr_dist_rows_to_owners(dctr_dist *d, dctr_sparse_grad *const *gs, 
     dctr_free(send_counts);
     DCTR_TRY(st);
     /* the union sizes first (an accumulator may need to grow), then the sums in rank order */
+    st = prepare_union(gs, ng, all, counts, n, 0);
     const char *blk = all;
-    int64_t *total = dctr_calloc((size_t)ng + 1, sizeof *total);
-    if (!total)
-        return DCTR_ERR_NOMEM;
-    for (int32_t r = 0; r < n; r++) {
-        const char *p = blk;
-        for (int32_t t = 0; t < ng; t++) {
-            int64_t c;
-            memcpy(&c, p, sizeof c);
-            total[t] += c;
-            p += sizeof c + (sizeof(int64_t) + sizeof(float) * (size_t)gs[t]->dim) * (size_t)c;
-        }
-        blk += counts[r];
-    }
-    for (int32_t t = 0; t < ng && st == DCTR_OK; t++) {
-        st = grow(gs[t], total[t]);
-        dctr_sparse_grad_clear(gs[t]);
-    }
-    dctr_free(total);
-    blk = all;
     for (int32_t r = 0; r < n && st == DCTR_OK; r++) {
         const char *p = blk;
         for (int32_t t = 0; t < ng && st == DCTR_OK; t++)
