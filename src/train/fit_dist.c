@@ -67,6 +67,8 @@ dctr_status dctr_fit_dist_validate(dctr_dist *dist, const dctr_model *m, const d
         st = dist->fetch((dctr_model *)m, valid ? valid : NULL);
     if (st == DCTR_OK && valid)
         st = dctr_model_predict_batch(m, valid, pred);
+    if (dist->release) /* the fetched rows go back */
+        dist->release((dctr_model *)m, 0);
     DCTR_TRY(dctr_dist_agree(dist, st, "validation predict"));
     int64_t total;
     DCTR_TRY(dctr_fit_dist_total_rows(dist, valid ? valid->n : 0, &total));
