@@ -12,6 +12,7 @@
 #include "outsafe.h"
 #include "columns.h"
 #include "commands.h"
+#include "dist_cli.h"
 #include "progress.h"
 #include "quality_cli.h"
 #include "train_extras.h"
@@ -41,6 +42,7 @@ typedef struct train_flags {
     int64_t epochs, batch_size, embedding_dim, early_stop, seed, threads, min_count;
     int save_optimizer, no_norm, bn, no_bn;
     const char *activation, *oov, *checkpoint, *resume, *class_weight, *init_embeddings;
+    const char *shard, *tables; /* under mpirun (tools/dist_cli.h) */
 } train_flags;
 
 static train_flags flags;
@@ -92,6 +94,8 @@ static const cli_opt train_opts[] = {
     {"downsample-negatives", 0, CLI_DOUBLE, &quality.downsample, 0, 1, "W", "binary: keep each negative row of --train with rate W (seeded by --seed), all positives; predictions are corrected"},
     {"calibrate", 0, CLI_STRING, &quality.calibrate, 0, 0, "METHOD", "platt or isotonic: fit that calibration on the validation rows and store it in the model"},
     {"out", 0, CLI_STRING, &flags.out, 0, 0, "FILE", "where to write the model (required)"},
+    {"shard", 0, CLI_STRING, &flags.shard, 0, 0, "MODE", "under mpirun: stripe (default: rank r of N trains on rows r, r+N, ... of --train) or file (--train's '{rank}' names each rank's own file; docs/distributed.md)"},
+    {"tables", 0, CLI_STRING, &flags.tables, 0, 0, "MODE", "under mpirun: replicated (default: every rank holds every embedding table) or sharded (each rank holds 1/N of each table's rows; docs/distributed.md)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -220,7 +224,7 @@ static int load_train(const dctr_schema *schema, char delim, int allow_extra, dc
     }
     dctr_csv_options opts;
     cli_csv_options(&opts, delim, 1, allow_extra);
-    if (dctr_dataset_read_csv(schema, flags.train, &opts, out) != DCTR_OK)
+    if (cli_dist_read_csv(schema, flags.train, &opts, out) != DCTR_OK)
         return cli_library_error();
     if (flags.cache && dctr_dataset_save_cache(*out, flags.cache) != DCTR_OK)
         return cli_library_error();
@@ -260,6 +264,15 @@ static int check_flags(void) {
         return cli_usage_error(&train_cmd, "missing --train FILE");
     if (!flags.out)
         return cli_usage_error(&train_cmd, "missing --out FILE");
+    if (flags.shard && strcmp(flags.shard, "stripe") != 0 && strcmp(flags.shard, "file") != 0)
+        return cli_usage_error(&train_cmd, "--shard must be stripe or file, got '%s'", flags.shard);
+    cli_dist_set_shard_mode(flags.shard && strcmp(flags.shard, "file") == 0);
+    if (flags.tables && strcmp(flags.tables, "replicated") != 0 && strcmp(flags.tables, "sharded") != 0)
+        return cli_usage_error(&train_cmd, "--tables must be replicated or sharded, got '%s'", flags.tables);
+    cli_dist_set_sharded_tables(flags.tables && strcmp(flags.tables, "sharded") == 0);
+    if (cli_dist_active() && (flags.cache || quality.downsample > 0 || quality.calibrate))
+        return cli_usage_error(&train_cmd, "--cache, --downsample-negatives and --calibrate run on one "
+                               "process only (not under mpirun)");
     if (strcmp(flags.format, "csv") != 0)
         return cli_usage_error(&train_cmd, "--format %s needs --model ffm (other models read CSV)", flags.format);
     if (flags.valid && flags.valid_split > 0)
@@ -341,13 +354,15 @@ static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
     dctr_history hist;
     memset(&hist, 0, sizeof hist);
     int allow_extra = 0;
-    int rc = cli_schema_from_flags(&train_cmd, &flags.cols, flags.train, stdout, &schema, &allow_extra);
+    char first[4096]; /* under mpirun every rank infers the columns from rank 0's file */
+    int rc = cli_schema_from_flags(&train_cmd, &flags.cols, cli_dist_path(flags.train, 1, first, sizeof first),
+                                   stdout, &schema, &allow_extra);
     if (rc != 0)
         goto done;
     rc = CLI_EXIT_ERROR;
     dctr_csv_options copts;
     cli_csv_options(&copts, flags.cols.delimiter, 1, allow_extra);
-    if (dctr_schema_fit_csv(schema, flags.train, &copts) != DCTR_OK) {
+    if (cli_dist_fit_schema(schema, flags.train, &copts) != DCTR_OK) {
         cli_library_error();
         goto done;
     }
@@ -355,7 +370,7 @@ static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
         cli_quality_downsample(&quality, &train) != 0 || apply_class_weight(train) != 0)
         goto done;
     if (flags.valid) {
-        if (dctr_dataset_read_csv(schema, flags.valid, &copts, &valid) != DCTR_OK) {
+        if (cli_dist_read_csv(schema, flags.valid, &copts, &valid) != DCTR_OK) {
             cli_library_error();
             goto done;
         }
@@ -375,6 +390,8 @@ static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
         goto done;
     printf("%s (%s): %lld rows in --train", cli_model_type_name(cfg->type), cli_task_name(cfg->task),
            (long long)dctr_dataset_num_rows(train));
+    if (cli_dist_active())
+        printf(" on rank 0 (each rank trains its own shard)");
     if (valid)
         printf(", %lld in --valid", (long long)dctr_dataset_num_rows(valid));
     else if (fo->validation_split > 0)
@@ -384,14 +401,14 @@ static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
     cli_progress prog;
     cli_progress_init(&prog, stdout, cfg->task, has_valid);
     cli_progress_attach(&prog, fo);
-    if (dctr_model_fit(model, train, fo, &hist) != DCTR_OK) {
+    if (cli_dist_fit(model, train, fo, &hist) != DCTR_OK) {
         cli_library_error();
         goto done;
     }
     print_summary(model, &hist, cfg->task, has_valid, cli_now() - t0);
     if (cli_quality_after_fit(&quality, model, train, valid, fo->validation_split) != 0)
         goto done;
-    if (dctr_model_save(model, flags.out, flags.save_optimizer) != DCTR_OK) {
+    if (cli_dist_save(model, flags.out, flags.save_optimizer) != DCTR_OK) {
         cli_library_error();
         goto done;
     }
@@ -404,6 +421,15 @@ done:
     dctr_dataset_free(train);
     dctr_schema_free(schema);
     return rc;
+}
+
+/* A file read with the model's schema (this rank's rows under mpirun). */
+static int resume_read(const dctr_schema *schema, const char *path, dctr_dataset **out) {
+    if (!cli_dist_active())
+        return cli_read_dataset(schema, path, flags.cols.delimiter, 1, out);
+    dctr_csv_options copts;
+    cli_csv_options(&copts, flags.cols.delimiter, 1, 0);
+    return cli_dist_read_csv(schema, path, &copts, out) == DCTR_OK ? 0 : cli_library_error();
 }
 
 /* --resume MODEL: the model's own columns and encoders read --train (and --valid), training
@@ -425,10 +451,10 @@ static int resume_and_save(dctr_fit_options *fo) {
     if (!dctr_model_has_optimizer_state(model))
         fprintf(stderr, "warning: %s has no optimizer state (not saved with --save-optimizer): the optimizer "
                 "starts afresh\n", flags.resume);
-    if (cli_read_dataset(schema, flags.train, flags.cols.delimiter, 1, &train) != 0 || apply_class_weight(train) != 0)
+    if (resume_read(schema, flags.train, &train) != 0 || apply_class_weight(train) != 0)
         goto done;
     if (flags.valid) {
-        if (cli_read_dataset(schema, flags.valid, flags.cols.delimiter, 1, &valid) != 0)
+        if (resume_read(schema, flags.valid, &valid) != 0)
             goto done;
         fo->validation = valid;
     }
@@ -440,12 +466,12 @@ static int resume_and_save(dctr_fit_options *fo) {
     cli_progress prog;
     cli_progress_init(&prog, stdout, task, has_valid);
     cli_progress_attach(&prog, fo);
-    if (dctr_model_fit(model, train, fo, &hist) != DCTR_OK) {
+    if (cli_dist_fit(model, train, fo, &hist) != DCTR_OK) {
         cli_library_error();
         goto done;
     }
     print_summary(model, &hist, task, has_valid, cli_now() - t0);
-    if (dctr_model_save(model, flags.out, flags.save_optimizer) != DCTR_OK) {
+    if (cli_dist_save(model, flags.out, flags.save_optimizer) != DCTR_OK) {
         cli_library_error();
         goto done;
     }

@@ -4,6 +4,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "dist_cli.h"
 #include "memlimit.h"
 #include "outsafe.h"
 #include "deepctr/deepctr.h"
@@ -66,13 +67,15 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < NUM_COMMANDS; i++)
         if (strcmp(cmd, commands[i].name) == 0) {
+            if (commands[i].run == cmd_train) /* under mpirun: distributed training */
+                cli_dist_begin(&argc, &argv);
             int rc = commands[i].run(argc - 2, argv + 2);
             /* a lost stdout write (`> /dev/full`) fails the command; a lost stderr one too */
             if (rc == CLI_EXIT_OK && cli_check_stdout() != CLI_EXIT_OK)
                 rc = CLI_EXIT_ERROR;
             if (fflush(stderr) != 0 || ferror(stderr))
                 rc = rc == CLI_EXIT_OK ? CLI_EXIT_ERROR : rc;
-            return rc;
+            return cli_dist_end(rc); /* a failed rank ends the whole job */
         }
     fprintf(stderr, "deepctr: unknown command '%s'\n", cmd);
     usage(stderr);

@@ -3,6 +3,7 @@
 #define DEEPCTR_DEEPCTR_H
 
 #include "deepctr/common.h"
+#include "deepctr/collective.h"
 #include "deepctr/data.h"
 #include "deepctr/ffm.h"
 #include "deepctr/model.h"

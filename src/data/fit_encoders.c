@@ -13,6 +13,7 @@
 #include "feature/numparse.h"
 #include "feature/schema_internal.h"
 #include "feature/schema_io.h"
+#include "deepctr/collective.h"
 
 int dctr_schema_is_fitted(const dctr_schema *s) { return s && s->fitted; }
 
@@ -22,10 +23,9 @@ static int needs_data(const dctr_column *c) {
     return dctr_column_fits_vocab(c);
 }
 
-typedef struct dense_stats {
-    double min, max, sum, sumsq;
-    int64_t n;
-} dense_stats;
+#include "data/fit_internal.h"
+
+typedef dctr_dense_stats dense_stats;
 
 typedef struct fit_state {
     dctr_vocab **counts; /* per column (owners only) */
@@ -274,15 +274,21 @@ static dctr_status store_header(dctr_schema *s, const dctr_csv_input *in) {
     return DCTR_OK;
 }
 
-dctr_status dctr_schema_fit_csv(dctr_schema *s, const char *path, const dctr_csv_options *opts) {
+/* coll: the distributed fit (dctr_schema_fit_csv_collective), else NULL. */
+static dctr_status fit_csv(dctr_schema *s, const char *path, const dctr_csv_options *opts,
+                           struct dctr_collective *coll) {
     if (!s || !path)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_schema_fit_csv: NULL argument");
     if (s->fitted)
         return dctr_set_error(DCTR_ERR_STATE, "dctr_schema_fit_csv: the schema is already fitted");
-    DCTR_TRY(dctr_schema_validate(s));
-    DCTR_TRY(load_vocab_files(s));
     dctr_csv_input in;
-    DCTR_TRY(dctr_csv_input_open(&in, s, path, opts));
+    dctr_status st0 = dctr_schema_validate(s);
+    if (st0 == DCTR_OK)
+        st0 = load_vocab_files(s);
+    if (st0 == DCTR_OK)
+        st0 = dctr_csv_input_open(&in, s, path, opts);
+    if (st0 != DCTR_OK) /* distributed: the other ranks learn it at the merge */
+        return coll ? dctr_fit_merge_ranks(coll, st0, s, NULL, NULL, NULL, NULL) : st0;
     fit_state fs;
     memset(&fs, 0, sizeof fs);
     size_t nc = (size_t)s->ncols + 1;
@@ -313,6 +319,8 @@ dctr_status dctr_schema_fit_csv(dctr_schema *s, const char *path, const dctr_csv
         st = fit_record(s, &in, &fs);
         rows++;
     }
+    if (coll) /* every rank's counts and statistics into this rank's */
+        st = dctr_fit_merge_ranks(coll, st, s, fs.counts, fs.owner, fs.stats, &rows);
     if (st == DCTR_OK && rows == 0)
         st = dctr_set_error(DCTR_ERR_PARSE, "%s: no data rows to fit on", path);
     for (int32_t i = 0; i < s->ncols && st == DCTR_OK; i++) {
@@ -348,9 +356,18 @@ dctr_status dctr_schema_fit_csv(dctr_schema *s, const char *path, const dctr_csv
     return st;
 }
 
-/* ---------------- shared with src/data/fit_arrays.c (the same fit on caller arrays) ------- */
+dctr_status dctr_schema_fit_csv(dctr_schema *s, const char *path, const dctr_csv_options *opts) {
+    return fit_csv(s, path, opts, NULL);
+}
 
-#include "data/fit_internal.h"
+dctr_status dctr_schema_fit_csv_collective(dctr_schema *s, const char *path,
+                                           const dctr_csv_options *opts, dctr_collective *coll) {
+    if (!coll)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_schema_fit_csv_collective: coll is NULL");
+    return fit_csv(s, path, opts, coll);
+}
+
+/* ---------------- shared with src/data/fit_arrays.c (the same fit on caller arrays) ------- */
 
 int dctr_fit_needs_data(const dctr_column *c) { return needs_data(c); }
 dctr_status dctr_fit_table_links(const dctr_schema *s, int32_t *owner, int32_t *next) {

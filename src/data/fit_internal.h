@@ -22,4 +22,17 @@ dctr_status dctr_fit_load_vocab_files(dctr_schema *s);
 /* Resolves tables and freezes the schema (fingerprint). */
 dctr_status dctr_fit_finish(dctr_schema *s);
 
+/* Dense statistics of one column over the fitted values (min/max, or sum and sum of squares). */
+typedef struct dctr_dense_stats {
+    double min, max, sum, sumsq;
+    int64_t n;
+} dctr_dense_stats;
+/* Distributed fit (src/dist/dist_fit.c): after each rank's counting pass (status mine), sums the
+ * vocabulary counts (counts[i] for each owner column i), dense statistics and *rows of every
+ * rank into this rank's, so all ranks build the same encoders. */
+struct dctr_collective;
+dctr_status dctr_fit_merge_ranks(struct dctr_collective *coll, dctr_status mine, const dctr_schema *s,
+                                 dctr_vocab **counts, const int32_t *owner, dctr_dense_stats *stats,
+                                 int64_t *rows);
+
 #endif

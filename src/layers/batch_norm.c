@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/alloc.h"
+#include "core/error.h"
 #include "core/simd.h"
 #include "layers/dnn.h"
 
@@ -142,4 +144,79 @@ DCTR_SIMD_CLONES(bn_backward,
 void dctr_bn_backward(const float *dY, const float *xhat, const float *istd, int64_t B, int32_t n,
                       const float *gamma, float *dgamma, float *dbeta, float *dZ) {
     DCTR_SIMD_PICK(bn_backward)(dY, xhat, istd, B, n, gamma, dgamma, dbeta, dZ);
+}
+
+/* ---- distributed: the same statistics over a batch split across replicas (dnn.h) ---- */
+
+dctr_status dctr_bn_forward_train_sync(const dctr_bn_sync *sy, const float *Z, int64_t B, int32_t n,
+                                       const float *gamma, const float *beta, float eps,
+                                       float momentum, float *moving_mean, float *moving_var,
+                                       float *xhat, float *istd, float *Y) {
+    double *s = dctr_calloc(2 * (size_t)n + 1, sizeof(double));
+    if (!s)
+        return dctr_set_error(DCTR_ERR_NOMEM, "batch norm: %d column sums", (int)n);
+    double *s2 = s + n;
+    const double rows = (double)sy->rows;
+    for (int64_t b = 0; b < B; b++)
+        for (int32_t j = 0; j < n; j++)
+            s[j] += Z[b * n + j];
+    dctr_status st = sy->sum(sy->ctx, s, n); /* two passes, as the single-batch kernel */
+    for (int32_t j = 0; j < n; j++)
+        s[j] /= rows;
+    for (int64_t b = 0; b < B && st == DCTR_OK; b++)
+        for (int32_t j = 0; j < n; j++) {
+            double d = Z[b * n + j] - s[j];
+            s2[j] += d * d;
+        }
+    if (st == DCTR_OK)
+        st = sy->sum(sy->ctx, s2, n);
+    for (int32_t j = 0; j < n && st == DCTR_OK; j++) {
+        double var = s2[j] / rows;
+        float mu = (float)s[j], is = (float)(1.0 / sqrt(var + eps));
+        float g = gamma ? gamma[j] : 1.0f, be = beta ? beta[j] : 0.0f;
+        if (istd)
+            istd[j] = is;
+        if (moving_mean) {
+            moving_mean[j] = momentum * moving_mean[j] + (1.0f - momentum) * mu;
+            moving_var[j] = momentum * moving_var[j] + (1.0f - momentum) * (float)var;
+        }
+        for (int64_t b = 0; b < B; b++) {
+            float h = (Z[b * n + j] - mu) * is;
+            if (xhat)
+                xhat[b * n + j] = h;
+            Y[b * n + j] = g * h + be;
+        }
+    }
+    dctr_free(s);
+    return st;
+}
+
+void dctr_bn_backward_sync(const dctr_bn_sync *sy, const float *dY, const float *xhat,
+                           const float *istd, int64_t B, int32_t n, const float *gamma,
+                           float *dgamma, float *dbeta, float *dZ) {
+    double *s = dctr_calloc(2 * (size_t)n + 1, sizeof(double));
+    if (!s)
+        return; /* the sum callback's owner sees no sum arrive: it reports the step failed */
+    double *sx = s + n;
+    for (int64_t b = 0; b < B; b++)
+        for (int32_t j = 0; j < n; j++) {
+            s[j] += dY[b * n + j];
+            sx[j] += (double)dY[b * n + j] * xhat[b * n + j];
+        }
+    for (int32_t j = 0; j < n; j++) { /* this replica's share; summed with the other gradients */
+        if (dgamma)
+            dgamma[j] += (float)sx[j];
+        if (dbeta)
+            dbeta[j] += (float)s[j];
+    }
+    if (sy->sum(sy->ctx, s, 2 * (int64_t)n) == DCTR_OK) {
+        const double rows = (double)sy->rows;
+        for (int32_t j = 0; j < n; j++) {
+            float gi = (gamma ? gamma[j] : 1.0f) * istd[j];
+            float m1 = (float)(s[j] / rows), m2 = (float)(sx[j] / rows);
+            for (int64_t b = 0; b < B; b++)
+                dZ[b * n + j] += gi * (dY[b * n + j] - m1 - xhat[b * n + j] * m2);
+        }
+    }
+    dctr_free(s);
 }

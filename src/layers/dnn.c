@@ -350,7 +350,12 @@ struct dctr_dnn_workspace {
     int64_t dw_part_cap;
     int64_t max_w;   /* largest in x out of any layer */
     int32_t max_units;
+    const dctr_bn_sync *bn_sync; /* distributed training: BN over the global batch */
 };
+
+void dctr_dnn_workspace_set_bn_sync(dctr_dnn_workspace *ws, const dctr_bn_sync *sync) {
+    ws->bn_sync = sync;
+}
 
 dctr_status dctr_dnn_workspace_set_pool(dctr_dnn_workspace *ws, struct dctr_pool *pool) {
     ws->pool = pool;
@@ -615,7 +620,12 @@ const float *dctr_dnn_forward(const dctr_dnn_config *cfg, const dctr_dnn_params 
                                                                      n, lp->W, lp->b, l->Z, n);
         }
         if (cfg->use_bn) {
-            if (training)
+            if (training && ws->bn_sync) {
+                if (dctr_bn_forward_train_sync(ws->bn_sync, l->Z, B, n, lp->gamma, lp->beta,
+                                               cfg->bn_eps, cfg->bn_momentum, lp->bn_mean,
+                                               lp->bn_var, l->xhat, l->istd, l->A) != DCTR_OK)
+                    return NULL;
+            } else if (training)
                 dctr_bn_forward_train(l->Z, B, n, lp->gamma, lp->beta, cfg->bn_eps,
                                       cfg->bn_momentum, lp->bn_mean, lp->bn_var, l->xhat, l->istd,
                                       l->A);
@@ -699,7 +709,11 @@ static float *bn_backward(const dctr_dnn_config *cfg, const dctr_dnn_layer_param
         return dA;
     float *dZ = ws->gZ;
     memset(dZ, 0, (size_t)(B * n) * sizeof(float));
-    dctr_bn_backward(dA, l->xhat, l->istd, B, n, lp->gamma, lg->gamma, lg->beta, dZ);
+    if (ws->bn_sync) /* distributed: the statistics of the global batch */
+        dctr_bn_backward_sync(ws->bn_sync, dA, l->xhat, l->istd, B, n, lp->gamma, lg->gamma,
+                              lg->beta, dZ);
+    else
+        dctr_bn_backward(dA, l->xhat, l->istd, B, n, lp->gamma, lg->gamma, lg->beta, dZ);
     return dZ;
 }
 

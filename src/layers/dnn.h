@@ -157,6 +157,26 @@ void dctr_bn_forward_infer(const float *Z, int64_t B, int32_t n, const float *ga
 void dctr_bn_backward(const float *dY, const float *xhat, const float *istd, int64_t B, int32_t n,
                       const float *gamma, float *dgamma, float *dbeta, float *dZ);
 
+/* Batch norm over a batch split across replicas (distributed training): `sum` adds a vector
+ * over the replicas in place (the same result on each), `rows` is the global batch. The column
+ * sums are summed, so the mean, variance and backward means are the global batch's; dgamma /
+ * dbeta get this replica's share only (the replicas' gradients are summed afterwards). A failed
+ * sum is reported by the sum callback's owner (the backward has no status). */
+typedef struct dctr_bn_sync {
+    int64_t rows;
+    dctr_status (*sum)(void *ctx, double *x, int64_t n);
+    void *ctx;
+} dctr_bn_sync;
+dctr_status dctr_bn_forward_train_sync(const dctr_bn_sync *sync, const float *Z, int64_t B, int32_t n,
+                                       const float *gamma, const float *beta, float eps,
+                                       float momentum, float *moving_mean, float *moving_var,
+                                       float *xhat, float *istd, float *Y);
+void dctr_bn_backward_sync(const dctr_bn_sync *sync, const float *dY, const float *xhat,
+                           const float *istd, int64_t B, int32_t n, const float *gamma,
+                           float *dgamma, float *dbeta, float *dZ);
+/* Training forward / backward of the workspace use the sync (NULL: this batch alone). */
+void dctr_dnn_workspace_set_bn_sync(dctr_dnn_workspace *ws, const dctr_bn_sync *sync);
+
 /* Elementwise activations on [B x n] (not for Dice, which needs BN: see the DNN). Y may alias
  * Z. alpha is per unit (PReLU), ignored otherwise. */
 void dctr_act_forward(dctr_activation act, const float *Z, int64_t B, int32_t n,

@@ -152,6 +152,7 @@ static double loss_backward(const dctr_model *model, dfm_ws *ws, const dctr_batc
     double loss = model->task == DCTR_TASK_BINARY
                       ? dctr_loss_bce(ws->pred, b->labels, b->sample_weights, B, ws->dpred)
                       : dctr_loss_mse(ws->pred, b->labels, b->sample_weights, B, ws->dpred);
+    dfm_dist_scale(model, ws->dpred, B); /* distributed: this rank's share of the step */
     memset(ws->dlogit, 0, sizeof(float) * (size_t)B);
     dctr_prediction_backward(model->task, ws->pred, ws->dpred, B, ws->dlogit,
                              model->cfg.use_bias ? d->grad + (d->bias_off - d->dense_begin) : NULL);
@@ -293,7 +294,7 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
     memset(d->grad, 0, sizeof(float) * (size_t)(d->nparams - d->dense_begin));
     /* no varlen column: every table gradient is a plain scatter, done per table (see above),
      * which clears the table's accumulators itself */
-    const int per_table = d->nvar == 0 && d->nvar1 == 0;
+    const int per_table = d->nvar == 0 && d->nvar1 == 0 && !model->dist;
     d->sq_valid = 0;
     if (!per_table)
         for (int32_t t = 0; t < d->ntables; t++) {
@@ -306,12 +307,21 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
         deep_backward(d, ws, b->n);
         DCTR_TRY(embedding_backward(model, ws, b, per_table));
     }
+    if (model->dist) /* the data gradients summed over the ranks, before the L2 terms */
+        DCTR_TRY(dfm_dist_exchange(model, &loss, b->n));
     /* the sum of the L2 terms in a fixed order: dense kernel, tables, DNN */
     double reg = 0;
     if (d->dl > 0 && cfg->l2_linear > 0)
         reg += dctr_l2_dense(d->params + d->lin_kernel_off, d->dl, cfg->l2_linear,
                              d->grad + (d->lin_kernel_off - d->dense_begin));
-    DCTR_TRY(tables_l2(model, ws, b, per_table, &reg));
+    if (dfm_dist_sharded(model)) { /* each owner's rows: summed over the ranks */
+        double tab = 0;
+        DCTR_TRY(tables_l2(model, ws, b, per_table, &tab));
+        DCTR_TRY(dfm_dist_sum_tables(model, &tab));
+        reg += tab;
+    } else {
+        DCTR_TRY(tables_l2(model, ws, b, per_table, &reg));
+    }
     if (d->use_dnn && cfg->l2_dnn > 0)
         dnn_l2(d, cfg->l2_dnn, &reg);
     *data_loss = loss;

@@ -162,6 +162,22 @@ void dfm_snapshot_free(void *state);
 dctr_status dfm_save(const dctr_model *model, dctr_container_writer *cw, int with_optimizer);
 dctr_status dfm_load(dctr_model *model, const dctr_container *c);
 
+/* deepfm_dist.c (model->dist set: dctr_model_fit_collective): scales the loss gradient to this
+ * rank's share of the step, and sums the data gradients (and the mean loss) over the ranks. */
+void dfm_dist_scale(const dctr_model *model, float *dpred, int64_t B);
+dctr_status dfm_dist_exchange(dctr_model *model, double *loss, int64_t B);
+/* deepfm_shard.c (DCTR_TABLES_SHARDED): whether the fit runs sharded; rows of a batch fetched
+ * from their owners; tables gathered to rank 0 (parameters and optimizer state); rows not owned
+ * released (with_slots: their optimizer state too). */
+int dfm_dist_sharded(const dctr_model *model);
+dctr_status dfm_shard_fetch(dctr_model *model, const dctr_batch *b);
+dctr_status dfm_shard_gather(dctr_model *model);
+void dfm_shard_release(dctr_model *model, int with_slots);
+/* Sharded: *x (this rank's part of a sum over the table rows it owns) summed over the ranks. */
+dctr_status dfm_dist_sum_tables(const dctr_model *model, double *x);
+/* The batch-norm sync of this step for the DNN workspace, or NULL (single process). */
+const dctr_bn_sync *dfm_dist_bn_sync(const dctr_model *model);
+
 /* deepfm_services.c */
 dctr_status dfm_predict_logit(const dctr_model *m, void *ws, const dctr_batch *b, float *out,
                               float *logit);

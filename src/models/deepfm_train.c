@@ -91,8 +91,12 @@ static dctr_status forward_backward(dctr_model *model, const dctr_batch *batch, 
     if (batch->schema && batch->schema != model->schema && batch->schema->ncols != model->schema->ncols)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "deepfm: batch built for another schema");
     DCTR_TRY(dfm_prepare_training(model, batch->n));
+    if (dfm_dist_sharded(model)) /* the rows this batch uses, from their owners */
+        DCTR_TRY(dfm_shard_fetch(model, batch));
     if (d->tws->dnn) /* the DNN's GEMMs split on the pool (OpenBLAS at 1 thread, see set_threads) */
         DCTR_TRY(dctr_dnn_workspace_set_pool(d->tws->dnn, d->pool));
+    if (d->tws->dnn) /* distributed: batch norm over the global batch (deepfm_dist.c) */
+        dctr_dnn_workspace_set_bn_sync(d->tws->dnn, dfm_dist_bn_sync(model));
     DCTR_TRY(dfm_forward(model, d->tws, batch, 1, &d->drop_rng, d->pool));
     return dfm_backward(model, d->tws, batch, data_loss, reg_loss);
 }
@@ -102,8 +106,16 @@ dctr_status dctr_deepfm_compute_gradients(dctr_model *model, const dctr_batch *b
     return forward_backward(model, batch, data_loss, reg_loss);
 }
 
-static double grad_sumsq(const dfm *d, const dctr_schema *s) {
+static double grad_sumsq(const dctr_model *model) {
+    const dfm *d = model->impl;
+    const dctr_schema *s = model->schema;
     double ss = dctr_sumsq(d->grad, (size_t)(d->nparams - d->dense_begin));
+    if (dfm_dist_sharded(model)) { /* each rank holds the gradients of the rows it owns */
+        double tab = 0;
+        for (int32_t t = 0; t < s->ntables; t++)
+            tab += dctr_sparse_grad_sumsq(&d->g_emb[t]) + dctr_sparse_grad_sumsq(&d->g_lin[t]);
+        return dfm_dist_sum_tables(model, &tab) == DCTR_OK ? ss + tab : NAN;
+    }
     for (int32_t t = 0; t < s->ntables; t++)
         ss += d->sq_valid ? d->sq_tab[t]
                           : dctr_sparse_grad_sumsq(&d->g_emb[t]) + dctr_sparse_grad_sumsq(&d->g_lin[t]);
@@ -157,7 +169,7 @@ static void update_task(void *ctx, int worker, int64_t begin, int64_t end) {
 static void apply_update(dctr_model *model, int64_t batch_rows) {
     dfm *d = model->impl;
     const dctr_schema *s = model->schema;
-    double scale = d->opt.clipnorm > 0 ? dctr_optim_clip_scale(&d->opt, grad_sumsq(d, s)) : 1.0;
+    double scale = d->opt.clipnorm > 0 ? dctr_optim_clip_scale(&d->opt, grad_sumsq(model)) : 1.0;
     model->steps++;
     dctr_optim_step st;
     dctr_optim_begin_step(&d->opt, model->steps, scale, &st);
@@ -189,13 +201,15 @@ dctr_status dfm_train_step(dctr_model *model, const dctr_batch *batch, double *d
     /* Nor a step that would make a weight non-finite (fit keeps no snapshot to undo it): the
      * gradient must be finite and, for SGD (no per-coordinate normalisation), lr * |g| far
      * below FLT_MAX. One pass over this step's gradients. */
-    double gsq = grad_sumsq(d, model->schema);
+    double gsq = grad_sumsq(model);
     double damp = d->opt.momentum > 0 && d->opt.momentum < 1 ? 1.0 - d->opt.momentum : 1.0;
     double step = d->opt.kind == DCTR_OPT_SGD ? d->opt.lr * sqrt(gsq) / damp : 0.0;
     if (!isfinite(gsq) || !(step < 1e30))
         return dctr_set_error(DCTR_ERR_NUMERIC, "gradient norm %g (learning rate %g) would make the "
                               "weights non-finite; step not applied", sqrt(gsq), d->opt.lr);
     apply_update(model, batch->n);
+    if (dfm_dist_sharded(model)) /* the fetched rows this rank does not own go back */
+        dfm_shard_release(model, 0);
     return DCTR_OK;
 }
 

@@ -95,6 +95,9 @@ struct dctr_model {
      * after the rate correction, iso_y their calibrated values), interpolated linearly. */
     int32_t iso_n;
     double *iso_x, *iso_y;
+    /* Set by dctr_model_fit_collective for the length of the fit (src/dist/dist.h), else NULL:
+     * the family's train step then sums its gradients over the ranks (deepfm_dist.c). */
+    struct dctr_dist *dist;
 };
 
 /* Family constructors: fill model->ops and model->impl (model->schema / cfg already set). */

@@ -18,6 +18,8 @@
 #include "train/early_stop.h"
 #include "core/metrics.h"
 #include "core/blas_probe.h"
+#include "dist/dist.h"
+#include "train/fit_dist.h"
 
 enum { STREAM_SHUFFLE = 77 };
 
@@ -100,6 +102,13 @@ typedef struct fit_state {
     float *vpred;
     void *best;                      /* snapshot of the best epoch (restore_best only) */
     dctr_history *h;
+    /* distributed (dctr_model_fit_collective) or NULL; fit_dist.c */
+    dctr_dist *dist;
+    int64_t local_bs;                /* this rank's rows per step (batch_size alone) */
+    int64_t steps;                   /* steps per epoch (the same on every rank) */
+    int64_t rows_total;              /* training rows over all ranks */
+    int cancel;                      /* distributed: a progress callback asked to stop */
+    int any_valid;                   /* validation rows on this (or, distributed, any) rank */
 } fit_state;
 
 static void fit_state_free(fit_state *s) {
@@ -178,6 +187,9 @@ static dctr_status setup(fit_state *s, const dctr_dataset *train_ds) {
         if (!s->sort_tmp)
             return DCTR_ERR_NOMEM;
     }
+    s->local_bs = o->batch_size;
+    s->steps = (n + o->batch_size - 1) / o->batch_size;
+    s->rows_total = n;
     int32_t cap = o->epochs;
     s->h->train = dctr_calloc((size_t)cap * DCTR_METRIC_COUNT, sizeof(double));
     s->h->valid = dctr_calloc((size_t)cap * DCTR_METRIC_COUNT, sizeof(double));
@@ -209,13 +221,16 @@ static dctr_status run_epoch(fit_state *s, int32_t epoch, dctr_rng *shuffle_rng,
                              double *mean_loss, double *mean_reg) {
     dctr_model *m = s->model;
     const dctr_fit_options *o = s->o;
-    const int64_t n = s->train->n, bs = o->batch_size;
+    const int64_t n = s->train->n, bs = s->local_bs, total = s->rows_total;
     if (o->shuffle) {
         /* each epoch shuffles the identity, so its order depends on the generator alone (not on
          * the last epoch's order, which a resumed fit does not have) */
         for (int64_t i = 0; i < n; i++)
             s->perm[i] = i;
-        dctr_rng_shuffle_i64(shuffle_rng, s->perm, n);
+        if (s->dist) /* one draw of the shared generator, so its state stays equal on all ranks */
+            dctr_fit_dist_shuffle(s->dist, shuffle_rng, s->perm, n);
+        else
+            dctr_rng_shuffle_i64(shuffle_rng, s->perm, n);
         /* The shuffle decides which rows form each mini-batch; within a batch the rows are
          * read in dataset order, so the gather walks each column forward (pages and cache
          * lines shared by nearby rows) instead of jumping at random. A batch is a sum over
@@ -224,9 +239,14 @@ static dctr_status run_epoch(fit_state *s, int32_t epoch, dctr_rng *shuffle_rng,
         dctr_pool_run_claimed(s->pool, (n + bs - 1) / bs, 1, sort_batches, &sj);
     }
     double t0 = now_seconds(), loss_sum = 0, reg_sum = 0;
-    int64_t done = 0, batch_no = 0;
-    for (int64_t start = 0; start < n; start += bs, batch_no++) {
-        int64_t cnt = n - start < bs ? n - start : bs;
+    int64_t done = 0;
+    for (int64_t batch_no = 0; batch_no < s->steps; batch_no++) {
+        int64_t start = batch_no * bs;
+        if (start >= n) /* distributed: a short shard starts over (fit_dist.c) */
+            start %= n;
+        int64_t cnt = n - start < bs ? n - start : bs, step_rows = cnt;
+        if (s->dist)
+            DCTR_TRY(dctr_fit_dist_step(s->dist, cnt, s->cancel, &step_rows));
         const dctr_batch *b;
         if (o->shuffle) {
             DCTR_TRY(dctr_batch_gather_on(s->gathered, s->train, s->perm + start, cnt, s->pool));
@@ -252,31 +272,34 @@ static dctr_status run_epoch(fit_state *s, int32_t epoch, dctr_rng *shuffle_rng,
         if (o->shuffle) /* back to row order, so the metrics read the labels in place */
             for (int64_t i = 0; i < cnt; i++)
                 s->tpred[s->perm[start + i]] = pred[i];
-        loss_sum += dl * (double)cnt;
-        reg_sum += rl * (double)cnt;
-        done += cnt;
+        loss_sum += dl * (double)step_rows;
+        reg_sum += rl * (double)step_rows;
+        done += step_rows;
         if (o->progress && o->progress_every > 0 && (batch_no + 1) % o->progress_every == 0 &&
-            done < n) {
+            done < total) {
             double el = now_seconds() - t0;
             pg->phase = 0;
             pg->rows_done = done;
-            pg->rows_total = n;
+            pg->rows_total = total;
             pg->seconds = el;
             pg->samples_per_sec = el > 0 ? (double)done / el : 0;
-            pg->eta_seconds = pg->samples_per_sec > 0 ? (double)(n - done) / pg->samples_per_sec : 0;
+            pg->eta_seconds = pg->samples_per_sec > 0 ? (double)(total - done) / pg->samples_per_sec : 0;
             pg->running_loss = loss_sum / (double)done;
             pg->reg_loss = rl;
-            if (o->progress(pg, o->progress_user))
-                return dctr_set_error(DCTR_ERR_CANCELLED, "fit: cancelled by the progress callback "
-                                      "in epoch %d", epoch);
+            if (o->progress(pg, o->progress_user)) {
+                if (!s->dist)
+                    return dctr_set_error(DCTR_ERR_CANCELLED, "fit: cancelled by the progress "
+                                          "callback in epoch %d", epoch);
+                s->cancel = 1; /* told to the other ranks at the next step or the epoch end */
+            }
         }
     }
-    *mean_loss = loss_sum / (double)n;
-    *mean_reg = reg_sum / (double)n;
+    *mean_loss = loss_sum / (double)done;
+    *mean_reg = reg_sum / (double)done;
     pg->seconds = now_seconds() - t0;
-    pg->rows_done = n;
-    pg->rows_total = n;
-    pg->samples_per_sec = pg->seconds > 0 ? (double)n / pg->seconds : 0;
+    pg->rows_done = total;
+    pg->rows_total = total;
+    pg->samples_per_sec = pg->seconds > 0 ? (double)total / pg->seconds : 0;
     pg->eta_seconds = 0;
     pg->running_loss = *mean_loss;
     return DCTR_OK;
@@ -313,8 +336,12 @@ static dctr_status fit_loop(fit_state *s) {
         m->epochs_done++;
         double *tr = h->train + (size_t)(epoch - 1) * DCTR_METRIC_COUNT;
         double *va = h->valid + (size_t)(epoch - 1) * DCTR_METRIC_COUNT;
-        DCTR_TRY(dctr_metrics_all(m->task, s->train->labels, s->tpred, s->train->sample_weights,
-                                  s->train->n, tr));
+        if (s->dist) /* exact over every rank's rows */
+            DCTR_TRY(dctr_dist_metrics(s->dist, m->task, s->train->labels, s->tpred,
+                                       s->train->sample_weights, s->train->n, tr));
+        else
+            DCTR_TRY(dctr_metrics_all(m->task, s->train->labels, s->tpred, s->train->sample_weights,
+                                      s->train->n, tr));
         /* the train data loss is the running mean over the epoch (weights changed during it) */
         if (m->task == DCTR_TASK_BINARY)
             tr[DCTR_METRIC_LOGLOSS] = loss;
@@ -325,11 +352,13 @@ static dctr_status fit_loop(fit_state *s) {
         tr[DCTR_METRIC_LOSS] = loss + reg;
         for (int k = 0; k < DCTR_METRIC_COUNT; k++)
             va[k] = NAN;
-        if (s->valid)
+        if (s->dist)
+            DCTR_TRY(dctr_fit_dist_validate(s->dist, m, s->valid, s->vpred, va));
+        else if (s->valid)
             DCTR_TRY(dctr_model_evaluate_batch(m, s->valid, s->vpred, va));
         h->seconds[epoch - 1] = pg.seconds;
         h->epochs_run = epoch;
-        double current = s->valid ? va[monitor] : tr[monitor];
+        double current = s->any_valid ? va[monitor] : tr[monitor];
         int improved = dctr_early_stop_update(&es, current, epoch);
         if (improved) {
             h->best_epoch = epoch;
@@ -337,9 +366,14 @@ static dctr_status fit_loop(fit_state *s) {
                 DCTR_TRY(m->ops->snapshot(m, &s->best));
         }
         if (o->checkpoint_path) {
-            dctr_status cs = dctr_model_save(m, o->checkpoint_path, 1);
+            /* distributed: the replicas are equal, rank 0 writes and the others learn the outcome */
+            dctr_status cs = s->dist ? dctr_fit_dist_save(s->dist, m, o->checkpoint_path)
+                                     : dctr_model_save(m, o->checkpoint_path, 1);
             if (cs != DCTR_OK)
-                return dctr_error_prefix(cs, "epoch %d checkpoint", epoch);
+                cs = dctr_error_prefix(cs, "epoch %d checkpoint", epoch);
+            if (s->dist)
+                cs = dctr_dist_agree(s->dist, cs, "checkpoint");
+            DCTR_TRY(cs);
         }
         if (o->progress) {
             pg.phase = 1;
@@ -348,9 +382,14 @@ static dctr_status fit_loop(fit_state *s) {
             pg.improved = improved;
             pg.reg_loss = reg;
             if (o->progress(&pg, o->progress_user))
-                return dctr_set_error(DCTR_ERR_CANCELLED,
-                                      "fit: cancelled by the progress callback after epoch %d", epoch);
+                s->cancel = 1;
         }
+        if (s->dist) /* every rank stops together */
+            DCTR_TRY(dctr_fit_dist_step(s->dist, 0, s->cancel, NULL));
+        if (s->cancel)
+            return dctr_set_error(DCTR_ERR_CANCELLED,
+                                  "fit: cancelled by the progress callback %s epoch %d",
+                                  s->dist ? "in or after" : "after", epoch);
         if (dctr_early_stop_should_stop(&es, epoch))
             break;
     }
@@ -359,8 +398,9 @@ static dctr_status fit_loop(fit_state *s) {
     return DCTR_OK;
 }
 
-dctr_status dctr_model_fit(dctr_model *model, const dctr_dataset *train, const dctr_fit_options *opts,
-                           dctr_history *history) {
+/* The fit of dctr_model_fit (dist NULL) and of dctr_model_fit_collective (fit_dist.c). */
+dctr_status dctr_fit_run(dctr_model *model, const dctr_dataset *train, const dctr_fit_options *opts,
+                         dctr_dist *dist, dctr_history *history) {
     if (!model || !train)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_fit: NULL model or dataset");
     dctr_fit_options dflt;
@@ -387,7 +427,7 @@ dctr_status dctr_model_fit(dctr_model *model, const dctr_dataset *train, const d
     if (!(o->min_delta >= 0 && o->min_delta < HUGE_VAL))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_fit: min_delta %g must be finite and >= 0",
                               o->min_delta);
-    if (o->patience > 0 && !o->validation && o->validation_split == 0)
+    if (o->patience > 0 && !o->validation && o->validation_split == 0 && !dist)
         return dctr_set_error(DCTR_ERR_INVALID_ARG,
                               "dctr_model_fit: patience %d (early stopping) needs validation data "
                               "(validation or validation_split)",
@@ -413,19 +453,42 @@ dctr_status dctr_model_fit(dctr_model *model, const dctr_dataset *train, const d
      * 8.6 GB): the batch is capped at the training rows */
     dctr_fit_options capped = *o;
     const dctr_batch *rows = dctr_dataset_rows(train);
-    if (rows && rows->n > 0 && capped.batch_size > rows->n)
-        capped.batch_size = (int32_t)rows->n;
+    int64_t cap_rows = rows ? rows->n : 0;
+    dctr_status st = DCTR_OK;
+    if (dist) /* distributed, the batch is global: capped at the rows of all ranks */
+        st = dctr_fit_dist_total_rows(dist, cap_rows, &cap_rows);
+    if (cap_rows > 0 && capped.batch_size > cap_rows)
+        capped.batch_size = (int32_t)cap_rows;
     o = &capped;
     fit_state s;
     memset(&s, 0, sizeof(s));
     s.model = model;
     s.o = o;
     s.h = h;
-    dctr_status st = setup(&s, train);
+    s.dist = dist;
+    if (st == DCTR_OK)
+        st = setup(&s, train);
+    if (dist)
+        st = dctr_dist_agree(dist, st, "fit setup");
+    s.any_valid = s.valid != NULL;
+    if (st == DCTR_OK && dist)
+        st = dctr_fit_dist_schedule(dist, s.train->n, o->batch_size, &s.local_bs, &s.steps,
+                                    &s.rows_total);
+    int64_t valid_rows = 0; /* distributed: early stopping must see the same monitor everywhere */
+    if (st == DCTR_OK && dist)
+        st = dctr_fit_dist_total_rows(dist, s.valid ? s.valid->n : 0, &valid_rows);
+    if (dist)
+        s.any_valid = valid_rows > 0;
+    if (st == DCTR_OK && dist && o->patience > 0 && !s.any_valid) /* the same verdict everywhere */
+        st = dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_fit_collective: patience %d (early "
+                            "stopping) needs validation rows on some rank", (int)o->patience);
     /* the DNN's GEMMs make OpenBLAS allocate a buffer per calling thread, and it retries a failed
      * malloc forever: check the room first (core/blas_probe.h) */
+    const int agreed_ok = st == DCTR_OK; /* the same on every rank */
     if (st == DCTR_OK && (model->type == DCTR_MODEL_DEEPFM || model->type == DCTR_MODEL_DEEPFFM))
         st = dctr_blas_probe_memory(resolve_threads(o->threads)); /* one per calling thread */
+    if (dist && agreed_ok)
+        st = dctr_dist_agree(dist, st, "fit memory check");
     if (st == DCTR_OK)
         st = fit_loop(&s);
     fit_state_free(&s);
@@ -434,4 +497,9 @@ dctr_status dctr_model_fit(dctr_model *model, const dctr_dataset *train, const d
     if (!history)
         dctr_history_free(&local);
     return st;
+}
+
+dctr_status dctr_model_fit(dctr_model *model, const dctr_dataset *train, const dctr_fit_options *opts,
+                           dctr_history *history) {
+    return dctr_fit_run(model, train, opts, NULL, history);
 }

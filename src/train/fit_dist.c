@@ -1,0 +1,134 @@
+/* Distributed fit (include/deepctr/collective.h): the schedule and agreements fit.c calls when
+ * it runs with a collective, and the public entry point. */
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/metrics.h"
+#include "models/deepfm_impl.h"
+#include "models/model_internal.h"
+#include "train/fit_dist.h"
+
+dctr_status dctr_fit_dist_total_rows(dctr_dist *dist, int64_t n, int64_t *total) {
+    DCTR_TRY(dctr_dist_allgather_i64(dist, n, dist->counts));
+    int64_t t = 0;
+    for (int32_t r = 0; r < dist->c->size; r++)
+        t += dist->counts[r];
+    *total = t;
+    return DCTR_OK;
+}
+
+dctr_status dctr_fit_dist_schedule(dctr_dist *dist, int64_t n, int64_t batch, int64_t *local_bs,
+                                   int64_t *steps, int64_t *rows_total) {
+    const int32_t size = dist->c->size, rank = dist->c->rank;
+    int64_t bs = batch / size + (rank < batch % size ? 1 : 0);
+    dctr_status st = bs > 0 ? DCTR_OK
+                            : dctr_set_error(DCTR_ERR_INVALID_ARG,
+                                             "fit: global batch %lld is smaller than the %d ranks",
+                                             (long long)batch, (int)size);
+    DCTR_TRY(dctr_dist_agree(dist, st, "fit schedule"));
+    DCTR_TRY(dctr_dist_allgather_i64(dist, (n + bs - 1) / bs, dist->counts));
+    int64_t most = 0;
+    for (int32_t r = 0; r < size; r++)
+        most = dist->counts[r] > most ? dist->counts[r] : most;
+    *local_bs = bs;
+    *steps = most;
+    return dctr_fit_dist_total_rows(dist, n, rows_total);
+}
+
+void dctr_fit_dist_shuffle(dctr_dist *dist, dctr_rng *rng, int64_t *perm, int64_t n) {
+    dctr_rng local;
+    dctr_rng_init(&local, dctr_rng_next(rng), 1000u + (uint64_t)dist->c->rank);
+    dctr_rng_shuffle_i64(&local, perm, n);
+}
+
+dctr_status dctr_fit_dist_step(dctr_dist *dist, int64_t rows, int cancel, int64_t *step_rows) {
+    DCTR_TRY(dctr_dist_allgather_i64(dist, cancel ? -1 : rows, dist->counts));
+    int64_t total = 0;
+    int32_t who = -1;
+    for (int32_t r = 0; r < dist->c->size; r++) {
+        if (dist->counts[r] < 0 && who < 0)
+            who = r;
+        total += dist->counts[r] > 0 ? dist->counts[r] : 0;
+    }
+    if (who >= 0)
+        return dctr_set_error(DCTR_ERR_CANCELLED, "fit: cancelled by the progress callback of rank %d",
+                              (int)who);
+    dist->step_rows = total;
+    if (step_rows)
+        *step_rows = total;
+    return DCTR_OK;
+}
+
+dctr_status dctr_fit_dist_validate(dctr_dist *dist, const dctr_model *m, const dctr_batch *valid,
+                                   float *pred, double va[DCTR_METRIC_COUNT]) {
+    dctr_status st = DCTR_OK;
+    if (dist->fetch) /* sharded tables: every rank fetches (maybe nothing), then predicts */
+        st = dist->fetch((dctr_model *)m, valid ? valid : NULL);
+    if (st == DCTR_OK && valid)
+        st = dctr_model_predict_batch(m, valid, pred);
+    if (dist->release) /* the fetched rows go back */
+        dist->release((dctr_model *)m, 0);
+    DCTR_TRY(dctr_dist_agree(dist, st, "validation predict"));
+    int64_t total;
+    DCTR_TRY(dctr_fit_dist_total_rows(dist, valid ? valid->n : 0, &total));
+    for (int k = 0; k < DCTR_METRIC_COUNT; k++)
+        va[k] = NAN;
+    if (total == 0)
+        return DCTR_OK;
+    DCTR_TRY(dctr_dist_metrics(dist, m->task, valid ? valid->labels : NULL, pred,
+                               valid ? valid->sample_weights : NULL, valid ? valid->n : 0, va));
+    va[DCTR_METRIC_LOSS] = m->task == DCTR_TASK_BINARY ? va[DCTR_METRIC_LOGLOSS] : va[DCTR_METRIC_MSE];
+    return DCTR_OK;
+}
+
+dctr_status dctr_fit_dist_end_sharded(dctr_dist *dist, dctr_model *model, dctr_status st) {
+    dctr_status gs = dist->gather(model);
+    if (gs == DCTR_OK && dist->c->rank != 0)
+        dist->release(model, 1);
+    return gs == DCTR_OK ? st : gs;
+}
+
+dctr_status dctr_fit_dist_save(dctr_dist *dist, dctr_model *model, const char *path) {
+    if (dist->gather)
+        DCTR_TRY(dist->gather(model));
+    dctr_status st = dist->c->rank == 0 ? dctr_model_save(model, path, 1) : DCTR_OK;
+    if (dist->release && dist->c->rank == 0)
+        dist->release(model, 1);
+    return st;
+}
+
+dctr_status dctr_model_fit_collective(dctr_model *model, const dctr_dataset *train,
+                                      const dctr_fit_options *opts, dctr_collective *coll,
+                                      dctr_history *history) {
+    if (!model || !train)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_fit_collective: NULL model or dataset");
+    dctr_dist dist;
+    DCTR_TRY(dctr_dist_init(&dist, coll));
+    dctr_status st = model->type == DCTR_MODEL_DEEPFM || model->type == DCTR_MODEL_FM ||
+                             model->type == DCTR_MODEL_LR
+                         ? DCTR_OK
+                         : dctr_set_error(DCTR_ERR_UNSUPPORTED,
+                                          "dctr_model_fit_collective: model family '%s' trains on "
+                                          "one process only (DeepFM, FM and LR are distributed)",
+                                          model->ops->name);
+    if (st == DCTR_OK && coll->table_mode == DCTR_TABLES_SHARDED) {
+        dist.fetch = dfm_shard_fetch;
+        dist.gather = dfm_shard_gather;
+        dist.release = dfm_shard_release;
+    } else if (st == DCTR_OK && coll->table_mode != DCTR_TABLES_REPLICATED) {
+        st = dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_fit_collective: table_mode %d",
+                            (int)coll->table_mode);
+    }
+    if (st == DCTR_OK) {
+        model->dist = &dist;
+        st = dctr_fit_run(model, train, opts, &dist, history);
+        /* sharded: rank 0 ends with the whole model (parameters and optimizer state), the
+         * others with their own rows */
+        if (dist.gather && (st == DCTR_OK || st == DCTR_ERR_NUMERIC || st == DCTR_ERR_CANCELLED))
+            st = dctr_fit_dist_end_sharded(&dist, model, st);
+        model->dist = NULL;
+    }
+    dctr_dist_release(&dist);
+    return st;
+}
