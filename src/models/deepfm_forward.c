@@ -124,8 +124,14 @@ static dctr_status linear_rows(const dctr_model *model, dfm_ws *ws, const dctr_b
             const dctr_column *sc = &s->cols[d->lin_dense[i]];
             int32_t dd = sc->dense_dim;
             const float *src = b->cols[sc->index].dense + r0 * dd;
+            float *dst = XL + d->lin_dense_off[i];
+            if (dd == 1) { /* scalar column: no per-row libc call */
+                for (int64_t r = 0; r < n; r++)
+                    dst[r * d->dl] = src[r];
+                continue;
+            }
             for (int64_t r = 0; r < n; r++)
-                memcpy(XL + r * d->dl + d->lin_dense_off[i], src + r * dd, sizeof(float) * (size_t)dd);
+                memcpy(dst + r * d->dl, src + r * dd, sizeof(float) * (size_t)dd);
         }
         dctr_linear_dense_forward(XL, d->dl, n, (int32_t)d->dl, P + d->lin_kernel_off, NULL, logit, 1);
     }
