@@ -469,7 +469,7 @@ static void test_recommended_settings(void **state) {
     dctr_model_config cfg;
     dctr_model_config_recommended(&cfg, DCTR_MODEL_DEEPFM);
     assert_int_equal(cfg.optimizer.kind, DCTR_OPT_ADAGRAD);
-    assert_true(cfg.optimizer.learning_rate == 0.02);
+    assert_true(cfg.optimizer.learning_rate == 0.1);
     assert_int_equal(cfg.num_hidden, 3);
     assert_int_equal(cfg.hidden_units[0], 128);
     assert_int_equal(cfg.use_bn, 1);

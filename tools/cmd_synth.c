@@ -7,7 +7,7 @@
 static struct {
     int64_t rows, seed, dense, sparse, max_vocab;
     double ctr, missing, zipf, holdout;
-    const char *out, *libffm;
+    const char *out, *libffm, *structure;
 } flags;
 
 static const cli_opt synth_opts[] = {
@@ -22,6 +22,8 @@ static const cli_opt synth_opts[] = {
     {"missing", 0, CLI_DOUBLE, &flags.missing, 0, 0.99, "X", "fraction of missing values (default 0.05)"},
     {"zipf", 0, CLI_DOUBLE, &flags.zipf, 0.01, 10, "X", "Zipf exponent of the category frequencies (default 1.4)"},
     {"holdout", 0, CLI_DOUBLE, &flags.holdout, 0, 0.99, "X", "also report the planted model on the last X of the rows (default 0.1, as train's --valid-split; 0 = off)"},
+    {"structure", 0, CLI_STRING, &flags.structure, 0, 0, "NAME",
+     "planted model: legacy (default), first-order, pairwise, field-pairwise, nonlinear (docs/synthetic-data.md)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -60,6 +62,11 @@ int cmd_synth(int argc, char **argv) {
     o.missing_rate = flags.missing;
     o.zipf_exponent = flags.zipf;
     o.holdout_fraction = flags.holdout;
+    if (flags.structure) {
+        o.structure = dctr_synth_structure_from_name(flags.structure);
+        if (o.structure < 0)
+            return cli_usage_error(&synth_cmd, "unknown --structure (legacy, first-order, pairwise, field-pairwise, nonlinear)");
+    }
     o.csv_path = flags.out;
     o.libffm_path = flags.libffm;
     dctr_synth_report r;

@@ -66,7 +66,7 @@ static const cli_opt train_opts[] = {
     {"epochs", 0, CLI_INT, &flags.epochs, 1, 100000, "N", "maximum epochs (default 50 with validation, else 10)"},
     {"batch-size", 0, CLI_INT, &flags.batch_size, 1, 1 << 24, "N", "rows per batch (default 256)"},
     {"optimizer", 0, CLI_STRING, &flags.optimizer, 0, 0, "NAME", "adam, adagrad, sgd, rmsprop or ftrl (default: adagrad for deepfm/fm/ffm, adam for lr)"},
-    {"lr", 0, CLI_DOUBLE, &flags.lr, 0, 1e6, "X", "learning rate (default: deepfm 0.02, fm 0.1 with adagrad; else the optimizer's Keras default)"},
+    {"lr", 0, CLI_DOUBLE, &flags.lr, 0, 1e6, "X", "learning rate (default: deepfm and fm 0.1 with adagrad; else the optimizer's Keras default)"},
     {"embedding-dim", 0, CLI_INT, &flags.embedding_dim, 1, 65536, "K", "embedding size of every sparse column (default 10; ffm/deepffm 8)"},
     {"hidden", 0, CLI_STRING, &flags.hidden, 0, 0, "UNITS", "DNN layers, e.g. 256,128,64 or none (default 128,128,128)"},
     {"dropout", 0, CLI_DOUBLE, &flags.dropout, 0, 0.99, "P", "DNN dropout rate (default 0.3 for deepfm)"},
@@ -106,7 +106,7 @@ static const cli_command train_cmd = {
     "heavy-tailed integer counts -> dense log1p, other numeric -> dense (min-max scaled),\n"
     "anything else -> sparse (fitted vocabulary).\n"
     "Defaults are the library's recommended settings (dctr_model_config_recommended,\n"
-    "dctr_fit_options_recommended): DeepFM with 10-dim embeddings, Adagrad lr 0.02, DNN 128-128-128\n"
+    "dctr_fit_options_recommended): DeepFM with 10-dim embeddings, Adagrad lr 0.1, DNN 128-128-128\n"
     "with batch norm and dropout 0.3, the last 10% held out, early stopping on val_auc with\n"
     "patience 4, up to 50 epochs. Every flag overrides its part.\n"
     "FFM on libffm text: deepctr train --model ffm --format libffm --train tr.ffm [-k 4 -t 15 -r 0.2 ...];\n"

@@ -9,5 +9,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_export_embeddings(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 #endif

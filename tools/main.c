@@ -20,6 +20,7 @@ static const struct {
     {"inspect", cmd_inspect, "show what a model file holds"},
     {"synth", cmd_synth, "generate synthetic Criteo-shaped data with a planted model"},
     {"export-embeddings", cmd_export_embeddings, "write an embedding table as TSV (id, value, vector)"},
+    {"tune", cmd_tune, "search model type and hyper-parameters (successive halving) and save the best"},
 };
 #define NUM_COMMANDS (sizeof commands / sizeof commands[0])
 

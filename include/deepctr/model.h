@@ -96,7 +96,7 @@ typedef struct dctr_model_config {
 } dctr_model_config;
 DCTR_API void dctr_model_config_default(dctr_model_config *cfg, dctr_model_type type);
 /* Settings measured to beat the DeepCTR defaults on real data (docs/training.md §6), used by the
- * `deepctr` tool: DeepFM gets Adagrad lr 0.02, hidden 128-128-128, batch norm, dropout 0.3;
+ * `deepctr` tool: DeepFM gets Adagrad lr 0.1, hidden 128-128-128, batch norm, dropout 0.3;
  * FM gets Adagrad lr 0.1; other types are dctr_model_config_default. Use embedding dim 10 for the columns and
  * dctr_fit_options_recommended for fit. */
 DCTR_API void dctr_model_config_recommended(dctr_model_config *cfg, dctr_model_type type);

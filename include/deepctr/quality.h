@@ -116,6 +116,64 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_model_permutation_importance(const dctr
                                                                      dctr_importance_result *result);
 DCTR_API void dctr_importance_result_free(dctr_importance_result *result);
 
+/* ---------------- hyper-parameter search (docs/quality.md#tuning) ---------------- */
+
+/* One configuration tried by dctr_tune. */
+typedef struct dctr_tune_trial {
+    int32_t id;               /* 0-based, in sampling order */
+    dctr_model_type type;     /* LR, FM or DeepFM */
+    dctr_optimizer_kind optimizer; /* Adagrad, or the recommended one for the first trials */
+    double learning_rate;
+    float l2_embedding;
+    float dropout;            /* DeepFM */
+    int use_bn;               /* DeepFM */
+    int32_t hidden[3];        /* DeepFM layer sizes */
+    int32_t num_hidden;       /* 0 for LR / FM */
+    int32_t epochs;           /* epochs trained in all */
+    int32_t rung;             /* last successive-halving round it took part in (0-based) */
+    double valid_auc;         /* at its kept weights (NaN for regression) */
+    double valid_loss;        /* logloss (binary) or MSE (regression) */
+    double seconds;           /* training time in all */
+} dctr_tune_trial;
+
+typedef struct dctr_tune_options {
+    uint32_t struct_size;
+    int32_t max_trials;           /* 12: configurations sampled (the trial budget) */
+    double time_budget_seconds;   /* 0 = none; else no training round starts after it */
+    uint64_t seed;                /* 1: sampling and every model's seed */
+    int32_t eta;                  /* 3: each round keeps the best 1/eta and gives it eta times the epochs */
+    int32_t min_epochs;           /* 3: epochs of the first round */
+    int32_t max_epochs;           /* 50: epochs of a trial in all (rounds of 3, 9, 27, 50) */
+    int32_t batch_size;           /* 256 */
+    int32_t threads;              /* 1 */
+    uint32_t model_types;         /* bit (1u << type) per searched type; 0 = LR, FM and DeepFM */
+    double validation_split;      /* 0.1 when valid is NULL (fit's Keras split) */
+    /* called after every round of every trial (may be NULL) */
+    void (*progress)(const dctr_tune_trial *trial, int32_t round, void *user);
+    void *progress_user;
+} dctr_tune_options;
+DCTR_API void dctr_tune_options_default(dctr_tune_options *opts);
+
+typedef struct dctr_tune_result {
+    int32_t count;            /* trials run (<= max_trials) */
+    dctr_tune_trial *trials;  /* [count], in id order */
+    int32_t best;             /* index of the best trial */
+    dctr_model *best_model;   /* the best trial's model (owned by the result) */
+    dctr_model_config best_config; /* its configuration (hidden_units points into trials[best]) */
+} dctr_tune_result;
+
+/* Successive halving over model type, learning rate, L2, dropout, batch norm and DNN layers on
+ * the schema's columns: max_trials configurations (the first ones are the recommended LR, FM and
+ * DeepFM, which always go on) train min_epochs each, the best 1/eta of them (validation AUC, or
+ * MSE for regression) go on to eta times the epochs, and so on up to max_epochs; each round stops
+ * early after 4 epochs without improvement. A round that does not improve a trial keeps its
+ * earlier weights. Deterministic for a seed (and thread count). `valid` may be
+ * NULL (then the last validation_split of `train`). Free with dctr_tune_result_free. */
+DCTR_API DCTR_NODISCARD dctr_status dctr_tune(const dctr_schema *schema, const dctr_dataset *train,
+                                             const dctr_dataset *valid, dctr_task task,
+                                             const dctr_tune_options *opts, dctr_tune_result *result);
+DCTR_API void dctr_tune_result_free(dctr_tune_result *result);
+
 #ifdef __cplusplus
 }
 #endif

@@ -30,6 +30,21 @@ void dctr_synth_options_default(dctr_synth_options *o) {
                               .holdout_fraction = 0.1};
 }
 
+static const char *const STRUCTURE_NAMES[] = {"legacy", "first-order", "pairwise", "field-pairwise",
+                                              "nonlinear"};
+enum { NUM_STRUCTURES = (int)(sizeof STRUCTURE_NAMES / sizeof *STRUCTURE_NAMES) };
+
+int32_t dctr_synth_structure_from_name(const char *name) {
+    for (int32_t i = 0; name && i < NUM_STRUCTURES; i++)
+        if (strcmp(name, STRUCTURE_NAMES[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *dctr_synth_structure_name(int32_t structure) {
+    return structure >= 0 && structure < NUM_STRUCTURES ? STRUCTURE_NAMES[structure] : NULL;
+}
+
 static double sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
 
 /* Bias so that the mean predicted CTR on a calibration sample equals the target. */
@@ -151,6 +166,8 @@ static dctr_status check_options(const dctr_synth_options *in, dctr_synth_option
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: target_ctr out of (0, 1)");
     if (!(o->holdout_fraction >= 0.0 && o->holdout_fraction < 1.0))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: holdout_fraction out of [0, 1)");
+    if (o->structure < 0 || o->structure >= NUM_STRUCTURES)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "synth: unknown structure %d", (int)o->structure);
     struct stat a, b;
     if (o->csv_path && o->libffm_path &&
         (strcmp(o->csv_path, o->libffm_path) == 0 ||

@@ -37,6 +37,7 @@ dctr_status synth_model_init(synth_model *m, const dctr_synth_options *o) {
     m->ns = o->num_sparse;
     m->zipf = o->zipf_exponent;
     m->missing = o->missing_rate;
+    m->structure = o->structure;
     dctr_rng r;
     dctr_rng_init(&r, o->seed, 0x5eed);
     m->salt = (uint32_t)dctr_rng_next(&r);
@@ -89,6 +90,8 @@ dctr_status synth_model_init(synth_model *m, const dctr_synth_options *o) {
             by_size[b] = by_size[b - 1];
             by_size[b - 1] = t;
         }
+    if (m->structure != DCTR_SYNTH_LEGACY)
+        synth_structured_init(m, o->seed, by_size, nsz);
     for (int f = 0; f < SYNTH_FM_FIELDS; f++) {
         if (FM_BY_SIZE[f] >= nsz)
             continue;
@@ -138,17 +141,18 @@ void synth_draw_row(const synth_model *m, uint64_t seed, int64_t index, synth_ro
     }
 }
 
-/* Standardized log count of dense column i (missing counts as 0, the CSV reader's fill). */
-static double gdense(const synth_model *m, const synth_row *row, int32_t i) {
+double synth_gdense(const synth_model *m, const synth_row *row, int32_t i) {
     int64_t x = row->dense[i] == INT64_MIN ? 0 : row->dense[i];
     return (log1p(x > 0 ? (double)x : 0.0) - m->mu[i]) / m->sigma[i];
 }
 
 double synth_logit(const synth_model *m, const synth_row *row) {
+    if (m->structure != DCTR_SYNTH_LEGACY)
+        return synth_structured_logit(m, row);
     double z = 0.0;
     for (int32_t i = 0; i < m->nd; i++)
         if (m->wd[i] != 0.0)
-            z += m->wd[i] * gdense(m, row, i);
+            z += m->wd[i] * synth_gdense(m, row, i);
     for (int32_t j = 0; j < m->ns; j++) {
         int64_t k = row->rank[j];
         if (k >= 0 && k < SYNTH_HEAD)
@@ -170,9 +174,9 @@ double synth_logit(const synth_model *m, const synth_row *row) {
     /* non-linear parts, smooth functions of log counts: a saturating product of two, and a
      * bump (middling counts of I3 raise the click rate, small and large ones lower it) */
     if (m->nd >= 2)
-        z += 0.35 * tanh(gdense(m, row, 0) * gdense(m, row, 1));
+        z += 0.35 * tanh(synth_gdense(m, row, 0) * synth_gdense(m, row, 1));
     if (m->nd >= 3) {
-        double g = gdense(m, row, 2);
+        double g = synth_gdense(m, row, 2);
         z += 0.4 * (2.0 * exp(-0.5 * g * g) - 1.0);
     }
     return z;

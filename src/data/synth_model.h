@@ -12,6 +12,7 @@
 #define SYNTH_RANK 2   /* rank of the pairwise interactions */
 #define SYNTH_FM_FIELDS 4 /* interacting columns: every pair of them interacts */
 #define SYNTH_MAX_COLS 4096
+#define SYNTH_P_FIELDS 8  /* structured models: interacting columns */
 
 typedef struct synth_model {
     int32_t nd, ns;
@@ -26,6 +27,10 @@ typedef struct synth_model {
     int nfm;
     double bias;
     uint32_t salt;             /* mixes category strings per seed */
+    int32_t structure;         /* dctr_synth_structure */
+    uint64_t hsalt;            /* seeds the hashed weights of the structured models */
+    int32_t pcol[SYNTH_P_FIELDS]; /* structured models: the interacting columns */
+    int np;
 } synth_model;
 
 /* One generated row: dense counts (missing = INT64_MIN) and category ranks (missing = -1). */
@@ -40,6 +45,12 @@ void synth_model_free(synth_model *m);
 void synth_draw_row(const synth_model *m, uint64_t seed, int64_t index, synth_row *row);
 /* The planted logit without the bias. */
 double synth_logit(const synth_model *m, const synth_row *row);
+/* The structured models' logit (synth_structured.c); m->structure != LEGACY. */
+double synth_structured_logit(const synth_model *m, const synth_row *row);
+/* Picks the structured models' interacting columns from the columns sorted by size. */
+void synth_structured_init(synth_model *m, uint64_t seed, const int32_t *by_size, int32_t nsz);
+/* Standardized log count of dense column i (missing counts as 0, the CSV reader's fill). */
+double synth_gdense(const synth_model *m, const synth_row *row, int32_t i);
 /* 8 hex digits naming category `rank` of column j (distinct ranks give distinct strings). */
 void synth_category(const synth_model *m, int32_t j, int64_t rank, char out[8]);
 
