@@ -23,6 +23,9 @@ double dctr_rng_uniform(dctr_rng *rng);
 double dctr_rng_normal(dctr_rng *rng);
 /* Normal(0, stddev) redrawn outside two standard deviations (TF's truncated_normal). */
 double dctr_rng_truncated_normal(dctr_rng *rng, double stddev);
+/* SplitMix64's finalizer: a bijective 64-bit mix (hashing keys into well-spread bits). */
+uint64_t dctr_mix64(uint64_t x);
+
 /* Fisher-Yates shuffle of an int64 array. */
 void dctr_rng_shuffle_i64(dctr_rng *rng, int64_t *values, int64_t count);
 /* The same permutation of a uint32 array (half the memory for row orders). */

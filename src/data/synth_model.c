@@ -146,31 +146,34 @@ double synth_gdense(const synth_model *m, const synth_row *row, int32_t i) {
     return (log1p(x > 0 ? (double)x : 0.0) - m->mu[i]) / m->sigma[i];
 }
 
-double synth_logit(const synth_model *m, const synth_row *row) {
-    if (m->structure != DCTR_SYNTH_LEGACY)
-        return synth_structured_logit(m, row);
+double synth_dense_logit(const synth_model *m, const synth_row *row) {
     double z = 0.0;
     for (int32_t i = 0; i < m->nd; i++)
         if (m->wd[i] != 0.0)
             z += m->wd[i] * synth_gdense(m, row, i);
+    return z;
+}
+
+double synth_logit(const synth_model *m, const synth_row *row) {
+    if (m->structure != DCTR_SYNTH_LEGACY)
+        return synth_structured_logit(m, row);
+    double z = synth_dense_logit(m, row);
     for (int32_t j = 0; j < m->ns; j++) {
         int64_t k = row->rank[j];
         if (k >= 0 && k < SYNTH_HEAD)
             z += m->lin[(size_t)j * SYNTH_HEAD + (size_t)k];
     }
     /* FM form: one latent vector per (column, frequent rank), every pair of the columns interacts */
-    for (int p = 0; p < m->nfm; p++) {
-        int64_t ka = row->rank[m->fm_col[p]];
-        if (ka < 0 || ka >= SYNTH_PAIR_HEAD)
-            continue;
-        for (int q = p + 1; q < m->nfm; q++) {
-            int64_t kb = row->rank[m->fm_col[q]];
-            if (kb < 0 || kb >= SYNTH_PAIR_HEAD)
-                continue;
+    int pos[SYNTH_FM_FIELDS];
+    int64_t rk[SYNTH_FM_FIELDS];
+    int nv = synth_ranked(row, m->fm_col, m->nfm, SYNTH_PAIR_HEAD, pos, rk);
+    for (int a = 0; a < nv; a++)
+        for (int b = a + 1; b < nv; b++) {
+            const float *va = m->fm_vec[pos[a]] + rk[a] * SYNTH_RANK;
+            const float *vb = m->fm_vec[pos[b]] + rk[b] * SYNTH_RANK;
             for (int d = 0; d < SYNTH_RANK; d++)
-                z += (double)m->fm_vec[p][ka * SYNTH_RANK + d] * (double)m->fm_vec[q][kb * SYNTH_RANK + d];
+                z += (double)va[d] * (double)vb[d];
         }
-    }
     /* non-linear parts, smooth functions of log counts: a saturating product of two, and a
      * bump (middling counts of I3 raise the click rate, small and large ones lower it) */
     if (m->nd >= 2)

@@ -43,6 +43,25 @@ dctr_status synth_model_init(synth_model *m, const dctr_synth_options *o);
 void synth_model_free(synth_model *m);
 /* Draws row `index` (its own RNG stream: any row can be regenerated alone). */
 void synth_draw_row(const synth_model *m, uint64_t seed, int64_t index, synth_row *row);
+
+/* The dense columns' part of the planted logit: sum of wd[i] * the standardised log count. */
+double synth_dense_logit(const synth_model *m, const synth_row *row);
+
+/* The interacting columns cols[0..n) whose rank in row lies in [0, limit), in order: their
+ * positions in cols (pos) and ranks (rank); returns how many. The planted models' pair sums run
+ * over these pairs (p < q), in the order a double loop with skips would. */
+static inline int synth_ranked(const synth_row *row, const int32_t *cols, int n, int64_t limit,
+                               int *pos, int64_t *rank) {
+    int nv = 0;
+    for (int p = 0; p < n; p++) {
+        int64_t k = row->rank[cols[p]];
+        if (k >= 0 && k < limit) {
+            pos[nv] = p;
+            rank[nv++] = k;
+        }
+    }
+    return nv;
+}
 /* The planted logit without the bias. */
 double synth_logit(const synth_model *m, const synth_row *row);
 /* The structured models' logit (synth_structured.c); m->structure != LEGACY. */

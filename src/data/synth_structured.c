@@ -20,20 +20,11 @@ static const int32_t P_BY_SIZE[SYNTH_P_FIELDS] = {0, 2, 4, 6, 8, 10, 12, 14};
 
 enum { K_LIN = 1, K_VEC = 2, K_FVEC = 3, K_TRI = 4 };
 
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 /* A standard normal fixed by its key (Box-Muller on two hashed uniforms). */
 static double hnormal(const synth_model *m, uint64_t kind, uint64_t a, uint64_t b, uint64_t d) {
-    uint64_t h = mix64(m->hsalt ^ mix64(kind * 0x9E3779B97F4A7C15ULL + a * 0xD1B54A32D192ED03ULL +
+    uint64_t h = dctr_mix64(m->hsalt ^ dctr_mix64(kind * 0x9E3779B97F4A7C15ULL + a * 0xD1B54A32D192ED03ULL +
                                         b * 0xABC98388FB8FAC03ULL + d * 0x8CB92BA72F3D8DD7ULL));
-    uint64_t g = mix64(h ^ 0x5851F42D4C957F2DULL);
+    uint64_t g = dctr_mix64(h ^ 0x5851F42D4C957F2DULL);
     double u1 = ((double)(h >> 11) + 1.0) * 0x1.0p-53; /* (0, 1] */
     double u2 = (double)(g >> 11) * 0x1.0p-53;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
@@ -50,10 +41,7 @@ void synth_structured_init(synth_model *m, uint64_t seed, const int32_t *by_size
 }
 
 static double first_order(const synth_model *m, const synth_row *row) {
-    double z = 0.0;
-    for (int32_t i = 0; i < m->nd; i++)
-        if (m->wd[i] != 0.0)
-            z += m->wd[i] * synth_gdense(m, row, i);
+    double z = synth_dense_logit(m, row);
     for (int32_t j = 0; j < m->ns; j++) {
         int64_t k = row->rank[j];
         if (k >= 0 && k < SYNTH_LIN_IDS)
@@ -65,14 +53,13 @@ static double first_order(const synth_model *m, const synth_row *row) {
 /* <v_p, v_q> over the interacting columns; field-aware: v_p depends on q's field too. */
 static double pairwise(const synth_model *m, const synth_row *row, int field_aware) {
     double z = 0.0;
-    for (int p = 0; p < m->np; p++) {
-        int64_t ka = row->rank[m->pcol[p]];
-        if (ka < 0 || ka >= SYNTH_PAIR_IDS)
-            continue;
-        for (int q = p + 1; q < m->np; q++) {
-            int64_t kb = row->rank[m->pcol[q]];
-            if (kb < 0 || kb >= SYNTH_PAIR_IDS)
-                continue;
+    int pos[SYNTH_P_FIELDS];
+    int64_t rk[SYNTH_P_FIELDS];
+    int nv = synth_ranked(row, m->pcol, m->np, SYNTH_PAIR_IDS, pos, rk);
+    for (int a = 0; a < nv; a++) {
+        for (int b = a + 1; b < nv; b++) {
+            int p = pos[a], q = pos[b];
+            int64_t ka = rk[a], kb = rk[b];
             uint64_t kind = field_aware ? K_FVEC : K_VEC;
             uint64_t fa = field_aware ? (uint64_t)(p * SYNTH_P_FIELDS + q) : (uint64_t)p;
             uint64_t fb = field_aware ? (uint64_t)(q * SYNTH_P_FIELDS + p) : (uint64_t)q;

@@ -72,6 +72,17 @@ static dctr_status embed_rows(const dctr_model *model, dfm_ws *ws, const dctr_ba
     return DCTR_OK;
 }
 
+/* n rows of one dense column (dd values a row) into dst (row stride ld). */
+static void copy_dense_col(float *dst, int64_t ld, const float *src, int32_t dd, int64_t n) {
+    if (dd == 1) { /* scalar column: no per-row libc call */
+        for (int64_t r = 0; r < n; r++)
+            dst[r * ld] = src[r];
+        return;
+    }
+    for (int64_t r = 0; r < n; r++)
+        memcpy(dst + r * ld, src + r * dd, sizeof(float) * (size_t)dd);
+}
+
 /* Rows [r0, r0 + n) of the DNN's dense columns copied after the embeddings in X. */
 static void copy_dense_rows(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, int64_t r0,
                             int64_t n) {
@@ -82,15 +93,7 @@ static void copy_dense_rows(const dctr_model *model, dfm_ws *ws, const dctr_batc
     for (int32_t i = 0; i < d->ndense_x; i++) {
         const dctr_column *sc = &s->cols[d->dense_x[i]];
         int32_t dd = sc->dense_dim;
-        const float *src = b->cols[sc->index].dense + r0 * dd;
-        float *dst = X + d->dense_x_off[i];
-        if (dd == 1) { /* scalar column: no per-row libc call */
-            for (int64_t r = 0; r < n; r++)
-                dst[r * xw] = src[r];
-            continue;
-        }
-        for (int64_t r = 0; r < n; r++)
-            memcpy(dst + r * xw, src + r * dd, sizeof(float) * (size_t)dd);
+        copy_dense_col(X + d->dense_x_off[i], xw, b->cols[sc->index].dense + r0 * dd, dd, n);
     }
 }
 
@@ -123,15 +126,8 @@ static dctr_status linear_rows(const dctr_model *model, dfm_ws *ws, const dctr_b
         for (int32_t i = 0; i < d->nlin_dense; i++) {
             const dctr_column *sc = &s->cols[d->lin_dense[i]];
             int32_t dd = sc->dense_dim;
-            const float *src = b->cols[sc->index].dense + r0 * dd;
-            float *dst = XL + d->lin_dense_off[i];
-            if (dd == 1) { /* scalar column: no per-row libc call */
-                for (int64_t r = 0; r < n; r++)
-                    dst[r * d->dl] = src[r];
-                continue;
-            }
-            for (int64_t r = 0; r < n; r++)
-                memcpy(dst + r * d->dl, src + r * dd, sizeof(float) * (size_t)dd);
+            copy_dense_col(XL + d->lin_dense_off[i], d->dl, b->cols[sc->index].dense + r0 * dd, dd,
+                           n);
         }
         dctr_linear_dense_forward(XL, d->dl, n, (int32_t)d->dl, P + d->lin_kernel_off, NULL, logit, 1);
     }
