@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "deepctr/deepctr.h"
+#include "sample_schemas.h"
 #include "test_env.h"
 
 #define ROWS 20000
@@ -61,12 +62,9 @@ static int setup(void **state) {
     }
     dctr_dense_feat d;
     dctr_dense_feat_default(&d, "mid");
-    if (dctr_schema_add_dense(schema, &d) != DCTR_OK || dctr_schema_validate(schema) != DCTR_OK ||
-        dctr_schema_fit_csv(schema, path, NULL) != DCTR_OK ||
-        dctr_dataset_read_csv(schema, path, NULL, &data) != DCTR_OK)
+    if (dctr_schema_add_dense(schema, &d) != DCTR_OK)
         return -1;
-    remove(path);
-    return 0;
+    return sample_fit_read_remove(schema, path, &data);
 }
 
 static int teardown(void **state) {

@@ -14,18 +14,6 @@
 #include "deepctr/synth.h"
 #include "test_env.h"
 
-static unsigned char *slurp(const char *path, long *size) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)*size + 1);
-    assert_int_equal(fread(b, 1, (size_t)*size, f), (size_t)*size);
-    fclose(f);
-    return b;
-}
-
 static dctr_synth_report gen(int32_t structure, uint64_t seed, const char *path, uint32_t struct_size) {
     dctr_synth_options o;
     dctr_synth_options_default(&o);
@@ -44,7 +32,7 @@ static dctr_synth_report gen(int32_t structure, uint64_t seed, const char *path,
 
 static int same_file(const char *a, const char *b) {
     long sa, sb;
-    unsigned char *xa = slurp(a, &sa), *xb = slurp(b, &sb);
+    unsigned char *xa = dctr_test_slurp(a, &sa), *xb = dctr_test_slurp(b, &sb);
     int same = sa == sb && memcmp(xa, xb, (size_t)sa) == 0;
     free(xa);
     free(xb);

@@ -16,19 +16,6 @@
 #include "sample_schemas.h"
 #include "test_env.h"
 
-static unsigned char *slurp(const char *path, long *size) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)*size + 1);
-    assert_int_equal(fread(b, 1, (size_t)*size, f), (size_t)*size);
-    b[*size] = 0;
-    fclose(f);
-    return b;
-}
-
 static void gen(uint64_t seed, int64_t rows, const char *csv, const char *ffm, dctr_synth_report *r) {
     dctr_synth_options o;
     dctr_synth_options_default(&o);
@@ -65,8 +52,8 @@ static void test_deterministic_and_seed_dependent(void **state) {
     gen(5, 3000, b, fb, &rb);
     gen(6, 3000, c, NULL, &rc);
     long sa, sb, sc, sfa, sfb;
-    unsigned char *xa = slurp(a, &sa), *xb = slurp(b, &sb), *xc = slurp(c, &sc);
-    unsigned char *ya = slurp(fa, &sfa), *yb = slurp(fb, &sfb);
+    unsigned char *xa = dctr_test_slurp(a, &sa), *xb = dctr_test_slurp(b, &sb), *xc = dctr_test_slurp(c, &sc);
+    unsigned char *ya = dctr_test_slurp(fa, &sfa), *yb = dctr_test_slurp(fb, &sfb);
     assert_int_equal(sa, sb);
     assert_memory_equal(xa, xb, (size_t)sa);
     assert_int_equal(sfa, sfb);

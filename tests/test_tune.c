@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "deepctr/deepctr.h"
+#include "sample_schemas.h"
 #include "test_env.h"
 
 static dctr_schema *schema;
@@ -52,11 +53,7 @@ static int setup(void **state) {
         if (dctr_schema_add_dense(schema, &d) != DCTR_OK)
             return -1;
     }
-    if (dctr_schema_validate(schema) != DCTR_OK || dctr_schema_fit_csv(schema, path, NULL) != DCTR_OK ||
-        dctr_dataset_read_csv(schema, path, NULL, &data) != DCTR_OK)
-        return -1;
-    remove(path);
-    return 0;
+    return sample_fit_read_remove(schema, path, &data);
 }
 
 static int teardown(void **state) {

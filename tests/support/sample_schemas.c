@@ -44,3 +44,11 @@ void sample_add_movielens_sparse(dctr_schema *s, sample_sparse_fn sparse) {
         assert_int_equal(dctr_schema_add_sparse(s, &f), DCTR_OK);
     }
 }
+
+int sample_fit_read_remove(dctr_schema *schema, const char *path, dctr_dataset **data) {
+    if (dctr_schema_validate(schema) != DCTR_OK || dctr_schema_fit_csv(schema, path, NULL) != DCTR_OK ||
+        dctr_dataset_read_csv(schema, path, NULL, data) != DCTR_OK)
+        return -1;
+    remove(path);
+    return 0;
+}

@@ -2,6 +2,7 @@
 #ifndef DCTR_TEST_SAMPLE_SCHEMAS_H
 #define DCTR_TEST_SAMPLE_SCHEMAS_H
 
+#include "deepctr/data.h"
 #include "deepctr/schema.h"
 
 /* Called on each descriptor before it is added, with its 1-based index (I1..I13 / C1..C26) or,
@@ -15,5 +16,9 @@ dctr_schema *sample_criteo_schema(sample_dense_fn dense, sample_sparse_fn sparse
 /* Sets the label to "rating" and adds MovieLens' six sparse columns (gender and zip are strings,
  * the rest integer ids); the caller adds genres. */
 void sample_add_movielens_sparse(dctr_schema *s, sample_sparse_fn sparse);
+
+/* Validates schema, fits its encoders on the CSV at path, reads the file into *data, then
+ * removes the file: 0, or -1 when any step fails. */
+int sample_fit_read_remove(dctr_schema *schema, const char *path, dctr_dataset **data);
 
 #endif

@@ -21,3 +21,17 @@ const char *dctr_test_tmp_path(char *buf, size_t cap, const char *name) {
     snprintf(buf, cap, "%s/%s", dir ? dir : "/tmp", name);
     return buf;
 }
+
+unsigned char *dctr_test_slurp(const char *path, long *size) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)*size + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)*size, f), (size_t)*size);
+    b[*size] = 0;
+    fclose(f);
+    return b;
+}
