@@ -1,8 +1,9 @@
 /* DNN (DeepCTR DNN layer): a stack of dense layers, each
  *     z = x W + b  ->  [batch norm]  ->  activation  ->  [inverted dropout, training only]
- * computed on whole batches: training with dctr_sgemm (forward Z = X.W, backward dW += X^T.dZ
- * and dX += dZ.W^T), inference with the row-exact GEMM (core/gemm_rows.h), so a row's prediction
- * never depends on its batch. W is [in x out] row-major (Keras kernel layout).
+ * computed on whole batches: training with the library's GEMM tiles where they beat BLAS
+ * (core/gemm_train.h: forward Z = X.W, backward dW += X^T.dZ and dX += dZ.W^T), else with
+ * dctr_sgemm; inference with the row-exact GEMM (core/gemm_rows.h), so a row's prediction never
+ * depends on its batch. W is [in x out] row-major (Keras kernel layout).
  *
  * Parameters live in caller-owned arenas, bound to named pointers by dctr_dnn_bind:
  *  - the TRAINABLE arena (optimizer-updated, gradient arena has the same layout), per layer i:
