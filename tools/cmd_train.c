@@ -344,6 +344,14 @@ static int apply_class_weight(dctr_dataset *train) {
     return 0;
 }
 
+/* The trained model to --out (rank 0 under mpirun), and the line that says so. */
+static int save_trained(const dctr_model *model) {
+    if (cli_dist_save(model, flags.out, flags.save_optimizer) != DCTR_OK)
+        return cli_library_error();
+    printf("saved %s\n", flags.out);
+    return 0;
+}
+
 /* Columns, encoders, data, model, fit, save. Returns the exit code. */
 static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
     const double t0 = cli_now();
@@ -408,11 +416,8 @@ static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
     print_summary(model, &hist, cfg->task, has_valid, cli_now() - t0);
     if (cli_quality_after_fit(&quality, model, train, valid, fo->validation_split) != 0)
         goto done;
-    if (cli_dist_save(model, flags.out, flags.save_optimizer) != DCTR_OK) {
-        cli_library_error();
+    if (save_trained(model) != 0)
         goto done;
-    }
-    printf("saved %s\n", flags.out);
     rc = CLI_EXIT_OK;
 done:
     dctr_history_free(&hist);
@@ -471,11 +476,8 @@ static int resume_and_save(dctr_fit_options *fo) {
         goto done;
     }
     print_summary(model, &hist, task, has_valid, cli_now() - t0);
-    if (cli_dist_save(model, flags.out, flags.save_optimizer) != DCTR_OK) {
-        cli_library_error();
+    if (save_trained(model) != 0)
         goto done;
-    }
-    printf("saved %s\n", flags.out);
     rc = CLI_EXIT_OK;
 done:
     dctr_history_free(&hist);

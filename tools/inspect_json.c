@@ -5,30 +5,9 @@
 
 #include "cli_common.h"
 #include "inspect_json.h"
+#include "json_out.h"
 
-static void json_str(FILE *f, const char *s) {
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
 
-static void json_num(FILE *f, double x) {
-    if (isfinite(x))
-        fprintf(f, "%.17g", x);
-    else
-        fputs("null", f);
-}
 
 /* A float field: its shortest round-trip form. */
 static void json_float(FILE *f, float x) {
@@ -46,20 +25,20 @@ static const char *const activations[] = {"relu", "sigmoid", "tanh", "linear", "
 
 static void print_column(FILE *f, const dctr_column_info *c) {
     fputs("    {\"name\": ", f);
-    json_str(f, c->name);
+    cli_json_string(f, c->name);
     fprintf(f, ", \"kind\": \"%s\"", kinds[c->kind]);
     if (c->kind == DCTR_COLUMN_DENSE) {
         fprintf(f, ", \"dimension\": %d, \"transform\": \"%s\", \"fill_value\": ", (int)c->dimension,
                 transforms[c->transform]);
         json_float(f, c->fill_value);
         fputs(", \"min\": ", f);
-        json_num(f, c->stat_min);
+        cli_json_number(f, c->stat_min);
         fputs(", \"max\": ", f);
-        json_num(f, c->stat_max);
+        cli_json_number(f, c->stat_max);
         fputs(", \"mean\": ", f);
-        json_num(f, c->stat_mean);
+        cli_json_number(f, c->stat_mean);
         fputs(", \"std\": ", f);
-        json_num(f, c->stat_std);
+        cli_json_number(f, c->stat_std);
         fputs("}", f);
         return;
     }
@@ -67,20 +46,20 @@ static void print_column(FILE *f, const dctr_column_info *c) {
             c->dtype == DCTR_DTYPE_STRING ? "string" : "int", c->use_hash ? "true" : "false",
             (long long)c->vocabulary_size, (int)c->embedding_dim);
     fputs(", \"embedding_name\": ", f);
-    json_str(f, c->embedding_name);
+    cli_json_string(f, c->embedding_name);
     fputs(", \"group\": ", f);
-    json_str(f, c->group_name);
+    cli_json_string(f, c->group_name);
     fprintf(f, ", \"trainable\": %s, \"oov_policy\": \"%s\", \"fitted_values\": %lld, \"oov_buckets\": %lld",
             c->trainable ? "true" : "false", oovs[c->oov_policy], (long long)c->fitted_values,
             (long long)c->oov_buckets);
     fputs(", \"vocabulary_path\": ", f);
-    json_str(f, c->vocabulary_path);
+    cli_json_string(f, c->vocabulary_path);
     if (c->kind == DCTR_COLUMN_VARLEN) {
         fprintf(f, ", \"maxlen\": %d, \"combiner\": \"%s\", \"length_column\": ", (int)c->maxlen,
                 combiners[c->combiner]);
-        json_str(f, c->length_name);
+        cli_json_string(f, c->length_name);
         fputs(", \"weight_column\": ", f);
-        json_str(f, c->weight_name);
+        cli_json_string(f, c->weight_name);
     }
     fputs("}", f);
 }
@@ -105,9 +84,9 @@ static void print_config(FILE *f, const dctr_model_config *cfg) {
     fputs(", \"l2_dnn\": ", f);
     json_float(f, cfg->l2_dnn);
     fprintf(f, ", \"seed\": %llu, \"ffm_k\": %d, \"optimizer\": ", (unsigned long long)cfg->seed, (int)cfg->ffm_k);
-    json_str(f, cli_choice_name(cli_optimizers, cli_num_optimizers, (int)cfg->optimizer.kind));
+    cli_json_string(f, cli_choice_name(cli_optimizers, cli_num_optimizers, (int)cfg->optimizer.kind));
     fputs(", \"learning_rate\": ", f);
-    json_num(f, cfg->optimizer.learning_rate);
+    cli_json_number(f, cfg->optimizer.learning_rate);
     fputs(", \"fm_groups\": ", f);
     if (!cfg->fm_groups) {
         fputs("[\"default_group\"]", f);
@@ -115,7 +94,7 @@ static void print_config(FILE *f, const dctr_model_config *cfg) {
         fputc('[', f);
         for (int32_t i = 0; i < cfg->num_fm_groups; i++) {
             fputs(i ? ", " : "", f);
-            json_str(f, cfg->fm_groups[i]);
+            cli_json_string(f, cfg->fm_groups[i]);
         }
         fputc(']', f);
     }
@@ -124,7 +103,7 @@ static void print_config(FILE *f, const dctr_model_config *cfg) {
 
 void cli_inspect_json(FILE *f, const char *path, long long size, const dctr_model *m) {
     fputs("{\n  \"file\": ", f);
-    json_str(f, path);
+    cli_json_string(f, path);
     fprintf(f, ",\n  \"bytes\": %lld,\n  \"format_version\": %u,\n  \"model\": \"%s\",\n  \"task\": \"%s\",\n",
             size, (unsigned)dctr_model_format_version(), cli_model_type_name(dctr_model_get_type(m)),
             cli_task_name(dctr_model_get_task(m)));
@@ -147,9 +126,9 @@ void cli_inspect_json(FILE *f, const char *path, long long size, const dctr_mode
         print_config(f, &cfg);
     const dctr_schema *s = dctr_model_schema(m);
     fputs("  \"label\": ", f);
-    json_str(f, s ? dctr_schema_label(s) : NULL);
+    cli_json_string(f, s ? dctr_schema_label(s) : NULL);
     fputs(",\n  \"weight_column\": ", f);
-    json_str(f, s ? dctr_schema_weight_column(s) : NULL);
+    cli_json_string(f, s ? dctr_schema_weight_column(s) : NULL);
     fputs(",\n  \"columns\": [\n", f);
     for (int32_t i = 0; s && i < dctr_schema_num_columns(s); i++) {
         dctr_column_info c = {.struct_size = sizeof c};
@@ -162,9 +141,9 @@ void cli_inspect_json(FILE *f, const char *path, long long size, const dctr_mode
     for (int32_t i = 0; i < dctr_model_metadata_count(m); i++) {
         const char *k = dctr_model_metadata_key(m, i);
         fputs(i ? ", " : "", f);
-        json_str(f, k);
+        cli_json_string(f, k);
         fputs(": ", f);
-        json_str(f, dctr_model_get_metadata(m, k));
+        cli_json_string(f, dctr_model_get_metadata(m, k));
     }
     fputs("}\n}\n", f);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "quality_cli.h"
+#include "json_out.h"
 
 static double rate_or_1(double r) { return r > 0 ? r : 1.0; }
 
@@ -65,12 +66,6 @@ int cli_quality_after_fit(const cli_quality_train *q, dctr_model *model, const d
     return rc;
 }
 
-static void json_num(FILE *f, double v) {
-    if (isfinite(v))
-        fprintf(f, "%.9g", v);
-    else
-        fputs("null", f);
-}
 
 int cli_print_calibration(FILE *f, const dctr_model *model, const dctr_dataset *ds, int32_t nbins, int json) {
     dctr_reliability_bin bins[100];
@@ -81,14 +76,14 @@ int cli_print_calibration(FILE *f, const dctr_model *model, const dctr_dataset *
         return cli_library_error();
     if (json) {
         fputs(", \"ece\": ", f);
-        json_num(f, ece);
+        cli_json_number(f, ece);
         fputs(", \"reliability\": [", f);
         for (int32_t k = 0; k < nbins; k++) {
             fprintf(f, "%s{\"bin\": %d, \"lo\": %.6g, \"hi\": %.6g, \"count\": %lld, \"mean_prediction\": ",
                     k ? ", " : "", k, bins[k].lo, bins[k].hi, (long long)bins[k].count);
-            json_num(f, bins[k].mean_prediction);
+            cli_json_number(f, bins[k].mean_prediction);
             fputs(", \"observed_rate\": ", f);
-            json_num(f, bins[k].observed_rate);
+            cli_json_number(f, bins[k].observed_rate);
             fputc('}', f);
         }
         fputc(']', f);
@@ -108,36 +103,24 @@ int cli_print_calibration(FILE *f, const dctr_model *model, const dctr_dataset *
     return 0;
 }
 
-/* The characters of a JSON string (no quotes): '"' and '\\' escaped, control bytes as \\u00XX. */
-static void json_chars(FILE *f, const char *s) {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-}
 
 static void importance_json(FILE *f, const dctr_importance_result *r) {
     fputs(", \"importance\": {\"base_auc\": ", f);
-    json_num(f, r->base_auc);
+    cli_json_number(f, r->base_auc);
     fputs(", \"base_loss\": ", f);
-    json_num(f, r->base_loss);
+    cli_json_number(f, r->base_loss);
     fputs(", \"columns\": [", f);
     for (int32_t i = 0; i < r->count; i++) {
         const dctr_importance *it = &r->items[i];
-        fprintf(f, "%s{\"rank\": %d, \"column\": \"", i ? ", " : "", i + 1);
-        json_chars(f, it->column);
+        fprintf(f, "%s{\"rank\": %d, \"column\": ", i ? ", " : "", i + 1);
+        cli_json_string(f, it->column);
         const char *keys[6] = {"auc_drop", "auc_drop_sd", "loss_rise", "loss_rise_sd", "missing_auc_drop",
                                "missing_loss_rise"};
         const double vals[6] = {it->auc_drop, it->auc_drop_sd, it->loss_rise, it->loss_rise_sd,
                                 it->missing_auc_drop, it->missing_loss_rise};
-        fputc('"', f);
         for (int k = 0; k < 6; k++) {
             fprintf(f, ", \"%s\": ", keys[k]);
-            json_num(f, vals[k]);
+            cli_json_number(f, vals[k]);
         }
         fputc('}', f);
     }
