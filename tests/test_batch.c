@@ -14,6 +14,7 @@
 
 #include "core/pool.h"
 #include "data/batch.h"
+#include "data/row_pack.h"
 #include "deepctr/data.h"
 #include "sample_schemas.h"
 #include "test_env.h"
@@ -282,6 +283,89 @@ static void test_views_and_gather(void **state) {
     dctr_schema_free(s);
 }
 
+/* The packed gather gives the plain gather's batch: plain and pooled, 32- and 64-bit ids, sample
+ * weights, and columns left out of the pack (varlen) read in place. */
+static void assert_packed_gather_equal(const dctr_schema *s, const dctr_batch *src, int with_w) {
+    dctr_row_pack *pack;
+    assert_int_equal(dctr_row_pack_build(src, SIZE_MAX, &pack), DCTR_OK);
+    assert_non_null(pack);
+    dctr_pool *pool;
+    assert_int_equal(dctr_pool_new(2, &pool), DCTR_OK);
+    dctr_batch *plain, *packed, *pooled;
+    assert_int_equal(dctr_batch_alloc(s, 600, with_w, &plain), DCTR_OK);
+    assert_int_equal(dctr_batch_alloc(s, 600, with_w, &packed), DCTR_OK);
+    assert_int_equal(dctr_batch_alloc(s, 600, with_w, &pooled), DCTR_OK);
+    int64_t rows[600];
+    for (int r = 0; r < 600; r++)
+        rows[r] = (r * 7919) % src->n;
+    assert_int_equal(dctr_batch_gather(plain, src, rows, 600), DCTR_OK);
+    assert_int_equal(dctr_batch_gather_packed(packed, src, pack, rows, 600, NULL), DCTR_OK);
+    assert_int_equal(dctr_batch_gather_packed(pooled, src, pack, rows, 600, pool), DCTR_OK);
+    for (int r = 0; r < 600; r++) {
+        assert_rows_equal(s, packed, r, plain, r);
+        assert_rows_equal(s, pooled, r, plain, r);
+        if (with_w) {
+            assert_true(packed->sample_weights[r] == plain->sample_weights[r]);
+            assert_true(pooled->sample_weights[r] == plain->sample_weights[r]);
+        }
+    }
+    rows[9] = src->n; /* still range-checked */
+    assert_int_equal(dctr_batch_gather_packed(packed, src, pack, rows, 600, NULL), DCTR_ERR_RANGE);
+    dctr_batch_free(plain);
+    dctr_batch_free(packed);
+    dctr_batch_free(pooled);
+    dctr_pool_free(pool);
+    dctr_row_pack_free(pack);
+}
+
+static void test_row_pack_gather(void **state) {
+    (void)state;
+    char path[512];
+    dctr_test_data_path(path, sizeof path, "deepctr-samples/criteo_sample.txt");
+    dctr_schema *s = criteo_schema();
+    assert_int_equal(dctr_schema_fit_csv(s, path, NULL), DCTR_OK);
+    dctr_dataset *ds;
+    assert_int_equal(dctr_dataset_read_csv(s, path, NULL, &ds), DCTR_OK);
+    const dctr_batch *all = dctr_dataset_rows(ds);
+    assert_packed_gather_equal(s, all, 0);
+    assert_packed_gather_equal(s, all, 1); /* the batch wants weights the data has not: 1 */
+    dctr_row_pack *none;
+    assert_int_equal(dctr_row_pack_build(all, 1000, &none), DCTR_OK); /* over the budget */
+    assert_null(none);
+    /* weights, an id beyond 32 bits (kept whole) and a negative one (left to the model to refuse) */
+    dctr_batch *w;
+    assert_int_equal(dctr_batch_alloc(s, all->n, 1, &w), DCTR_OK);
+    int64_t *ident = malloc((size_t)all->n * sizeof *ident);
+    for (int64_t r = 0; r < all->n; r++)
+        ident[r] = r;
+    assert_int_equal(dctr_batch_gather(w, all, ident, all->n), DCTR_OK);
+    for (int64_t r = 0; r < all->n; r++)
+        w->sample_weights[r] = 0.5f + (float)r;
+    w->cols[20].ids[3] = (int64_t)1 << 40;
+    w->cols[21].ids[4] = -7;
+    assert_packed_gather_equal(s, w, 1);
+    free(ident);
+    dctr_batch_free(w);
+    dctr_dataset_free(ds);
+    dctr_schema_free(s);
+    /* a varlen column stays out of the pack */
+    dctr_test_data_path(path, sizeof path, "deepctr-samples/movielens_sample.txt");
+    assert_int_equal(dctr_schema_new(&s), DCTR_OK);
+    sample_add_movielens_sparse(s, NULL);
+    dctr_varlen_feat v;
+    dctr_varlen_feat_default(&v, "genres", 3);
+    v.sparse.dtype = DCTR_DTYPE_STRING;
+    assert_int_equal(dctr_schema_add_varlen(s, &v), DCTR_OK);
+    dctr_csv_options o;
+    dctr_csv_options_default(&o);
+    o.allow_extra_columns = 1;
+    assert_int_equal(dctr_schema_fit_csv(s, path, &o), DCTR_OK);
+    assert_int_equal(dctr_dataset_read_csv(s, path, &o, &ds), DCTR_OK);
+    assert_packed_gather_equal(s, dctr_dataset_rows(ds), 0);
+    dctr_dataset_free(ds);
+    dctr_schema_free(s);
+}
+
 static void test_state_errors(void **state) {
     (void)state;
     dctr_schema *s = criteo_schema();
@@ -301,6 +385,7 @@ int main(void) {
         cmocka_unit_test(test_serving_equals_reader_criteo),
         cmocka_unit_test(test_serving_equals_reader_movielens),
         cmocka_unit_test(test_views_and_gather),
+        cmocka_unit_test(test_row_pack_gather),
         cmocka_unit_test(test_state_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/pool.h"
+#include "data/row_pack.h"
 
 
 /* Reallocates one array of `elem` bytes per row from old_cap to new_cap rows (zero-filled). */
@@ -178,6 +179,7 @@ void dctr_batch_view(const dctr_batch *src, int64_t start, int64_t count, dctr_b
 typedef struct gather_job {
     dctr_batch *dst;
     const dctr_batch *src;
+    const dctr_row_pack *pack; /* or NULL */
     const int64_t *rows;
 } gather_job;
 
@@ -224,19 +226,24 @@ static void gather_rows(void *ctx, int worker, int64_t r0, int64_t r1) {
     const dctr_batch *src = g->src;
     const int64_t *rows = g->rows;
     const dctr_schema *s = src->schema;
-    for (int64_t r = r0; r < r1; r++) {
-        int64_t j = rows[r];
-        dst->labels[r] = src->labels[j];
-        if (dst->sample_weights)
-            dst->sample_weights[r] = src->sample_weights ? src->sample_weights[j] : 1.0f;
-    }
+    if (g->pack)
+        dctr_row_pack_gather(g->pack, dst, rows, r0, r1);
+    else
+        for (int64_t r = r0; r < r1; r++) {
+            int64_t j = rows[r];
+            dst->labels[r] = src->labels[j];
+            if (dst->sample_weights)
+                dst->sample_weights[r] = src->sample_weights ? src->sample_weights[j] : 1.0f;
+        }
     gather_col group[GATHER_GROUP];
     int ng = 0;
     for (int32_t i = 0; i < s->ncols; i++) {
         const dctr_column *c = &s->cols[i];
         const dctr_column_data *a = &src->cols[i];
         dctr_column_data *d = &dst->cols[i];
-        if (c->kind == DCTR_COLUMN_SPARSE) {
+        if (g->pack && dctr_row_pack_has_column(g->pack, i)) {
+            /* read from the pack above */
+        } else if (c->kind == DCTR_COLUMN_SPARSE) {
             group[ng++] = (gather_col){(const char *)a->ids, (char *)d->ids, sizeof(int64_t)};
         } else if (c->kind == DCTR_COLUMN_VARLEN) {
             size_t T = (size_t)c->maxlen;
@@ -262,8 +269,9 @@ static void gather_rows(void *ctx, int worker, int64_t r0, int64_t r1) {
     }
 }
 
-dctr_status dctr_batch_gather_on(dctr_batch *dst, const dctr_batch *src, const int64_t *rows,
-                                 int64_t count, struct dctr_pool *pool) {
+dctr_status dctr_batch_gather_packed(dctr_batch *dst, const dctr_batch *src,
+                                     const dctr_row_pack *pack, const int64_t *rows,
+                                     int64_t count, struct dctr_pool *pool) {
     if (!dst || !src || (count > 0 && !rows) || count < 0)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_batch_gather: bad arguments");
     if (count > dst->capacity)
@@ -276,13 +284,18 @@ dctr_status dctr_batch_gather_on(dctr_batch *dst, const dctr_batch *src, const i
         if (rows[r] < 0 || rows[r] >= src->n)
             return dctr_set_error(DCTR_ERR_RANGE, "dctr_batch_gather: row %lld outside [0, %lld)",
                                   (long long)rows[r], (long long)src->n);
-    gather_job g = {dst, src, rows};
+    gather_job g = {dst, src, pack, rows};
     if (pool && count >= 256 * (int64_t)dctr_pool_threads(pool))
         dctr_pool_run_claimed(pool, count, 512, gather_rows, &g);
     else
         gather_rows(&g, 0, 0, count);
     dst->n = count;
     return DCTR_OK;
+}
+
+dctr_status dctr_batch_gather_on(dctr_batch *dst, const dctr_batch *src, const int64_t *rows,
+                                 int64_t count, struct dctr_pool *pool) {
+    return dctr_batch_gather_packed(dst, src, NULL, rows, count, pool);
 }
 
 dctr_status dctr_batch_gather(dctr_batch *dst, const dctr_batch *src, const int64_t *rows,
