@@ -299,8 +299,8 @@ static void assert_packed_gather_equal(const dctr_schema *s, const dctr_batch *s
     for (int r = 0; r < 600; r++)
         rows[r] = (r * 7919) % src->n;
     assert_int_equal(dctr_batch_gather(plain, src, rows, 600), DCTR_OK);
-    assert_int_equal(dctr_batch_gather_packed(packed, src, pack, rows, 600, NULL), DCTR_OK);
-    assert_int_equal(dctr_batch_gather_packed(pooled, src, pack, rows, 600, pool), DCTR_OK);
+    assert_int_equal(dctr_batch_gather_packed(packed, src, pack, 0, rows, 600, NULL), DCTR_OK);
+    assert_int_equal(dctr_batch_gather_packed(pooled, src, pack, 0, rows, 600, pool), DCTR_OK);
     for (int r = 0; r < 600; r++) {
         assert_rows_equal(s, packed, r, plain, r);
         assert_rows_equal(s, pooled, r, plain, r);
@@ -310,7 +310,7 @@ static void assert_packed_gather_equal(const dctr_schema *s, const dctr_batch *s
         }
     }
     rows[9] = src->n; /* still range-checked */
-    assert_int_equal(dctr_batch_gather_packed(packed, src, pack, rows, 600, NULL), DCTR_ERR_RANGE);
+    assert_int_equal(dctr_batch_gather_packed(packed, src, pack, 0, rows, 600, NULL), DCTR_ERR_RANGE);
     dctr_batch_free(plain);
     dctr_batch_free(packed);
     dctr_batch_free(pooled);

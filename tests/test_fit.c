@@ -12,6 +12,8 @@
 
 #include "core/alloc.h"
 #include "data/batch.h"
+#include "data/dataset.h"
+#include "deepctr/services.h"
 #include "dfm_fixture.h"
 #include "models/deepfm.h"
 #include "models/ffm/ffm.h"
@@ -328,6 +330,60 @@ static void test_progress_and_weights(void **state) {
 }
 
 /* Same seed and threads: fit twice gives bit-identical weights (shuffle + dropout seeded). */
+/* A dataset's row pack (dctr_dataset_pack_rows) serves the splits that lie inside it, from the
+ * right row (a tail starts mid-pack), and training on it gives the weights an unpacked twin
+ * gives; changing the rows (class weights) drops it. */
+static void test_packed_dataset_fit_equals(void **state) {
+    (void)state;
+    dctr_schema *s = fx_schema(cols, 4);
+    dctr_dataset *ds = fx_dataset(s, fx_batch(s, 160, 7, 0, 0));
+    dctr_dataset *twin = fx_dataset(s, fx_batch(s, 160, 7, 0, 0));
+    assert_int_equal(dctr_dataset_pack_rows(NULL, 0), DCTR_ERR_INVALID_ARG);
+    int64_t base;
+    assert_null(dctr_dataset_row_pack(ds, &base));
+    assert_int_equal(dctr_dataset_pack_rows(ds, 100), DCTR_ERR_LIMIT); /* over the bound */
+    assert_null(dctr_dataset_row_pack(ds, &base));
+    assert_int_equal(dctr_dataset_pack_rows(ds, 0), DCTR_OK);
+    assert_non_null(dctr_dataset_row_pack(ds, &base));
+    assert_int_equal(dctr_dataset_pack_rows(ds, 0), DCTR_OK); /* again: kept */
+    dctr_dataset *head, *tail, *thead, *ttail;
+    assert_int_equal(dctr_dataset_split_tail(ds, 0.5, &head, &tail), DCTR_OK);
+    assert_int_equal(dctr_dataset_split_tail(twin, 0.5, &thead, &ttail), DCTR_OK);
+    assert_non_null(dctr_dataset_row_pack(tail, &base));
+    assert_int_equal(base, 80);
+    dctr_model *a = small_model(s, DCTR_TASK_BINARY), *b = small_model(s, DCTR_TASK_BINARY);
+    dctr_fit_options o;
+    dctr_fit_options_default(&o);
+    o.epochs = 2;
+    o.batch_size = 16;
+    o.validation_split = 0.25;
+    assert_int_equal(dctr_model_fit(a, tail, &o, NULL), DCTR_OK);
+    assert_int_equal(dctr_model_fit(b, ttail, &o, NULL), DCTR_OK);
+    int64_t n;
+    float *pa = dctr_deepfm_params(a, &n), *pb = dctr_deepfm_params(b, NULL);
+    assert_memory_equal(pa, pb, sizeof(float) * (size_t)n);
+    /* a pack of the tail alone does not cover the head */
+    dctr_dataset_free(head);
+    dctr_dataset_free(tail);
+    assert_int_equal(dctr_dataset_pack_rows(ttail, 0), DCTR_OK);
+    assert_non_null(dctr_dataset_row_pack(ttail, &base));
+    assert_int_equal(base, 0);
+    assert_null(dctr_dataset_row_pack(thead, &base));
+    /* class weights change the rows: the pack goes */
+    dctr_dataset *whole = fx_dataset(s, fx_batch(s, 40, 3, 0, 0));
+    assert_int_equal(dctr_dataset_pack_rows(whole, 0), DCTR_OK);
+    assert_int_equal(dctr_dataset_apply_class_weights(whole, 1.0f, 3.0f), DCTR_OK);
+    assert_null(dctr_dataset_row_pack(whole, &base));
+    dctr_dataset_free(whole);
+    dctr_dataset_free(thead);
+    dctr_dataset_free(ttail);
+    dctr_model_free(a);
+    dctr_model_free(b);
+    dctr_dataset_free(ds);
+    dctr_dataset_free(twin);
+    dctr_schema_free(s);
+}
+
 static void test_fit_determinism(void **state) {
     (void)state;
     dctr_schema *s = fx_schema(cols, 4);
@@ -360,6 +416,7 @@ int main(void) {
         cmocka_unit_test(test_label_range),
         cmocka_unit_test(test_progress_and_weights),
         cmocka_unit_test(test_fit_determinism),
+        cmocka_unit_test(test_packed_dataset_fit_equals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int cli_parse_delimiter(const cli_command *cmd, const char *s, char *out) {
     if (strcmp(s, "tab") == 0 || strcmp(s, "\\t") == 0)
@@ -65,6 +66,14 @@ int cli_read_dataset(const dctr_schema *schema, const char *path, char delimiter
     if (strstr(msg, path))
         return cli_runtime_error("%s", msg);
     return cli_runtime_error("%s: %s", path, msg);
+}
+
+void cli_pack_training_rows(dctr_dataset *ds) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return;
+    if (dctr_dataset_pack_rows(ds, (size_t)pages / 8 * (size_t)page) != DCTR_OK)
+        dctr_clear_error(); /* too large for the bound or the memory: fit gathers column-wise */
 }
 
 int cli_choice_find(const cli_choice *choices, size_t n, const char *name, int *value) {

@@ -377,6 +377,7 @@ static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
     if (load_train(schema, flags.cols.delimiter, allow_extra, &train) != 0 ||
         cli_quality_downsample(&quality, &train) != 0 || apply_class_weight(train) != 0)
         goto done;
+    cli_pack_training_rows(train);
     if (flags.valid) {
         if (cli_dist_read_csv(schema, flags.valid, &copts, &valid) != DCTR_OK) {
             cli_library_error();

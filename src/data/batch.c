@@ -180,6 +180,7 @@ typedef struct gather_job {
     dctr_batch *dst;
     const dctr_batch *src;
     const dctr_row_pack *pack; /* or NULL */
+    int64_t pack_base;         /* pack row of src's row 0 */
     const int64_t *rows;
 } gather_job;
 
@@ -227,7 +228,7 @@ static void gather_rows(void *ctx, int worker, int64_t r0, int64_t r1) {
     const int64_t *rows = g->rows;
     const dctr_schema *s = src->schema;
     if (g->pack)
-        dctr_row_pack_gather(g->pack, dst, rows, r0, r1);
+        dctr_row_pack_gather(g->pack, g->pack_base, dst, rows, r0, r1);
     else
         for (int64_t r = r0; r < r1; r++) {
             int64_t j = rows[r];
@@ -270,8 +271,8 @@ static void gather_rows(void *ctx, int worker, int64_t r0, int64_t r1) {
 }
 
 dctr_status dctr_batch_gather_packed(dctr_batch *dst, const dctr_batch *src,
-                                     const dctr_row_pack *pack, const int64_t *rows,
-                                     int64_t count, struct dctr_pool *pool) {
+                                     const dctr_row_pack *pack, int64_t pack_base,
+                                     const int64_t *rows, int64_t count, struct dctr_pool *pool) {
     if (!dst || !src || (count > 0 && !rows) || count < 0)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_batch_gather: bad arguments");
     if (count > dst->capacity)
@@ -284,7 +285,10 @@ dctr_status dctr_batch_gather_packed(dctr_batch *dst, const dctr_batch *src,
         if (rows[r] < 0 || rows[r] >= src->n)
             return dctr_set_error(DCTR_ERR_RANGE, "dctr_batch_gather: row %lld outside [0, %lld)",
                                   (long long)rows[r], (long long)src->n);
-    gather_job g = {dst, src, pack, rows};
+    if (pack && (pack_base < 0 || pack_base + src->n > dctr_row_pack_rows(pack)))
+        return dctr_set_error(DCTR_ERR_INTERNAL, "dctr_batch_gather: the row pack does not cover "
+                              "the rows");
+    gather_job g = {dst, src, pack, pack_base, rows};
     if (pool && count >= 256 * (int64_t)dctr_pool_threads(pool))
         dctr_pool_run_claimed(pool, count, 512, gather_rows, &g);
     else
@@ -295,7 +299,7 @@ dctr_status dctr_batch_gather_packed(dctr_batch *dst, const dctr_batch *src,
 
 dctr_status dctr_batch_gather_on(dctr_batch *dst, const dctr_batch *src, const int64_t *rows,
                                  int64_t count, struct dctr_pool *pool) {
-    return dctr_batch_gather_packed(dst, src, NULL, rows, count, pool);
+    return dctr_batch_gather_packed(dst, src, NULL, 0, rows, count, pool);
 }
 
 dctr_status dctr_batch_gather(dctr_batch *dst, const dctr_batch *src, const int64_t *rows,

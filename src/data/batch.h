@@ -49,12 +49,13 @@ dctr_status dctr_batch_gather(dctr_batch *dst, const dctr_batch *src, const int6
 struct dctr_pool;
 dctr_status dctr_batch_gather_on(dctr_batch *dst, const dctr_batch *src, const int64_t *rows,
                                  int64_t count, struct dctr_pool *pool);
-/* The same, reading the packed columns, labels and weights from `pack` (dctr_row_pack_build of
- * src; NULL = none): the same batch, fewer cache misses. */
+/* The same, reading the packed columns, labels and weights from `pack` (a dctr_row_pack_build
+ * of rows holding src's rows from pack row pack_base on; NULL = none): the same batch, fewer
+ * cache misses. */
 struct dctr_row_pack;
 dctr_status dctr_batch_gather_packed(dctr_batch *dst, const dctr_batch *src,
-                                     const struct dctr_row_pack *pack, const int64_t *rows,
-                                     int64_t count, struct dctr_pool *pool);
+                                     const struct dctr_row_pack *pack, int64_t pack_base,
+                                     const int64_t *rows, int64_t count, struct dctr_pool *pool);
 /* The rows of an in-memory dataset, as one batch (no copy). */
 const dctr_batch *dctr_dataset_rows(const dctr_dataset *ds);
 

@@ -7,11 +7,13 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "data/csv_input.h"
+#include "data/row_pack.h"
 
 void dctr_ds_store_release(dctr_ds_store *st) {
     if (!st || --st->refs > 0)
         return;
     dctr_batch_free(st->owned);
+    dctr_row_pack_free(st->pack);
     if (st->map)
         munmap(st->map, st->map_len);
     if (st->fd >= 0)
@@ -31,6 +33,7 @@ dctr_status dctr_dataset_wrap(const dctr_schema *schema, dctr_ds_store *store,
         return DCTR_ERR_NOMEM;
     }
     dctr_batch_view(src, start, count, &ds->rows);
+    ds->start = start; /* callers whose src is itself a view add its start */
     ds->schema = schema;
     ds->store = store;
     store->refs++;
@@ -52,6 +55,43 @@ const float *dctr_dataset_labels(const dctr_dataset *ds) { return ds ? ds->rows.
 
 const dctr_batch *dctr_dataset_rows(const dctr_dataset *ds) { return ds ? &ds->rows : NULL; }
 
+const struct dctr_row_pack *dctr_dataset_row_pack(const dctr_dataset *ds, int64_t *base) {
+    const dctr_ds_store *st = ds->store;
+    *base = 0;
+    if (!st || !st->pack || ds->start < st->pack_first ||
+        ds->start + ds->rows.n > st->pack_first + dctr_row_pack_rows(st->pack))
+        return NULL;
+    *base = ds->start - st->pack_first;
+    return st->pack;
+}
+
+void dctr_dataset_drop_row_pack(dctr_dataset *ds) {
+    dctr_row_pack_free(ds->store->pack);
+    ds->store->pack = NULL;
+}
+
+dctr_status dctr_dataset_pack_rows(dctr_dataset *ds, size_t max_bytes) {
+    if (!ds)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_dataset_pack_rows: NULL dataset");
+    int64_t base;
+    if (ds->rows.n == 0 || dctr_dataset_row_pack(ds, &base))
+        return DCTR_OK; /* nothing to pack, or packed already */
+    const size_t need = dctr_row_pack_bytes(&ds->rows);
+    if (need == 0)
+        return DCTR_OK; /* no one-value column */
+    if (max_bytes > 0 && need > max_bytes)
+        return dctr_set_error(DCTR_ERR_LIMIT, "dctr_dataset_pack_rows: %lld rows need %zu bytes, "
+                              "over the bound of %zu", (long long)ds->rows.n, need, max_bytes);
+    dctr_row_pack *p;
+    if (dctr_row_pack_build(&ds->rows, SIZE_MAX, &p) != DCTR_OK || !p)
+        return dctr_set_error(DCTR_ERR_NOMEM, "dctr_dataset_pack_rows: no memory for a row-major "
+                              "copy of %lld rows (%zu bytes)", (long long)ds->rows.n, need);
+    dctr_row_pack_free(ds->store->pack); /* it held other rows of the store */
+    ds->store->pack = p;
+    ds->store->pack_first = ds->start;
+    return DCTR_OK;
+}
+
 dctr_status dctr_dataset_split_tail(const dctr_dataset *ds, double fraction, dctr_dataset **head,
                                     dctr_dataset **tail) {
     if (!ds || !head || !tail)
@@ -66,7 +106,10 @@ dctr_status dctr_dataset_split_tail(const dctr_dataset *ds, double fraction, dct
     if (split > n)
         split = n;
     DCTR_TRY(dctr_dataset_wrap(ds->schema, ds->store, &ds->rows, 0, split, head));
+    (*head)->start = ds->start;
     dctr_status st = dctr_dataset_wrap(ds->schema, ds->store, &ds->rows, split, n - split, tail);
+    if (st == DCTR_OK)
+        (*tail)->start = ds->start + split;
     if (st != DCTR_OK) {
         dctr_dataset_free(*head);
         *head = NULL;

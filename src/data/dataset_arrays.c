@@ -44,6 +44,7 @@ dctr_status dctr_dataset_append_arrays(dctr_dataset *ds, const dctr_arrays *arra
         return st; /* b->n unchanged: the partial rows are not part of the dataset */
     b->n = n + k;
     dctr_batch_view(b, 0, b->n, &ds->rows);
+    dctr_dataset_drop_row_pack(ds); /* it no longer covers every row */
     return DCTR_OK;
 }
 
@@ -92,5 +93,6 @@ dctr_status dctr_dataset_apply_class_weights(dctr_dataset *ds, float weight0, fl
     for (int64_t r = 0; r < b->n; r++)
         b->sample_weights[r] *= b->labels[r] == 1.0f ? weight1 : weight0;
     dctr_batch_view(b, 0, b->n, &ds->rows);
+    dctr_dataset_drop_row_pack(ds); /* its weights are the old ones */
     return DCTR_OK;
 }

@@ -29,18 +29,46 @@ void dctr_row_pack_free(dctr_row_pack *p) {
     dctr_free(p);
 }
 
+int64_t dctr_row_pack_rows(const dctr_row_pack *p) { return p->n; }
+
 int dctr_row_pack_has_column(const dctr_row_pack *p, int32_t col) {
     return p->packed[col];
 }
 
-static int ids_fit_32(const dctr_batch *src, const dctr_row_pack *p) {
-    for (int32_t c = 0; c < p->nids; c++) {
-        const int64_t *ids = src->cols[p->id_col[c]].ids;
+static int is_packed(const dctr_column *c) {
+    return c->kind == DCTR_COLUMN_SPARSE || (c->kind == DCTR_COLUMN_DENSE && c->dense_dim == 1);
+}
+
+static int ids_fit_32(const dctr_batch *src) {
+    const dctr_schema *s = src->schema;
+    for (int32_t i = 0; i < s->ncols; i++) {
+        if (s->cols[i].kind != DCTR_COLUMN_SPARSE)
+            continue;
+        const int64_t *ids = src->cols[i].ids;
         for (int64_t r = 0; r < src->n; r++)
             if (ids[r] < INT32_MIN || ids[r] > INT32_MAX)
                 return 0;
     }
     return 1;
+}
+
+/* Words per record (0 when no column is packed); *id_words = 1 or 2 words per id. */
+static int32_t record_words(const dctr_batch *src, int32_t *id_words) {
+    const dctr_schema *s = src->schema;
+    int32_t nd = 0, ni = 0;
+    for (int32_t i = 0; i < s->ncols; i++)
+        if (is_packed(&s->cols[i]))
+            *(s->cols[i].kind == DCTR_COLUMN_SPARSE ? &ni : &nd) += 1;
+    *id_words = ni > 0 && !ids_fit_32(src) ? 2 : 1;
+    return nd + ni == 0 ? 0 : 1 + (src->sample_weights != NULL) + nd + ni * *id_words;
+}
+
+size_t dctr_row_pack_bytes(const dctr_batch *src) {
+    int32_t id_words, words = record_words(src, &id_words);
+    size_t bytes;
+    if (words == 0 || src->n <= 0)
+        return 0;
+    return dctr_mul_size((size_t)src->n, (size_t)words * 4, &bytes) ? bytes : SIZE_MAX;
 }
 
 static void fill(dctr_row_pack *p, const dctr_batch *src) {
@@ -74,41 +102,32 @@ static void fill(dctr_row_pack *p, const dctr_batch *src) {
 
 dctr_status dctr_row_pack_build(const dctr_batch *src, size_t max_bytes, dctr_row_pack **out) {
     *out = NULL;
+    const size_t bytes = dctr_row_pack_bytes(src);
+    if (bytes == 0 || bytes > max_bytes)
+        return DCTR_OK;
     const dctr_schema *s = src->schema;
     dctr_row_pack *p = dctr_calloc(1, sizeof *p);
     if (!p)
         return DCTR_ERR_NOMEM;
     p->n = src->n;
     p->has_weights = src->sample_weights != NULL;
+    p->stride = record_words(src, &p->id_words);
     p->dense_col = dctr_calloc((size_t)s->ncols + 1, sizeof(int32_t));
     p->id_col = dctr_calloc((size_t)s->ncols + 1, sizeof(int32_t));
     p->packed = dctr_calloc((size_t)s->ncols + 1, 1);
-    if (!p->dense_col || !p->id_col || !p->packed) {
+    p->words = dctr_aligned_alloc(bytes);
+    if (!p->dense_col || !p->id_col || !p->packed || !p->words) {
         dctr_row_pack_free(p);
         return DCTR_ERR_NOMEM;
     }
     for (int32_t i = 0; i < s->ncols; i++) {
-        const dctr_column *c = &s->cols[i];
-        if (c->kind == DCTR_COLUMN_SPARSE)
-            p->id_col[p->nids++] = i;
-        else if (c->kind == DCTR_COLUMN_DENSE && c->dense_dim == 1)
-            p->dense_col[p->ndense++] = i;
-        else
+        if (!is_packed(&s->cols[i]))
             continue;
+        if (s->cols[i].kind == DCTR_COLUMN_SPARSE)
+            p->id_col[p->nids++] = i;
+        else
+            p->dense_col[p->ndense++] = i;
         p->packed[i] = 1;
-    }
-    p->id_words = ids_fit_32(src, p) ? 1 : 2;
-    p->stride = 1 + p->has_weights + p->ndense + p->nids * p->id_words;
-    size_t bytes;
-    if (p->ndense + p->nids == 0 || src->n <= 0 ||
-        !dctr_mul_size((size_t)src->n, (size_t)p->stride * 4, &bytes) || bytes > max_bytes) {
-        dctr_row_pack_free(p);
-        return DCTR_OK;
-    }
-    p->words = dctr_aligned_alloc(bytes);
-    if (!p->words) {
-        dctr_row_pack_free(p);
-        return DCTR_ERR_NOMEM;
     }
     fill(p, src);
     *out = p;
@@ -120,9 +139,10 @@ dctr_status dctr_row_pack_build(const dctr_batch *src, size_t max_bytes, dctr_ro
 
 /* One pass over rows [r0, r1) for packed values [v0, v1) (dense first, then ids); the first
  * pass also copies labels and weights and prefetches the records. */
-static void gather_pass(const dctr_row_pack *p, dctr_batch *dst, const int64_t *rows, int64_t r0,
-                        int64_t r1, int32_t v0, int32_t v1) {
+static void gather_pass(const dctr_row_pack *p, int64_t base, dctr_batch *dst,
+                        const int64_t *rows, int64_t r0, int64_t r1, int32_t v0, int32_t v1) {
     const size_t stride = (size_t)p->stride;
+    const uint32_t *words = p->words + (size_t)base * stride;
     const int32_t dense0 = 1 + p->has_weights, first = v0 == 0;
     float *fd[PACK_CHUNK];
     int64_t *id[PACK_CHUNK];
@@ -138,12 +158,12 @@ static void gather_pass(const dctr_row_pack *p, dctr_batch *dst, const int64_t *
     }
     for (int64_t r = r0; r < r1; r++) {
         if (first && r + PACK_AHEAD < r1) {
-            const char *a = (const char *)(p->words + (size_t)rows[r + PACK_AHEAD] * stride);
+            const char *a = (const char *)(words + (size_t)rows[r + PACK_AHEAD] * stride);
             for (size_t b = 0; b < stride * 4; b += 64)
                 __builtin_prefetch(a + b, 0, 0);
             __builtin_prefetch(a + stride * 4 - 1, 0, 0);
         }
-        const uint32_t *rec = p->words + (size_t)rows[r] * stride;
+        const uint32_t *rec = words + (size_t)rows[r] * stride;
         if (first) {
             memcpy(&dst->labels[r], rec, 4);
             if (dst->sample_weights) {
@@ -168,9 +188,9 @@ static void gather_pass(const dctr_row_pack *p, dctr_batch *dst, const int64_t *
     }
 }
 
-void dctr_row_pack_gather(const dctr_row_pack *p, dctr_batch *dst, const int64_t *rows,
-                          int64_t r0, int64_t r1) {
+void dctr_row_pack_gather(const dctr_row_pack *p, int64_t base, dctr_batch *dst,
+                          const int64_t *rows, int64_t r0, int64_t r1) {
     const int32_t nv = p->ndense + p->nids;
     for (int32_t v0 = 0; v0 < nv; v0 += PACK_CHUNK)
-        gather_pass(p, dst, rows, r0, r1, v0, nv - v0 < PACK_CHUNK ? nv : v0 + PACK_CHUNK);
+        gather_pass(p, base, dst, rows, r0, r1, v0, nv - v0 < PACK_CHUNK ? nv : v0 + PACK_CHUNK);
 }

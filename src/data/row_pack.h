@@ -14,15 +14,19 @@
 
 typedef struct dctr_row_pack dctr_row_pack;
 
+/* Bytes the pack of `src` needs (0: no one-value column or no rows; SIZE_MAX: overflow). */
+size_t dctr_row_pack_bytes(const dctr_batch *src);
 /* Packs the rows of `src`. *out = NULL (and DCTR_OK) when src has no one-value column or the
  * pack would need more than max_bytes; DCTR_ERR_NOMEM when the allocation fails. */
 dctr_status dctr_row_pack_build(const dctr_batch *src, size_t max_bytes, dctr_row_pack **out);
 void dctr_row_pack_free(dctr_row_pack *pack);
+/* Rows in the pack. */
+int64_t dctr_row_pack_rows(const dctr_row_pack *pack);
 /* 1 when column `col` of the schema is in the pack (its values come from the pack). */
 int dctr_row_pack_has_column(const dctr_row_pack *pack, int32_t col);
-/* dst rows [r0, r1) = packed rows rows[r0..r1): labels, weights (when dst has them) and every
- * packed column. Rows are in range (checked by the caller). */
-void dctr_row_pack_gather(const dctr_row_pack *pack, dctr_batch *dst, const int64_t *rows,
-                          int64_t r0, int64_t r1);
+/* dst rows [r0, r1) = packed rows base + rows[r0..r1): labels, weights (when dst has them) and
+ * every packed column. Rows are in range (checked by the caller). */
+void dctr_row_pack_gather(const dctr_row_pack *pack, int64_t base, dctr_batch *dst,
+                          const int64_t *rows, int64_t r0, int64_t r1);
 
 #endif
