@@ -89,10 +89,8 @@ static void tab_bw_task(void *ctx, int worker, int64_t begin, int64_t end) {
                                     ? dctr_l2_sparse(d->params + d->emb_off[t], &d->g_emb[t],
                                                      cfg->l2_embedding)
                                     : 0.0;
-        /* the final gradients are still in cache: their squares for gradient clipping (the
-         * only reader; without clipnorm they are not needed) */
-        if (d->opt.clipnorm > 0)
-            d->sq_tab[t] = dctr_sparse_grad_sumsq(&d->g_emb[t]) + dctr_sparse_grad_sumsq(&d->g_lin[t]);
+        /* the final gradients are still in cache: their squares for the step's checks */
+        d->sq_tab[t] = dctr_sparse_grad_sumsq(&d->g_emb[t]) + dctr_sparse_grad_sumsq(&d->g_lin[t]);
     }
 }
 
@@ -275,7 +273,7 @@ static dctr_status tables_l2(const dctr_model *model, dfm_ws *ws, const dctr_bat
         *reg += d->reg_tab[2 * t];
         *reg += d->reg_tab[2 * t + 1];
     }
-    d->sq_valid = d->opt.clipnorm > 0;
+    d->sq_valid = 1;
     return DCTR_OK;
 }
 
