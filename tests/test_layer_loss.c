@@ -68,6 +68,27 @@ static void test_mse_and_l2_values(void **state) {
     assert_float_equal(r[1], 2 * 0.5 * 3, 1e-6);
     assert_int_equal(sg.count, 1);
     dctr_sparse_grad_destroy(&sg);
+    /* k = 8 (the lane-per-column path) and k = 1 (rows rotate over the eight sums): the value
+     * is λ Σ w² over the touched rows, the gradient 2λw added to each */
+    for (int dim = 1; dim <= 8; dim += 7) {
+        float big[40 * 8];
+        for (int i = 0; i < 40 * dim; i++)
+            big[i] = 0.25f * (float)((i * 7) % 11) - 1.0f;
+        assert_int_equal(dctr_sparse_grad_init(&sg, 40, dim, 40), DCTR_OK);
+        double want = 0;
+        for (int64_t id = 3; id < 40; id += 3) {
+            float *row = dctr_sparse_grad_row(&sg, id);
+            for (int j = 0; j < dim; j++) {
+                row[j] = 0.5f;
+                want += (double)big[id * dim + j] * big[id * dim + j];
+            }
+        }
+        assert_float_equal(dctr_l2_sparse(big, &sg, 0.25f), 0.25 * want, 1e-9);
+        for (int64_t i = 0; i < sg.count; i++)
+            for (int j = 0; j < dim; j++)
+                assert_true(sg.grad[i * dim + j] == 0.5f + 2.0f * 0.25f * big[sg.rows[i] * dim + j]);
+        dctr_sparse_grad_destroy(&sg);
+    }
 }
 
 #define B 6
