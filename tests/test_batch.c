@@ -147,23 +147,41 @@ static void test_serving_equals_reader_criteo(void **state) {
     dctr_schema_free(s);
 }
 
-static void test_serving_equals_reader_movielens(void **state) {
-    (void)state;
-    char path[512];
-    dctr_test_data_path(path, sizeof path, "deepctr-samples/movielens_sample.txt");
+/* movielens_sample with a weighted varlen "genres" (maxlen 3: truncation too), fitted; path gets
+ * the file and o its CSV options. */
+static dctr_schema *movielens_genres_schema(char *path, size_t cap, dctr_csv_options *o) {
+    dctr_test_data_path(path, cap, "deepctr-samples/movielens_sample.txt");
     dctr_schema *s;
     assert_int_equal(dctr_schema_new(&s), DCTR_OK);
     sample_add_movielens_sparse(s, NULL);
     dctr_varlen_feat v;
-    dctr_varlen_feat_default(&v, "genres", 3); /* truncation too */
+    dctr_varlen_feat_default(&v, "genres", 3);
     v.sparse.dtype = DCTR_DTYPE_STRING;
     v.length_name = "genres_len";
     v.weight_name = "genres_w";
     assert_int_equal(dctr_schema_add_varlen(s, &v), DCTR_OK);
+    dctr_csv_options_default(o);
+    o->allow_extra_columns = 1;
+    assert_int_equal(dctr_schema_fit_csv(s, path, o), DCTR_OK);
+    return s;
+}
+
+/* criteo_sample read with criteo_schema(), fitted (*s gets the schema). */
+static dctr_dataset *criteo_sample_dataset(dctr_schema **s) {
+    char path[512];
+    dctr_test_data_path(path, sizeof path, "deepctr-samples/criteo_sample.txt");
+    *s = criteo_schema();
+    assert_int_equal(dctr_schema_fit_csv(*s, path, NULL), DCTR_OK);
+    dctr_dataset *ds;
+    assert_int_equal(dctr_dataset_read_csv(*s, path, NULL, &ds), DCTR_OK);
+    return ds;
+}
+
+static void test_serving_equals_reader_movielens(void **state) {
+    (void)state;
+    char path[512];
     dctr_csv_options o;
-    dctr_csv_options_default(&o);
-    o.allow_extra_columns = 1;
-    assert_int_equal(dctr_schema_fit_csv(s, path, &o), DCTR_OK);
+    dctr_schema *s = movielens_genres_schema(path, sizeof path, &o);
     check_serving_matches_reader(s, path, &o, 1);
     check_serving_matches_reader(s, path, &o, 0);
 
@@ -217,12 +235,8 @@ static void test_serving_equals_reader_movielens(void **state) {
 
 static void test_views_and_gather(void **state) {
     (void)state;
-    char path[512];
-    dctr_test_data_path(path, sizeof path, "deepctr-samples/criteo_sample.txt");
-    dctr_schema *s = criteo_schema();
-    assert_int_equal(dctr_schema_fit_csv(s, path, NULL), DCTR_OK);
-    dctr_dataset *ds;
-    assert_int_equal(dctr_dataset_read_csv(s, path, NULL, &ds), DCTR_OK);
+    dctr_schema *s;
+    dctr_dataset *ds = criteo_sample_dataset(&s);
     const dctr_batch *all = dctr_dataset_rows(ds);
     dctr_batch view;
     assert_int_equal(dctr_batch_view_init(&view, s), DCTR_OK);
@@ -270,6 +284,8 @@ static void test_views_and_gather(void **state) {
     dctr_dataset_free(ds); /* the splits keep the storage alive */
     assert_int_equal(dctr_dataset_num_rows(head), 160);
     assert_int_equal(dctr_dataset_num_rows(tail), 40);
+    char path[512];
+    dctr_test_data_path(path, sizeof path, "deepctr-samples/criteo_sample.txt");
     dctr_dataset *again;
     assert_int_equal(dctr_dataset_read_csv(s, path, NULL, &again), DCTR_OK);
     for (int r = 0; r < 40; r++)
@@ -320,12 +336,8 @@ static void assert_packed_gather_equal(const dctr_schema *s, const dctr_batch *s
 
 static void test_row_pack_gather(void **state) {
     (void)state;
-    char path[512];
-    dctr_test_data_path(path, sizeof path, "deepctr-samples/criteo_sample.txt");
-    dctr_schema *s = criteo_schema();
-    assert_int_equal(dctr_schema_fit_csv(s, path, NULL), DCTR_OK);
-    dctr_dataset *ds;
-    assert_int_equal(dctr_dataset_read_csv(s, path, NULL, &ds), DCTR_OK);
+    dctr_schema *s;
+    dctr_dataset *ds = criteo_sample_dataset(&s);
     const dctr_batch *all = dctr_dataset_rows(ds);
     assert_packed_gather_equal(s, all, 0);
     assert_packed_gather_equal(s, all, 1); /* the batch wants weights the data has not: 1 */
@@ -348,18 +360,10 @@ static void test_row_pack_gather(void **state) {
     dctr_batch_free(w);
     dctr_dataset_free(ds);
     dctr_schema_free(s);
-    /* a varlen column stays out of the pack */
-    dctr_test_data_path(path, sizeof path, "deepctr-samples/movielens_sample.txt");
-    assert_int_equal(dctr_schema_new(&s), DCTR_OK);
-    sample_add_movielens_sparse(s, NULL);
-    dctr_varlen_feat v;
-    dctr_varlen_feat_default(&v, "genres", 3);
-    v.sparse.dtype = DCTR_DTYPE_STRING;
-    assert_int_equal(dctr_schema_add_varlen(s, &v), DCTR_OK);
+    /* a weighted varlen column stays out of the pack */
+    char path[512];
     dctr_csv_options o;
-    dctr_csv_options_default(&o);
-    o.allow_extra_columns = 1;
-    assert_int_equal(dctr_schema_fit_csv(s, path, &o), DCTR_OK);
+    s = movielens_genres_schema(path, sizeof path, &o);
     assert_int_equal(dctr_dataset_read_csv(s, path, &o, &ds), DCTR_OK);
     assert_packed_gather_equal(s, dctr_dataset_rows(ds), 0);
     dctr_dataset_free(ds);
