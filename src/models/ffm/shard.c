@@ -1,0 +1,203 @@
+/* FFM / DeepFFM with sharded feature rows (DCTR_TABLES_SHARDED): before a step a rank asks the
+ * owners for the feature rows its batch uses and gets their weights (m k floats, padded to kp,
+ * and the linear weight; not the AdaGrad accumulators, which only owners use); after the update
+ * the rows it does not own are released (madvise: their pages go back to the system); a model
+ * file gathers every row to rank 0. The gradient return is dist.c's (dctr_dist_rows_to_owners). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "dist/dist.h"
+#include "models/ffm/dist.h"
+
+void dctr_ffm_shard_release(dctr_model *model, int with_slots) {
+    (void)with_slots; /* the accumulators live in the same rows */
+    dctr_ffm_impl *impl = model->impl;
+    const dctr_collective *c = model->dist->c;
+    dctr_ffm_weights *w = &impl->w;
+    int64_t lo, hi;
+    dctr_shard_range(w->n, c->rank, c->size, &lo, &hi);
+    dctr_shard_release(w->W, 0, lo, (int32_t)w->row);
+    dctr_shard_release(w->W, hi, w->n, (int32_t)w->row);
+    if (w->use_linear) {
+        dctr_shard_release(w->lin, 0, lo, 2);
+        dctr_shard_release(w->lin, hi, w->n, 2);
+    }
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The distinct feature rows of b this rank does not own, sorted (so grouped by owner). */
+static dctr_status wanted_rows(dctr_ffm_impl *impl, const dctr_batch *b, int64_t lo, int64_t hi,
+                               int64_t **ids, int64_t *n) {
+    const int64_t rows = b ? b->n : 0;
+    int64_t *v = dctr_malloc(sizeof(int64_t) * (size_t)(rows * impl->max_nodes + 1)), m = 0;
+    if (!v)
+        return DCTR_ERR_NOMEM;
+    for (int64_t i = 0; i < rows; i++) {
+        int32_t cnt = dctr_ffm_row_nodes(impl, b, i, impl->scratch);
+        for (int32_t j = 0; j < cnt; j++) {
+            int64_t id = impl->scratch[j].index;
+            if (id >= 0 && id < impl->w.n && (id < lo || id >= hi))
+                v[m++] = id;
+        }
+    }
+    qsort(v, (size_t)m, sizeof *v, cmp_i64);
+    int64_t u = 0;
+    for (int64_t j = 0; j < m; j++)
+        if (u == 0 || v[j] != v[u - 1])
+            v[u++] = v[j];
+    *ids = v;
+    *n = u;
+    return DCTR_OK;
+}
+
+/* [a, z) = the part of sorted ids[0..n) rank q owns. */
+static void slice(int64_t V, int32_t q, int32_t size, const int64_t *ids, int64_t n, int64_t *a,
+                  int64_t *z) {
+    int64_t lo, hi, i = 0;
+    dctr_shard_range(V, q, size, &lo, &hi);
+    while (i < n && ids[i] < lo)
+        i++;
+    *a = i;
+    while (i < n && ids[i] < hi)
+        i++;
+    *z = i;
+}
+
+static int32_t row_floats(const dctr_ffm_weights *w) {
+    return w->m * w->kp + (w->use_linear ? 1 : 0);
+}
+
+/* Row id's weights to buf (to_arena 0) or from buf into the table. */
+static void copy_row(dctr_ffm_weights *w, int64_t id, float *buf, int to_arena) {
+    float *row = w->W + (size_t)id * w->row;
+    for (int32_t f = 0; f < w->m; f++, buf += w->kp) {
+        float *blk = row + (size_t)f * w->blk;
+        memcpy(to_arena ? blk : buf, to_arena ? buf : blk, sizeof(float) * (size_t)w->kp);
+    }
+    if (w->use_linear) {
+        float *lw = &w->lin[2 * (size_t)id];
+        memcpy(to_arena ? lw : buf, to_arena ? buf : lw, sizeof(float));
+    }
+}
+
+/* Replies: to each requesting rank the rows it asked for ([count][ids] from each), in its order. */
+static dctr_status send_rows(dctr_dist *dist, dctr_ffm_weights *w, const char *in, int64_t *counts,
+                             const void **rows, const int64_t **row_counts) {
+    const int32_t size = dist->c->size;
+    const int32_t rf = row_floats(w);
+    size_t total = 0;
+    const char *p = in;
+    for (int32_t q = 0; q < size; q++) {
+        int64_t c;
+        memcpy(&c, p, sizeof c);
+        counts[q] = (int64_t)sizeof(float) * c * rf;
+        total += (size_t)counts[q];
+        p += sizeof c + sizeof(int64_t) * (size_t)c;
+    }
+    DCTR_TRY(dctr_dist_reserve_pack(dist, total + 1));
+    float *out = dist->pack;
+    p = in;
+    for (int32_t q = 0; q < size; q++) {
+        int64_t c;
+        memcpy(&c, p, sizeof c);
+        for (int64_t i = 0; i < c; i++, out += rf) {
+            int64_t id;
+            memcpy(&id, p + sizeof c + sizeof(int64_t) * (size_t)i, sizeof id);
+            copy_row(w, id, out, 0);
+        }
+        p += sizeof c + sizeof(int64_t) * (size_t)c;
+    }
+    return dctr_dist_alltoallv(dist, dist->pack, counts, rows, row_counts);
+}
+
+/* Requests: to each rank q, [count][ids] of the wanted rows q owns. */
+static dctr_status send_requests(dctr_dist *dist, int64_t V, const int64_t *ids, int64_t n,
+                                 int64_t *counts, const void **in, const int64_t **in_counts) {
+    const int32_t size = dist->c->size;
+    size_t total = 0;
+    for (int32_t q = 0; q < size; q++) {
+        int64_t a, z;
+        slice(V, q, size, ids, n, &a, &z);
+        counts[q] = (int64_t)sizeof(int64_t) * (1 + z - a);
+        total += (size_t)counts[q];
+    }
+    DCTR_TRY(dctr_dist_reserve_pack(dist, total + 1));
+    char *p = dist->pack;
+    for (int32_t q = 0; q < size; q++) {
+        int64_t a, z;
+        slice(V, q, size, ids, n, &a, &z);
+        int64_t c = z - a;
+        memcpy(p, &c, sizeof c);
+        memcpy(p + sizeof c, ids + a, sizeof(int64_t) * (size_t)c);
+        p += sizeof c + sizeof(int64_t) * (size_t)c;
+    }
+    return dctr_dist_alltoallv(dist, dist->pack, counts, in, in_counts);
+}
+
+dctr_status dctr_ffm_shard_fetch(dctr_model *model, const dctr_batch *b) {
+    dctr_ffm_impl *impl = model->impl;
+    dctr_dist *dist = model->dist;
+    dctr_ffm_weights *w = &impl->w;
+    const int32_t size = dist->c->size;
+    dctr_ffm_shard_release(model, 1); /* the last step's rows go back first */
+    int64_t lo, hi, *ids = NULL, n = 0;
+    dctr_shard_range(w->n, dist->c->rank, size, &lo, &hi);
+    int64_t *counts = dctr_calloc((size_t)size, sizeof *counts);
+    dctr_status st = counts ? wanted_rows(impl, b, lo, hi, &ids, &n) : DCTR_ERR_NOMEM;
+    const void *in = NULL, *rows = NULL;
+    const int64_t *in_counts = NULL, *row_counts = NULL;
+    if (st == DCTR_OK)
+        st = send_requests(dist, w->n, ids, n, counts, &in, &in_counts);
+    if (st == DCTR_OK)
+        st = send_rows(dist, w, in, counts, &rows, &row_counts);
+    const float *r = rows;
+    for (int64_t i = 0; st == DCTR_OK && i < n; i++, r += row_floats(w)) /* owner order = id order */
+        copy_row(w, ids[i], (float *)r, 1);
+    dctr_free(ids);
+    dctr_free(counts);
+    return st;
+}
+
+dctr_status dctr_ffm_shard_gather(dctr_model *model) {
+    dctr_ffm_impl *impl = model->impl;
+    dctr_dist *dist = model->dist;
+    dctr_ffm_weights *w = &impl->w;
+    const int32_t size = dist->c->size, me = dist->c->rank;
+    const size_t per_row = w->row + (w->use_linear ? 2 : 0); /* weights + accumulators */
+    int64_t lo, hi;
+    dctr_shard_range(w->n, me, size, &lo, &hi);
+    const size_t bytes = me == 0 ? 0 : sizeof(float) * per_row * (size_t)(hi - lo);
+    int64_t *counts = dctr_calloc((size_t)size, sizeof *counts);
+    dctr_status st = counts ? dctr_dist_reserve_pack(dist, bytes + 1) : DCTR_ERR_NOMEM;
+    if (st == DCTR_OK && me != 0) {
+        float *p = dist->pack;
+        memcpy(p, w->W + (size_t)lo * w->row, sizeof(float) * w->row * (size_t)(hi - lo));
+        if (w->use_linear)
+            memcpy(p + w->row * (size_t)(hi - lo), w->lin + 2 * (size_t)lo, sizeof(float) * 2 * (size_t)(hi - lo));
+    }
+    const void *in = NULL;
+    const int64_t *in_counts = NULL;
+    if (st == DCTR_OK) {
+        counts[0] = (int64_t)bytes;
+        st = dctr_dist_alltoallv(dist, dist->pack, counts, &in, &in_counts);
+    }
+    const char *p = in;
+    for (int32_t q = 1; me == 0 && q < size && st == DCTR_OK; q++) {
+        int64_t qlo, qhi;
+        dctr_shard_range(w->n, q, size, &qlo, &qhi);
+        const float *src = (const float *)(const void *)p;
+        memcpy(w->W + (size_t)qlo * w->row, src, sizeof(float) * w->row * (size_t)(qhi - qlo));
+        if (w->use_linear)
+            memcpy(w->lin + 2 * (size_t)qlo, src + w->row * (size_t)(qhi - qlo),
+                   sizeof(float) * 2 * (size_t)(qhi - qlo));
+        p += in_counts[q];
+    }
+    dctr_free(counts);
+    return st;
+}
