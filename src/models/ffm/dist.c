@@ -21,17 +21,12 @@
 #include "models/ffm/ffm.h"
 #include "models/ffm/dist.h"
 
-struct dctr_ffm_dist_ws {
-    dctr_sparse_grad acc; /* [n rows x (m kp + linear)] */
-    float *dense;         /* [ndense + 2]: the family's dense gradients, bias, weight sum */
-    int64_t ndense_cap;
-};
-
 void dctr_ffm_dist_free(dctr_ffm_dist_ws *ws) {
     if (!ws)
         return;
     dctr_sparse_grad_destroy(&ws->acc);
     dctr_free(ws->dense);
+    dctr_free(ws->fetched);
     dctr_free(ws);
 }
 
@@ -43,14 +38,17 @@ static int32_t acc_dim(const dctr_ffm_weights *w) {
     return w->m * w->kp + (w->use_linear ? 1 : 0);
 }
 
+dctr_ffm_dist_ws *dctr_ffm_dist_ws_get(dctr_ffm_impl *impl) {
+    if (!impl->dws)
+        impl->dws = dctr_calloc(1, sizeof *impl->dws);
+    return impl->dws;
+}
+
 dctr_status dctr_ffm_dist_begin(dctr_model *model, const dctr_batch *b, int64_t ndense) {
     dctr_ffm_impl *impl = model->impl;
-    if (!impl->dws) {
-        impl->dws = dctr_calloc(1, sizeof *impl->dws);
-        if (!impl->dws)
-            return DCTR_ERR_NOMEM;
-    }
-    dctr_ffm_dist_ws *ws = impl->dws;
+    dctr_ffm_dist_ws *ws = dctr_ffm_dist_ws_get(impl);
+    if (!ws)
+        return DCTR_ERR_NOMEM;
     int64_t cap = b->n * impl->max_nodes;
     cap = cap < impl->w.n ? cap : impl->w.n;
     if (cap < 1)

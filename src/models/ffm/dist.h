@@ -5,8 +5,19 @@
 #ifndef DCTR_MODELS_FFM_DIST_H
 #define DCTR_MODELS_FFM_DIST_H
 
+#include "layers/embedding.h"
 #include "models/ffm/ffm.h"
 
+struct dctr_ffm_dist_ws {
+    dctr_sparse_grad acc; /* [n rows x (m kp + linear)] */
+    float *dense;         /* [ndense + 2]: the family's dense gradients, bias, weight sum */
+    int64_t ndense_cap;
+    int64_t *fetched;     /* sharded: the rows the last fetch brought (sorted), released next */
+    int64_t nfetched;
+};
+
+/* impl->dws, made on first use (NULL: out of memory). */
+dctr_ffm_dist_ws *dctr_ffm_dist_ws_get(dctr_ffm_impl *impl);
 void dctr_ffm_dist_free(dctr_ffm_dist_ws *ws);
 /* The step's rows over all ranks (B, this rank's, on one process). */
 int64_t dctr_ffm_dist_rows(const dctr_model *model, int64_t B);
@@ -28,7 +39,8 @@ dctr_status dctr_ffm_dist_finish(dctr_model *model, double *loss, double *wsum, 
 
 /* Sharded tables (shard.c), the dctr_dist hooks: fetch the rows batch b uses (b NULL: none)
  * from their owners; gather every row (weights, accumulators, linear part) to rank 0; release
- * the rows this rank does not own. */
+ * the rows this rank does not own (with_slots: all of them, at the first fetch of a fit and
+ * after a gather; otherwise the pages of the rows the last fetch brought). */
 dctr_status dctr_ffm_shard_fetch(struct dctr_model *model, const dctr_batch *b);
 dctr_status dctr_ffm_shard_gather(struct dctr_model *model);
 void dctr_ffm_shard_release(struct dctr_model *model, int with_slots);

@@ -5,25 +5,69 @@
  * file gathers every row to rank 0. The gradient return is dist.c's (dctr_dist_rows_to_owners). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "dist/dist.h"
 #include "models/ffm/dist.h"
 
+/* Releases the whole pages, outside the owned rows [lo, hi), of the rows ids[0..cnt) (sorted)
+ * of a table of n rows of rowf floats at base; touching pages merged into one madvise. */
+static void release_rows(float *base, size_t rowf, const int64_t *ids, int64_t cnt, int64_t lo,
+                         int64_t hi, int64_t n) {
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), b = (uintptr_t)base;
+    const uintptr_t rb = rowf * sizeof(float);
+    /* the non-owned rows' whole pages: [a0, a1) before the owned range, [b0, b1) after it */
+    const uintptr_t a0 = (b + page - 1) / page * page, a1 = (b + (uintptr_t)lo * rb) / page * page;
+    const uintptr_t b0 = (b + (uintptr_t)hi * rb + page - 1) / page * page,
+                    b1 = (b + (uintptr_t)n * rb) / page * page;
+    uintptr_t from = 0, to = 0; /* the run being merged */
+    for (int64_t i = 0; i <= cnt; i++) {
+        uintptr_t f = 0, t = 0;
+        if (i < cnt) {
+            f = (b + (uintptr_t)ids[i] * rb) / page * page;
+            t = (b + (uintptr_t)(ids[i] + 1) * rb + page - 1) / page * page;
+            uintptr_t lo_b = ids[i] < lo ? a0 : b0, hi_b = ids[i] < lo ? a1 : b1;
+            f = f > lo_b ? f : lo_b;
+            t = t < hi_b ? t : hi_b;
+            if (t <= f)
+                continue;
+            if (to > from && f <= to) { /* touches the run */
+                to = t > to ? t : to;
+                continue;
+            }
+        }
+        if (to > from) /* anonymous private memory: the pages read back as zeros */
+            (void)madvise((void *)from, to - from, MADV_DONTNEED);
+        from = f;
+        to = t;
+    }
+}
+
 void dctr_ffm_shard_release(dctr_model *model, int with_slots) {
-    (void)with_slots; /* the accumulators live in the same rows */
     dctr_ffm_impl *impl = model->impl;
     const dctr_collective *c = model->dist->c;
     dctr_ffm_weights *w = &impl->w;
+    dctr_ffm_dist_ws *ws = impl->dws;
     int64_t lo, hi;
     dctr_shard_range(w->n, c->rank, c->size, &lo, &hi);
+    if (!with_slots && ws) { /* between steps only the fetched rows hold anything */
+        release_rows(w->W, w->row, ws->fetched, ws->nfetched, lo, hi, w->n);
+        if (w->use_linear)
+            release_rows(w->lin, 2, ws->fetched, ws->nfetched, lo, hi, w->n);
+        ws->nfetched = 0;
+        return;
+    }
     dctr_shard_release(w->W, 0, lo, (int32_t)w->row);
     dctr_shard_release(w->W, hi, w->n, (int32_t)w->row);
     if (w->use_linear) {
         dctr_shard_release(w->lin, 0, lo, 2);
         dctr_shard_release(w->lin, hi, w->n, 2);
     }
+    if (ws)
+        ws->nfetched = 0;
 }
 
 static int cmp_i64(const void *a, const void *b) {
@@ -145,7 +189,12 @@ dctr_status dctr_ffm_shard_fetch(dctr_model *model, const dctr_batch *b) {
     dctr_dist *dist = model->dist;
     dctr_ffm_weights *w = &impl->w;
     const int32_t size = dist->c->size;
-    dctr_ffm_shard_release(model, 1); /* the last step's rows go back first */
+    dctr_ffm_dist_ws *ws = dctr_ffm_dist_ws_get(impl);
+    if (!ws)
+        return DCTR_ERR_NOMEM;
+    /* the last step's rows go back first (all rows not owned at the first fetch of a fit) */
+    dctr_ffm_shard_release(model, !dist->slots_released);
+    dist->slots_released = 1;
     int64_t lo, hi, *ids = NULL, n = 0;
     dctr_shard_range(w->n, dist->c->rank, size, &lo, &hi);
     int64_t *counts = dctr_calloc((size_t)size, sizeof *counts);
@@ -159,7 +208,9 @@ dctr_status dctr_ffm_shard_fetch(dctr_model *model, const dctr_batch *b) {
     const float *r = rows;
     for (int64_t i = 0; st == DCTR_OK && i < n; i++, r += row_floats(w)) /* owner order = id order */
         copy_row(w, ids[i], (float *)r, 1);
-    dctr_free(ids);
+    dctr_free(ws->fetched); /* released after the step (or the validation predict) */
+    ws->fetched = ids;
+    ws->nfetched = st == DCTR_OK ? n : 0;
     dctr_free(counts);
     return st;
 }
