@@ -92,10 +92,8 @@ dctr_status dctr_ffm_dist_accumulate(dctr_ffm_impl *impl, const dctr_ffm_node *x
             const int32_t g = ps->fields[a];
             if (g == f)
                 continue;
-            float dphi = dpairs ? dpairs[f < g ? dctr_ffm_pair_index(m, f, g) : dctr_ffm_pair_index(m, g, f)]
-                                : kappa;
-            const float c = dphi * r * x[i].value;
-            const float *other = ps->P + (size_t)g * fstride + (size_t)f * kp; /* P[g][f] */
+            const float *other; /* P[g][f] */
+            const float c = dctr_ffm_pooled_coef(ps, m, kp, f, g, r, x[i].value, kappa, dpairs, &other);
             float *dst = gr + (size_t)g * kp;
             for (int32_t d = 0; d < kp; d++)
                 dst[d] += c * other[d];

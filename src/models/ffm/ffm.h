@@ -127,6 +127,16 @@ void dctr_ffm_pooled_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t
 float dctr_ffm_row_inv_norm(const dctr_ffm_impl *impl, const dctr_ffm_node *x, int32_t n);
 float dctr_ffm_linear_of(const dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n);
 
+/* The pooled gradient of node x (field f) toward field g: c P[g][f], with c returned and *other
+ * = P[g][f] (dphi the pair's derivative: dpairs, or kappa for every pair). */
+static inline float dctr_ffm_pooled_coef(const dctr_ffm_pooled *ps, int32_t m, int32_t kp, int32_t f,
+                                         int32_t g, float r, float v, float kappa, const float *dpairs,
+                                         const float **other) {
+    float dphi = dpairs ? dpairs[f < g ? dctr_ffm_pair_index(m, f, g) : dctr_ffm_pair_index(m, g, f)] : kappa;
+    *other = ps->P + ((size_t)g * (size_t)m + (size_t)f) * (size_t)kp;
+    return dphi * r * v;
+}
+
 /* The AdaGrad step of the linear part and the bias given kappa (no-op without a linear term;
  * nodes outside the model skipped), model.c. */
 void dctr_ffm_linear_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n, float kappa,

@@ -3,7 +3,6 @@
  * and the linear weight; not the AdaGrad accumulators, which only owners use); after the update
  * the rows it does not own are released (madvise: their pages go back to the system); a model
  * file gathers every row to rank 0. The gradient return is dist.c's (dctr_dist_rows_to_owners). */
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -70,11 +69,6 @@ void dctr_ffm_shard_release(dctr_model *model, int with_slots) {
         ws->nfetched = 0;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* The distinct feature rows of b this rank does not own, sorted (so grouped by owner). */
 static dctr_status wanted_rows(dctr_ffm_impl *impl, const dctr_batch *b, int64_t lo, int64_t hi,
                                int64_t **ids, int64_t *n) {
@@ -90,13 +84,8 @@ static dctr_status wanted_rows(dctr_ffm_impl *impl, const dctr_batch *b, int64_t
                 v[m++] = id;
         }
     }
-    qsort(v, (size_t)m, sizeof *v, cmp_i64);
-    int64_t u = 0;
-    for (int64_t j = 0; j < m; j++)
-        if (u == 0 || v[j] != v[u - 1])
-            v[u++] = v[j];
     *ids = v;
-    *n = u;
+    *n = dctr_shard_sort_unique(v, m);
     return DCTR_OK;
 }
 
