@@ -27,6 +27,7 @@ void dctr_ffm_dist_free(dctr_ffm_dist_ws *ws) {
     dctr_sparse_grad_destroy(&ws->acc);
     dctr_free(ws->dense);
     dctr_free(ws->fetched);
+    dctr_free(ws->rowp);
     dctr_free(ws);
 }
 
@@ -58,6 +59,11 @@ dctr_status dctr_ffm_dist_begin(dctr_model *model, const dctr_batch *b, int64_t 
         DCTR_TRY(dctr_sparse_grad_init(&ws->acc, impl->w.n, acc_dim(&impl->w), cap));
     }
     dctr_sparse_grad_clear(&ws->acc);
+    if (!ws->rowp) {
+        ws->rowp = dctr_malloc(sizeof(float *) * (size_t)impl->max_nodes);
+        if (!ws->rowp)
+            return DCTR_ERR_NOMEM;
+    }
     if (ws->ndense_cap < ndense + 2) {
         dctr_free(ws->dense);
         ws->dense = dctr_malloc(sizeof(float) * (size_t)(ndense + 2));
@@ -102,6 +108,43 @@ dctr_status dctr_ffm_dist_accumulate(dctr_ffm_impl *impl, const dctr_ffm_node *x
             gr[fstride] += kappa * x[i].value;
     }
     ws->dense[ndense] += kappa;
+    return DCTR_OK;
+}
+
+/* The pair form of dctr_ffm_dist_accumulate for rows with at most one node per field: pair
+ * (a, b) adds kappa r v_a v_b w[j_b, f_a] to block (j_a, f_b) and the mirror to (j_b, f_a). */
+static dctr_status accumulate_pairs(dctr_ffm_impl *impl, const dctr_ffm_node *x, int32_t n, float r,
+                                    float kappa) {
+    dctr_ffm_dist_ws *ws = impl->dws;
+    const dctr_ffm_weights *w = &impl->w;
+    const int32_t kp = w->kp;
+    for (int32_t i = 0; i < n; i++) { /* every node's accumulator row first (NULL: not in the model) */
+        ws->rowp[i] = NULL;
+        if ((uint32_t)x[i].index >= (uint64_t)w->n || (uint32_t)x[i].field >= (uint32_t)w->m)
+            continue;
+        if (!(ws->rowp[i] = dctr_sparse_grad_row(&ws->acc, x[i].index)))
+            return dctr_error_prefix(DCTR_ERR_INTERNAL, "FFM gradient of feature %d", (int)x[i].index);
+        if (w->use_linear)
+            ws->rowp[i][(size_t)w->m * kp] += kappa * x[i].value;
+    }
+    for (int32_t a = 0; a < n; a++) {
+        if (!ws->rowp[a])
+            continue;
+        for (int32_t b = a + 1; b < n; b++) {
+            if (!ws->rowp[b])
+                continue;
+            const int32_t fa = x[a].field, fb = x[b].field;
+            const float c = kappa * x[a].value * x[b].value * r;
+            const float *wa = w->W + (size_t)x[a].index * w->row + (size_t)fb * w->blk;
+            const float *wb = w->W + (size_t)x[b].index * w->row + (size_t)fa * w->blk;
+            float *ga = ws->rowp[a] + (size_t)fb * kp, *gb = ws->rowp[b] + (size_t)fa * kp;
+            for (int32_t d = 0; d < kp; d++) {
+                ga[d] += c * wb[d];
+                gb[d] += c * wa[d];
+            }
+        }
+    }
+    ws->dense[0] += kappa;
     return DCTR_OK;
 }
 
@@ -185,14 +228,18 @@ dctr_status dctr_ffm_dist_train_step(dctr_model *model, const dctr_batch *b, dou
     for (int64_t i = 0; i < b->n && st == DCTR_OK; i++) {
         int32_t n = dctr_ffm_row_nodes(impl, b, i, nodes);
         float r = dctr_ffm_row_inv_norm(impl, nodes, n);
-        float t = dctr_ffm_pooled_forward(&impl->w, nodes, n, r, ps, NULL) +
-                  dctr_ffm_linear_of(&impl->w, nodes, n);
+        /* one node per field (impl->pair_kernel): libffm's pair kernel and the pair form of the
+         * gradient, the same sums as the pooled form without its m x m matrix */
+        float t = impl->pair_kernel ? dctr_ffm_score(&impl->w, nodes, nodes + n, r)
+                                    : dctr_ffm_pooled_forward(&impl->w, nodes, n, r, ps, NULL) +
+                                          dctr_ffm_linear_of(&impl->w, nodes, n);
         float kappa, wgt = sw ? sw[i] : 1.0f;
         loss += dctr_ffm_loss(t, b->labels[i], regression, &kappa) * wgt;
         wsum += wgt;
         if (pred)
             pred[i] = regression ? t : 1.0f / (1.0f + expf(-t));
-        st = dctr_ffm_dist_accumulate(impl, nodes, n, r, ps, kappa * wgt, NULL, 0);
+        st = impl->pair_kernel ? accumulate_pairs(impl, nodes, n, r, kappa * wgt)
+                               : dctr_ffm_dist_accumulate(impl, nodes, n, r, ps, kappa * wgt, NULL, 0);
     }
     if (st == DCTR_OK)
         st = dctr_ffm_dist_finish(model, &loss, &wsum, NULL, 0);

@@ -14,6 +14,7 @@ struct dctr_ffm_dist_ws {
     int64_t ndense_cap;
     int64_t *fetched;     /* sharded: the rows the last fetch brought (sorted), released next */
     int64_t nfetched;
+    float **rowp;         /* [max_nodes]: a row's accumulator rows (pair form) */
 };
 
 /* impl->dws, made on first use (NULL: out of memory). */
