@@ -93,16 +93,14 @@ dctr_status dctr_ffm_dist_accumulate(dctr_ffm_impl *impl, const dctr_ffm_node *x
         float *gr = dctr_sparse_grad_row(&ws->acc, x[i].index);
         if (!gr)
             return dctr_error_prefix(DCTR_ERR_INTERNAL, "FFM gradient of feature %d", (int)x[i].index);
-        const int32_t f = x[i].field;
-        for (int32_t a = 0; a < ps->nf; a++) {
-            const int32_t g = ps->fields[a];
-            if (g == f)
-                continue;
-            const float *other; /* P[g][f] */
-            const float c = dctr_ffm_pooled_coef(ps, m, kp, f, g, r, x[i].value, kappa, dpairs, &other);
-            float *dst = gr + (size_t)g * kp;
-            for (int32_t d = 0; d < kp; d++)
-                dst[d] += c * other[d];
+        /* block (j, g) for every field g of the row but the node's own: c P[g][f] */
+        for (int32_t g = 0, f = x[i].field; g < m; g++) {
+            const float *other;
+            if (g != f && ps->present[g]) {
+                const float c = dctr_ffm_pooled_coef(ps, m, kp, f, g, r, x[i].value, kappa, dpairs, &other);
+                for (int32_t d = 0; d < kp; d++)
+                    gr[(size_t)g * kp + d] += c * other[d];
+            }
         }
         if (w->use_linear)
             gr[fstride] += kappa * x[i].value;
