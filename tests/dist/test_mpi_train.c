@@ -236,8 +236,7 @@ static void check_model(dctr_mpi *mp, const dctr_schema *s1, const dctr_dataset 
 
 /* 2 epochs + checkpoint, load, 1 more epoch == 3 epochs (shuffled, distributed). */
 static void check_resume(dctr_mpi *mp, const dctr_schema *sd, const dctr_dataset *fulld,
-                         const dctr_dataset *shard) {
-    model_case mc = {"deepfm-resume", DCTR_MODEL_DEEPFM, 0, DCTR_OPT_ADAM};
+                         const dctr_dataset *shard, model_case mc) {
     dctr_fit_options o;
     dctr_fit_options_default(&o);
     o.batch_size = BATCH;
@@ -259,8 +258,8 @@ static void check_resume(dctr_mpi *mp, const dctr_schema *sd, const dctr_dataset
     float pa[ROWS], pb[ROWS];
     OK(dctr_model_predict(a, fulld, pa));
     OK(dctr_model_predict(b, fulld, pb));
-    CHECK(memcmp(pa, pb, sizeof pa) == 0, "resumed run differs from the uninterrupted one (%g)",
-          max_diff(pa, pb, ROWS));
+    CHECK(memcmp(pa, pb, sizeof pa) == 0, "%s: resumed run differs from the uninterrupted one (%g)",
+          mc.name, max_diff(pa, pb, ROWS));
     dctr_model_free(a);
     dctr_model_free(b);
 }
@@ -355,7 +354,8 @@ int main(int argc, char **argv) {
     for (int sharded = 0; sharded <= 1; sharded++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
             check_model(mp, s1, full1, sd, fulld, shard, &cases[i], sharded);
-    check_resume(mp, sd, fulld, shard);
+    check_resume(mp, sd, fulld, shard, (model_case){"deepfm-resume", DCTR_MODEL_DEEPFM, 0, DCTR_OPT_ADAM});
+    check_resume(mp, sd, fulld, shard, (model_case){"ffm-resume", DCTR_MODEL_FFM, 0, DCTR_OPT_ADAGRAD});
     check_uneven(mp, sd, fulld, shard);
 
     dctr_dataset_free(full1);
