@@ -2,7 +2,8 @@
  * per-sample AdaGrad is sequential (each row reads the weights the previous row moved), so it
  * cannot be split over ranks; under a collective the family trains with its synchronous
  * mini-batch form instead:
- *   1. every rank runs the pooled forward of its rows on the weights of the step's start;
+ *   1. every rank runs the forward of its rows on the weights of the step's start (the pooled
+ *      form; rows with one node per field, impl->pair_kernel, libffm's pair kernel);
  *   2. it adds each row's exact gradient into one accumulator row per touched feature (the
  *      feature's m blocks of kp floats, then its linear weight), data gradients only;
  *   3. the accumulators, the bias gradient (and DeepFFM's DNN gradients) are summed over the
@@ -142,7 +143,7 @@ static dctr_status accumulate_pairs(dctr_ffm_impl *impl, const dctr_ffm_node *x,
             }
         }
     }
-    ws->dense[0] += kappa;
+    ws->dense[0] += kappa; /* the bias: plain FFM has no other dense gradient */
     return DCTR_OK;
 }
 
