@@ -1,7 +1,7 @@
 /* Distributed training without MPI: ranks as threads of one process joined by an in-process
  * collective table (deepctr/collective.h), so the transport-independent code (src/dist/, the
- * distributed fit) runs in every build, under LeakSanitizer and ThreadSanitizer too. FM and LR
- * (no DNN: OpenBLAS's thread setting is process-wide).
+ * distributed fit) runs in every build, under LeakSanitizer and ThreadSanitizer too. FM, LR and
+ * FFM (no DNN: OpenBLAS's thread setting is process-wide).
  * ctest-label: threads */
 #include <math.h>
 #include <pthread.h>
@@ -226,7 +226,15 @@ static void check_ranks(int n, dctr_model_type type, int sharded) {
     assert_int_equal(make_schema(&s), DCTR_OK);
     assert_int_equal(dctr_schema_fit_csv(s, full, NULL), DCTR_OK);
     assert_int_equal(dctr_dataset_read_csv(s, full, NULL, &all), DCTR_OK);
-    assert_int_equal(train(type, s, all, NULL, &m), DCTR_OK);
+    /* FFM's distributed form is its synchronous mini-batch step: its reference is that step on
+     * one process (a one-rank collective), not libffm's per-sample dctr_model_fit */
+    hub h1;
+    rank_ctx one[1];
+    memset(one, 0, sizeof one);
+    setup_ranks(&h1, one, 1);
+    one[0].coll.table_mode = sharded ? DCTR_TABLES_SHARDED : DCTR_TABLES_REPLICATED;
+    assert_int_equal(train(type, s, all, type == DCTR_MODEL_FFM ? &one[0].coll : NULL, &m), DCTR_OK);
+    pthread_barrier_destroy(&h1.bar);
     assert_int_equal(dctr_model_predict(m, all, ref), DCTR_OK);
     for (int r = 0; r < n; r++) {
         if (ctx[r].st != DCTR_OK)
@@ -292,29 +300,11 @@ static void test_agreement_names_the_failed_rank(void **state) {
     assert_non_null(strstr(ctx[2].err, "rank 1 of 3"));
 }
 
-/* FFM trains on one process only: a clear error, no collective entered. */
-static void test_ffm_is_unsupported(void **state) {
+/* FFM (sparse and dense fields): the mini-batch step, replicated and sharded feature rows. */
+static void test_ffm_ranks(void **state) {
     (void)state;
-    hub h;
-    rank_ctx ctx[1];
-    memset(ctx, 0, sizeof ctx);
-    setup_ranks(&h, ctx, 1);
-    dctr_schema *s;
-    dctr_dataset *all;
-    dctr_model *m;
-    char full[512], parts[1][512];
-    write_files(1, full, parts);
-    assert_int_equal(make_schema(&s), DCTR_OK);
-    assert_int_equal(dctr_schema_fit_csv(s, full, NULL), DCTR_OK);
-    assert_int_equal(dctr_dataset_read_csv(s, full, NULL, &all), DCTR_OK);
-    dctr_model_config cfg;
-    dctr_model_config_default(&cfg, DCTR_MODEL_FFM);
-    assert_int_equal(dctr_model_new(s, &cfg, &m), DCTR_OK);
-    assert_int_equal(dctr_model_fit_collective(m, all, NULL, &ctx[0].coll, NULL), DCTR_ERR_UNSUPPORTED);
-    pthread_barrier_destroy(&h.bar);
-    dctr_model_free(m);
-    dctr_dataset_free(all);
-    dctr_schema_free(s);
+    check_ranks(2, DCTR_MODEL_FFM, 0);
+    check_ranks(3, DCTR_MODEL_FFM, 1);
 }
 
 int main(void) {
@@ -323,7 +313,7 @@ int main(void) {
         cmocka_unit_test(test_lr_two_ranks),
         cmocka_unit_test(test_fm_sharded),
         cmocka_unit_test(test_agreement_names_the_failed_rank),
-        cmocka_unit_test(test_ffm_is_unsupported),
+        cmocka_unit_test(test_ffm_ranks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

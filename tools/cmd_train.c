@@ -489,6 +489,9 @@ done:
 }
 
 int cmd_train(int argc, char **argv) {
+    if (is_libffm_training(argc, argv) && cli_dist_active())
+        return cli_usage_error(&train_cmd, "under mpirun FFM trains from CSV columns (--format csv); "
+                               "the libffm-native trainer runs on one process");
     if (is_libffm_training(argc, argv))
         return dctr_cli_ffm_train(argc, argv);
     set_defaults();

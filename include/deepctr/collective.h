@@ -75,8 +75,11 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_dataset_stripe(const dctr_dataset *ds, 
  * coll->table_mode: replicated (the touched rows' gradients summed the same way) or sharded
  * (see dctr_table_mode; rank 0 alone ends with the whole model). Validation metrics
  * and the train metrics are exact over all ranks' rows; early stopping is decided identically
- * everywhere; only rank 0 writes checkpoint_path. DeepFM, FM and LR; FFM / DeepFFM give
- * DCTR_ERR_UNSUPPORTED. With size 1 this is dctr_model_fit (up to float summation order). */
+ * everywhere; only rank 0 writes checkpoint_path. DeepFM, FM, LR, FFM and DeepFFM. With size 1
+ * this is dctr_model_fit (up to float summation order), except for FFM / DeepFFM: under a
+ * collective they train with a synchronous mini-batch AdaGrad step (one update per touched block
+ * per step; libffm's per-sample step is sequential), whose one-rank run is the reference
+ * (docs/distributed.md "FFM and DeepFFM"). A libffm-native FFM trains with dctr_ffm_train only. */
 DCTR_API DCTR_NODISCARD dctr_status dctr_model_fit_collective(dctr_model *model, const dctr_dataset *train,
                                                              const dctr_fit_options *opts,
                                                              dctr_collective *coll,

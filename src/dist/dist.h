@@ -61,6 +61,9 @@ int32_t dctr_shard_owner(int64_t V, int32_t size, int64_t id);
 dctr_status dctr_dist_alltoallv(dctr_dist *d, const void *send, const int64_t *send_counts,
                                 const void **out, const int64_t **recv_counts);
 void dctr_shard_release(float *base, int64_t a, int64_t b, int32_t dim);
+/* Sorts v[0..n) ascending and drops repeats; returns the distinct count (the ids a rank asks
+ * its owners for, grouped by owner since ownership is by ranges). */
+int64_t dctr_shard_sort_unique(int64_t *v, int64_t n);
 /* Each rank's touched rows of the ng accumulators go to their owners (gs[t]->vocab rows, owner
  * ranges as dctr_shard_range), which add them in rank order into their cleared accumulators:
  * afterwards an accumulator holds exactly the rows this rank owns that any rank touched. */

@@ -1,6 +1,7 @@
 /* Sharded tables (DCTR_TABLES_SHARDED): row ownership, the personalised exchange and the release
  * of rows a rank does not own. Rank r owns the contiguous rows [V r / N, V (r + 1) / N) of a
  * table of V rows (vocabulary ids are sorted keys, so a range is a fair share of the ids). */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -65,4 +66,18 @@ void dctr_shard_release(float *base, int64_t a, int64_t b, int32_t dim) {
     to = to / page * page;
     if (to > from) /* anonymous private memory: the pages read back as zeros, not resident */
         (void)madvise((void *)from, to - from, MADV_DONTNEED);
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int64_t dctr_shard_sort_unique(int64_t *v, int64_t n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_i64);
+    int64_t u = 0;
+    for (int64_t j = 0; j < n; j++)
+        if (u == 0 || v[j] != v[u - 1])
+            v[u++] = v[j];
+    return u;
 }

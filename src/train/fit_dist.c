@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/metrics.h"
 #include "models/deepfm_impl.h"
+#include "models/ffm/dist.h"
 #include "models/model_internal.h"
 #include "train/fit_dist.h"
 
@@ -105,13 +106,13 @@ dctr_status dctr_model_fit_collective(dctr_model *model, const dctr_dataset *tra
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_fit_collective: NULL model or dataset");
     dctr_dist dist;
     DCTR_TRY(dctr_dist_init(&dist, coll));
+    const int ffm = model->type == DCTR_MODEL_FFM || model->type == DCTR_MODEL_DEEPFFM;
     dctr_status st = model->type == DCTR_MODEL_DEEPFM || model->type == DCTR_MODEL_FM ||
-                             model->type == DCTR_MODEL_LR
+                             model->type == DCTR_MODEL_LR || ffm
                          ? DCTR_OK
                          : dctr_set_error(DCTR_ERR_UNSUPPORTED,
                                           "dctr_model_fit_collective: model family '%s' trains on "
-                                          "one process only (DeepFM, FM and LR are distributed)",
-                                          model->ops->name);
+                                          "one process only", model->ops->name);
     if (st == DCTR_OK && coll->table_mode == DCTR_TABLES_SHARDED) {
         dist.fetch = dfm_shard_fetch;
         dist.gather = dfm_shard_gather;
@@ -119,6 +120,11 @@ dctr_status dctr_model_fit_collective(dctr_model *model, const dctr_dataset *tra
     } else if (st == DCTR_OK && coll->table_mode != DCTR_TABLES_REPLICATED) {
         st = dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_fit_collective: table_mode %d",
                             (int)coll->table_mode);
+    }
+    if (st == DCTR_OK && ffm && dist.fetch) { /* the FFM family's sharded rows (ffm/dist.h) */
+        dist.fetch = dctr_ffm_shard_fetch;
+        dist.gather = dctr_ffm_shard_gather;
+        dist.release = dctr_ffm_shard_release;
     }
     if (st == DCTR_OK) {
         model->dist = &dist;

@@ -1,7 +1,8 @@
 /* Distributed training equivalence, run under mpirun at 1..4 ranks (ctest label "mpi"):
  * encoders fitted from per-rank files equal the single-process fit of their union; DeepFM (with
  * and without batch norm), FM and LR trained on striped shards with the same global batch
- * predict within 1e-5 of single-process training; validation metrics are exact over all ranks;
+ * predict within 1e-5 of single-process training, FFM and DeepFFM within 1e-5 of their
+ * synchronous mini-batch step on one process; validation metrics are exact over all ranks;
  * rank 0's checkpoint loads in the single-process library; a resumed run equals an
  * uninterrupted one. Every rank trains the single-process reference itself (small data). */
 #include <math.h>
@@ -180,7 +181,17 @@ static void check_model(dctr_mpi *mp, const dctr_schema *s1, const dctr_dataset 
     dctr_model *ref = new_model(s1, mc);
     dctr_history h1, hd;
     o.validation = full1;
-    OK(dctr_model_fit(ref, full1, &o, &h1));
+    if (mc->type == DCTR_MODEL_FFM || mc->type == DCTR_MODEL_DEEPFFM) {
+        /* FFM's distributed form is its synchronous mini-batch step (libffm's per-sample step
+         * is sequential): the reference is that step on one process, a one-rank collective */
+        dctr_mpi *self;
+        OK(dctr_mpi_new(MPI_COMM_SELF, &self));
+        dctr_mpi_collective(self)->table_mode = coll->table_mode;
+        OK(dctr_model_fit_collective(ref, full1, &o, dctr_mpi_collective(self), &h1));
+        dctr_mpi_free(self);
+    } else {
+        OK(dctr_model_fit(ref, full1, &o, &h1));
+    }
     float p1[ROWS], pd[ROWS], pl[ROWS];
     OK(dctr_model_predict(ref, full1, p1));
 
@@ -225,8 +236,7 @@ static void check_model(dctr_mpi *mp, const dctr_schema *s1, const dctr_dataset 
 
 /* 2 epochs + checkpoint, load, 1 more epoch == 3 epochs (shuffled, distributed). */
 static void check_resume(dctr_mpi *mp, const dctr_schema *sd, const dctr_dataset *fulld,
-                         const dctr_dataset *shard) {
-    model_case mc = {"deepfm-resume", DCTR_MODEL_DEEPFM, 0, DCTR_OPT_ADAM};
+                         const dctr_dataset *shard, model_case mc) {
     dctr_fit_options o;
     dctr_fit_options_default(&o);
     o.batch_size = BATCH;
@@ -248,8 +258,8 @@ static void check_resume(dctr_mpi *mp, const dctr_schema *sd, const dctr_dataset
     float pa[ROWS], pb[ROWS];
     OK(dctr_model_predict(a, fulld, pa));
     OK(dctr_model_predict(b, fulld, pb));
-    CHECK(memcmp(pa, pb, sizeof pa) == 0, "resumed run differs from the uninterrupted one (%g)",
-          max_diff(pa, pb, ROWS));
+    CHECK(memcmp(pa, pb, sizeof pa) == 0, "%s: resumed run differs from the uninterrupted one (%g)",
+          mc.name, max_diff(pa, pb, ROWS));
     dctr_model_free(a);
     dctr_model_free(b);
 }
@@ -337,11 +347,15 @@ int main(int argc, char **argv) {
         /* Adagrad: the bias before a BN has a zero gradient up to rounding noise, which Adam
          * normalises into full-size steps (differently for any summation order) */
         {"deepfm-bn", DCTR_MODEL_DEEPFM, 1, DCTR_OPT_ADAGRAD},
+        {"ffm", DCTR_MODEL_FFM, 0, DCTR_OPT_ADAGRAD}, /* eta 0.01; sparse, dense and varlen fields */
+        {"deepffm", DCTR_MODEL_DEEPFFM, 0, DCTR_OPT_ADAM},
+        {"deepffm-bn", DCTR_MODEL_DEEPFFM, 1, DCTR_OPT_ADAGRAD},
     };
     for (int sharded = 0; sharded <= 1; sharded++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
             check_model(mp, s1, full1, sd, fulld, shard, &cases[i], sharded);
-    check_resume(mp, sd, fulld, shard);
+    check_resume(mp, sd, fulld, shard, (model_case){"deepfm-resume", DCTR_MODEL_DEEPFM, 0, DCTR_OPT_ADAM});
+    check_resume(mp, sd, fulld, shard, (model_case){"ffm-resume", DCTR_MODEL_FFM, 0, DCTR_OPT_ADAGRAD});
     check_uneven(mp, sd, fulld, shard);
 
     dctr_dataset_free(full1);

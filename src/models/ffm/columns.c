@@ -209,7 +209,6 @@ DCTR_HOGWILD void dctr_ffm_pooled_update(dctr_ffm_weights *w, const dctr_ffm_nod
                                            const dctr_ffm_pooled *ps, float kappa, const float *dpairs,
                                            const dctr_ffm_step *st) {
     const int32_t m = w->m, kp = w->kp;
-    const size_t fstride = (size_t)m * (size_t)kp;
     for (int32_t i = 0; i < n; i++) {
         if (!in_model(w, &x[i]))
             continue;
@@ -219,10 +218,8 @@ DCTR_HOGWILD void dctr_ffm_pooled_update(dctr_ffm_weights *w, const dctr_ffm_nod
             const int32_t g = ps->fields[a];
             if (g == f)
                 continue;
-            float dphi = dpairs ? dpairs[f < g ? dctr_ffm_pair_index(m, f, g) : dctr_ffm_pair_index(m, g, f)]
-                                : kappa;
-            const float c = dphi * r * x[i].value;
-            const float *other = ps->P + (size_t)g * fstride + (size_t)f * kp; /* P[g][f] */
+            const float *other; /* P[g][f] */
+            const float c = dctr_ffm_pooled_coef(ps, m, kp, f, g, r, x[i].value, kappa, dpairs, &other);
             float *wv = row + (size_t)g * w->blk, *G = wv + kp;
             for (int32_t d = 0; d < kp; d++) {
                 float gr = st->lambda * wv[d] + c * other[d];

@@ -6,13 +6,16 @@
  * trained on the batch-mean loss with the configured optimizer (dctr_optim); the FFM weights keep
  * libffm's per-sample AdaGrad, where pair (f1, f2) of row i moves with
  *     dloss_i/dpair = kappa_i + B * dX_dnn[i, pair]   (B undoes the batch mean).
- * Training runs on the calling thread. */
+ * Training runs on the calling thread. Under a collective the FFM part takes the synchronous
+ * mini-batch step of ffm/dist.c and B is the step's rows over all ranks. */
 #include <math.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "layers/dnn.h"
+#include "models/deepfm_impl.h"
+#include "models/ffm/dist.h"
 #include "models/ffm/ffm.h"
 #include "models/model_internal.h"
 #include "optim/optim.h"
@@ -297,7 +300,7 @@ static dctr_status grow_train_ws(dctr_ffm_deep *d, const dctr_ffm_impl *impl, in
 /* The batch's outputs, losses and kappa_i = dloss_i/dlogit_i (weighted, kept in base[]), and the
  * output layer's gradient and dout of the DNN. Returns the weighted loss; *wsum the weights. */
 static double deep_loss_rows(const dctr_model *model, const dctr_batch *b, const float *H, int64_t hs,
-                             float *pred, double *wsum) {
+                             float *pred, double *wsum, int64_t R) {
     dctr_ffm_deep *d = ((const dctr_ffm_impl *)model->impl)->deep;
     const int64_t B = b->n;
     const int regression = model->task == DCTR_TASK_REGRESSION;
@@ -317,13 +320,38 @@ static double deep_loss_rows(const dctr_model *model, const dctr_batch *b, const
             pred[i] = regression ? z : 1.0f / (1.0f + expf(-z));
         kappa *= wi;
         d->base[i] = kappa;
-        float km = kappa / (float)B;
+        float km = kappa / (float)R; /* the mean over the step's R rows (all ranks) */
         for (int32_t o = 0; o < d->out_dim; o++) {
             d->dout[i * d->out_dim + o] = km * wout[o];
             gout[o] += km * h[o];
         }
     }
     return loss;
+}
+
+/* Under a collective (ffm/dist.c): every row's FFM gradient, at the step's weights, into the
+ * accumulators; the DNN's and the rows' gradients summed over the ranks; one update of each. */
+static dctr_status deep_dist_update(dctr_model *model, int64_t B, double *loss, double *wsum) {
+    dctr_ffm_impl *impl = model->impl;
+    dctr_ffm_deep *d = impl->deep;
+    const int64_t mn = impl->max_nodes, R = dctr_ffm_dist_rows(model, B);
+    dctr_status st = DCTR_OK;
+    for (int64_t i = 0; i < B && st == DCTR_OK; i++) {
+        const dctr_ffm_node *nodes = d->nodes + i * mn;
+        for (int32_t p = 0; p < d->npairs; p++)
+            d->dp[p] = d->base[i] + (float)R * d->dX[i * d->in_dim + p];
+        dctr_ffm_pooled_forward(&impl->w, nodes, d->nn[i], d->rr[i], &d->pooled, NULL);
+        st = dctr_ffm_dist_accumulate(impl, nodes, d->nn[i], d->rr[i], &d->pooled, d->base[i], d->dp,
+                                      d->nparams);
+    }
+    if (st == DCTR_OK)
+        st = dctr_ffm_dist_finish(model, loss, wsum, d->grad, d->nparams);
+    if (st == DCTR_OK) {
+        dctr_optim_step os;
+        dctr_optim_begin_step(&d->opt, model->steps + 1, 1.0, &os);
+        dctr_optim_update(&d->opt, &os, d->params, d->grad, d->slots, (size_t)d->nparams);
+    }
+    return st;
 }
 
 /* FFM: per-sample AdaGrad with a per-pair derivative (kappa + the DNN's input gradient). */
@@ -357,6 +385,10 @@ static dctr_status deep_train_step(dctr_model *model, const dctr_batch *b, doubl
         return DCTR_OK;
     }
     DCTR_TRY(grow_train_ws(d, impl, B));
+    if (model->dist) /* sharded: fetches the batch's rows; batch norm over the global batch */
+        DCTR_TRY(dctr_ffm_dist_begin(model, b, d->nparams));
+    dctr_dnn_workspace_set_bn_sync(d->ws, dfm_dist_bn_sync(model));
+    const int64_t R = dctr_ffm_dist_rows(model, B);
     const int64_t mn = impl->max_nodes;
     for (int64_t i = 0; i < B; i++)
         d->nn[i] = build_row(impl, b, i, d->nodes + i * mn, &d->pooled, d->X + i * d->in_dim, &d->rr[i],
@@ -367,18 +399,22 @@ static dctr_status deep_train_step(dctr_model *model, const dctr_batch *b, doubl
         return dctr_set_error(DCTR_ERR_INTERNAL, "DeepFFM: DNN forward failed");
     memset(d->grad, 0, (size_t)d->nparams * sizeof(float));
     double wsum;
-    const double loss = deep_loss_rows(model, b, H, hs, pred, &wsum);
-    if (!isfinite(loss))
+    double loss = deep_loss_rows(model, b, H, hs, pred, &wsum, R);
+    if (!isfinite(loss) && !model->dist) /* distributed: every rank learns it in the exchange */
         return dctr_set_error(DCTR_ERR_NUMERIC, "DeepFFM training diverged (non-finite loss)");
     memset(d->dX, 0, (size_t)B * (size_t)d->in_dim * sizeof(float));
     if (d->dc.num_layers > 0)
         dctr_dnn_backward(&d->dc, &d->P, &d->G, d->ws, d->X, d->in_dim, B, d->dout, d->out_dim, d->dX, d->in_dim);
     else
         memcpy(d->dX, d->dout, (size_t)B * (size_t)d->in_dim * sizeof(float));
-    dctr_optim_step st;
-    dctr_optim_begin_step(&d->opt, model->steps + 1, 1.0, &st);
-    dctr_optim_update(&d->opt, &st, d->params, d->grad, d->slots, (size_t)d->nparams);
-    deep_ffm_update(impl, B);
+    if (model->dist) {
+        DCTR_TRY(deep_dist_update(model, B, &loss, &wsum));
+    } else {
+        dctr_optim_step st;
+        dctr_optim_begin_step(&d->opt, model->steps + 1, 1.0, &st);
+        dctr_optim_update(&d->opt, &st, d->params, d->grad, d->slots, (size_t)d->nparams);
+        deep_ffm_update(impl, B);
+    }
     model->steps++;
     if (data_loss)
         *data_loss = wsum > 0 ? loss / wsum : 0;

@@ -18,6 +18,7 @@ typedef struct dctr_ffm_colmap {
 } dctr_ffm_colmap;
 
 typedef struct dctr_ffm_deep dctr_ffm_deep; /* DeepFFM's DNN part (deep.c) */
+typedef struct dctr_ffm_dist_ws dctr_ffm_dist_ws; /* training under a collective (dist.c) */
 
 /* Per-thread buffers of the pooled form (columns.c): P[f][g] (m*m*kp floats) for the fields
  * present in the current row. */
@@ -48,6 +49,7 @@ typedef struct dctr_ffm_impl {
     dctr_ffm_node *scratch; /* [threads * max_nodes] train_step workspace */
     dctr_ffm_pooled *pooled; /* [threads] train_step workspace */
     dctr_ffm_deep *deep;  /* DCTR_MODEL_DEEPFFM only */
+    dctr_ffm_dist_ws *dws; /* made by the first step under a collective (dist.c) */
     /* training threads */
     dctr_pool *pool;
     int32_t threads;
@@ -119,6 +121,21 @@ float dctr_ffm_pooled_forward(const dctr_ffm_weights *w, const dctr_ffm_node *x,
 void dctr_ffm_pooled_update(dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n, float r,
                             const dctr_ffm_pooled *ps, float kappa, const float *dpairs,
                             const dctr_ffm_step *st);
+
+/* A row's instance normalisation r (1 when off) and its linear part with the bias (0 without
+ * a linear term), model.c. */
+float dctr_ffm_row_inv_norm(const dctr_ffm_impl *impl, const dctr_ffm_node *x, int32_t n);
+float dctr_ffm_linear_of(const dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n);
+
+/* The pooled gradient of node x (field f) toward field g: c P[g][f], with c returned and *other
+ * = P[g][f] (dphi the pair's derivative: dpairs, or kappa for every pair). */
+static inline float dctr_ffm_pooled_coef(const dctr_ffm_pooled *ps, int32_t m, int32_t kp, int32_t f,
+                                         int32_t g, float r, float v, float kappa, const float *dpairs,
+                                         const float **other) {
+    float dphi = dpairs ? dpairs[f < g ? dctr_ffm_pair_index(m, f, g) : dctr_ffm_pair_index(m, g, f)] : kappa;
+    *other = ps->P + ((size_t)g * (size_t)m + (size_t)f) * (size_t)kp;
+    return dphi * r * v;
+}
 
 /* The AdaGrad step of the linear part and the bias given kappa (no-op without a linear term;
  * nodes outside the model skipped), model.c. */

@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "models/ffm/dist.h"
 
 #define FFM_DEFAULT_ETA 0.2f
 
@@ -37,6 +38,7 @@ void dctr_ffm_op_free_impl(void *p) {
         return;
     dctr_ffm_weights_free(&impl->w);
     dctr_ffm_deep_free(impl->deep);
+    dctr_ffm_dist_free(impl->dws);
     dctr_free(impl->cols);
     dctr_free(impl->scratch);
     free_pooled(impl);
@@ -96,7 +98,7 @@ dctr_status dctr_ffm_native_new(int32_t m, int64_t n, int32_t k, int use_linear,
 
 /* The reader's rule (dctr_ffm_inv_norm), over every node of the row: a libffm-native row's
  * nodes of features the model never saw count too, as in dctr_ffm_predict. */
-static float row_inv_norm(const dctr_ffm_impl *impl, const dctr_ffm_node *x, int32_t n) {
+float dctr_ffm_row_inv_norm(const dctr_ffm_impl *impl, const dctr_ffm_node *x, int32_t n) {
     if (!impl->normalize)
         return 1.0f;
     double sq = 0;
@@ -105,7 +107,7 @@ static float row_inv_norm(const dctr_ffm_impl *impl, const dctr_ffm_node *x, int
     return dctr_ffm_inv_norm(sq);
 }
 
-static float linear_of(const dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n) {
+float dctr_ffm_linear_of(const dctr_ffm_weights *w, const dctr_ffm_node *x, int32_t n) {
     if (!w->use_linear)
         return 0.0f;
     float s = w->bias;
@@ -136,7 +138,7 @@ static float row_output(const dctr_ffm_impl *impl, const dctr_ffm_node *x, int32
                         dctr_ffm_pooled *ps) {
     if (impl->pair_kernel) /* the native kernel adds the linear part itself */
         return dctr_ffm_score(&impl->w, x, x + n, r);
-    return dctr_ffm_pooled_forward(&impl->w, x, n, r, ps, NULL) + linear_of(&impl->w, x, n);
+    return dctr_ffm_pooled_forward(&impl->w, x, n, r, ps, NULL) + dctr_ffm_linear_of(&impl->w, x, n);
 }
 
 static float output_of(float t, dctr_task task) {
@@ -178,7 +180,7 @@ static dctr_status predict_batch(const dctr_model *model, void *wsp, const dctr_
     ffm_ws *ws = wsp;
     for (int64_t i = 0; i < batch->n; i++) {
         int32_t n = dctr_ffm_row_nodes(impl, batch, i, ws->nodes);
-        float r = row_inv_norm(impl, ws->nodes, n);
+        float r = dctr_ffm_row_inv_norm(impl, ws->nodes, n);
         out[i] = output_of(row_output(impl, ws->nodes, n, r, &ws->pooled), model->task);
     }
     return DCTR_OK;
@@ -203,7 +205,7 @@ static void step_worker(void *p, int worker, int64_t begin, int64_t end) {
     double loss = 0;
     for (int64_t i = begin; i < end; i++) {
         int32_t n = dctr_ffm_row_nodes(impl, c->batch, i, nodes);
-        float r = row_inv_norm(impl, nodes, n);
+        float r = dctr_ffm_row_inv_norm(impl, nodes, n);
         float t = row_output(impl, nodes, n, r, ps);
         float kappa;
         double l = dctr_ffm_loss(t, c->batch->labels[i], regression, &kappa);
@@ -229,6 +231,8 @@ static void step_worker(void *p, int worker, int64_t begin, int64_t end) {
 
 static dctr_status train_step(dctr_model *model, const dctr_batch *batch, double *data_loss,
                               double *reg_loss, float *pred) {
+    if (model->dist) /* under a collective: the synchronous mini-batch form (dist.c) */
+        return dctr_ffm_dist_train_step(model, batch, data_loss, reg_loss, pred);
     dctr_ffm_impl *impl = model->impl;
     int threads = impl->pool ? dctr_pool_threads(impl->pool) : 1;
     double loss[DCTR_MAX_THREADS] = {0};
