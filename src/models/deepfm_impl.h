@@ -118,6 +118,11 @@ typedef struct dfm {
     dctr_rng drop_rng;
     int32_t threads;
     dctr_pool *pool;
+    /* sharded model (model->shard_size > 1 at creation): params and slots are lazily committed
+     * (dctr_shard_alloc) and freed with dctr_shard_free; save_dist set while rank 0 streams a
+     * save from the owners (deepfm_shard_io.c) */
+    int lazy;
+    struct dctr_dist *save_dist;
 } dfm;
 
 /* The per-table gradient scatter and optimizer updates go to the pool from this many batch rows
@@ -173,6 +178,19 @@ int dfm_dist_sharded(const dctr_model *model);
 dctr_status dfm_shard_fetch(dctr_model *model, const dctr_batch *b);
 dctr_status dfm_shard_gather(dctr_model *model);
 void dfm_shard_release(dctr_model *model, int with_slots);
+/* deepfm_shard.c: a sharded model's initial table rows (only the owned ones, with the values
+ * single-process init gives them); its optimizer slots (owned rows and the dense tail at their
+ * initial values, the rest never committed); the peak probe's note of this rank's table bytes. */
+void dfm_shard_init_table(const dctr_model *model, dfm *d, int32_t t, dctr_rng *rng);
+void dfm_shard_init_slots(const dctr_model *model, dfm *d);
+void dfm_shard_note(const dctr_model *model);
+/* deepfm_shard_io.c: the streamed save of a sharded model (every rank calls it; rank 0 writes
+ * `path` atomically, the others send their rows; all return the agreed status), and the
+ * producers of the sections dfm_save streams instead of the arena while rank 0 saves. */
+dctr_status dfm_shard_save(const dctr_model *model, struct dctr_dist *dist, const char *path,
+                           int with_optimizer);
+dctr_status dfm_shard_produce_params(const void *model, dctr_cw_sink sink, void *sink_ctx);
+dctr_status dfm_shard_produce_optim(const void *model, dctr_cw_sink sink, void *sink_ctx);
 /* Sharded: *x (this rank's part of a sum over the table rows it owns) summed over the ranks. */
 dctr_status dfm_dist_sum_tables(const dctr_model *model, double *x);
 /* The batch-norm sync of this step for the DNN workspace, or NULL (single process). */

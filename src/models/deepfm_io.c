@@ -24,11 +24,23 @@ static dctr_status add_floats(dctr_container_writer *cw, const char *name, const
 
 dctr_status dfm_save(const dctr_model *model, dctr_container_writer *cw, int with_optimizer) {
     const dfm *d = model->impl;
-    DCTR_TRY(add_floats(cw, "deepfm/params", d->params, d->nparams));
+    if (model->shard_size > 1 && !d->save_dist)
+        return dctr_set_error(DCTR_ERR_STATE,
+                              "model save: this model holds rank %d of %d's rows of sharded tables; "
+                              "save it with dctr_model_save_collective on every rank",
+                              (int)model->shard_rank, (int)model->shard_size);
+    if (d->save_dist) /* sharded, rank 0: the rows stream from their owners (deepfm_shard_io.c) */
+        DCTR_TRY(dctr_cw_add_stream(cw, "deepfm/params", 8 + 4 * (uint64_t)d->nparams,
+                                    dfm_shard_produce_params, model));
+    else
+        DCTR_TRY(add_floats(cw, "deepfm/params", d->params, d->nparams));
     DCTR_TRY(add_floats(cw, "deepfm/state", d->state, d->nstate));
     int ns = dctr_optim_slots(&d->opt);
     if (!with_optimizer || (ns > 0 && !d->slots[0]))
         return DCTR_OK; /* never trained: no state to store */
+    if (d->save_dist)
+        return dctr_cw_add_stream(cw, "deepfm/optim", 48 + 4 * (uint64_t)ns * (uint64_t)d->nparams,
+                                  dfm_shard_produce_optim, model);
     dctr_wbuf w;
     dctr_wbuf_init(&w);
     dctr_wbuf_u32(&w, (uint32_t)d->opt.kind);

@@ -9,7 +9,62 @@
 #include "core/error.h"
 #include "dist/dist.h"
 #include "feature/schema_types.h"
+#include "layers/init.h"
 #include "models/deepfm_impl.h"
+
+void dfm_shard_init_table(const dctr_model *model, dfm *d, int32_t t, dctr_rng *rng) {
+    const dctr_schema *s = model->schema;
+    const int64_t k = s->tables[t].dim;
+    int64_t lo, hi;
+    dctr_shard_range(s->tables[t].vocab_size, model->shard_rank, model->shard_size, &lo, &hi);
+    float skip[1024]; /* the draws of the rows before this rank's: generated and dropped */
+    for (int64_t i = 0; i < lo * k; i += 1024)
+        dctr_init_normal(rng, skip, lo * k - i < 1024 ? lo * k - i : 1024, s->tables[t].init_std);
+    dctr_init_normal(rng, d->params + d->emb_off[t] + lo * k, (hi - lo) * k, s->tables[t].init_std);
+}
+
+/* Slot values v for rows [lo, hi) of width w at off in every slot array. */
+static void fill_slots(dfm *d, int64_t off, int64_t lo, int64_t hi, int64_t w) {
+    for (int k = 0; k < dctr_optim_slots(&d->opt); k++) {
+        float *x = d->slots[k] + off + lo * w, v = dctr_optim_slot_init(&d->opt, k);
+        for (int64_t i = 0; i < (hi - lo) * w; i++)
+            x[i] = v;
+    }
+}
+
+void dfm_shard_init_slots(const dctr_model *model, dfm *d) {
+    const dctr_schema *s = model->schema;
+    for (int32_t t = 0; t < d->ntables; t++) {
+        int64_t lo, hi;
+        dctr_shard_range(s->tables[t].vocab_size, model->shard_rank, model->shard_size, &lo, &hi);
+        if (d->emb_off[t] >= 0)
+            fill_slots(d, d->emb_off[t], lo, hi, s->tables[t].dim);
+        if (d->lin_off[t] >= 0)
+            fill_slots(d, d->lin_off[t], lo, hi, 1);
+    }
+    fill_slots(d, d->dense_begin, 0, d->nparams - d->dense_begin, 1);
+}
+
+void dfm_shard_note(const dctr_model *model) {
+    if (!dctr_shard_probe_on())
+        return;
+    const dfm *d = model->impl;
+    const dctr_schema *s = model->schema;
+    const float *arrays[1 + DCTR_OPTIM_MAX_SLOTS] = {d->params, d->slots[0], d->slots[1]};
+    int64_t bytes = 0;
+    for (int a = 0; a < 1 + DCTR_OPTIM_MAX_SLOTS; a++)
+        for (int32_t t = 0; arrays[a] && t < d->ntables; t++) {
+            if (d->emb_off[t] >= 0)
+                bytes += dctr_shard_resident(arrays[a] + d->emb_off[t], 0, s->tables[t].vocab_size,
+                                             s->tables[t].dim);
+            if (d->lin_off[t] >= 0)
+                bytes += dctr_shard_resident(arrays[a] + d->lin_off[t], 0, s->tables[t].vocab_size, 1);
+        }
+    const dctr_dist *dist = model->dist ? model->dist : d->save_dist;
+    if (dist) /* the exchange buffers hold fetched rows and save chunks */
+        bytes += (int64_t)(dist->buf_cap + dist->pack_cap);
+    dctr_shard_probe_note(bytes);
+}
 
 int dfm_dist_sharded(const dctr_model *model) {
     return model->dist && model->dist->c->table_mode == DCTR_TABLES_SHARDED;
@@ -212,6 +267,8 @@ dctr_status dfm_shard_fetch(dctr_model *model, const dctr_batch *b) {
                 r += row_floats(d, s, t);
             }
         }
+    if (st == DCTR_OK) /* a step's peak: the owned rows plus the fetched ones */
+        dfm_shard_note(model);
     for (int32_t t = 0; ids && t < nt; t++)
         dctr_free(ids[t]);
     dctr_free(ids);

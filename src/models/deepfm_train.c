@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/blas.h"
 #include "core/error.h"
+#include "dist/dist.h"
 #include "feature/schema_types.h"
 #include "models/deepfm_impl.h"
 
@@ -19,29 +20,35 @@ static void table_capacities(const dfm_col *cols, int32_t n, int64_t rows, int64
 
 /* The optimizer slots at their initial values, allocated at the first step (all or none: a
  * loaded optimizer section overwrites them whole). */
-static dctr_status alloc_slots(dfm *d) {
+static dctr_status alloc_slots(const dctr_model *model, dfm *d) {
     int ns = dctr_optim_slots(&d->opt);
     if (ns == 0 || d->slots[0])
         return DCTR_OK;
     for (int k = 0; k < ns; k++) {
-        d->slots[k] = dctr_alloc_floats((size_t)d->nparams);
+        d->slots[k] = d->lazy ? dctr_shard_alloc((size_t)d->nparams) : dctr_alloc_floats((size_t)d->nparams);
         if (!d->slots[k]) {
             for (int j = 0; j <= k; j++) {
-                dctr_aligned_free(d->slots[j]);
+                if (d->lazy)
+                    dctr_shard_free(d->slots[j], (size_t)d->nparams);
+                else
+                    dctr_aligned_free(d->slots[j]);
                 d->slots[j] = NULL;
             }
             return dctr_set_error(DCTR_ERR_NOMEM, "deepfm: optimizer state (%lld floats)",
                                   (long long)d->nparams);
         }
     }
-    dctr_optim_init_slots(&d->opt, d->slots, (size_t)d->nparams);
+    if (d->lazy) /* sharded: only the owned rows and the dense tail */
+        dfm_shard_init_slots(model, d);
+    else
+        dctr_optim_init_slots(&d->opt, d->slots, (size_t)d->nparams);
     return DCTR_OK;
 }
 
 dctr_status dfm_prepare_training(dctr_model *model, int64_t n) {
     dfm *d = model->impl;
     const dctr_schema *s = model->schema;
-    DCTR_TRY(alloc_slots(d));
+    DCTR_TRY(alloc_slots(model, d));
     if (!d->grad) {
         d->grad = dctr_alloc_floats((size_t)(d->nparams - d->dense_begin));
         if (!d->grad)

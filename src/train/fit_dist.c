@@ -82,20 +82,33 @@ dctr_status dctr_fit_dist_validate(dctr_dist *dist, const dctr_model *m, const d
     return DCTR_OK;
 }
 
-dctr_status dctr_fit_dist_end_sharded(dctr_dist *dist, dctr_model *model, dctr_status st) {
-    dctr_status gs = dist->gather(model);
-    if (gs == DCTR_OK && dist->c->rank != 0)
-        dist->release(model, 1);
-    return gs == DCTR_OK ? st : gs;
-}
-
 dctr_status dctr_fit_dist_save(dctr_dist *dist, dctr_model *model, const char *path) {
+    if (dist->save) /* sharded tables: streamed from their owners, nobody gathers them */
+        return dist->save(model, dist, path, 1);
     if (dist->gather)
         DCTR_TRY(dist->gather(model));
     dctr_status st = dist->c->rank == 0 ? dctr_model_save(model, path, 1) : DCTR_OK;
     if (dist->release && dist->c->rank == 0)
         dist->release(model, 1);
     return st;
+}
+
+/* A model that holds a shard must train in the same sharding; a whole model becomes this
+ * rank's shard (its other rows are released at the first step). */
+static dctr_status adopt_shard(dctr_model *model, const dctr_collective *coll) {
+    const int sharded = coll->table_mode == DCTR_TABLES_SHARDED && coll->size > 1;
+    if (model->shard_size > 1 && (!sharded || model->shard_size != coll->size ||
+                                  model->shard_rank != coll->rank))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG,
+                              "dctr_model_fit_collective: the model holds rank %d of %d's rows of "
+                              "sharded tables; this collective is rank %d of %d, tables %s",
+                              (int)model->shard_rank, (int)model->shard_size, (int)coll->rank,
+                              (int)coll->size, sharded ? "sharded" : "replicated");
+    if (sharded) {
+        model->shard_rank = coll->rank;
+        model->shard_size = coll->size;
+    }
+    return DCTR_OK;
 }
 
 dctr_status dctr_model_fit_collective(dctr_model *model, const dctr_dataset *train,
@@ -114,21 +127,89 @@ dctr_status dctr_model_fit_collective(dctr_model *model, const dctr_dataset *tra
                                           model->ops->name);
     if (st == DCTR_OK && coll->table_mode == DCTR_TABLES_SHARDED) {
         dist.fetch = dfm_shard_fetch;
-        dist.gather = dfm_shard_gather;
         dist.release = dfm_shard_release;
+        dist.save = dfm_shard_save;
     } else if (st == DCTR_OK && coll->table_mode != DCTR_TABLES_REPLICATED) {
         st = dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_fit_collective: table_mode %d",
                             (int)coll->table_mode);
     }
+    if (st == DCTR_OK)
+        st = adopt_shard(model, coll);
     if (st == DCTR_OK) {
         model->dist = &dist;
         st = dctr_fit_run(model, train, opts, &dist, history);
-        /* sharded: rank 0 ends with the whole model (parameters and optimizer state), the
-         * others with their own rows */
-        if (dist.gather && (st == DCTR_OK || st == DCTR_ERR_NUMERIC || st == DCTR_ERR_CANCELLED))
-            st = dctr_fit_dist_end_sharded(&dist, model, st);
+        /* sharded: every rank ends with its own rows (parameters and optimizer state) */
+        if (dist.release)
+            dist.release(model, 1);
         model->dist = NULL;
     }
     dctr_dist_release(&dist);
     return st;
+}
+
+/* DeepFM, FM and LR keep sharded tables; other families hold the whole model. */
+static int shards_tables(dctr_model_type type) {
+    return type == DCTR_MODEL_DEEPFM || type == DCTR_MODEL_FM || type == DCTR_MODEL_LR;
+}
+
+dctr_status dctr_model_new_collective(const dctr_schema *schema, const dctr_model_config *cfg,
+                                      dctr_collective *coll, dctr_model **out) {
+    if (!coll || !cfg)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_new_collective: NULL argument");
+    const int sharded = coll->table_mode == DCTR_TABLES_SHARDED && coll->size > 1 &&
+                        shards_tables(cfg->type);
+    DCTR_TRY(dctr_model_new_shard(schema, cfg, sharded ? coll->rank : 0, sharded ? coll->size : 0,
+                                  out));
+    if (sharded)
+        dfm_shard_note(*out);
+    return DCTR_OK;
+}
+
+dctr_status dctr_model_save_collective(const dctr_model *model, const char *path, int with_optimizer,
+                                       dctr_collective *coll) {
+    if (!model || !path || !coll)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_save_collective: NULL argument");
+    dctr_dist dist;
+    DCTR_TRY(dctr_dist_init(&dist, coll));
+    dctr_status st;
+    if (model->shard_size > 1 && (model->shard_size != coll->size || model->shard_rank != coll->rank))
+        st = dctr_dist_agree(&dist, dctr_set_error(DCTR_ERR_INVALID_ARG,
+                                                   "dctr_model_save_collective: the model holds rank "
+                                                   "%d of %d's rows, the collective is rank %d of %d",
+                                                   (int)model->shard_rank, (int)model->shard_size,
+                                                   (int)coll->rank, (int)coll->size),
+                             "saving the model");
+    else if (model->shard_size > 1)
+        st = dfm_shard_save(model, &dist, path, with_optimizer);
+    else
+        st = dctr_dist_agree(&dist, coll->rank == 0 ? dctr_model_save(model, path, with_optimizer)
+                                                    : DCTR_OK,
+                             "saving the model");
+    dctr_dist_release(&dist);
+    return st;
+}
+
+dctr_status dctr_model_load_collective(const char *path, dctr_collective *coll, dctr_model **out) {
+    if (!path || !coll || !out)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_load_collective: NULL argument");
+    dctr_dist dist;
+    DCTR_TRY(dctr_dist_init(&dist, coll));
+    dctr_model *m = NULL;
+    dctr_status st = dctr_model_load(path, &m);
+    if (st == DCTR_OK && coll->table_mode == DCTR_TABLES_SHARDED && coll->size > 1 &&
+        shards_tables(m->type)) {
+        m->shard_rank = coll->rank; /* this rank's rows stay, the others go back to the system */
+        m->shard_size = coll->size;
+        m->dist = &dist;
+        dfm_shard_release(m, 1);
+        m->dist = NULL;
+    }
+    st = dctr_dist_agree(&dist, st, "loading the model");
+    dctr_dist_release(&dist);
+    if (st != DCTR_OK) {
+        dctr_model_free(m);
+        return st;
+    }
+    *out = m;
+    return DCTR_OK;
 }

@@ -3,7 +3,7 @@
  * and without batch norm), FM and LR trained on striped shards with the same global batch
  * predict within 1e-5 of single-process training; validation metrics are exact over all ranks;
  * rank 0's checkpoint loads in the single-process library; a resumed run equals an
- * uninterrupted one. Every rank trains the single-process reference itself (small data). */
+ * uninterrupted one. Sharded tables: test_mpi_shard.c. Every rank trains the single-process reference itself (small data). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,7 +145,8 @@ typedef struct model_case {
     dctr_optimizer_kind opt;
 } model_case;
 
-static dctr_model *new_model(const dctr_schema *s, const model_case *mc) {
+/* coll: sharded tables from the start (dctr_model_new_collective), NULL: dctr_model_new. */
+static dctr_model *new_model_on(const dctr_schema *s, const model_case *mc, dctr_collective *coll) {
     dctr_model_config cfg;
     dctr_model_config_default(&cfg, mc->type);
     static const int32_t hidden[] = {16, 8};
@@ -155,8 +156,15 @@ static dctr_model *new_model(const dctr_schema *s, const model_case *mc) {
     dctr_optimizer_config_default(&cfg.optimizer, mc->opt);
     cfg.optimizer.learning_rate = 0.01;
     dctr_model *m;
-    OK(dctr_model_new(s, &cfg, &m));
+    if (coll)
+        OK(dctr_model_new_collective(s, &cfg, coll, &m));
+    else
+        OK(dctr_model_new(s, &cfg, &m));
     return m;
+}
+
+static dctr_model *new_model(const dctr_schema *s, const model_case *mc) {
+    return new_model_on(s, mc, NULL);
 }
 
 static double max_diff(const float *a, const float *b, int64_t n) {
@@ -184,16 +192,26 @@ static void check_model(dctr_mpi *mp, const dctr_schema *s1, const dctr_dataset 
     float p1[ROWS], pd[ROWS], pl[ROWS];
     OK(dctr_model_predict(ref, full1, p1));
 
-    dctr_model *m = new_model(sd, mc);
+    dctr_model *m = new_model_on(sd, mc, sharded ? coll : NULL);
     char ck[600];
     path_of(ck, sizeof ck, "ckpt.dctr");
     o.validation = shard; /* each rank validates its own rows; the metrics are global */
     o.checkpoint_path = ck;
     OK(dctr_model_fit_collective(m, shard, &o, coll, &hd));
     coll->table_mode = DCTR_TABLES_REPLICATED;
-    OK(dctr_model_predict(m, fulld, pd));
-    if (sharded) /* only rank 0 holds the whole model after a sharded fit */
-        MPI_Bcast(pd, ROWS, MPI_FLOAT, 0, MPI_COMM_WORLD);
+    if (sharded && g_size > 1) { /* each rank holds its rows: the whole model is the file */
+        char fin[600];
+        path_of(fin, sizeof fin, "final.dctr");
+        CHECK(dctr_model_predict(m, fulld, pd) == DCTR_ERR_STATE, "a shard must not predict");
+        OK(dctr_model_save_collective(m, fin, 1, coll));
+        dctr_model *w;
+        OK(dctr_model_load(fin, &w));
+        OK(dctr_model_predict(w, fulld, pd));
+        dctr_model_free(w);
+        MPI_Barrier(MPI_COMM_WORLD);
+    } else {
+        OK(dctr_model_predict(m, fulld, pd));
+    }
     double d = max_diff(p1, pd, ROWS);
     CHECK(d <= 1e-5, "%s%s: distributed predictions differ from single-process by %g", mc->name,
           sharded ? " (sharded)" : "", d);
