@@ -390,7 +390,7 @@ static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
     const char *groups[MAX_GROUPS];
     gcfg.num_fm_groups = cli_schema_groups(schema, groups, MAX_GROUPS);
     gcfg.fm_groups = groups;
-    if (dctr_model_new(schema, &gcfg, &model) != DCTR_OK) {
+    if (cli_dist_model_new(schema, &gcfg, &model) != DCTR_OK) {
         cli_library_error();
         goto done;
     }

@@ -114,12 +114,19 @@ dctr_status cli_dist_fit(dctr_model *model, const dctr_dataset *train, const dct
     return dctr_model_fit(model, train, opts, history);
 }
 
+dctr_status cli_dist_model_new(const dctr_schema *schema, const dctr_model_config *cfg, dctr_model **out) {
+#ifdef DCTR_WITH_MPI
+    if (g_mp)
+        return dctr_model_new_collective(schema, cfg, dctr_mpi_collective(g_mp), out);
+#endif
+    return dctr_model_new(schema, cfg, out);
+}
+
 dctr_status cli_dist_save(const dctr_model *model, const char *path, int with_optimizer) {
 #ifdef DCTR_WITH_MPI
     if (g_mp) {
-        dctr_status st = dctr_mpi_rank(g_mp) == 0 ? dctr_model_save(model, path, with_optimizer)
-                                                  : DCTR_OK;
-        return dctr_mpi_agree(g_mp, st, "saving the model");
+        /* rank 0 writes; sharded tables stream from their owners */
+        return dctr_model_save_collective(model, path, with_optimizer, dctr_mpi_collective(g_mp));
     }
 #endif
     return dctr_model_save(model, path, with_optimizer);

@@ -172,11 +172,9 @@ dctr_status dfm_load(dctr_model *model, const dctr_container *c);
 void dfm_dist_scale(const dctr_model *model, float *dpred, int64_t B);
 dctr_status dfm_dist_exchange(dctr_model *model, double *loss, int64_t B);
 /* deepfm_shard.c (DCTR_TABLES_SHARDED): whether the fit runs sharded; rows of a batch fetched
- * from their owners; tables gathered to rank 0 (parameters and optimizer state); rows not owned
- * released (with_slots: their optimizer state too). */
+ * from their owners; rows not owned released (with_slots: their optimizer state too). */
 int dfm_dist_sharded(const dctr_model *model);
 dctr_status dfm_shard_fetch(dctr_model *model, const dctr_batch *b);
-dctr_status dfm_shard_gather(dctr_model *model);
 void dfm_shard_release(dctr_model *model, int with_slots);
 /* deepfm_shard.c: a sharded model's initial table rows (only the owned ones, with the values
  * single-process init gives them); its optimizer slots (owned rows and the dense tail at their

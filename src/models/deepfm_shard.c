@@ -1,7 +1,8 @@
-/* DeepFM / FM / LR with sharded tables (DCTR_TABLES_SHARDED, docs/distributed.md): the rows a
- * batch uses are fetched from their owners into this rank's arena before the forward, rows not
- * owned are released after use (their pages return to the system), and the tables are gathered
- * to rank 0 for a model file. The gradient return is in deepfm_dist.c. */
+/* DeepFM / FM / LR with sharded tables (DCTR_TABLES_SHARDED, docs/distributed.md): a rank
+ * initialises only its own rows (and optimizer state) in a lazily committed arena, the rows a
+ * batch uses are fetched from their owners into it before the forward and released after use
+ * (their pages return to the system). The gradient return is in deepfm_dist.c, the streamed
+ * model file in deepfm_shard_io.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -298,7 +299,9 @@ static size_t move_range(const dfm *d, const dctr_schema *s, int32_t t, int64_t 
     return off;
 }
 
-dctr_status dfm_shard_gather(dctr_model *model) {
+/* Every table (parameters and optimizer state) to rank 0, a table at a time: only the test
+ * reference below uses it now (the model file streams, deepfm_shard_io.c). */
+static dctr_status dfm_shard_gather(dctr_model *model) {
     dfm *d = model->impl;
     dctr_dist *dist = model->dist;
     const dctr_schema *s = model->schema;
@@ -336,5 +339,24 @@ dctr_status dfm_shard_gather(dctr_model *model) {
         }
     }
     dctr_free(counts);
+    return st;
+}
+
+dctr_status dctr_deepfm_shard_gather_save(dctr_model *model, dctr_collective *coll, const char *path,
+                                          int with_optimizer) {
+    dctr_dist dist;
+    DCTR_TRY(dctr_dist_init(&dist, coll));
+    model->dist = &dist;
+    dctr_status st = dfm_shard_gather(model);
+    const int32_t size = model->shard_size;
+    if (st == DCTR_OK && coll->rank == 0) { /* rank 0 now holds the whole model */
+        model->shard_size = 0;
+        st = dctr_model_save(model, path, with_optimizer);
+        model->shard_size = size;
+    }
+    dfm_shard_release(model, 1);
+    model->dist = NULL;
+    st = dctr_dist_agree(&dist, st, "gather and save");
+    dctr_dist_release(&dist);
     return st;
 }

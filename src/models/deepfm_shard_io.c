@@ -29,11 +29,13 @@ typedef struct out {
     dctr_status st;
 } out;
 
+#define ENCODE_FLOATS ((int64_t)16 * 1024) /* 64 KiB of encoding scratch */
+
 static void put_floats(out *o, const float *v, int64_t n) {
-    for (int64_t i = 0; o->sink && o->st == DCTR_OK && i < n; i += CHUNK_FLOATS) {
-        dctr_wbuf w; /* the file's float encoding, a chunk at a time */
+    for (int64_t i = 0; o->sink && o->st == DCTR_OK && i < n; i += ENCODE_FLOATS) {
+        dctr_wbuf w; /* the file's float encoding, a piece at a time */
         dctr_wbuf_init(&w);
-        dctr_wbuf_f32s(&w, v + i, (size_t)(n - i < CHUNK_FLOATS ? n - i : CHUNK_FLOATS));
+        dctr_wbuf_f32s(&w, v + i, (size_t)(n - i < ENCODE_FLOATS ? n - i : ENCODE_FLOATS));
         o->st = dctr_wbuf_status(&w);
         if (o->st == DCTR_OK)
             o->st = o->sink(o->ctx, w.data, w.len);
