@@ -55,12 +55,13 @@ void dfm_free(void *impl) {
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
         dctr_free(arrays[i]);
     for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
-        if (d->lazy && (floats[i] == d->params || floats[i] == d->slots[0] || floats[i] == d->slots[1]))
-            dctr_shard_free(floats[i], (size_t)d->nparams);
-        else
+        if (!d->lazy || i == 1 || i == 2) /* state and grad are ordinary arrays */
             dctr_aligned_free(floats[i]);
+        else /* sharded: the parameter arena has the step's window as a second half */
+            dctr_shard_free(floats[i], (size_t)d->nparams * (i == 0 ? 2 : 1));
     }
     dfm_ws_free(d->tws);
+    dfm_shard_step_free(d);
     dfm_free_tensors(d);
     dctr_pool_free(d->pool);
     dctr_free(d);
@@ -306,7 +307,8 @@ static dctr_status alloc_params(const dctr_model *m, dfm *d) {
                               "deepfm: the model's structure needs %lld parameters, the file holds %lld",
                               (long long)n, (long long)m->load_param_cap);
     d->lazy = m->shard_size > 1; /* sharded: only the rows this rank writes take memory */
-    d->params = d->lazy ? dctr_shard_alloc((size_t)n) : dctr_alloc_floats((size_t)n);
+    /* sharded: a second half of address space holds a step's rows compactly (deepfm_shard_step.c) */
+    d->params = d->lazy ? dctr_shard_alloc(2 * (size_t)n) : dctr_alloc_floats((size_t)n);
     d->nstate = d->use_dnn ? dctr_dnn_num_state(&d->dnn_cfg) : 0;
     d->state = dctr_alloc_floats((size_t)d->nstate + 1);
     if (!d->params || !d->state)

@@ -123,6 +123,7 @@ typedef struct dfm {
      * save from the owners (deepfm_shard_io.c) */
     int lazy;
     struct dctr_dist *save_dist;
+    struct dfm_shard_step *sstep; /* a sharded step's window (deepfm_shard_step.c), or NULL */
 } dfm;
 
 /* The per-table gradient scatter and optimizer updates go to the pool from this many batch rows
@@ -178,10 +179,23 @@ dctr_status dfm_shard_fetch(dctr_model *model, const dctr_batch *b);
 void dfm_shard_release(dctr_model *model, int with_slots);
 /* deepfm_shard.c: a sharded model's initial table rows (only the owned ones, with the values
  * single-process init gives them); its optimizer slots (owned rows and the dense tail at their
- * initial values, the rest never committed); the peak probe's note of this rank's table bytes. */
+ * initial values, the rest never committed); the peak probe's note of this rank's table bytes
+ * (saving: the save's exchange buffers, which then hold table chunks, too). */
 void dfm_shard_init_table(const dctr_model *model, dfm *d, int32_t t, dctr_rng *rng);
 void dfm_shard_init_slots(const dctr_model *model, dfm *d);
-void dfm_shard_note(const dctr_model *model);
+void dfm_shard_note(const dctr_model *model, const struct dctr_dist *saving);
+/* deepfm_shard.c: the rows of b's ids fetched from their owners (all: every id and row 0, into
+ * the window, row i of table t holding ids[t][i]; else the rows of other ranks, to their places
+ * in the arena); ids[t] malloc'ed, n[t] their counts. */
+dctr_status dfm_shard_fetch_ids(dctr_model *model, const dctr_batch *b, int all, int64_t **ids,
+                                int64_t *n);
+/* deepfm_shard_step.c: a sharded training step in the window: begin fetches b's rows and sets
+ * *use to the batch the forward and backward take; ids turns the accumulators' window rows
+ * back into ids (before the gradient exchange); end restores the offsets (any path). */
+dctr_status dfm_shard_step_begin(dctr_model *model, const dctr_batch *b, const dctr_batch **use);
+dctr_status dfm_shard_step_ids(dctr_model *model);
+void dfm_shard_step_end(dctr_model *model);
+void dfm_shard_step_free(dfm *d);
 /* deepfm_shard_io.c: the streamed save of a sharded model (every rank calls it; rank 0 writes
  * `path` atomically, the others send their rows; all return the agreed status), and the
  * producers of the sections dfm_save streams instead of the arena while rank 0 saves. */

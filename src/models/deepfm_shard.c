@@ -46,14 +46,16 @@ void dfm_shard_init_slots(const dctr_model *model, dfm *d) {
     fill_slots(d, d->dense_begin, 0, d->nparams - d->dense_begin, 1);
 }
 
-void dfm_shard_note(const dctr_model *model) {
+void dfm_shard_note(const dctr_model *model, const dctr_dist *saving) {
     if (!dctr_shard_probe_on())
         return;
     const dfm *d = model->impl;
     const dctr_schema *s = model->schema;
-    const float *arrays[1 + DCTR_OPTIM_MAX_SLOTS] = {d->params, d->slots[0], d->slots[1]};
+    /* the parameters, the step's window (a sharded arena's second half) and the slots */
+    const float *arrays[2 + DCTR_OPTIM_MAX_SLOTS] = {d->params, d->lazy ? d->params + d->nparams : NULL,
+                                                     d->slots[0], d->slots[1]};
     int64_t bytes = 0;
-    for (int a = 0; a < 1 + DCTR_OPTIM_MAX_SLOTS; a++)
+    for (int a = 0; a < 2 + DCTR_OPTIM_MAX_SLOTS; a++)
         for (int32_t t = 0; arrays[a] && t < d->ntables; t++) {
             if (d->emb_off[t] >= 0)
                 bytes += dctr_shard_resident(arrays[a] + d->emb_off[t], 0, s->tables[t].vocab_size,
@@ -61,9 +63,10 @@ void dfm_shard_note(const dctr_model *model) {
             if (d->lin_off[t] >= 0)
                 bytes += dctr_shard_resident(arrays[a] + d->lin_off[t], 0, s->tables[t].vocab_size, 1);
         }
-    const dctr_dist *dist = model->dist ? model->dist : d->save_dist;
-    if (dist) /* the exchange buffers hold fetched rows and save chunks */
-        bytes += (int64_t)(dist->buf_cap + dist->pack_cap);
+    /* while saving, the exchange buffers hold table chunks (at other times they hold what the
+     * replicated mode also exchanges: the dense gradients, the step's rows) */
+    if (saving)
+        bytes += (int64_t)(saving->buf_cap + saving->pack_cap);
     dctr_shard_probe_note(bytes);
 }
 
@@ -106,10 +109,10 @@ static int cmp_i64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* The distinct ids of table t in the batch that this rank does not own, sorted (so grouped by
- * owner: ownership is by ranges). *ids is malloc'ed. */
+/* The distinct ids of table t in the batch that this rank does not own (all: every id, and id 0
+ * always), sorted (so grouped by owner: ownership is by ranges). *ids is malloc'ed. */
 static dctr_status wanted_ids(const dfm *d, const dctr_schema *s, const dctr_batch *b, int32_t t,
-                              int32_t rank, int32_t size, int64_t **ids, int64_t *n) {
+                              int32_t rank, int32_t size, int all, int64_t **ids, int64_t *n) {
     const dfm_col *parts[2] = {d->emb, d->lin};
     const int32_t counts[2] = {d->nemb, d->nlin};
     const int64_t rows = b ? b->n : 0; /* no batch: this rank asks for nothing */
@@ -118,10 +121,12 @@ static dctr_status wanted_ids(const dfm *d, const dctr_schema *s, const dctr_bat
         for (int32_t i = 0; i < counts[p]; i++)
             if (parts[p][i].table == t)
                 cap += rows * (parts[p][i].varlen ? parts[p][i].T : 1);
-    int64_t *v = dctr_malloc(sizeof(int64_t) * (size_t)(cap + 1)), m = 0, lo, hi;
+    int64_t *v = dctr_malloc(sizeof(int64_t) * (size_t)(cap + 2)), m = 0, lo, hi;
     if (!v)
         return DCTR_ERR_NOMEM;
     dctr_shard_range(s->tables[t].vocab_size, rank, size, &lo, &hi);
+    if (all) /* id 0 keeps index 0 in a compact step (varlen padding is id 0) */
+        v[m++] = 0;
     for (int p = 0; p < 2; p++)
         for (int32_t i = 0; i < counts[p]; i++) {
             const dfm_col *c = &parts[p][i];
@@ -131,7 +136,7 @@ static dctr_status wanted_ids(const dfm *d, const dctr_schema *s, const dctr_bat
                 continue;
             const int64_t *x = b->cols[c->col].ids, cnt = rows * (c->varlen ? c->T : 1);
             for (int64_t j = 0; j < cnt; j++)
-                if (x[j] < lo || x[j] >= hi)
+                if (all || x[j] < lo || x[j] >= hi)
                     v[m++] = x[j];
         }
     qsort(v, (size_t)m, sizeof *v, cmp_i64);
@@ -237,21 +242,17 @@ static dctr_status send_rows(dctr_dist *dist, const dfm *d, const dctr_schema *s
     return dctr_dist_alltoallv(dist, dist->pack, counts, rows, row_counts);
 }
 
-/* b NULL: nothing wanted here (the other ranks may still want this rank's rows). */
-dctr_status dfm_shard_fetch(dctr_model *model, const dctr_batch *b) {
+dctr_status dfm_shard_fetch_ids(dctr_model *model, const dctr_batch *b, int all, int64_t **ids,
+                                int64_t *n) {
     dfm *d = model->impl;
     dctr_dist *dist = model->dist;
     const dctr_schema *s = model->schema;
     const int32_t size = dist->c->size, me = dist->c->rank, nt = d->ntables;
-    /* the last step's rows go back first (and, once per fit, the optimizer state not owned) */
-    dfm_shard_release(model, !dist->slots_released);
-    dist->slots_released = 1;
-    int64_t **ids = dctr_calloc((size_t)nt + 1, sizeof *ids);
-    int64_t *n = dctr_calloc((size_t)nt + 1, sizeof *n), *counts = dctr_calloc((size_t)size, sizeof *counts);
-    dctr_status st = ids && n && counts ? DCTR_OK : DCTR_ERR_NOMEM;
+    int64_t *counts = dctr_calloc((size_t)size, sizeof *counts);
+    dctr_status st = counts ? DCTR_OK : DCTR_ERR_NOMEM;
     for (int32_t t = 0; t < nt && st == DCTR_OK; t++)
         if (d->emb_off[t] >= 0 || d->lin_off[t] >= 0)
-            st = wanted_ids(d, s, b, t, me, size, &ids[t], &n[t]);
+            st = wanted_ids(d, s, b, t, me, size, all, &ids[t], &n[t]);
     const void *in = NULL, *rows = NULL;
     const int64_t *in_counts = NULL, *row_counts = NULL;
     if (st == DCTR_OK)
@@ -259,22 +260,39 @@ dctr_status dfm_shard_fetch(dctr_model *model, const dctr_batch *b) {
     if (st == DCTR_OK)
         st = send_rows(dist, d, s, nt, in, in_counts, counts, &rows, &row_counts);
     const float *r = rows;
+    /* all: row i of a table's list goes to row i of its window (the arena's second half),
+     * else row id to its place in the arena */
+    float *dst = all ? d->params + d->nparams : d->params;
     for (int32_t q = 0; q < size && st == DCTR_OK; q++) /* replies arrive in owner order */
         for (int32_t t = 0; t < nt; t++) {
             int64_t a, z;
             slice(s, t, q, size, ids[t], n[t], &a, &z);
             for (int64_t i = a; i < z; i++) {
-                copy_row(d, s, t, ids[t][i], (float *)r, 1, d->params);
+                copy_row(d, s, t, all ? i : ids[t][i], (float *)r, 1, dst);
                 r += row_floats(d, s, t);
             }
         }
-    if (st == DCTR_OK) /* a step's peak: the owned rows plus the fetched ones */
-        dfm_shard_note(model);
+    dctr_free(counts);
+    return st;
+}
+
+/* b NULL: nothing wanted here (the other ranks may still want this rank's rows). */
+dctr_status dfm_shard_fetch(dctr_model *model, const dctr_batch *b) {
+    dfm *d = model->impl;
+    dctr_dist *dist = model->dist;
+    const int32_t nt = d->ntables;
+    /* the last rows fetched go back first (and, once per fit, the optimizer state not owned) */
+    dfm_shard_release(model, !dist->slots_released);
+    dist->slots_released = 1;
+    int64_t **ids = dctr_calloc((size_t)nt + 1, sizeof *ids);
+    int64_t *n = dctr_calloc((size_t)nt + 1, sizeof *n);
+    dctr_status st = ids && n ? dfm_shard_fetch_ids(model, b, 0, ids, n) : DCTR_ERR_NOMEM;
+    if (st == DCTR_OK) /* the peak: the owned rows plus the fetched ones */
+        dfm_shard_note(model, NULL);
     for (int32_t t = 0; ids && t < nt; t++)
         dctr_free(ids[t]);
     dctr_free(ids);
     dctr_free(n);
-    dctr_free(counts);
     return st;
 }
 

@@ -65,7 +65,7 @@ static dctr_status from_owner(const dctr_model *m, dctr_dist *dist, const float 
         DCTR_TRY(dctr_dist_alltoallv(dist, base + r * w, counts, &in, &in_counts));
         if (me == 0) /* only q sent: its block is first */
             put_floats(o, in, n * w);
-        dfm_shard_note(m);
+        dfm_shard_note(m, dist);
     }
     return DCTR_OK;
 }

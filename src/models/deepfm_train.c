@@ -98,14 +98,21 @@ static dctr_status forward_backward(dctr_model *model, const dctr_batch *batch, 
     if (batch->schema && batch->schema != model->schema && batch->schema->ncols != model->schema->ncols)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "deepfm: batch built for another schema");
     DCTR_TRY(dfm_prepare_training(model, batch->n));
+    const dctr_batch *b = batch;
     if (dfm_dist_sharded(model)) /* the rows this batch uses, from their owners */
-        DCTR_TRY(dfm_shard_fetch(model, batch));
+        DCTR_TRY(dfm_shard_step_begin(model, batch, &b));
+    dctr_status st = DCTR_OK;
     if (d->tws->dnn) /* the DNN's GEMMs split on the pool (OpenBLAS at 1 thread, see set_threads) */
-        DCTR_TRY(dctr_dnn_workspace_set_pool(d->tws->dnn, d->pool));
+        st = dctr_dnn_workspace_set_pool(d->tws->dnn, d->pool);
     if (d->tws->dnn) /* distributed: batch norm over the global batch (deepfm_dist.c) */
         dctr_dnn_workspace_set_bn_sync(d->tws->dnn, dfm_dist_bn_sync(model));
-    DCTR_TRY(dfm_forward(model, d->tws, batch, 1, &d->drop_rng, d->pool));
-    return dfm_backward(model, d->tws, batch, data_loss, reg_loss);
+    if (st == DCTR_OK)
+        st = dfm_forward(model, d->tws, b, 1, &d->drop_rng, d->pool);
+    if (st == DCTR_OK)
+        st = dfm_backward(model, d->tws, b, data_loss, reg_loss);
+    if (dfm_dist_sharded(model))
+        dfm_shard_step_end(model);
+    return st;
 }
 
 dctr_status dctr_deepfm_compute_gradients(dctr_model *model, const dctr_batch *batch,
