@@ -179,11 +179,12 @@ dctr_status dfm_shard_fetch(dctr_model *model, const dctr_batch *b);
 void dfm_shard_release(dctr_model *model, int with_slots);
 /* deepfm_shard.c: a sharded model's initial table rows (only the owned ones, with the values
  * single-process init gives them); its optimizer slots (owned rows and the dense tail at their
- * initial values, the rest never committed); the peak probe's note of this rank's table bytes
- * (saving: the save's exchange buffers, which then hold table chunks, too). */
+ * initial values, the rest never committed); the peak probe's note of this rank's resident table
+ * bytes (parameters, step window, optimizer state) plus in_flight bytes of table rows in
+ * exchange buffers (a save's chunk). */
 void dfm_shard_init_table(const dctr_model *model, dfm *d, int32_t t, dctr_rng *rng);
 void dfm_shard_init_slots(const dctr_model *model, dfm *d);
-void dfm_shard_note(const dctr_model *model, const struct dctr_dist *saving);
+void dfm_shard_note(const dctr_model *model, int64_t in_flight);
 /* deepfm_shard.c: the rows of b's ids fetched from their owners (all: every id and row 0, into
  * the window, row i of table t holding ids[t][i]; else the rows of other ranks, to their places
  * in the arena); ids[t] malloc'ed, n[t] their counts. */

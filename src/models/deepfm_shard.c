@@ -46,7 +46,7 @@ void dfm_shard_init_slots(const dctr_model *model, dfm *d) {
     fill_slots(d, d->dense_begin, 0, d->nparams - d->dense_begin, 1);
 }
 
-void dfm_shard_note(const dctr_model *model, const dctr_dist *saving) {
+void dfm_shard_note(const dctr_model *model, int64_t in_flight) {
     if (!dctr_shard_probe_on())
         return;
     const dfm *d = model->impl;
@@ -63,11 +63,7 @@ void dfm_shard_note(const dctr_model *model, const dctr_dist *saving) {
             if (d->lin_off[t] >= 0)
                 bytes += dctr_shard_resident(arrays[a] + d->lin_off[t], 0, s->tables[t].vocab_size, 1);
         }
-    /* while saving, the exchange buffers hold table chunks (at other times they hold what the
-     * replicated mode also exchanges: the dense gradients, the step's rows) */
-    if (saving)
-        bytes += (int64_t)(saving->buf_cap + saving->pack_cap);
-    dctr_shard_probe_note(bytes);
+    dctr_shard_probe_note(bytes + in_flight);
 }
 
 int dfm_dist_sharded(const dctr_model *model) {
@@ -288,7 +284,7 @@ dctr_status dfm_shard_fetch(dctr_model *model, const dctr_batch *b) {
     int64_t *n = dctr_calloc((size_t)nt + 1, sizeof *n);
     dctr_status st = ids && n ? dfm_shard_fetch_ids(model, b, 0, ids, n) : DCTR_ERR_NOMEM;
     if (st == DCTR_OK) /* the peak: the owned rows plus the fetched ones */
-        dfm_shard_note(model, NULL);
+        dfm_shard_note(model, 0);
     for (int32_t t = 0; ids && t < nt; t++)
         dctr_free(ids[t]);
     dctr_free(ids);

@@ -17,7 +17,7 @@
 #include "models/deepfm_impl.h"
 #include "models/model_types.h"
 
-#define CHUNK_FLOATS ((int64_t)256 * 1024) /* 1 MiB: what a save holds beyond the own rows */
+#define CHUNK_FLOATS ((int64_t)64 * 1024) /* 256 KiB: what a save holds beyond the own rows */
 
 enum { CMD_DONE = 0, CMD_PARAMS = 1, CMD_OPTIM = 2 };
 
@@ -63,9 +63,11 @@ static dctr_status from_owner(const dctr_model *m, dctr_dist *dist, const float 
         const void *in;
         const int64_t *in_counts;
         DCTR_TRY(dctr_dist_alltoallv(dist, base + r * w, counts, &in, &in_counts));
+        /* the chunk in flight (and, on rank 0, the encoding scratch) */
+        const int64_t chunk = n * w * (int64_t)sizeof(float);
+        dfm_shard_note(m, me == 0 ? chunk + 4 * ENCODE_FLOATS : me == q ? chunk : 0);
         if (me == 0) /* only q sent: its block is first */
             put_floats(o, in, n * w);
-        dfm_shard_note(m, dist);
     }
     return DCTR_OK;
 }

@@ -108,6 +108,7 @@ dctr_status dfm_shard_step_begin(dctr_model *model, const dctr_batch *b, const d
         return DCTR_ERR_NOMEM;
     DCTR_TRY(dfm_shard_fetch_ids(model, b, 1, st->ids, st->n));
     DCTR_TRY(build_view(d, st, b));
+    dfm_shard_note(model, 0); /* the step's peak: own rows and the window (arena offsets) */
     /* the window has the arena's layout: table t's rows at nparams + its offset */
     for (int32_t t = 0; t < d->ntables; t++) {
         st->emb_off[t] = d->emb_off[t];
@@ -118,7 +119,6 @@ dctr_status dfm_shard_step_begin(dctr_model *model, const dctr_batch *b, const d
             d->lin_off[t] += d->nparams;
     }
     st->swapped = 1;
-    dfm_shard_note(model, NULL);
     *use = &st->view;
     return DCTR_OK;
 }

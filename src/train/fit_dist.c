@@ -161,7 +161,7 @@ dctr_status dctr_model_new_collective(const dctr_schema *schema, const dctr_mode
     DCTR_TRY(dctr_model_new_shard(schema, cfg, sharded ? coll->rank : 0, sharded ? coll->size : 0,
                                   out));
     if (sharded)
-        dfm_shard_note(*out, NULL);
+        dfm_shard_note(*out, 0);
     return DCTR_OK;
 }
 
