@@ -185,6 +185,8 @@ void dfm_shard_release(dctr_model *model, int with_slots);
 void dfm_shard_init_table(const dctr_model *model, dfm *d, int32_t t, dctr_rng *rng);
 void dfm_shard_init_slots(const dctr_model *model, dfm *d);
 void dfm_shard_note(const dctr_model *model, int64_t in_flight);
+/* A shard's own table rows and the dense tail from src to dst (restore-best snapshots). */
+void dfm_shard_copy_owned(const dctr_model *model, float *dst, const float *src);
 /* deepfm_shard.c: the rows of b's ids fetched from their owners (all: every id and row 0, into
  * the window, row i of table t holding ids[t][i]; else the rows of other ranks, to their places
  * in the arena); ids[t] malloc'ed, n[t] their counts. */

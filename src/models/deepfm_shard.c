@@ -46,6 +46,21 @@ void dfm_shard_init_slots(const dctr_model *model, dfm *d) {
     fill_slots(d, d->dense_begin, 0, d->nparams - d->dense_begin, 1);
 }
 
+void dfm_shard_copy_owned(const dctr_model *model, float *dst, const float *src) {
+    const dfm *d = model->impl;
+    const dctr_schema *s = model->schema;
+    for (int32_t t = 0; t < d->ntables; t++) {
+        int64_t lo, hi, k = s->tables[t].dim;
+        dctr_shard_range(s->tables[t].vocab_size, model->shard_rank, model->shard_size, &lo, &hi);
+        if (d->emb_off[t] >= 0)
+            memcpy(dst + d->emb_off[t] + lo * k, src + d->emb_off[t] + lo * k,
+                   sizeof(float) * (size_t)((hi - lo) * k));
+        if (d->lin_off[t] >= 0)
+            memcpy(dst + d->lin_off[t] + lo, src + d->lin_off[t] + lo, sizeof(float) * (size_t)(hi - lo));
+    }
+    memcpy(dst + d->dense_begin, src + d->dense_begin, sizeof(float) * (size_t)(d->nparams - d->dense_begin));
+}
+
 void dfm_shard_note(const dctr_model *model, int64_t in_flight) {
     if (!dctr_shard_probe_on())
         return;

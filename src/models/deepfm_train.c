@@ -230,13 +230,17 @@ dctr_status dfm_train_step(dctr_model *model, const dctr_batch *batch, double *d
 typedef struct dfm_snap {
     int64_t nparams, nstate;
     float *params, *state;
+    int lazy; /* a shard's snapshot: its own rows and the dense tail only (dctr_shard_alloc) */
 } dfm_snap;
 
 void dfm_snapshot_free(void *state) {
     dfm_snap *sn = state;
     if (!sn)
         return;
-    dctr_aligned_free(sn->params);
+    if (sn->lazy)
+        dctr_shard_free(sn->params, (size_t)sn->nparams);
+    else
+        dctr_aligned_free(sn->params);
     dctr_aligned_free(sn->state);
     dctr_free(sn);
 }
@@ -250,7 +254,8 @@ dctr_status dfm_snapshot(const dctr_model *model, void **state) {
             return DCTR_ERR_NOMEM;
         sn->nparams = d->nparams;
         sn->nstate = d->nstate;
-        sn->params = dctr_alloc_floats((size_t)d->nparams);
+        sn->lazy = d->lazy;
+        sn->params = d->lazy ? dctr_shard_alloc((size_t)d->nparams) : dctr_alloc_floats((size_t)d->nparams);
         sn->state = dctr_alloc_floats((size_t)d->nstate + 1);
         if (!sn->params || !sn->state) {
             dfm_snapshot_free(sn);
@@ -258,7 +263,10 @@ dctr_status dfm_snapshot(const dctr_model *model, void **state) {
         }
         *state = sn;
     }
-    memcpy(sn->params, d->params, sizeof(float) * (size_t)d->nparams);
+    if (d->lazy)
+        dfm_shard_copy_owned(model, sn->params, d->params);
+    else
+        memcpy(sn->params, d->params, sizeof(float) * (size_t)d->nparams);
     memcpy(sn->state, d->state, sizeof(float) * (size_t)d->nstate);
     return DCTR_OK;
 }
@@ -268,7 +276,10 @@ dctr_status dfm_restore(dctr_model *model, const void *state) {
     const dfm_snap *sn = state;
     if (!sn || sn->nparams != d->nparams || sn->nstate != d->nstate)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "deepfm: snapshot of another model");
-    memcpy(d->params, sn->params, sizeof(float) * (size_t)d->nparams);
+    if (sn->lazy && d->lazy)
+        dfm_shard_copy_owned(model, d->params, sn->params);
+    else
+        memcpy(d->params, sn->params, sizeof(float) * (size_t)d->nparams);
     memcpy(d->state, sn->state, sizeof(float) * (size_t)d->nstate);
     return DCTR_OK;
 }

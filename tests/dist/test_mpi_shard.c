@@ -8,7 +8,7 @@
  *   its checkpoints and the final save, stays near the rank's 1/N share (the probe in
  *   src/dist/dist_shard.c counts resident pages of the tables);
  * - resume: load_collective of a checkpoint and one more epoch equal 3 uninterrupted epochs,
- *   bit for bit;
+ *   bit for bit; early stopping with restore-best equals the replicated run;
  * - a shard refuses dctr_model_save and predictions (DCTR_ERR_STATE). */
 #include <math.h>
 #include <stdio.h>
@@ -216,6 +216,51 @@ static void check_resume(dctr_collective *coll, const dctr_schema *s, const dctr
     dctr_model_free(b);
 }
 
+/* Early stopping with restore-best (a shard snapshots its own rows and the dense tail only):
+ * the sharded model equals the replicated one. */
+static void check_restore_best(dctr_collective *coll, const dctr_schema *s, const dctr_dataset *data) {
+    dctr_model_config cfg;
+    config(&cfg);
+    cfg.optimizer.learning_rate = 0.2; /* overfits: the best epoch is early */
+    char paths[2][600];
+    path_of(paths[0], sizeof paths[0], "best_replicated.dctr");
+    path_of(paths[1], sizeof paths[1], "best_sharded.dctr");
+    int best[2];
+    for (int sharded = 0; sharded <= 1; sharded++) {
+        coll->table_mode = sharded ? DCTR_TABLES_SHARDED : DCTR_TABLES_REPLICATED;
+        dctr_model *m;
+        OK(dctr_model_new_collective(s, &cfg, coll, &m));
+        dctr_fit_options o;
+        fit_options(&o, 6, NULL);
+        o.validation_split = 0.25;
+        o.patience = 2;
+        o.restore_best = 1;
+        dctr_history h;
+        OK(dctr_model_fit_collective(m, data, &o, coll, &h));
+        best[sharded] = h.best_epoch;
+        dctr_history_free(&h);
+        OK(dctr_model_save_collective(m, paths[sharded], 0, coll));
+        dctr_model_free(m);
+    }
+    coll->table_mode = DCTR_TABLES_SHARDED;
+    CHECK(best[0] == best[1], "best epoch %d replicated, %d sharded", best[0], best[1]);
+    if (g_rank == 0)
+        printf("test_mpi_shard: restore-best kept epoch %d\n", best[1]);
+    dctr_model *a, *b;
+    OK(dctr_model_load(paths[0], &a));
+    OK(dctr_model_load(paths[1], &b));
+    float pa[ROWS], pb[ROWS];
+    OK(dctr_model_predict(a, data, pa));
+    OK(dctr_model_predict(b, data, pb));
+    double diff = 0;
+    for (int64_t i = 0; i < dctr_dataset_num_rows(data); i++)
+        diff = fmax(diff, fabs((double)pa[i] - pb[i]));
+    CHECK(diff <= 1e-6, "restore-best: sharded differs from replicated by %g", diff);
+    MPI_Barrier(MPI_COMM_WORLD);
+    dctr_model_free(a);
+    dctr_model_free(b);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
@@ -235,6 +280,7 @@ int main(int argc, char **argv) {
     OK(dctr_mpi_read_csv(mp, small, csv, NULL, DCTR_SHARD_STRIPE, &data_small));
     check_save_and_memory(coll, s, data);
     check_resume(coll, small, data_small);
+    check_restore_best(coll, small, data_small);
     dctr_dataset_free(data);
     dctr_dataset_free(data_small);
     dctr_schema_free(s);
