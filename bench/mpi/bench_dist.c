@@ -1,6 +1,8 @@
 /* Distributed training benchmark (issue 13), run under mpirun:
  *   mpirun --oversubscribe -np N bench_dist [--rows R] [--batch B] [--epochs E] [--dir D]
  *                                          [--vocab V (largest vocabulary, default 100000)]
+ *                                          [--hash B (every sparse column hashed into B buckets:
+ *                                           large tables from few rows, for the memory figures)]
  * In one run: rank 0 trains single-process on all rows (the others wait), then all N ranks train
  * the same DeepFM (Criteo-shaped synthetic data, 26 sparse columns of dim 8, 13 dense, DNN
  * 256-128) data-parallel on striped shards with the same global batch, with replicated then with
@@ -36,6 +38,8 @@ static void die(const char *what) {
 }
 #define OK(call) do { if ((call) != DCTR_OK) die(#call); } while (0)
 
+static int64_t g_hash; /* --hash B: every sparse column hashed into B buckets (0: fitted) */
+
 static dctr_schema *make_schema(void) {
     dctr_schema *s;
     OK(dctr_schema_new(&s));
@@ -53,6 +57,8 @@ static dctr_schema *make_schema(void) {
         dctr_sparse_feat_default(&f, name);
         f.dtype = DCTR_DTYPE_STRING;
         f.embedding_dim = K;
+        f.use_hash = g_hash > 0;
+        f.vocabulary_size = g_hash;
         OK(dctr_schema_add_sparse(s, &f));
     }
     OK(dctr_schema_set_label(s, "label"));
@@ -197,6 +203,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--epochs")) epochs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
         else if (!strcmp(argv[i], "--vocab")) vocab = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "--hash")) g_hash = atoll(argv[i + 1]);
     }
     char csv[1024];
     snprintf(csv, sizeof csv, "%s/bench_dist_%lld_%lld.csv", dir, (long long)rows, (long long)vocab);
@@ -261,6 +268,7 @@ int main(int argc, char **argv) {
         double t0 = MPI_Wtime();
         OK(dctr_model_fit_collective(m, shard, &o, coll, NULL));
         double tn = MPI_Wtime() - t0, tmax, pmax, hmax, smax;
+        double got = (double)(dctr_mpi_bytes_received(mp) - before), gmax; /* the fit's steps */
         double ts = MPI_Wtime(); /* the model file (sharded: streamed from the owners) */
         OK(dctr_model_save_collective(m, model_path, 1, coll));
         ts = MPI_Wtime() - ts;
@@ -272,7 +280,6 @@ int main(int argc, char **argv) {
         MPI_Allreduce(&ts, &smax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
         MPI_Allreduce(&tn, &tmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
         MPI_Allreduce(&peak, &pmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-        double got = (double)(dctr_mpi_bytes_received(mp) - before), gmax;
         MPI_Allreduce(&got, &gmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
         if (g_rank == 0) {
             double s1 = (double)rows * epochs / t1, sn = (double)rows * epochs / tmax;

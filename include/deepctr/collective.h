@@ -97,7 +97,7 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_model_new_collective(const dctr_schema 
 
 /* Every rank calls it; rank 0 writes `path` (atomically, as dctr_model_save) and every rank
  * returns the agreed status. A model holding a shard of sharded tables streams each table's
- * rows from their owners into rank 0's file writer a chunk (<= 256 KiB) at a time, so no rank ever
+ * rows from their owners into rank 0's file writer a chunk (1/16 of the owner's rows of a table, 256 KiB to 16 MiB) at a time, so no rank ever
  * holds the whole model; the file is the one dctr_model_save writes for the whole model. */
 DCTR_API DCTR_NODISCARD dctr_status dctr_model_save_collective(const dctr_model *model, const char *path,
                                                               int with_optimizer,

@@ -2,7 +2,7 @@
  * ordinary model file (the same bytes a gather to rank 0 and dctr_model_save write) without ever
  * holding the other ranks' rows. "deepfm/params" and "deepfm/optim" are streamed sections
  * (dctr_cw_add_stream): rank 0 emits the arena in order, its own rows and the replicated dense
- * tail from memory, every other rank's rows in chunks of at most CHUNK_FLOATS that the owner
+ * tail from memory, every other rank's rows in chunks (CHUNK_MIN..CHUNK_MAX floats) that the owner
  * sends through the personalised exchange. The container runs a producer more than once
  * (checksum, then write), so before each run rank 0 tells the others which section to serve
  * (one allgather), and "done" after the save. */
@@ -17,7 +17,10 @@
 #include "models/deepfm_impl.h"
 #include "models/model_types.h"
 
-#define CHUNK_FLOATS ((int64_t)64 * 1024) /* 256 KiB: what a save holds beyond the own rows */
+/* A chunk: 1/16 of a rank's share of the table, within [256 KiB, 16 MiB]: what a save holds
+ * beyond the rank's rows stays a small fraction of them, and large tables take few exchanges. */
+#define CHUNK_MIN ((int64_t)64 * 1024)
+#define CHUNK_MAX ((int64_t)4 * 1024 * 1024)
 
 enum { CMD_DONE = 0, CMD_PARAMS = 1, CMD_OPTIM = 2 };
 
@@ -51,11 +54,18 @@ static void put_wbuf(out *o, dctr_wbuf *w) {
     dctr_wbuf_free(w);
 }
 
+/* Rows a chunk of an owner's n rows of width w carries. */
+static int64_t chunk_rows(int64_t n, int64_t w) {
+    int64_t floats = n * w / 16;
+    floats = floats < CHUNK_MIN ? CHUNK_MIN : floats > CHUNK_MAX ? CHUNK_MAX : floats;
+    return floats / w > 0 ? floats / w : 1;
+}
+
 /* Rows [lo, hi) (w floats each) of the array at base, owned by rank q > 0, to rank 0's sink. */
-static dctr_status from_owner(const dctr_model *m, dctr_dist *dist, const float *base, int64_t lo,
-                              int64_t hi, int64_t w, int32_t q, int64_t *counts, out *o) {
+static dctr_status from_owner(dctr_dist *dist, const float *base, int64_t lo, int64_t hi, int64_t w,
+                              int32_t q, int64_t *counts, out *o) {
     const int32_t me = dist->c->rank, size = dist->c->size;
-    const int64_t per = CHUNK_FLOATS / w > 0 ? CHUNK_FLOATS / w : 1;
+    const int64_t per = chunk_rows(hi - lo, w);
     for (int64_t r = lo; r < hi; r += per) {
         const int64_t n = hi - r < per ? hi - r : per;
         for (int32_t p = 0; p < size; p++)
@@ -63,9 +73,6 @@ static dctr_status from_owner(const dctr_model *m, dctr_dist *dist, const float 
         const void *in;
         const int64_t *in_counts;
         DCTR_TRY(dctr_dist_alltoallv(dist, base + r * w, counts, &in, &in_counts));
-        /* the chunk in flight (and, on rank 0, the encoding scratch) */
-        const int64_t chunk = n * w * (int64_t)sizeof(float);
-        dfm_shard_note(m, me == 0 ? chunk + 4 * ENCODE_FLOATS : me == q ? chunk : 0);
         if (me == 0) /* only q sent: its block is first */
             put_floats(o, in, n * w);
     }
@@ -108,7 +115,7 @@ static dctr_status stream_array(const dctr_model *m, dctr_dist *dist, const floa
             if (q == 0)
                 put_floats(o, a + rg[i].off + lo * rg[i].w, (hi - lo) * rg[i].w);
             else
-                st = from_owner(m, dist, a + rg[i].off, lo, hi, rg[i].w, q, counts, o);
+                st = from_owner(dist, a + rg[i].off, lo, hi, rg[i].w, q, counts, o);
         }
         pos = rg[i].off + rg[i].rows * rg[i].w;
     }
@@ -172,10 +179,37 @@ static dctr_status serve(const dctr_model *m, dctr_dist *dist) {
     }
 }
 
+/* The peak probe during a save: the resident rows do not change, the largest chunk this rank
+ * sends or receives (and rank 0's encoding scratch) comes on top. */
+static void note_save(const dctr_model *m, const dctr_dist *dist) {
+    if (!dctr_shard_probe_on())
+        return;
+    const dfm *d = m->impl;
+    const dctr_schema *s = m->schema;
+    const int32_t me = dist->c->rank;
+    int64_t most = 0;
+    for (int32_t t = 0; t < d->ntables; t++)
+        for (int p = 0; p < 2; p++) {
+            const int64_t w = p ? 1 : s->tables[t].dim;
+            if ((p ? d->lin_off[t] : d->emb_off[t]) < 0)
+                continue;
+            for (int32_t q = 1; q < dist->c->size; q++) {
+                int64_t lo, hi;
+                dctr_shard_range(s->tables[t].vocab_size, q, dist->c->size, &lo, &hi);
+                int64_t rows = chunk_rows(hi - lo, w);
+                rows = rows < hi - lo ? rows : hi - lo;
+                if (me == 0 || me == q)
+                    most = rows * w > most ? rows * w : most;
+            }
+        }
+    dfm_shard_note(m, (int64_t)sizeof(float) * (most + (me == 0 ? ENCODE_FLOATS : 0)));
+}
+
 dctr_status dfm_shard_save(const dctr_model *model, dctr_dist *dist, const char *path,
                            int with_optimizer) {
     dfm *d = model->impl;
     dctr_status st;
+    note_save(model, dist);
     if (dist->c->rank == 0) {
         d->save_dist = dist;
         st = dctr_model_save(model, path, with_optimizer);
