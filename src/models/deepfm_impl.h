@@ -166,6 +166,9 @@ dctr_status dfm_snapshot(const dctr_model *model, void **state);
 dctr_status dfm_restore(dctr_model *model, const void *state);
 void dfm_snapshot_free(void *state);
 dctr_status dfm_save(const dctr_model *model, dctr_container_writer *cw, int with_optimizer);
+/* The "deepfm/optim" section's header (kind, slots, steps, dropout stream): its bytes. */
+#define DFM_OPTIM_HEADER_BYTES 48
+void dfm_optim_header(const dctr_model *model, dctr_wbuf *w);
 dctr_status dfm_load(dctr_model *model, const dctr_container *c);
 
 /* deepfm_dist.c (model->dist set: dctr_model_fit_collective): scales the loss gradient to this

@@ -22,6 +22,15 @@ static dctr_status add_floats(dctr_container_writer *cw, const char *name, const
     return st;
 }
 
+void dfm_optim_header(const dctr_model *model, dctr_wbuf *w) {
+    const dfm *d = model->impl;
+    dctr_wbuf_u32(w, (uint32_t)d->opt.kind);
+    dctr_wbuf_u32(w, (uint32_t)dctr_optim_slots(&d->opt));
+    dctr_wbuf_i64(w, model->steps);
+    for (int i = 0; i < 4; i++)
+        dctr_wbuf_u64(w, d->drop_rng.s[i]);
+}
+
 dctr_status dfm_save(const dctr_model *model, dctr_container_writer *cw, int with_optimizer) {
     const dfm *d = model->impl;
     if (model->shard_size > 1 && !d->save_dist)
@@ -39,15 +48,12 @@ dctr_status dfm_save(const dctr_model *model, dctr_container_writer *cw, int wit
     if (!with_optimizer || (ns > 0 && !d->slots[0]))
         return DCTR_OK; /* never trained: no state to store */
     if (d->save_dist)
-        return dctr_cw_add_stream(cw, "deepfm/optim", 48 + 4 * (uint64_t)ns * (uint64_t)d->nparams,
+        return dctr_cw_add_stream(cw, "deepfm/optim",
+                                  DFM_OPTIM_HEADER_BYTES + 4 * (uint64_t)ns * (uint64_t)d->nparams,
                                   dfm_shard_produce_optim, model);
     dctr_wbuf w;
     dctr_wbuf_init(&w);
-    dctr_wbuf_u32(&w, (uint32_t)d->opt.kind);
-    dctr_wbuf_u32(&w, (uint32_t)ns);
-    dctr_wbuf_i64(&w, model->steps);
-    for (int i = 0; i < 4; i++)
-        dctr_wbuf_u64(&w, d->drop_rng.s[i]);
+    dfm_optim_header(model, &w);
     for (int k = 0; k < ns; k++)
         dctr_wbuf_f32s(&w, d->slots[k], (size_t)d->nparams);
     dctr_status st = dctr_wbuf_status(&w);

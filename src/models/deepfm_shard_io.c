@@ -150,13 +150,9 @@ dctr_status dfm_shard_produce_optim(const void *ctx, dctr_cw_sink sink, void *si
     out o = {sink, sink_ctx, DCTR_OK};
     DCTR_TRY(command(d->save_dist, CMD_OPTIM));
     const int ns = dctr_optim_slots(&d->opt);
-    dctr_wbuf w; /* the header dfm_save writes */
+    dctr_wbuf w;
     dctr_wbuf_init(&w);
-    dctr_wbuf_u32(&w, (uint32_t)d->opt.kind);
-    dctr_wbuf_u32(&w, (uint32_t)ns);
-    dctr_wbuf_i64(&w, m->steps);
-    for (int i = 0; i < 4; i++)
-        dctr_wbuf_u64(&w, d->drop_rng.s[i]);
+    dfm_optim_header(m, &w);
     put_wbuf(&o, &w);
     for (int k = 0; k < ns; k++)
         DCTR_TRY(stream_array(m, d->save_dist, d->slots[k], &o));

@@ -17,8 +17,10 @@
 
 #include "deepctr/deepctr.h"
 #include "deepctr/mpi.h"
+#include "mpi_check.h"
 #include "dist/dist.h"
 #include "models/deepfm.h"
+#include "test_env.h"
 
 #define ROWS 480
 #define BATCH 48
@@ -28,16 +30,6 @@
 static int g_rank, g_size;
 static char g_dir[512];
 
-#define CHECK(cond, ...)                                                                        \
-    do {                                                                                        \
-        if (!(cond)) {                                                                          \
-            fprintf(stderr, "rank %d: %s:%d: ", g_rank, __FILE__, __LINE__);                    \
-            fprintf(stderr, __VA_ARGS__);                                                       \
-            fprintf(stderr, " (%s)\n", dctr_last_error());                                      \
-            MPI_Abort(MPI_COMM_WORLD, 1);                                                       \
-        }                                                                                       \
-    } while (0)
-#define OK(call) CHECK((call) == DCTR_OK, "%s failed", #call)
 
 static void path_of(char *buf, size_t cap, const char *name) {
     snprintf(buf, cap, "%s/shard%d_%s", g_dir, g_size, name);
@@ -90,22 +82,10 @@ static void config(dctr_model_config *cfg) {
     cfg->optimizer.learning_rate = 0.01;
 }
 
-static long file_bytes(const char *path, unsigned char **data) {
-    FILE *f = fopen(path, "rb");
-    CHECK(f, "open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *data = malloc((size_t)n + 1);
-    CHECK(*data && fread(*data, 1, (size_t)n, f) == (size_t)n, "read %s", path);
-    fclose(f);
-    return n;
-}
-
 static void check_same_file(const char *a, const char *b, const char *what) {
     if (g_rank == 0) {
-        unsigned char *x, *y;
-        long n = file_bytes(a, &x), m = file_bytes(b, &y);
+        long n, m;
+        unsigned char *x = dctr_test_slurp(a, &n), *y = dctr_test_slurp(b, &m);
         CHECK(n == m && memcmp(x, y, (size_t)n) == 0, "%s: %s (%ld bytes) and %s (%ld) differ", what,
               a, n, b, m);
         free(x);
@@ -125,12 +105,14 @@ static void fit_options(dctr_fit_options *o, int epochs, const char *ckpt) {
 static void check_save_and_memory(dctr_collective *coll, const dctr_schema *s, const dctr_dataset *data) {
     dctr_model_config cfg;
     config(&cfg);
-    char init_whole[600], init_shard[600], ck[600], streamed[600], gathered[600];
-    path_of(init_whole, sizeof init_whole, "init_whole.dctr");
-    path_of(init_shard, sizeof init_shard, "init_shard.dctr");
-    path_of(ck, sizeof ck, "ckpt.dctr");
-    path_of(streamed, sizeof streamed, "streamed.dctr");
-    path_of(gathered, sizeof gathered, "gathered.dctr");
+    enum { INIT_WHOLE, INIT_SHARD, CKPT, STREAMED, GATHERED, NPATHS };
+    static const char *const names[NPATHS] = {"init_whole.dctr", "init_shard.dctr", "ckpt.dctr",
+                                              "streamed.dctr", "gathered.dctr"};
+    char files[NPATHS][600];
+    for (int i = 0; i < NPATHS; i++)
+        path_of(files[i], sizeof files[i], names[i]);
+    const char *init_whole = files[INIT_WHOLE], *init_shard = files[INIT_SHARD], *ck = files[CKPT],
+               *streamed = files[STREAMED], *gathered = files[GATHERED];
     if (g_rank == 0) {
         dctr_model *w;
         OK(dctr_model_new(s, &cfg, &w));

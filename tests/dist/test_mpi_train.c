@@ -11,6 +11,7 @@
 
 #include "deepctr/deepctr.h"
 #include "deepctr/mpi.h"
+#include "mpi_check.h"
 #include "feature/schema_internal.h"
 #include "feature/vocab.h"
 
@@ -20,16 +21,6 @@
 static int g_rank, g_size;
 static char g_dir[512];
 
-#define CHECK(cond, ...)                                                                        \
-    do {                                                                                        \
-        if (!(cond)) {                                                                          \
-            fprintf(stderr, "rank %d: %s:%d: ", g_rank, __FILE__, __LINE__);                    \
-            fprintf(stderr, __VA_ARGS__);                                                       \
-            fprintf(stderr, " (%s)\n", dctr_last_error());                                      \
-            MPI_Abort(MPI_COMM_WORLD, 1);                                                       \
-        }                                                                                       \
-    } while (0)
-#define OK(call) CHECK((call) == DCTR_OK, "%s failed", #call)
 
 static uint64_t lcg(uint64_t *s) {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
