@@ -103,9 +103,10 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_model_save_collective(const dctr_model 
                                                               int with_optimizer,
                                                               dctr_collective *coll);
 
-/* dctr_model_load on every rank (to resume a distributed fit). With sharded tables (DeepFM,
- * FM, LR) each rank keeps only its rows (the others are released after the load, so the load
- * itself briefly holds the whole model: docs/distributed.md, Limits). */
+/* dctr_model_load on every rank (to resume a distributed fit); every rank returns the agreed
+ * status. With sharded tables (DeepFM, FM, LR) the model is built as this rank's shard and
+ * takes only its rows (parameters and optimizer state) from the file; the file itself is read
+ * whole into memory while loading (docs/distributed.md, Limits). */
 DCTR_API DCTR_NODISCARD dctr_status dctr_model_load_collective(const char *path, dctr_collective *coll,
                                                               dctr_model **out);
 

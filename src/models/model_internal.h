@@ -18,6 +18,10 @@ dctr_status dctr_model_create(const dctr_schema *schema, const dctr_model_config
 dctr_status dctr_model_create_shard(const dctr_schema *schema, const dctr_model_config *cfg,
                                     dctr_schema *owned_schema, int64_t load_param_cap,
                                     int32_t shard_rank, int32_t shard_size, dctr_model **out);
+/* dctr_model_load keeping only rank shard_rank of shard_size's rows of a DeepFM / FM / LR model's
+ * tables and optimizer state (the model is that shard; other families load whole). */
+dctr_status dctr_model_load_shard(const char *path, int32_t shard_rank, int32_t shard_size,
+                                  dctr_model **out);
 dctr_status dctr_model_new_shard(const dctr_schema *schema, const dctr_model_config *cfg,
                                  int32_t shard_rank, int32_t shard_size, dctr_model **out);
 /* Predicts `rows` into pred[rows->n] and computes every metric (LOSS = logloss or MSE). */

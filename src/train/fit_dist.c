@@ -194,16 +194,9 @@ dctr_status dctr_model_load_collective(const char *path, dctr_collective *coll, 
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_load_collective: NULL argument");
     dctr_dist dist;
     DCTR_TRY(dctr_dist_init(&dist, coll));
-    dctr_model *m = NULL;
-    dctr_status st = dctr_model_load(path, &m);
-    if (st == DCTR_OK && coll->table_mode == DCTR_TABLES_SHARDED && coll->size > 1 &&
-        shards_tables(m->type)) {
-        m->shard_rank = coll->rank; /* this rank's rows stay, the others go back to the system */
-        m->shard_size = coll->size;
-        m->dist = &dist;
-        dfm_shard_release(m, 1);
-        m->dist = NULL;
-    }
+    const int sharded = coll->table_mode == DCTR_TABLES_SHARDED && coll->size > 1;
+    dctr_model *m = NULL; /* sharded: the model is built as this rank's shard and keeps its rows */
+    dctr_status st = dctr_model_load_shard(path, sharded ? coll->rank : 0, sharded ? coll->size : 0, &m);
     st = dctr_dist_agree(&dist, st, "loading the model");
     dctr_dist_release(&dist);
     if (st != DCTR_OK) {
