@@ -446,7 +446,7 @@ static int resume_and_save(dctr_fit_options *fo) {
     dctr_history hist;
     memset(&hist, 0, sizeof hist);
     int rc = CLI_EXIT_ERROR;
-    if (cli_load_model(flags.resume, &model) != 0)
+    if (cli_dist_load_model(flags.resume, &model) != 0)
         goto done;
     const dctr_schema *schema = dctr_model_schema(model);
     if (!schema) {

@@ -29,6 +29,8 @@ dctr_status cli_dist_fit(dctr_model *model, const dctr_dataset *train, const dct
                          dctr_history *history);
 /* The model of this rank (with --tables sharded: only its rows of every table). */
 dctr_status cli_dist_model_new(const dctr_schema *schema, const dctr_model_config *cfg, dctr_model **out);
+/* --resume MODEL on every rank (cli_load_model when not distributed); returns an exit code. */
+int cli_dist_load_model(const char *path, dctr_model **out);
 /* Rank 0 writes the model (sharded tables streamed from their owners); every rank learns the
  * outcome. */
 dctr_status cli_dist_save(const dctr_model *model, const char *path, int with_optimizer);
