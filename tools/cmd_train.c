@@ -391,7 +391,7 @@ static int train_and_save(const dctr_model_config *cfg, dctr_fit_options *fo) {
     const char *groups[MAX_GROUPS];
     gcfg.num_fm_groups = cli_schema_groups(schema, groups, MAX_GROUPS);
     gcfg.fm_groups = groups;
-    if (dctr_model_new(schema, &gcfg, &model) != DCTR_OK) {
+    if (cli_dist_model_new(schema, &gcfg, &model) != DCTR_OK) {
         cli_library_error();
         goto done;
     }
@@ -447,7 +447,7 @@ static int resume_and_save(dctr_fit_options *fo) {
     dctr_history hist;
     memset(&hist, 0, sizeof hist);
     int rc = CLI_EXIT_ERROR;
-    if (cli_load_model(flags.resume, &model) != 0)
+    if (cli_dist_load_model(flags.resume, &model) != 0)
         goto done;
     const dctr_schema *schema = dctr_model_schema(model);
     if (!schema) {

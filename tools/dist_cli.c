@@ -2,6 +2,9 @@
  * is the single-process one. */
 #include "dist_cli.h"
 
+#include "args.h"
+#include "cli_common.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,12 +117,29 @@ dctr_status cli_dist_fit(dctr_model *model, const dctr_dataset *train, const dct
     return dctr_model_fit(model, train, opts, history);
 }
 
+dctr_status cli_dist_model_new(const dctr_schema *schema, const dctr_model_config *cfg, dctr_model **out) {
+#ifdef DCTR_WITH_MPI
+    if (g_mp)
+        return dctr_model_new_collective(schema, cfg, dctr_mpi_collective(g_mp), out);
+#endif
+    return dctr_model_new(schema, cfg, out);
+}
+
+int cli_dist_load_model(const char *path, dctr_model **out) {
+#ifdef DCTR_WITH_MPI
+    if (g_mp) /* every rank loads; with --tables sharded each keeps its rows */
+        return dctr_model_load_collective(path, dctr_mpi_collective(g_mp), out) == DCTR_OK
+                   ? 0
+                   : cli_library_error();
+#endif
+    return cli_load_model(path, out);
+}
+
 dctr_status cli_dist_save(const dctr_model *model, const char *path, int with_optimizer) {
 #ifdef DCTR_WITH_MPI
     if (g_mp) {
-        dctr_status st = dctr_mpi_rank(g_mp) == 0 ? dctr_model_save(model, path, with_optimizer)
-                                                  : DCTR_OK;
-        return dctr_mpi_agree(g_mp, st, "saving the model");
+        /* rank 0 writes; sharded tables stream from their owners */
+        return dctr_model_save_collective(model, path, with_optimizer, dctr_mpi_collective(g_mp));
     }
 #endif
     return dctr_model_save(model, path, with_optimizer);

@@ -27,7 +27,12 @@ dctr_status cli_dist_read_csv(const dctr_schema *schema, const char *path, const
                               dctr_dataset **out);
 dctr_status cli_dist_fit(dctr_model *model, const dctr_dataset *train, const dctr_fit_options *opts,
                          dctr_history *history);
-/* Rank 0 writes the model; every rank learns the outcome. */
+/* The model of this rank (with --tables sharded: only its rows of every table). */
+dctr_status cli_dist_model_new(const dctr_schema *schema, const dctr_model_config *cfg, dctr_model **out);
+/* --resume MODEL on every rank (cli_load_model when not distributed); returns an exit code. */
+int cli_dist_load_model(const char *path, dctr_model **out);
+/* Rank 0 writes the model (sharded tables streamed from their owners); every rank learns the
+ * outcome. */
 dctr_status cli_dist_save(const dctr_model *model, const char *path, int with_optimizer);
 
 #endif

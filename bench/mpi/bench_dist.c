@@ -1,13 +1,18 @@
 /* Distributed training benchmark (issue 13), run under mpirun:
  *   mpirun --oversubscribe -np N bench_dist [--rows R] [--batch B] [--epochs E] [--dir D]
  *                                          [--vocab V (largest vocabulary, default 100000)]
+ *                                          [--hash B (every sparse column hashed into B buckets:
+ *                                           large tables from few rows, for the memory figures)]
  * In one run: rank 0 trains single-process on all rows (the others wait), then all N ranks train
  * the same DeepFM (Criteo-shaped synthetic data, 26 sparse columns of dim 8, 13 dense, DNN
  * 256-128) data-parallel on striped shards with the same global batch, with replicated then with
  * sharded tables. Prints samples/s and the ratio to single-process, bytes received per rank per
- * step (measured), the largest rank's resident table memory (mincore over the tables and their
- * optimizer state, at each epoch end) against the replicated one, and a projection for 8..64 nodes at 10 / 25 / 100 Gb/s from the measured
- * per-step compute and the byte formula of docs/distributed.md. */
+ * step (measured), the largest rank's peak table memory against the single-process tables
+ * (replicated: resident at epoch ends; sharded: the probe of src/dist/dist_shard.c, resident
+ * table + optimizer pages plus exchange buffers from the model's creation through every step
+ * to the streamed save of the model file), each rank's VmHWM (reset between runs), and a
+ * projection for 8..64 nodes at 10 / 25 / 100 Gb/s from the measured per-step compute and the
+ * byte formula of docs/distributed.md. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +23,7 @@
 
 #include "deepctr/deepctr.h"
 #include "deepctr/mpi.h"
+#include "dist/dist.h"
 #include "models/deepfm_impl.h"
 
 #define NSPARSE 26
@@ -31,6 +37,8 @@ static void die(const char *what) {
     MPI_Abort(MPI_COMM_WORLD, 1);
 }
 #define OK(call) do { if ((call) != DCTR_OK) die(#call); } while (0)
+
+static int64_t g_hash; /* --hash B: every sparse column hashed into B buckets (0: fitted) */
 
 static dctr_schema *make_schema(void) {
     dctr_schema *s;
@@ -49,13 +57,16 @@ static dctr_schema *make_schema(void) {
         dctr_sparse_feat_default(&f, name);
         f.dtype = DCTR_DTYPE_STRING;
         f.embedding_dim = K;
+        f.use_hash = g_hash > 0;
+        f.vocabulary_size = g_hash;
         OK(dctr_schema_add_sparse(s, &f));
     }
     OK(dctr_schema_set_label(s, "label"));
     return s;
 }
 
-static dctr_model *make_model(const dctr_schema *s) {
+/* coll NULL: dctr_model_new; else dctr_model_new_collective (sharded: this rank's rows only). */
+static dctr_model *make_model(const dctr_schema *s, dctr_collective *coll) {
     dctr_model_config cfg;
     dctr_model_config_default(&cfg, DCTR_MODEL_DEEPFM);
     static const int32_t hidden[] = {256, 128};
@@ -64,8 +75,43 @@ static dctr_model *make_model(const dctr_schema *s) {
     dctr_optimizer_config_default(&cfg.optimizer, DCTR_OPT_ADAGRAD);
     cfg.optimizer.learning_rate = 0.02;
     dctr_model *m;
-    OK(dctr_model_new(s, &cfg, &m));
+    if (coll)
+        OK(dctr_model_new_collective(s, &cfg, coll, &m));
+    else
+        OK(dctr_model_new(s, &cfg, &m));
     return m;
+}
+
+/* Bytes of every table and its optimizer state (Adagrad: one slot) in one process. */
+static double whole_table_bytes(const dctr_schema *s) {
+    double b = 0;
+    for (int i = 1; i <= NSPARSE; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "C%d", i);
+        b += (double)dctr_schema_vocabulary_size(s, name) * (K + 1) * 4 * 2;
+    }
+    return b;
+}
+
+/* The process's peak resident memory (VmHWM), and its reset (clear_refs 5) between runs. */
+static double vm_hwm(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = NAN;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lf", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb * 1024;
+}
+
+static void reset_hwm(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f) {
+        fputs("5", f);
+        fclose(f);
+    }
 }
 
 /* Floats of the dense tail (everything but the tables) = parameters - table rows * dim. */
@@ -157,6 +203,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--epochs")) epochs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
         else if (!strcmp(argv[i], "--vocab")) vocab = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "--hash")) g_hash = atoll(argv[i + 1]);
     }
     char csv[1024];
     snprintf(csv, sizeof csv, "%s/bench_dist_%lld_%lld.csv", dir, (long long)rows, (long long)vocab);
@@ -186,11 +233,12 @@ int main(int argc, char **argv) {
     if (g_rank == 0) { /* single process on all rows, the other ranks idle */
         dctr_dataset *all;
         OK(dctr_dataset_read_csv(s, csv, NULL, &all));
-        dctr_model *m = make_model(s);
+        dctr_model *m = make_model(s, NULL);
         double t0 = MPI_Wtime();
         OK(dctr_model_fit(m, all, &o, NULL));
         t1 = MPI_Wtime() - t0;
         single_bytes = dctr_model_parameter_bytes(m) + dctr_model_optimizer_bytes(m);
+        printf("single-process peak RSS (VmHWM, rank 0, fit): %.1f MB\n", vm_hwm() / 1e6);
         dctr_model_free(m);
         dctr_dataset_free(all);
     }
@@ -198,14 +246,19 @@ int main(int argc, char **argv) {
 
     dctr_dataset *shard;
     OK(dctr_mpi_read_csv(mp, s, csv, NULL, DCTR_SHARD_STRIPE, &shard));
-    double single_tables = 0;
+    const double single_tables = whole_table_bytes(s);
+    char model_path[1100];
+    snprintf(model_path, sizeof model_path, "%s/bench_dist_model.dctr", dir);
     MPI_Bcast(&single_bytes, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
     dctr_model *m = NULL;
     for (int mode = 0; mode <= 1; mode++) {
         dctr_collective *coll = dctr_mpi_collective(mp);
         coll->table_mode = mode ? DCTR_TABLES_SHARDED : DCTR_TABLES_REPLICATED;
         dctr_model_free(m);
-        m = make_model(s);
+        m = NULL;
+        reset_hwm();
+        dctr_shard_probe_enable(mode); /* sharded: the peak from creation through the save */
+        m = make_model(s, mode ? coll : NULL);
         double peak = 0;
         double *state[2] = {&peak, (double *)(void *)m};
         o.progress = sample_memory;
@@ -214,13 +267,20 @@ int main(int argc, char **argv) {
         MPI_Barrier(MPI_COMM_WORLD);
         double t0 = MPI_Wtime();
         OK(dctr_model_fit_collective(m, shard, &o, coll, NULL));
-        double tn = MPI_Wtime() - t0, tmax, pmax;
+        double tn = MPI_Wtime() - t0, tmax, pmax, hmax, smax;
+        double got = (double)(dctr_mpi_bytes_received(mp) - before), gmax; /* the fit's steps */
+        double ts = MPI_Wtime(); /* the model file (sharded: streamed from the owners) */
+        OK(dctr_model_save_collective(m, model_path, 1, coll));
+        ts = MPI_Wtime() - ts;
+        if (mode) /* creation, every step (owned + fetched rows), the streamed save */
+            peak = (double)dctr_shard_probe_peak();
+        dctr_shard_probe_enable(0);
+        double hwm = vm_hwm();
+        MPI_Allreduce(&hwm, &hmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        MPI_Allreduce(&ts, &smax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
         MPI_Allreduce(&tn, &tmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
         MPI_Allreduce(&peak, &pmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-        double got = (double)(dctr_mpi_bytes_received(mp) - before), gmax;
         MPI_Allreduce(&got, &gmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-        if (mode == 0)
-            single_tables = pmax; /* replicated: every rank holds what one process does */
         if (g_rank == 0) {
             double s1 = (double)rows * epochs / t1, sn = (double)rows * epochs / tmax;
             if (mode == 0) {
@@ -231,9 +291,13 @@ int main(int argc, char **argv) {
             printf("%-10s x%-2d          %10.0f samples/s  (%.2f s)  ratio %.2f\n",
                    mode ? "sharded" : "replicated", g_size, sn, tmax, sn / s1);
             printf("  bytes received per rank per step: %.0f\n", gmax / (double)steps);
-            printf("  table memory (tables + optimizer state, resident, largest rank, epoch end): "
-                   "%.2f MB = %.2f x replicated (%.2f MB)\n", pmax / 1e6, pmax / single_tables,
-                   single_tables / 1e6);
+            printf("  peak table memory per rank (tables + optimizer state%s, largest rank, %s): "
+                   "%.2f MB = %.3f x single-process tables (%.2f MB)\n",
+                   mode ? " + exchange buffers" : "",
+                   mode ? "creation to saved file" : "resident at epoch ends", pmax / 1e6,
+                   pmax / single_tables, single_tables / 1e6);
+            printf("  process peak RSS (VmHWM, largest rank, fit + save): %.1f MB; save %.2f s\n",
+                   hmax / 1e6, smax);
         }
     }
     int64_t dense = dense_floats(m, s);

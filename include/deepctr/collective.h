@@ -46,7 +46,8 @@ typedef enum dctr_table_mode {
     /* rank r owns a contiguous 1/N range of each table's rows (and their optimizer state):
      * before each step a rank fetches the rows its batch uses from their owners, after the
      * backward it sends their gradients to the owners, which alone update them; rows a rank does
-     * not own are released (madvise) after use. Rank 0 ends the fit holding the whole model */
+     * not own are released (madvise) after use. Every rank ends the fit holding its own rows
+     * (dctr_model_save_collective writes the model file) */
     DCTR_TABLES_SHARDED = 1
 } dctr_table_mode;
 
@@ -73,7 +74,7 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_dataset_stripe(const dctr_dataset *ds, 
  * batch % size ranks one more) of its own rows each step. Dense parameters are replicated (their
  * gradients summed over ranks in rank order, the same update everywhere); tables follow
  * coll->table_mode: replicated (the touched rows' gradients summed the same way) or sharded
- * (see dctr_table_mode; rank 0 alone ends with the whole model). Validation metrics
+ * (see dctr_table_mode; each rank ends with its own rows). Validation metrics
  * and the train metrics are exact over all ranks' rows; early stopping is decided identically
  * everywhere; only rank 0 writes checkpoint_path. DeepFM, FM, LR, FFM and DeepFFM. With size 1
  * this is dctr_model_fit (up to float summation order), except for FFM / DeepFFM: under a
@@ -84,6 +85,33 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_model_fit_collective(dctr_model *model,
                                                              const dctr_fit_options *opts,
                                                              dctr_collective *coll,
                                                              dctr_history *history);
+
+/* dctr_model_new for this rank of coll. With coll->table_mode DCTR_TABLES_SHARDED and more
+ * than one rank (DeepFM, FM, LR) the model holds only this rank's rows of every table, from the
+ * start: the rows are initialised to the values dctr_model_new gives them, the other rows take
+ * no memory (address space only). Such a model trains with dctr_model_fit_collective on the
+ * same collective and is written with dctr_model_save_collective; predicting from it (or
+ * dctr_model_save) is DCTR_ERR_STATE: load the saved file. Otherwise this is dctr_model_new.
+ * Every rank calls it with the same schema and config. */
+DCTR_API DCTR_NODISCARD dctr_status dctr_model_new_collective(const dctr_schema *schema,
+                                                             const dctr_model_config *cfg,
+                                                             dctr_collective *coll,
+                                                             dctr_model **out);
+
+/* Every rank calls it; rank 0 writes `path` (atomically, as dctr_model_save) and every rank
+ * returns the agreed status. A model holding a shard of sharded tables streams each table's
+ * rows from their owners into rank 0's file writer a chunk (1/16 of the owner's rows of a table, 256 KiB to 16 MiB) at a time, so no rank ever
+ * holds the whole model; the file is the one dctr_model_save writes for the whole model. */
+DCTR_API DCTR_NODISCARD dctr_status dctr_model_save_collective(const dctr_model *model, const char *path,
+                                                              int with_optimizer,
+                                                              dctr_collective *coll);
+
+/* dctr_model_load on every rank (to resume a distributed fit); every rank returns the agreed
+ * status. With sharded tables (DeepFM, FM, LR) the model is built as this rank's shard and
+ * takes only its rows (parameters and optimizer state) from the file; the file itself is read
+ * whole into memory while loading (docs/distributed.md, Limits). */
+DCTR_API DCTR_NODISCARD dctr_status dctr_model_load_collective(const char *path, dctr_collective *coll,
+                                                              dctr_model **out);
 
 #ifdef __cplusplus
 }

@@ -6,8 +6,9 @@
  *   dctr_mpi *mp; dctr_mpi_new(MPI_COMM_WORLD, &mp);
  *   dctr_mpi_schema_fit_csv(mp, schema, my_shard_path, NULL);    // same schema on every rank
  *   dctr_mpi_read_csv(mp, schema, path, NULL, DCTR_SHARD_FILE, &train);
+ *   dctr_model_new_collective(schema, &cfg, dctr_mpi_collective(mp), &model); // sharded: 1/N
  *   dctr_model_fit_collective(model, train, &opts, dctr_mpi_collective(mp), &hist);
- *   if (dctr_mpi_rank(mp) == 0) dctr_model_save(model, "model.dctr", 0);
+ *   dctr_model_save_collective(model, "model.dctr", 0, dctr_mpi_collective(mp)); // rank 0 writes
  *
  * Errors are status codes as everywhere (docs/distributed.md "Faults"): at the agreement points
  * every rank returns, the failed rank with its own message, the others naming it. A rank that

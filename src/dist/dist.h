@@ -25,6 +25,10 @@ typedef struct dctr_dist {
     dctr_status (*fetch)(struct dctr_model *m, const dctr_batch *b);
     dctr_status (*gather)(struct dctr_model *m);
     void (*release)(struct dctr_model *m, int with_slots);
+    /* sharded tables: a model file written by rank 0 with the rows streamed from their owners
+     * (every rank calls it; returns the agreed status); NULL: rank 0 saves what it holds */
+    dctr_status (*save)(const struct dctr_model *m, struct dctr_dist *d, const char *path,
+                        int with_optimizer);
     int slots_released;      /* this fit released the optimizer state of rows not owned */
 } dctr_dist;
 
@@ -64,6 +68,21 @@ void dctr_shard_release(float *base, int64_t a, int64_t b, int32_t dim);
 /* Sorts v[0..n) ascending and drops repeats; returns the distinct count (the ids a rank asks
  * its owners for, grouped by owner since ownership is by ranges). */
 int64_t dctr_shard_sort_unique(int64_t *v, int64_t n);
+/* A sharded model's float arrays (dist_shard.c): address space for `count` floats whose pages
+ * are committed only when written (anonymous, MAP_NORESERVE; reads of untouched pages see zeros
+ * and commit nothing), so a rank that writes only its own rows holds only them. */
+float *dctr_shard_alloc(size_t count);
+void dctr_shard_free(float *p, size_t count);
+/* Resident bytes of rows [a, b) (dim floats each) of an array at base (whole pages touching
+ * them, as mincore reports; 0 for NULL). */
+int64_t dctr_shard_resident(const float *base, int64_t a, int64_t b, int32_t dim);
+/* Peak probe for tests and bench_dist (off unless enabled; process-wide): the sharded code
+ * reports its table + optimizer + exchange-buffer bytes at each peak point (after a fetch,
+ * during a streamed save, at creation), the probe keeps the maximum. */
+void dctr_shard_probe_enable(int on);
+int dctr_shard_probe_on(void);
+void dctr_shard_probe_note(int64_t bytes);
+int64_t dctr_shard_probe_peak(void);
 /* Each rank's touched rows of the ng accumulators go to their owners (gs[t]->vocab rows, owner
  * ranges as dctr_shard_range), which add them in rank order into their cleared accumulators:
  * afterwards an accumulator holds exactly the rows this rank owns that any rank touched. */

@@ -2,6 +2,7 @@
  * of rows a rank does not own. Rank r owns the contiguous rows [V r / N, V (r + 1) / N) of a
  * table of V rows (vocabulary ids are sorted keys, so a range is a fair share of the ids). */
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -81,3 +82,59 @@ int64_t dctr_shard_sort_unique(int64_t *v, int64_t n) {
             v[u++] = v[j];
     return u;
 }
+float *dctr_shard_alloc(size_t count) {
+    size_t bytes;
+    if (!dctr_mul_size(count ? count : 1, sizeof(float), &bytes))
+        return NULL;
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+        dctr_set_error(DCTR_ERR_NOMEM, "sharded model: cannot reserve %zu bytes of address space", bytes);
+        return NULL;
+    }
+#ifdef MADV_NOHUGEPAGE
+    (void)madvise(p, bytes, MADV_NOHUGEPAGE); /* a huge page would commit other ranks' rows */
+#endif
+    return p;
+}
+
+void dctr_shard_free(float *p, size_t count) {
+    if (p)
+        (void)munmap(p, (count ? count : 1) * sizeof(float));
+}
+
+int64_t dctr_shard_resident(const float *base, int64_t a, int64_t b, int32_t dim) {
+    if (!base || b <= a)
+        return 0;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t from = (uintptr_t)(base + a * dim) / page * page, to = (uintptr_t)(base + b * dim);
+    size_t pages = (size_t)((to - from + page - 1) / page);
+    int64_t total = 0;
+    unsigned char vec[4096];
+    for (size_t i = 0; i < pages; i += sizeof vec) { /* a window at a time: no allocation */
+        size_t n = pages - i < sizeof vec ? pages - i : sizeof vec;
+        if (mincore((void *)(from + i * page), n * page, vec) != 0)
+            return -1;
+        for (size_t j = 0; j < n; j++)
+            total += (vec[j] & 1) ? (int64_t)page : 0;
+    }
+    return total;
+}
+
+static _Atomic int probe_on;
+static _Atomic int64_t probe_peak;
+
+void dctr_shard_probe_enable(int on) {
+    atomic_store(&probe_peak, 0);
+    atomic_store(&probe_on, on);
+}
+
+int dctr_shard_probe_on(void) { return atomic_load(&probe_on); }
+
+void dctr_shard_probe_note(int64_t bytes) {
+    int64_t cur = atomic_load(&probe_peak);
+    while (bytes > cur && !atomic_compare_exchange_weak(&probe_peak, &cur, bytes)) {
+    }
+}
+
+int64_t dctr_shard_probe_peak(void) { return atomic_load(&probe_peak); }

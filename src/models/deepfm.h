@@ -26,6 +26,12 @@ float *dctr_deepfm_params(dctr_model *model, int64_t *count);
 int64_t dctr_deepfm_tensor(const dctr_model *model, const char *name, int64_t *count);
 /* Gradient of arena element i from the last compute_gradients (0 for untouched table rows). */
 float dctr_deepfm_grad_at(const dctr_model *model, int64_t i);
+/* Sharded models (tests): the former save, every table gathered to rank 0 (which then holds
+ * the whole model while dctr_model_save writes it), as the reference the streamed
+ * dctr_model_save_collective must equal byte for byte. Every rank calls it. */
+struct dctr_collective;
+dctr_status dctr_deepfm_shard_gather_save(dctr_model *model, struct dctr_collective *coll,
+                                          const char *path, int with_optimizer);
 /* Binds the DNN parameters (for tests that hand-set or inspect them). */
 const void *dctr_deepfm_dnn(const dctr_model *model, const void **cfg);
 

@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/checked.h"
 #include "core/error.h"
+#include "dist/dist.h"
 #include "feature/schema_types.h"
 #include "layers/init.h"
 
@@ -53,9 +54,14 @@ void dfm_free(void *impl) {
     }
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
         dctr_free(arrays[i]);
-    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
-        dctr_aligned_free(floats[i]);
+    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
+        if (!d->lazy || i == 1 || i == 2) /* state and grad are ordinary arrays */
+            dctr_aligned_free(floats[i]);
+        else /* sharded: the parameter arena has the step's window as a second half */
+            dctr_shard_free(floats[i], (size_t)d->nparams * (i == 0 ? 2 : 1));
+    }
     dfm_ws_free(d->tws);
+    dfm_shard_step_free(d);
     dfm_free_tensors(d);
     dctr_pool_free(d->pool);
     dctr_free(d);
@@ -300,7 +306,9 @@ static dctr_status alloc_params(const dctr_model *m, dfm *d) {
         return dctr_set_error(DCTR_ERR_FORMAT,
                               "deepfm: the model's structure needs %lld parameters, the file holds %lld",
                               (long long)n, (long long)m->load_param_cap);
-    d->params = dctr_alloc_floats((size_t)n);
+    d->lazy = m->shard_size > 1; /* sharded: only the rows this rank writes take memory */
+    /* sharded: a second half of address space holds a step's rows compactly (deepfm_shard_step.c) */
+    d->params = d->lazy ? dctr_shard_alloc(2 * (size_t)n) : dctr_alloc_floats((size_t)n);
     d->nstate = d->use_dnn ? dctr_dnn_num_state(&d->dnn_cfg) : 0;
     d->state = dctr_alloc_floats((size_t)d->nstate + 1);
     if (!d->params || !d->state)
@@ -316,8 +324,11 @@ void dfm_init_params(const dctr_model *m, dfm *d) {
     for (int32_t t = 0; t < s->ntables; t++) {
         if (d->emb_off[t] >= 0) {
             dctr_rng_init(&rng, seed, STREAM_TABLE0 + (uint64_t)t);
-            dctr_init_normal(&rng, d->params + d->emb_off[t], s->tables[t].vocab_size * s->tables[t].dim,
-                             s->tables[t].init_std);
+            if (d->lazy) /* sharded: the owned rows only, their values from the same stream */
+                dfm_shard_init_table(m, d, t, &rng);
+            else
+                dctr_init_normal(&rng, d->params + d->emb_off[t],
+                                 s->tables[t].vocab_size * s->tables[t].dim, s->tables[t].init_std);
         }
         /* linear tables: zeros (already) */
     }

@@ -42,6 +42,8 @@ dctr_status dfm_dist_exchange(dctr_model *model, double *loss, int64_t B) {
     const dctr_schema *s = model->schema;
     if (dist->failed != DCTR_OK)
         return dctr_set_error(dist->failed, "distributed batch norm: a sum over the ranks failed");
+    if (dfm_dist_sharded(model)) /* a window step's gradient rows become ids again */
+        DCTR_TRY(dfm_shard_step_ids(model));
     /* every trainable table's accumulators, in a fixed order */
     dctr_sparse_grad **gs = dctr_calloc(2 * (size_t)d->ntables + 1, sizeof *gs);
     if (!gs)

@@ -175,6 +175,12 @@ dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b
                         dctr_rng *drop_rng, dctr_pool *pool) {
     const dfm *d = model->impl;
     const int64_t B = b->n;
+    if (model->shard_size > 1 && !model->dist) /* the rows of other ranks are not here */
+        return dctr_set_error(DCTR_ERR_STATE,
+                              "deepfm: this model holds rank %d of %d's rows of sharded tables: it "
+                              "trains under its collective; save it with dctr_model_save_collective "
+                              "and load the file to predict", (int)model->shard_rank,
+                              (int)model->shard_size);
     if (B > ws->cap)
         return dctr_set_error(DCTR_ERR_INTERNAL, "deepfm: batch of %lld rows > workspace %lld",
                               (long long)B, (long long)ws->cap);

@@ -118,6 +118,12 @@ typedef struct dfm {
     dctr_rng drop_rng;
     int32_t threads;
     dctr_pool *pool;
+    /* sharded model (model->shard_size > 1 at creation): params and slots are lazily committed
+     * (dctr_shard_alloc) and freed with dctr_shard_free; save_dist set while rank 0 streams a
+     * save from the owners (deepfm_shard_io.c) */
+    int lazy;
+    struct dctr_dist *save_dist;
+    struct dfm_shard_step *sstep; /* a sharded step's window (deepfm_shard_step.c), or NULL */
 } dfm;
 
 /* The per-table gradient scatter and optimizer updates go to the pool from this many batch rows
@@ -160,6 +166,9 @@ dctr_status dfm_snapshot(const dctr_model *model, void **state);
 dctr_status dfm_restore(dctr_model *model, const void *state);
 void dfm_snapshot_free(void *state);
 dctr_status dfm_save(const dctr_model *model, dctr_container_writer *cw, int with_optimizer);
+/* The "deepfm/optim" section's header (kind, slots, steps, dropout stream): its bytes. */
+#define DFM_OPTIM_HEADER_BYTES 48
+void dfm_optim_header(const dctr_model *model, dctr_wbuf *w);
 dctr_status dfm_load(dctr_model *model, const dctr_container *c);
 
 /* deepfm_dist.c (model->dist set: dctr_model_fit_collective): scales the loss gradient to this
@@ -167,12 +176,39 @@ dctr_status dfm_load(dctr_model *model, const dctr_container *c);
 void dfm_dist_scale(const dctr_model *model, float *dpred, int64_t B);
 dctr_status dfm_dist_exchange(dctr_model *model, double *loss, int64_t B);
 /* deepfm_shard.c (DCTR_TABLES_SHARDED): whether the fit runs sharded; rows of a batch fetched
- * from their owners; tables gathered to rank 0 (parameters and optimizer state); rows not owned
- * released (with_slots: their optimizer state too). */
+ * from their owners; rows not owned released (with_slots: their optimizer state too). */
 int dfm_dist_sharded(const dctr_model *model);
 dctr_status dfm_shard_fetch(dctr_model *model, const dctr_batch *b);
-dctr_status dfm_shard_gather(dctr_model *model);
 void dfm_shard_release(dctr_model *model, int with_slots);
+/* deepfm_shard.c: a sharded model's initial table rows (only the owned ones, with the values
+ * single-process init gives them); its optimizer slots (owned rows and the dense tail at their
+ * initial values, the rest never committed); the peak probe's note of this rank's resident table
+ * bytes (parameters, step window, optimizer state) plus in_flight bytes of table rows in
+ * exchange buffers (a save's chunk). */
+void dfm_shard_init_table(const dctr_model *model, dfm *d, int32_t t, dctr_rng *rng);
+void dfm_shard_init_slots(const dctr_model *model, dfm *d);
+void dfm_shard_note(const dctr_model *model, int64_t in_flight);
+/* A shard's own table rows and the dense tail from src to dst (restore-best snapshots). */
+void dfm_shard_copy_owned(const dctr_model *model, float *dst, const float *src);
+/* deepfm_shard.c: the rows of b's ids fetched from their owners (all: every id and row 0, into
+ * the window, row i of table t holding ids[t][i]; else the rows of other ranks, to their places
+ * in the arena); ids[t] malloc'ed, n[t] their counts. */
+dctr_status dfm_shard_fetch_ids(dctr_model *model, const dctr_batch *b, int all, int64_t **ids,
+                                int64_t *n);
+/* deepfm_shard_step.c: a sharded training step in the window: begin fetches b's rows and sets
+ * *use to the batch the forward and backward take; ids turns the accumulators' window rows
+ * back into ids (before the gradient exchange); end restores the offsets (any path). */
+dctr_status dfm_shard_step_begin(dctr_model *model, const dctr_batch *b, const dctr_batch **use);
+dctr_status dfm_shard_step_ids(dctr_model *model);
+void dfm_shard_step_end(dctr_model *model);
+void dfm_shard_step_free(dfm *d);
+/* deepfm_shard_io.c: the streamed save of a sharded model (every rank calls it; rank 0 writes
+ * `path` atomically, the others send their rows; all return the agreed status), and the
+ * producers of the sections dfm_save streams instead of the arena while rank 0 saves. */
+dctr_status dfm_shard_save(const dctr_model *model, struct dctr_dist *dist, const char *path,
+                           int with_optimizer);
+dctr_status dfm_shard_produce_params(const void *model, dctr_cw_sink sink, void *sink_ctx);
+dctr_status dfm_shard_produce_optim(const void *model, dctr_cw_sink sink, void *sink_ctx);
 /* Sharded: *x (this rank's part of a sum over the table rows it owns) summed over the ranks. */
 dctr_status dfm_dist_sum_tables(const dctr_model *model, double *x);
 /* The batch-norm sync of this step for the DNN workspace, or NULL (single process). */

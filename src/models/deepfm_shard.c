@@ -1,15 +1,84 @@
-/* DeepFM / FM / LR with sharded tables (DCTR_TABLES_SHARDED, docs/distributed.md): the rows a
- * batch uses are fetched from their owners into this rank's arena before the forward, rows not
- * owned are released after use (their pages return to the system), and the tables are gathered
- * to rank 0 for a model file. The gradient return is in deepfm_dist.c. */
-#include <stdlib.h>
+/* DeepFM / FM / LR with sharded tables (DCTR_TABLES_SHARDED, docs/distributed.md): a rank
+ * initialises only its own rows (and optimizer state) in a lazily committed arena, the rows a
+ * batch uses are fetched from their owners into it before the forward and released after use
+ * (their pages return to the system). The gradient return is in deepfm_dist.c, the streamed
+ * model file in deepfm_shard_io.c. */
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "dist/dist.h"
 #include "feature/schema_types.h"
+#include "layers/init.h"
 #include "models/deepfm_impl.h"
+
+void dfm_shard_init_table(const dctr_model *model, dfm *d, int32_t t, dctr_rng *rng) {
+    const dctr_schema *s = model->schema;
+    const int64_t k = s->tables[t].dim;
+    int64_t lo, hi;
+    dctr_shard_range(s->tables[t].vocab_size, model->shard_rank, model->shard_size, &lo, &hi);
+    float skip[1024]; /* the draws of the rows before this rank's: generated and dropped */
+    for (int64_t i = 0; i < lo * k; i += 1024)
+        dctr_init_normal(rng, skip, lo * k - i < 1024 ? lo * k - i : 1024, s->tables[t].init_std);
+    dctr_init_normal(rng, d->params + d->emb_off[t] + lo * k, (hi - lo) * k, s->tables[t].init_std);
+}
+
+/* Slot values v for rows [lo, hi) of width w at off in every slot array. */
+static void fill_slots(dfm *d, int64_t off, int64_t lo, int64_t hi, int64_t w) {
+    for (int k = 0; k < dctr_optim_slots(&d->opt); k++) {
+        float *x = d->slots[k] + off + lo * w, v = dctr_optim_slot_init(&d->opt, k);
+        for (int64_t i = 0; i < (hi - lo) * w; i++)
+            x[i] = v;
+    }
+}
+
+void dfm_shard_init_slots(const dctr_model *model, dfm *d) {
+    const dctr_schema *s = model->schema;
+    for (int32_t t = 0; t < d->ntables; t++) {
+        int64_t lo, hi;
+        dctr_shard_range(s->tables[t].vocab_size, model->shard_rank, model->shard_size, &lo, &hi);
+        if (d->emb_off[t] >= 0)
+            fill_slots(d, d->emb_off[t], lo, hi, s->tables[t].dim);
+        if (d->lin_off[t] >= 0)
+            fill_slots(d, d->lin_off[t], lo, hi, 1);
+    }
+    fill_slots(d, d->dense_begin, 0, d->nparams - d->dense_begin, 1);
+}
+
+void dfm_shard_copy_owned(const dctr_model *model, float *dst, const float *src) {
+    const dfm *d = model->impl;
+    const dctr_schema *s = model->schema;
+    for (int32_t t = 0; t < d->ntables; t++) {
+        int64_t lo, hi, k = s->tables[t].dim;
+        dctr_shard_range(s->tables[t].vocab_size, model->shard_rank, model->shard_size, &lo, &hi);
+        if (d->emb_off[t] >= 0)
+            memcpy(dst + d->emb_off[t] + lo * k, src + d->emb_off[t] + lo * k,
+                   sizeof(float) * (size_t)((hi - lo) * k));
+        if (d->lin_off[t] >= 0)
+            memcpy(dst + d->lin_off[t] + lo, src + d->lin_off[t] + lo, sizeof(float) * (size_t)(hi - lo));
+    }
+    memcpy(dst + d->dense_begin, src + d->dense_begin, sizeof(float) * (size_t)(d->nparams - d->dense_begin));
+}
+
+void dfm_shard_note(const dctr_model *model, int64_t in_flight) {
+    if (!dctr_shard_probe_on())
+        return;
+    const dfm *d = model->impl;
+    const dctr_schema *s = model->schema;
+    /* the parameters, the step's window (a sharded arena's second half) and the slots */
+    const float *arrays[2 + DCTR_OPTIM_MAX_SLOTS] = {d->params, d->lazy ? d->params + d->nparams : NULL,
+                                                     d->slots[0], d->slots[1]};
+    int64_t bytes = 0;
+    for (int a = 0; a < 2 + DCTR_OPTIM_MAX_SLOTS; a++)
+        for (int32_t t = 0; arrays[a] && t < d->ntables; t++) {
+            if (d->emb_off[t] >= 0)
+                bytes += dctr_shard_resident(arrays[a] + d->emb_off[t], 0, s->tables[t].vocab_size,
+                                             s->tables[t].dim);
+            if (d->lin_off[t] >= 0)
+                bytes += dctr_shard_resident(arrays[a] + d->lin_off[t], 0, s->tables[t].vocab_size, 1);
+        }
+    dctr_shard_probe_note(bytes + in_flight);
+}
 
 int dfm_dist_sharded(const dctr_model *model) {
     return model->dist && model->dist->c->table_mode == DCTR_TABLES_SHARDED;
@@ -45,15 +114,10 @@ void dfm_shard_release(dctr_model *model, int with_slots) {
             release_array(d, model->schema, d->slots[k], c->rank, c->size);
 }
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* The distinct ids of table t in the batch that this rank does not own, sorted (so grouped by
- * owner: ownership is by ranges). *ids is malloc'ed. */
+/* The distinct ids of table t in the batch that this rank does not own (all: every id, and id 0
+ * always), sorted (so grouped by owner: ownership is by ranges). *ids is malloc'ed. */
 static dctr_status wanted_ids(const dfm *d, const dctr_schema *s, const dctr_batch *b, int32_t t,
-                              int32_t rank, int32_t size, int64_t **ids, int64_t *n) {
+                              int32_t rank, int32_t size, int all, int64_t **ids, int64_t *n) {
     const dfm_col *parts[2] = {d->emb, d->lin};
     const int32_t counts[2] = {d->nemb, d->nlin};
     const int64_t rows = b ? b->n : 0; /* no batch: this rank asks for nothing */
@@ -62,10 +126,12 @@ static dctr_status wanted_ids(const dfm *d, const dctr_schema *s, const dctr_bat
         for (int32_t i = 0; i < counts[p]; i++)
             if (parts[p][i].table == t)
                 cap += rows * (parts[p][i].varlen ? parts[p][i].T : 1);
-    int64_t *v = dctr_malloc(sizeof(int64_t) * (size_t)(cap + 1)), m = 0, lo, hi;
+    int64_t *v = dctr_malloc(sizeof(int64_t) * (size_t)(cap + 2)), m = 0, lo, hi;
     if (!v)
         return DCTR_ERR_NOMEM;
     dctr_shard_range(s->tables[t].vocab_size, rank, size, &lo, &hi);
+    if (all) /* id 0 keeps index 0 in a compact step (varlen padding is id 0) */
+        v[m++] = 0;
     for (int p = 0; p < 2; p++)
         for (int32_t i = 0; i < counts[p]; i++) {
             const dfm_col *c = &parts[p][i];
@@ -75,16 +141,11 @@ static dctr_status wanted_ids(const dfm *d, const dctr_schema *s, const dctr_bat
                 continue;
             const int64_t *x = b->cols[c->col].ids, cnt = rows * (c->varlen ? c->T : 1);
             for (int64_t j = 0; j < cnt; j++)
-                if (x[j] < lo || x[j] >= hi)
+                if (all || x[j] < lo || x[j] >= hi)
                     v[m++] = x[j];
         }
-    qsort(v, (size_t)m, sizeof *v, cmp_i64);
-    int64_t u = 0;
-    for (int64_t j = 0; j < m; j++)
-        if (u == 0 || v[j] != v[u - 1])
-            v[u++] = v[j];
+    *n = dctr_shard_sort_unique(v, m);
     *ids = v;
-    *n = u;
     return DCTR_OK;
 }
 
@@ -181,21 +242,17 @@ static dctr_status send_rows(dctr_dist *dist, const dfm *d, const dctr_schema *s
     return dctr_dist_alltoallv(dist, dist->pack, counts, rows, row_counts);
 }
 
-/* b NULL: nothing wanted here (the other ranks may still want this rank's rows). */
-dctr_status dfm_shard_fetch(dctr_model *model, const dctr_batch *b) {
+dctr_status dfm_shard_fetch_ids(dctr_model *model, const dctr_batch *b, int all, int64_t **ids,
+                                int64_t *n) {
     dfm *d = model->impl;
     dctr_dist *dist = model->dist;
     const dctr_schema *s = model->schema;
     const int32_t size = dist->c->size, me = dist->c->rank, nt = d->ntables;
-    /* the last step's rows go back first (and, once per fit, the optimizer state not owned) */
-    dfm_shard_release(model, !dist->slots_released);
-    dist->slots_released = 1;
-    int64_t **ids = dctr_calloc((size_t)nt + 1, sizeof *ids);
-    int64_t *n = dctr_calloc((size_t)nt + 1, sizeof *n), *counts = dctr_calloc((size_t)size, sizeof *counts);
-    dctr_status st = ids && n && counts ? DCTR_OK : DCTR_ERR_NOMEM;
+    int64_t *counts = dctr_calloc((size_t)size, sizeof *counts);
+    dctr_status st = counts ? DCTR_OK : DCTR_ERR_NOMEM;
     for (int32_t t = 0; t < nt && st == DCTR_OK; t++)
         if (d->emb_off[t] >= 0 || d->lin_off[t] >= 0)
-            st = wanted_ids(d, s, b, t, me, size, &ids[t], &n[t]);
+            st = wanted_ids(d, s, b, t, me, size, all, &ids[t], &n[t]);
     const void *in = NULL, *rows = NULL;
     const int64_t *in_counts = NULL, *row_counts = NULL;
     if (st == DCTR_OK)
@@ -203,20 +260,39 @@ dctr_status dfm_shard_fetch(dctr_model *model, const dctr_batch *b) {
     if (st == DCTR_OK)
         st = send_rows(dist, d, s, nt, in, in_counts, counts, &rows, &row_counts);
     const float *r = rows;
+    /* all: row i of a table's list goes to row i of its window (the arena's second half),
+     * else row id to its place in the arena */
+    float *dst = all ? d->params + d->nparams : d->params;
     for (int32_t q = 0; q < size && st == DCTR_OK; q++) /* replies arrive in owner order */
         for (int32_t t = 0; t < nt; t++) {
             int64_t a, z;
             slice(s, t, q, size, ids[t], n[t], &a, &z);
             for (int64_t i = a; i < z; i++) {
-                copy_row(d, s, t, ids[t][i], (float *)r, 1, d->params);
+                copy_row(d, s, t, all ? i : ids[t][i], (float *)r, 1, dst);
                 r += row_floats(d, s, t);
             }
         }
+    dctr_free(counts);
+    return st;
+}
+
+/* b NULL: nothing wanted here (the other ranks may still want this rank's rows). */
+dctr_status dfm_shard_fetch(dctr_model *model, const dctr_batch *b) {
+    dfm *d = model->impl;
+    dctr_dist *dist = model->dist;
+    const int32_t nt = d->ntables;
+    /* the last rows fetched go back first (and, once per fit, the optimizer state not owned) */
+    dfm_shard_release(model, !dist->slots_released);
+    dist->slots_released = 1;
+    int64_t **ids = dctr_calloc((size_t)nt + 1, sizeof *ids);
+    int64_t *n = dctr_calloc((size_t)nt + 1, sizeof *n);
+    dctr_status st = ids && n ? dfm_shard_fetch_ids(model, b, 0, ids, n) : DCTR_ERR_NOMEM;
+    if (st == DCTR_OK) /* the peak: the owned rows plus the fetched ones */
+        dfm_shard_note(model, 0);
     for (int32_t t = 0; ids && t < nt; t++)
         dctr_free(ids[t]);
     dctr_free(ids);
     dctr_free(n);
-    dctr_free(counts);
     return st;
 }
 
@@ -241,7 +317,9 @@ static size_t move_range(const dfm *d, const dctr_schema *s, int32_t t, int64_t 
     return off;
 }
 
-dctr_status dfm_shard_gather(dctr_model *model) {
+/* Every table (parameters and optimizer state) to rank 0, a table at a time: only the test
+ * reference below uses it now (the model file streams, deepfm_shard_io.c). */
+static dctr_status dfm_shard_gather(dctr_model *model) {
     dfm *d = model->impl;
     dctr_dist *dist = model->dist;
     const dctr_schema *s = model->schema;
@@ -279,5 +357,24 @@ dctr_status dfm_shard_gather(dctr_model *model) {
         }
     }
     dctr_free(counts);
+    return st;
+}
+
+dctr_status dctr_deepfm_shard_gather_save(dctr_model *model, dctr_collective *coll, const char *path,
+                                          int with_optimizer) {
+    dctr_dist dist;
+    DCTR_TRY(dctr_dist_init(&dist, coll));
+    model->dist = &dist;
+    dctr_status st = dfm_shard_gather(model);
+    const int32_t size = model->shard_size;
+    if (st == DCTR_OK && coll->rank == 0) { /* rank 0 now holds the whole model */
+        model->shard_size = 0;
+        st = dctr_model_save(model, path, with_optimizer);
+        model->shard_size = size;
+    }
+    dfm_shard_release(model, 1);
+    model->dist = NULL;
+    st = dctr_dist_agree(&dist, st, "gather and save");
+    dctr_dist_release(&dist);
     return st;
 }

@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/blas.h"
 #include "core/error.h"
+#include "dist/dist.h"
 #include "feature/schema_types.h"
 #include "models/deepfm_impl.h"
 
@@ -19,29 +20,35 @@ static void table_capacities(const dfm_col *cols, int32_t n, int64_t rows, int64
 
 /* The optimizer slots at their initial values, allocated at the first step (all or none: a
  * loaded optimizer section overwrites them whole). */
-static dctr_status alloc_slots(dfm *d) {
+static dctr_status alloc_slots(const dctr_model *model, dfm *d) {
     int ns = dctr_optim_slots(&d->opt);
     if (ns == 0 || d->slots[0])
         return DCTR_OK;
     for (int k = 0; k < ns; k++) {
-        d->slots[k] = dctr_alloc_floats((size_t)d->nparams);
+        d->slots[k] = d->lazy ? dctr_shard_alloc((size_t)d->nparams) : dctr_alloc_floats((size_t)d->nparams);
         if (!d->slots[k]) {
             for (int j = 0; j <= k; j++) {
-                dctr_aligned_free(d->slots[j]);
+                if (d->lazy)
+                    dctr_shard_free(d->slots[j], (size_t)d->nparams);
+                else
+                    dctr_aligned_free(d->slots[j]);
                 d->slots[j] = NULL;
             }
             return dctr_set_error(DCTR_ERR_NOMEM, "deepfm: optimizer state (%lld floats)",
                                   (long long)d->nparams);
         }
     }
-    dctr_optim_init_slots(&d->opt, d->slots, (size_t)d->nparams);
+    if (d->lazy) /* sharded: only the owned rows and the dense tail */
+        dfm_shard_init_slots(model, d);
+    else
+        dctr_optim_init_slots(&d->opt, d->slots, (size_t)d->nparams);
     return DCTR_OK;
 }
 
 dctr_status dfm_prepare_training(dctr_model *model, int64_t n) {
     dfm *d = model->impl;
     const dctr_schema *s = model->schema;
-    DCTR_TRY(alloc_slots(d));
+    DCTR_TRY(alloc_slots(model, d));
     if (!d->grad) {
         d->grad = dctr_alloc_floats((size_t)(d->nparams - d->dense_begin));
         if (!d->grad)
@@ -91,14 +98,21 @@ static dctr_status forward_backward(dctr_model *model, const dctr_batch *batch, 
     if (batch->schema && batch->schema != model->schema && batch->schema->ncols != model->schema->ncols)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "deepfm: batch built for another schema");
     DCTR_TRY(dfm_prepare_training(model, batch->n));
+    const dctr_batch *b = batch;
     if (dfm_dist_sharded(model)) /* the rows this batch uses, from their owners */
-        DCTR_TRY(dfm_shard_fetch(model, batch));
+        DCTR_TRY(dfm_shard_step_begin(model, batch, &b));
+    dctr_status st = DCTR_OK;
     if (d->tws->dnn) /* the DNN's GEMMs split on the pool (OpenBLAS at 1 thread, see set_threads) */
-        DCTR_TRY(dctr_dnn_workspace_set_pool(d->tws->dnn, d->pool));
+        st = dctr_dnn_workspace_set_pool(d->tws->dnn, d->pool);
     if (d->tws->dnn) /* distributed: batch norm over the global batch (deepfm_dist.c) */
         dctr_dnn_workspace_set_bn_sync(d->tws->dnn, dfm_dist_bn_sync(model));
-    DCTR_TRY(dfm_forward(model, d->tws, batch, 1, &d->drop_rng, d->pool));
-    return dfm_backward(model, d->tws, batch, data_loss, reg_loss);
+    if (st == DCTR_OK)
+        st = dfm_forward(model, d->tws, b, 1, &d->drop_rng, d->pool);
+    if (st == DCTR_OK)
+        st = dfm_backward(model, d->tws, b, data_loss, reg_loss);
+    if (dfm_dist_sharded(model))
+        dfm_shard_step_end(model);
+    return st;
 }
 
 dctr_status dctr_deepfm_compute_gradients(dctr_model *model, const dctr_batch *batch,
@@ -216,13 +230,17 @@ dctr_status dfm_train_step(dctr_model *model, const dctr_batch *batch, double *d
 typedef struct dfm_snap {
     int64_t nparams, nstate;
     float *params, *state;
+    int lazy; /* a shard's snapshot: its own rows and the dense tail only (dctr_shard_alloc) */
 } dfm_snap;
 
 void dfm_snapshot_free(void *state) {
     dfm_snap *sn = state;
     if (!sn)
         return;
-    dctr_aligned_free(sn->params);
+    if (sn->lazy)
+        dctr_shard_free(sn->params, (size_t)sn->nparams);
+    else
+        dctr_aligned_free(sn->params);
     dctr_aligned_free(sn->state);
     dctr_free(sn);
 }
@@ -236,7 +254,8 @@ dctr_status dfm_snapshot(const dctr_model *model, void **state) {
             return DCTR_ERR_NOMEM;
         sn->nparams = d->nparams;
         sn->nstate = d->nstate;
-        sn->params = dctr_alloc_floats((size_t)d->nparams);
+        sn->lazy = d->lazy;
+        sn->params = d->lazy ? dctr_shard_alloc((size_t)d->nparams) : dctr_alloc_floats((size_t)d->nparams);
         sn->state = dctr_alloc_floats((size_t)d->nstate + 1);
         if (!sn->params || !sn->state) {
             dfm_snapshot_free(sn);
@@ -244,7 +263,10 @@ dctr_status dfm_snapshot(const dctr_model *model, void **state) {
         }
         *state = sn;
     }
-    memcpy(sn->params, d->params, sizeof(float) * (size_t)d->nparams);
+    if (d->lazy)
+        dfm_shard_copy_owned(model, sn->params, d->params);
+    else
+        memcpy(sn->params, d->params, sizeof(float) * (size_t)d->nparams);
     memcpy(sn->state, d->state, sizeof(float) * (size_t)d->nstate);
     return DCTR_OK;
 }
@@ -254,7 +276,10 @@ dctr_status dfm_restore(dctr_model *model, const void *state) {
     const dfm_snap *sn = state;
     if (!sn || sn->nparams != d->nparams || sn->nstate != d->nstate)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "deepfm: snapshot of another model");
-    memcpy(d->params, sn->params, sizeof(float) * (size_t)d->nparams);
+    if (sn->lazy && d->lazy)
+        dfm_shard_copy_owned(model, d->params, sn->params);
+    else
+        memcpy(d->params, sn->params, sizeof(float) * (size_t)d->nparams);
     memcpy(d->state, sn->state, sizeof(float) * (size_t)d->nstate);
     return DCTR_OK;
 }

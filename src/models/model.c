@@ -224,11 +224,19 @@ static dctr_status check_config(const dctr_schema *s, const dctr_model_config *c
 
 dctr_status dctr_model_create(const dctr_schema *schema, const dctr_model_config *cfg,
                               dctr_schema *owned_schema, int64_t load_param_cap, dctr_model **out) {
+    return dctr_model_create_shard(schema, cfg, owned_schema, load_param_cap, 0, 0, out);
+}
+
+dctr_status dctr_model_create_shard(const dctr_schema *schema, const dctr_model_config *cfg,
+                                    dctr_schema *owned_schema, int64_t load_param_cap,
+                                    int32_t shard_rank, int32_t shard_size, dctr_model **out) {
     dctr_model *m = dctr_calloc(1, sizeof(*m));
     if (!m) {
         dctr_schema_free(owned_schema);
         return DCTR_ERR_NOMEM;
     }
+    m->shard_rank = shard_rank; /* before the family allocates its tables */
+    m->shard_size = shard_size;
     m->schema = owned_schema;
     m->load_param_cap = load_param_cap;
     m->refcount = 1;
@@ -261,6 +269,11 @@ dctr_status dctr_model_create(const dctr_schema *schema, const dctr_model_config
 }
 
 dctr_status dctr_model_new(const dctr_schema *schema, const dctr_model_config *cfg, dctr_model **out) {
+    return dctr_model_new_shard(schema, cfg, 0, 0, out);
+}
+
+dctr_status dctr_model_new_shard(const dctr_schema *schema, const dctr_model_config *cfg,
+                                 int32_t shard_rank, int32_t shard_size, dctr_model **out) {
     if (!out)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_new: out is NULL");
     *out = NULL;
@@ -278,7 +291,7 @@ dctr_status dctr_model_new(const dctr_schema *schema, const dctr_model_config *c
     dctr_model_config_default(&full, cfg->type);
     memcpy(&full, cfg, cfg->struct_size);
     full.struct_size = (uint32_t)sizeof(full);
-    return dctr_model_create(schema, &full, NULL, 0, out);
+    return dctr_model_create_shard(schema, &full, NULL, 0, shard_rank, shard_size, out);
 }
 
 void dctr_model_free(dctr_model *model) {

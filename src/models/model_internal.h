@@ -13,6 +13,17 @@ void dctr_model_config_release(dctr_model_config *cfg);
  * `schema` is cloned. On failure owned_schema is freed. load_param_cap: see model_types.h. */
 dctr_status dctr_model_create(const dctr_schema *schema, const dctr_model_config *cfg,
                               dctr_schema *owned_schema, int64_t load_param_cap, dctr_model **out);
+/* The same for rank shard_rank of shard_size holding sharded tables (shard_size 0: the whole
+ * model), and dctr_model_new's checks before it (dctr_model_new_collective). */
+dctr_status dctr_model_create_shard(const dctr_schema *schema, const dctr_model_config *cfg,
+                                    dctr_schema *owned_schema, int64_t load_param_cap,
+                                    int32_t shard_rank, int32_t shard_size, dctr_model **out);
+/* dctr_model_load keeping only rank shard_rank of shard_size's rows of a DeepFM / FM / LR model's
+ * tables and optimizer state (the model is that shard; other families load whole). */
+dctr_status dctr_model_load_shard(const char *path, int32_t shard_rank, int32_t shard_size,
+                                  dctr_model **out);
+dctr_status dctr_model_new_shard(const dctr_schema *schema, const dctr_model_config *cfg,
+                                 int32_t shard_rank, int32_t shard_size, dctr_model **out);
 /* Predicts `rows` into pred[rows->n] and computes every metric (LOSS = logloss or MSE). */
 dctr_status dctr_model_evaluate_batch(const dctr_model *model, const dctr_batch *rows, float *pred,
                                       double values[DCTR_METRIC_COUNT]);

@@ -236,7 +236,9 @@ void dctr_free_buffer(void *data) { dctr_free(data); }
 
 /* ---------------- load ---------------- */
 
-static dctr_status load_container(const dctr_container *c, dctr_model **out) {
+/* shard_size > 1: the DeepFM family's model as rank shard_rank's shard (dctr_model_load_shard). */
+static dctr_status load_container(const dctr_container *c, int32_t shard_rank, int32_t shard_size,
+                                  dctr_model **out) {
     dctr_rbuf r;
     DCTR_TRY(dctr_container_section(c, "meta", &r));
     dctr_model_config cfg;
@@ -266,7 +268,8 @@ static dctr_status load_container(const dctr_container *c, dctr_model **out) {
         st = dctr_ffm_check_sections(schema, &cfg, c); /* the FFM family's pre-allocation check */
     dctr_model *m = NULL;
     if (st == DCTR_OK) {
-        st = dctr_model_create(NULL, &cfg, schema, cap, &m);
+        st = dctr_model_create_shard(NULL, &cfg, schema, cap, deepfm_family ? shard_rank : 0,
+                                     deepfm_family ? shard_size : 0, &m);
         schema = NULL; /* taken over (or freed) */
         if (st != DCTR_OK && st != DCTR_ERR_NOMEM)
             st = dctr_error_prefix(DCTR_ERR_FORMAT, "model file: inconsistent meta / schema / sizes");
@@ -289,19 +292,25 @@ static dctr_status load_container(const dctr_container *c, dctr_model **out) {
 }
 
 /* The model in an opened container; frees the container. */
-static dctr_status load_opened(dctr_container *c, dctr_model **out) {
-    dctr_status st = load_container(c, out);
+static dctr_status load_opened(dctr_container *c, int32_t shard_rank, int32_t shard_size,
+                               dctr_model **out) {
+    dctr_status st = load_container(c, shard_rank, shard_size, out);
     dctr_container_free(c);
     return st;
 }
 
 dctr_status dctr_model_load(const char *path, dctr_model **out) {
+    return dctr_model_load_shard(path, 0, 0, out);
+}
+
+dctr_status dctr_model_load_shard(const char *path, int32_t shard_rank, int32_t shard_size,
+                                  dctr_model **out) {
     if (!path || !out)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_load: NULL argument");
     *out = NULL;
     dctr_container *c = NULL;
     DCTR_TRY(dctr_container_open(path, 0, &c));
-    dctr_status st = load_opened(c, out);
+    dctr_status st = load_opened(c, shard_rank, shard_size, out);
     return st == DCTR_OK ? DCTR_OK : dctr_error_prefix(st, "%s", path);
 }
 
@@ -311,5 +320,5 @@ dctr_status dctr_model_load_from_memory(const void *data, size_t size, dctr_mode
     *out = NULL;
     dctr_container *c = NULL;
     DCTR_TRY(dctr_container_from_memory(data, size, &c));
-    return load_opened(c, out);
+    return load_opened(c, 0, 0, out);
 }

@@ -98,6 +98,9 @@ struct dctr_model {
     /* Set by dctr_model_fit_collective for the length of the fit (src/dist/dist.h), else NULL:
      * the family's train step then sums its gradients over the ranks (deepfm_dist.c). */
     struct dctr_dist *dist;
+    /* Sharded tables (dctr_model_new_collective, or after a sharded fit): this model holds only
+     * rank shard_rank of shard_size's rows of its tables (docs/distributed.md); 0 = whole. */
+    int32_t shard_rank, shard_size;
 };
 
 /* Family constructors: fill model->ops and model->impl (model->schema / cfg already set). */

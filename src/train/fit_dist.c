@@ -83,20 +83,42 @@ dctr_status dctr_fit_dist_validate(dctr_dist *dist, const dctr_model *m, const d
     return DCTR_OK;
 }
 
-dctr_status dctr_fit_dist_end_sharded(dctr_dist *dist, dctr_model *model, dctr_status st) {
+/* The end of a sharded FFM fit that trained (or stopped on a bad step, or was cancelled):
+ * every rank gathers the whole model, so each can predict and rank 0 can save it. */
+static dctr_status end_gathered(dctr_dist *dist, dctr_model *model, dctr_status st) {
+    if (st != DCTR_OK && st != DCTR_ERR_NUMERIC && st != DCTR_ERR_CANCELLED)
+        return st;
     dctr_status gs = dist->gather(model);
-    if (gs == DCTR_OK && dist->c->rank != 0)
-        dist->release(model, 1);
     return gs == DCTR_OK ? st : gs;
 }
 
 dctr_status dctr_fit_dist_save(dctr_dist *dist, dctr_model *model, const char *path) {
-    if (dist->gather)
+    if (dist->save) /* sharded tables: streamed from their owners, nobody gathers them */
+        return dist->save(model, dist, path, 1);
+    if (dist->gather) /* sharded FFM: every rank gathers the whole model, rank 0 saves it */
         DCTR_TRY(dist->gather(model));
     dctr_status st = dist->c->rank == 0 ? dctr_model_save(model, path, 1) : DCTR_OK;
-    if (dist->release && dist->c->rank == 0)
+    if (dist->gather && dist->release) /* and every rank goes back to its own rows */
         dist->release(model, 1);
     return st;
+}
+
+/* A model that holds a shard must train in the same sharding; a whole model becomes this
+ * rank's shard (its other rows are released at the first step). */
+static dctr_status adopt_shard(dctr_model *model, const dctr_collective *coll) {
+    const int sharded = coll->table_mode == DCTR_TABLES_SHARDED && coll->size > 1;
+    if (model->shard_size > 1 && (!sharded || model->shard_size != coll->size ||
+                                  model->shard_rank != coll->rank))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG,
+                              "dctr_model_fit_collective: the model holds rank %d of %d's rows of "
+                              "sharded tables; this collective is rank %d of %d, tables %s",
+                              (int)model->shard_rank, (int)model->shard_size, (int)coll->rank,
+                              (int)coll->size, sharded ? "sharded" : "replicated");
+    if (sharded) {
+        model->shard_rank = coll->rank;
+        model->shard_size = coll->size;
+    }
+    return DCTR_OK;
 }
 
 dctr_status dctr_model_fit_collective(dctr_model *model, const dctr_dataset *train,
@@ -115,8 +137,8 @@ dctr_status dctr_model_fit_collective(dctr_model *model, const dctr_dataset *tra
                                           "one process only", model->ops->name);
     if (st == DCTR_OK && coll->table_mode == DCTR_TABLES_SHARDED) {
         dist.fetch = dfm_shard_fetch;
-        dist.gather = dfm_shard_gather;
         dist.release = dfm_shard_release;
+        dist.save = dfm_shard_save;
     } else if (st == DCTR_OK && coll->table_mode != DCTR_TABLES_REPLICATED) {
         st = dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_fit_collective: table_mode %d",
                             (int)coll->table_mode);
@@ -125,16 +147,79 @@ dctr_status dctr_model_fit_collective(dctr_model *model, const dctr_dataset *tra
         dist.fetch = dctr_ffm_shard_fetch;
         dist.gather = dctr_ffm_shard_gather;
         dist.release = dctr_ffm_shard_release;
+        dist.save = NULL; /* gathered to rank 0, which saves (no streamed FFM save yet) */
     }
+    if (st == DCTR_OK && !ffm) /* FFM models stay whole (their rows are released in place) */
+        st = adopt_shard(model, coll);
     if (st == DCTR_OK) {
         model->dist = &dist;
         st = dctr_fit_run(model, train, opts, &dist, history);
-        /* sharded: rank 0 ends with the whole model (parameters and optimizer state), the
-         * others with their own rows */
-        if (dist.gather && (st == DCTR_OK || st == DCTR_ERR_NUMERIC || st == DCTR_ERR_CANCELLED))
-            st = dctr_fit_dist_end_sharded(&dist, model, st);
+        if (dist.gather) /* sharded FFM: every rank ends with the whole model */
+            st = end_gathered(&dist, model, st);
+        else if (dist.release) /* sharded: every rank ends with its own rows (and their state) */
+            dist.release(model, 1);
         model->dist = NULL;
     }
     dctr_dist_release(&dist);
     return st;
+}
+
+/* DeepFM, FM and LR keep sharded tables; other families hold the whole model. */
+static int shards_tables(dctr_model_type type) {
+    return type == DCTR_MODEL_DEEPFM || type == DCTR_MODEL_FM || type == DCTR_MODEL_LR;
+}
+
+dctr_status dctr_model_new_collective(const dctr_schema *schema, const dctr_model_config *cfg,
+                                      dctr_collective *coll, dctr_model **out) {
+    if (!coll || !cfg)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_new_collective: NULL argument");
+    const int sharded = coll->table_mode == DCTR_TABLES_SHARDED && coll->size > 1 &&
+                        shards_tables(cfg->type);
+    DCTR_TRY(dctr_model_new_shard(schema, cfg, sharded ? coll->rank : 0, sharded ? coll->size : 0,
+                                  out));
+    if (sharded)
+        dfm_shard_note(*out, 0);
+    return DCTR_OK;
+}
+
+dctr_status dctr_model_save_collective(const dctr_model *model, const char *path, int with_optimizer,
+                                       dctr_collective *coll) {
+    if (!model || !path || !coll)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_save_collective: NULL argument");
+    dctr_dist dist;
+    DCTR_TRY(dctr_dist_init(&dist, coll));
+    dctr_status st;
+    if (model->shard_size > 1 && (model->shard_size != coll->size || model->shard_rank != coll->rank))
+        st = dctr_dist_agree(&dist, dctr_set_error(DCTR_ERR_INVALID_ARG,
+                                                   "dctr_model_save_collective: the model holds rank "
+                                                   "%d of %d's rows, the collective is rank %d of %d",
+                                                   (int)model->shard_rank, (int)model->shard_size,
+                                                   (int)coll->rank, (int)coll->size),
+                             "saving the model");
+    else if (model->shard_size > 1)
+        st = dfm_shard_save(model, &dist, path, with_optimizer);
+    else
+        st = dctr_dist_agree(&dist, coll->rank == 0 ? dctr_model_save(model, path, with_optimizer)
+                                                    : DCTR_OK,
+                             "saving the model");
+    dctr_dist_release(&dist);
+    return st;
+}
+
+dctr_status dctr_model_load_collective(const char *path, dctr_collective *coll, dctr_model **out) {
+    if (!path || !coll || !out)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_load_collective: NULL argument");
+    dctr_dist dist;
+    DCTR_TRY(dctr_dist_init(&dist, coll));
+    const int sharded = coll->table_mode == DCTR_TABLES_SHARDED && coll->size > 1;
+    dctr_model *m = NULL; /* sharded: the model is built as this rank's shard and keeps its rows */
+    dctr_status st = dctr_model_load_shard(path, sharded ? coll->rank : 0, sharded ? coll->size : 0, &m);
+    st = dctr_dist_agree(&dist, st, "loading the model");
+    dctr_dist_release(&dist);
+    if (st != DCTR_OK) {
+        dctr_model_free(m);
+        return st;
+    }
+    *out = m;
+    return DCTR_OK;
 }

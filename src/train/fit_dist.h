@@ -29,11 +29,8 @@ dctr_status dctr_fit_dist_step(dctr_dist *dist, int64_t rows, int cancel, int64_
 dctr_status dctr_fit_dist_validate(dctr_dist *dist, const dctr_model *m, const dctr_batch *valid,
                                    float *pred, double va[DCTR_METRIC_COUNT]);
 
-/* Sharded tables at the end of a fit that reached its epochs (or stopped cleanly): the tables
- * gathered to rank 0, released elsewhere. Returns st unless the gather failed. */
-dctr_status dctr_fit_dist_end_sharded(dctr_dist *dist, dctr_model *model, dctr_status st);
-/* A checkpoint: rank 0 writes the model with optimizer state (sharded: after gathering every
- * table to it, releasing the rows it does not own afterwards); every rank must call it. */
+/* A checkpoint: rank 0 writes the model with optimizer state (sharded: the rows streamed from
+ * their owners, dist->save); every rank must call it. */
 dctr_status dctr_fit_dist_save(dctr_dist *dist, dctr_model *model, const char *path);
 
 #endif

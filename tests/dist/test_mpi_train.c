@@ -4,7 +4,7 @@
  * predict within 1e-5 of single-process training, FFM and DeepFFM within 1e-5 of their
  * synchronous mini-batch step on one process; validation metrics are exact over all ranks;
  * rank 0's checkpoint loads in the single-process library; a resumed run equals an
- * uninterrupted one. Every rank trains the single-process reference itself (small data). */
+ * uninterrupted one. Sharded tables: test_mpi_shard.c. Every rank trains the single-process reference itself (small data). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 
 #include "deepctr/deepctr.h"
 #include "deepctr/mpi.h"
+#include "mpi_check.h"
 #include "feature/schema_internal.h"
 #include "feature/vocab.h"
 
@@ -21,16 +22,6 @@
 static int g_rank, g_size;
 static char g_dir[512];
 
-#define CHECK(cond, ...)                                                                        \
-    do {                                                                                        \
-        if (!(cond)) {                                                                          \
-            fprintf(stderr, "rank %d: %s:%d: ", g_rank, __FILE__, __LINE__);                    \
-            fprintf(stderr, __VA_ARGS__);                                                       \
-            fprintf(stderr, " (%s)\n", dctr_last_error());                                      \
-            MPI_Abort(MPI_COMM_WORLD, 1);                                                       \
-        }                                                                                       \
-    } while (0)
-#define OK(call) CHECK((call) == DCTR_OK, "%s failed", #call)
 
 static uint64_t lcg(uint64_t *s) {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
@@ -146,7 +137,8 @@ typedef struct model_case {
     dctr_optimizer_kind opt;
 } model_case;
 
-static dctr_model *new_model(const dctr_schema *s, const model_case *mc) {
+/* coll: sharded tables from the start (dctr_model_new_collective), NULL: dctr_model_new. */
+static dctr_model *new_model_on(const dctr_schema *s, const model_case *mc, dctr_collective *coll) {
     dctr_model_config cfg;
     dctr_model_config_default(&cfg, mc->type);
     static const int32_t hidden[] = {16, 8};
@@ -156,8 +148,15 @@ static dctr_model *new_model(const dctr_schema *s, const model_case *mc) {
     dctr_optimizer_config_default(&cfg.optimizer, mc->opt);
     cfg.optimizer.learning_rate = 0.01;
     dctr_model *m;
-    OK(dctr_model_new(s, &cfg, &m));
+    if (coll)
+        OK(dctr_model_new_collective(s, &cfg, coll, &m));
+    else
+        OK(dctr_model_new(s, &cfg, &m));
     return m;
+}
+
+static dctr_model *new_model(const dctr_schema *s, const model_case *mc) {
+    return new_model_on(s, mc, NULL);
 }
 
 static double max_diff(const float *a, const float *b, int64_t n) {
@@ -195,16 +194,27 @@ static void check_model(dctr_mpi *mp, const dctr_schema *s1, const dctr_dataset 
     float p1[ROWS], pd[ROWS], pl[ROWS];
     OK(dctr_model_predict(ref, full1, p1));
 
-    dctr_model *m = new_model(sd, mc);
+    dctr_model *m = new_model_on(sd, mc, sharded ? coll : NULL);
     char ck[600];
     path_of(ck, sizeof ck, "ckpt.dctr");
     o.validation = shard; /* each rank validates its own rows; the metrics are global */
     o.checkpoint_path = ck;
     OK(dctr_model_fit_collective(m, shard, &o, coll, &hd));
     coll->table_mode = DCTR_TABLES_REPLICATED;
-    OK(dctr_model_predict(m, fulld, pd));
-    if (sharded) /* only rank 0 holds the whole model after a sharded fit */
-        MPI_Bcast(pd, ROWS, MPI_FLOAT, 0, MPI_COMM_WORLD);
+    const int ffm = mc->type == DCTR_MODEL_FFM || mc->type == DCTR_MODEL_DEEPFFM;
+    if (sharded && g_size > 1 && !ffm) { /* each rank holds its rows: the whole model is the file */
+        char fin[600];
+        path_of(fin, sizeof fin, "final.dctr");
+        CHECK(dctr_model_predict(m, fulld, pd) == DCTR_ERR_STATE, "a shard must not predict");
+        OK(dctr_model_save_collective(m, fin, 1, coll));
+        dctr_model *w;
+        OK(dctr_model_load(fin, &w));
+        OK(dctr_model_predict(w, fulld, pd));
+        dctr_model_free(w);
+        MPI_Barrier(MPI_COMM_WORLD);
+    } else {
+        OK(dctr_model_predict(m, fulld, pd));
+    }
     double d = max_diff(p1, pd, ROWS);
     CHECK(d <= 1e-5, "%s%s: distributed predictions differ from single-process by %g", mc->name,
           sharded ? " (sharded)" : "", d);

@@ -39,7 +39,7 @@ dctr_status dctr_ffm_dist_finish(dctr_model *model, double *loss, double *wsum, 
                                  int64_t ndense);
 
 /* Sharded tables (shard.c), the dctr_dist hooks: fetch the rows batch b uses (b NULL: none)
- * from their owners; gather every row (weights, accumulators, linear part) to rank 0; release
+ * from their owners; gather every row (weights, accumulators, linear part) to every rank; release
  * the rows this rank does not own (with_slots: all of them, at the first fetch of a fit and
  * after a gather; otherwise the pages of the rows the last fetch brought). */
 dctr_status dctr_ffm_shard_fetch(struct dctr_model *model, const dctr_batch *b);

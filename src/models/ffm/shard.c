@@ -2,7 +2,7 @@
  * owners for the feature rows its batch uses and gets their weights (m k floats, padded to kp,
  * and the linear weight; not the AdaGrad accumulators, which only owners use); after the update
  * the rows it does not own are released (madvise: their pages go back to the system); a model
- * file gathers every row to rank 0. The gradient return is dist.c's (dctr_dist_rows_to_owners). */
+ * file or the end of a fit gathers every row on every rank. The gradient return is dist.c's (dctr_dist_rows_to_owners). */
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -209,35 +209,33 @@ dctr_status dctr_ffm_shard_gather(dctr_model *model) {
     dctr_dist *dist = model->dist;
     dctr_ffm_weights *w = &impl->w;
     const int32_t size = dist->c->size, me = dist->c->rank;
-    const size_t per_row = w->row + (w->use_linear ? 2 : 0); /* weights + accumulators */
     int64_t lo, hi;
     dctr_shard_range(w->n, me, size, &lo, &hi);
-    const size_t bytes = me == 0 ? 0 : sizeof(float) * per_row * (size_t)(hi - lo);
-    int64_t *counts = dctr_calloc((size_t)size, sizeof *counts);
-    dctr_status st = counts ? dctr_dist_reserve_pack(dist, bytes + 1) : DCTR_ERR_NOMEM;
-    if (st == DCTR_OK && me != 0) {
+    const size_t nw = w->row * (size_t)(hi - lo), nl = w->use_linear ? 2 * (size_t)(hi - lo) : 0;
+    const size_t bytes = sizeof(float) * (nw + nl); /* weights + accumulators */
+    dctr_status st = dctr_dist_reserve_pack(dist, bytes + 1);
+    if (st == DCTR_OK) {
         float *p = dist->pack;
-        memcpy(p, w->W + (size_t)lo * w->row, sizeof(float) * w->row * (size_t)(hi - lo));
-        if (w->use_linear)
-            memcpy(p + w->row * (size_t)(hi - lo), w->lin + 2 * (size_t)lo, sizeof(float) * 2 * (size_t)(hi - lo));
+        memcpy(p, w->W + (size_t)lo * w->row, sizeof(float) * nw);
+        if (nl)
+            memcpy(p + nw, w->lin + 2 * (size_t)lo, sizeof(float) * nl);
     }
     const void *in = NULL;
     const int64_t *in_counts = NULL;
-    if (st == DCTR_OK) {
-        counts[0] = (int64_t)bytes;
-        st = dctr_dist_alltoallv(dist, dist->pack, counts, &in, &in_counts);
-    }
+    if (st == DCTR_OK) /* every rank's rows to every rank */
+        st = dctr_dist_gatherv(dist, dist->pack, (int64_t)bytes, &in, &in_counts);
     const char *p = in;
-    for (int32_t q = 1; me == 0 && q < size && st == DCTR_OK; q++) {
+    for (int32_t q = 0; q < size && st == DCTR_OK; q++) {
         int64_t qlo, qhi;
         dctr_shard_range(w->n, q, size, &qlo, &qhi);
         const float *src = (const float *)(const void *)p;
-        memcpy(w->W + (size_t)qlo * w->row, src, sizeof(float) * w->row * (size_t)(qhi - qlo));
-        if (w->use_linear)
-            memcpy(w->lin + 2 * (size_t)qlo, src + w->row * (size_t)(qhi - qlo),
-                   sizeof(float) * 2 * (size_t)(qhi - qlo));
+        if (q != me) {
+            memcpy(w->W + (size_t)qlo * w->row, src, sizeof(float) * w->row * (size_t)(qhi - qlo));
+            if (w->use_linear)
+                memcpy(w->lin + 2 * (size_t)qlo, src + w->row * (size_t)(qhi - qlo),
+                       sizeof(float) * 2 * (size_t)(qhi - qlo));
+        }
         p += in_counts[q];
     }
-    dctr_free(counts);
     return st;
 }
