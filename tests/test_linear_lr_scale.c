@@ -2,7 +2,7 @@
  * the linear part's table and dense kernel by exactly scale x the step of scale 1 and every other
  * tensor by the same amount, for SGD, Adagrad and Adam; the value survives save + load (meta
  * version 3, a model with scale 1 still writes version 1); bad values are refused; configs of the
- * older struct sizes get scale 1; the recommended DeepFM uses 3, FM and LR 1. */
+ * older struct sizes get scale 1; the recommended DeepFM uses 2.5, FM and LR 1. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -213,7 +213,7 @@ static void test_older_struct_sizes_and_recommended(void **state) {
     dctr_schema_free(s);
     dctr_model_config r;
     dctr_model_config_recommended(&r, DCTR_MODEL_DEEPFM);
-    assert_true(r.linear_lr_scale == 3.0f);
+    assert_true(r.linear_lr_scale == 2.5f);
     dctr_model_config_recommended(&r, DCTR_MODEL_FM);
     assert_true(r.linear_lr_scale == 1.0f);
     dctr_model_config_recommended(&r, DCTR_MODEL_LR);

@@ -75,7 +75,7 @@ static const cli_opt train_opts[] = {
     {"l2-embedding", 0, CLI_DOUBLE, &flags.l2_embedding, 0, 1e3, "X", "L2 on embeddings (default 1e-5)"},
     {"l2-linear", 0, CLI_DOUBLE, &flags.l2_linear, 0, 1e3, "X", "L2 on the linear part (default 1e-5)"},
     {"l2-dnn", 0, CLI_DOUBLE, &flags.l2_dnn, 0, 1e3, "X", "L2 on DNN weights (default 0)"},
-    {"linear-lr-scale", 0, CLI_DOUBLE, &flags.linear_lr_scale, 1e-6, 1e6, "X", "the linear part trains at --lr x X (default 3 for deepfm, else 1)"},
+    {"linear-lr-scale", 0, CLI_DOUBLE, &flags.linear_lr_scale, 1e-6, 1e6, "X", "the linear part trains at --lr x X (default 2.5 for deepfm, else 1)"},
     {"min-count", 0, CLI_INT, &flags.min_count, 1, 1e12, "N", "fitted vocabularies: values seen < N times share the unknown-value row (default 1)"},
     {"init-std", 0, CLI_DOUBLE, &flags.init_std, 1e-12, 10, "X", "std of the random-normal embedding initialisation (default 0.01)"},
     {"no-norm", 0, CLI_FLAG, &flags.no_norm, 0, 0, NULL, "FFM: no instance-wise normalisation"},
@@ -107,7 +107,7 @@ static const cli_command train_cmd = {
     "heavy-tailed integer counts -> dense log1p, other numeric -> dense (min-max scaled),\n"
     "anything else -> sparse (fitted vocabulary).\n"
     "Defaults are the library's recommended settings (dctr_model_config_recommended,\n"
-    "dctr_fit_options_recommended): DeepFM with 10-dim embeddings, Adagrad lr 0.1 (0.3 on the linear\n"
+    "dctr_fit_options_recommended): DeepFM with 10-dim embeddings, Adagrad lr 0.1 (0.25 on the linear\n"
     "part), DNN 128-128-128 with batch norm (off below 100 batches per epoch) and dropout 0.3, the\n"
     "last 10% held out, early stopping on val_auc with patience 4, up to 50 epochs. Every flag\n"
     "overrides its part.\n"

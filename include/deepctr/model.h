@@ -99,7 +99,7 @@ typedef struct dctr_model_config {
 } dctr_model_config;
 DCTR_API void dctr_model_config_default(dctr_model_config *cfg, dctr_model_type type);
 /* Settings measured to beat the DeepCTR defaults on real data (docs/training.md §6), used by the
- * `deepctr` tool: DeepFM gets Adagrad lr 0.1 (3x on the linear part: linear_lr_scale 3), hidden
+ * `deepctr` tool: DeepFM gets Adagrad lr 0.1 (2.5x on the linear part: linear_lr_scale 2.5), hidden
  * 128-128-128, batch norm, dropout 0.3 (the tool turns batch norm off for fewer than 100 batches
  * per epoch, docs/quality.md);
  * FM gets Adagrad lr 0.1; other types are dctr_model_config_default. Use embedding dim 10 for the columns and

@@ -60,10 +60,10 @@ void dctr_model_config_recommended(dctr_model_config *cfg, dctr_model_type type)
      * DeepFM falls 0.013 AUC behind FM on pairwise-only data (docs/quality.md). */
     dctr_optimizer_config_default(&cfg->optimizer, DCTR_OPT_ADAGRAD);
     cfg->optimizer.learning_rate = 0.1;
-    /* The linear part at 3x that rate: its rare ids' weights otherwise still learn when the
-     * embeddings have begun to overfit and early stopping ends the fit (first-order and
-     * pairwise cells of the quality matrix, docs/quality.md). */
-    cfg->linear_lr_scale = 3.0f;
+    /* The linear part at 2.5x that rate: its weights (rare ids: effectively SGD at lr / sqrt(0.1))
+     * otherwise still learn when the embeddings have begun to overfit and early stopping ends the
+     * fit (first-order and pairwise cells of the quality matrix; frappe level; docs/quality.md). */
+    cfg->linear_lr_scale = 2.5f;
     cfg->hidden_units = hidden;
     cfg->num_hidden = 3;
     cfg->use_bn = 1;
