@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "deepctr/deepctr.h"
+#include "sample_schemas.h"
 #include "test_env.h"
 
 /* Columns: dense "d", sparse "s" (V 3, k 2). Rows: d = 0.5, s = 1 and d = -2, s = 2. */
@@ -29,21 +30,10 @@ static void make_arrays(dctr_arrays *a, dctr_array_column cols[2]) {
 }
 
 static dctr_model *make_model(float bn_eps, uint32_t struct_size) {
-    dctr_schema *s = NULL;
-    assert_int_equal(dctr_schema_new(&s), DCTR_OK);
-    dctr_dense_feat d;
-    dctr_dense_feat_default(&d, "d");
-    assert_int_equal(dctr_schema_add_dense(s, &d), DCTR_OK);
-    dctr_sparse_feat f;
-    dctr_sparse_feat_default(&f, "s");
-    f.vocabulary_size = 3;
-    f.embedding_dim = 2;
-    assert_int_equal(dctr_schema_add_sparse(s, &f), DCTR_OK);
-    assert_int_equal(dctr_schema_validate(s), DCTR_OK);
     dctr_arrays a;
     dctr_array_column cols[2];
     make_arrays(&a, cols);
-    assert_int_equal(dctr_schema_fit_arrays(s, &a), DCTR_OK);
+    dctr_schema *s = sample_tiny_schema(&a);
     static const int32_t hidden[1] = {1};
     dctr_model_config cfg;
     dctr_model_config_default(&cfg, DCTR_MODEL_DEEPFM);

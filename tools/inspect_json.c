@@ -87,6 +87,8 @@ static void print_config(FILE *f, const dctr_model_config *cfg) {
     cli_json_string(f, cli_choice_name(cli_optimizers, cli_num_optimizers, (int)cfg->optimizer.kind));
     fputs(", \"learning_rate\": ", f);
     cli_json_number(f, cfg->optimizer.learning_rate);
+    fputs(", \"linear_lr_scale\": ", f);
+    json_float(f, cfg->linear_lr_scale);
     fputs(", \"fm_groups\": ", f);
     if (!cfg->fm_groups) {
         fputs("[\"default_group\"]", f);

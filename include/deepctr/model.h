@@ -93,10 +93,15 @@ typedef struct dctr_model_config {
     /* Added after 0.1 (a caller built against the older, smaller struct gets these defaults). */
     float bn_eps;                 /* 1e-3 (Keras); 1e-5 = torch BatchNorm1d */
     float bn_momentum;            /* 0.99 (Keras): moving = m * moving + (1 - m) * batch; torch's 0.1 is 0.9 here */
+    /* Added after bn_eps / bn_momentum. DeepFM / FM / LR: the linear part (its 1-wide tables and
+     * dense kernel) trains at learning_rate x this; 1 = one rate for every part. */
+    float linear_lr_scale;        /* 1 */
 } dctr_model_config;
 DCTR_API void dctr_model_config_default(dctr_model_config *cfg, dctr_model_type type);
 /* Settings measured to beat the DeepCTR defaults on real data (docs/training.md §6), used by the
- * `deepctr` tool: DeepFM gets Adagrad lr 0.1, hidden 128-128-128, batch norm, dropout 0.3;
+ * `deepctr` tool: DeepFM gets Adagrad lr 0.1 (2.5x on the linear part: linear_lr_scale 2.5), hidden
+ * 128-128-128, batch norm, dropout 0.3 (the tool turns batch norm off for fewer than 100 batches
+ * per epoch, docs/quality.md);
  * FM gets Adagrad lr 0.1; other types are dctr_model_config_default. Use embedding dim 10 for the columns and
  * dctr_fit_options_recommended for fit. */
 DCTR_API void dctr_model_config_recommended(dctr_model_config *cfg, dctr_model_type type);

@@ -26,7 +26,8 @@ class ModelConfig(ctypes.Structure):
                 ("activation", c_int), ("use_bn", c_int), ("dropout", c_float), ("l2_linear", c_float),
                 ("l2_embedding", c_float), ("l2_dnn", c_float), ("use_bias", c_int), ("seed", c_uint64),
                 ("ffm_k", c_int32), ("ffm_linear", c_int), ("ffm_normalize", c_int),
-                ("optimizer", OptimizerConfig), ("bn_eps", c_float), ("bn_momentum", c_float)]
+                ("optimizer", OptimizerConfig), ("bn_eps", c_float), ("bn_momentum", c_float),
+                ("linear_lr_scale", c_float)]  # the whole C struct: the *_default functions write all of it
 
 
 class FitOptions(ctypes.Structure):

@@ -136,12 +136,23 @@ static double grad_sumsq(const dctr_model *model) {
     return ss;
 }
 
-static void update_table(const dfm *d, const dctr_optim_step *st, int64_t off,
+static void update_table(const dfm *d, const dctr_optim *opt, const dctr_optim_step *st, int64_t off,
                          const dctr_sparse_grad *g) {
     float *slots[DCTR_OPTIM_MAX_SLOTS] = {0};
     for (int k = 0; k < DCTR_OPTIM_MAX_SLOTS; k++)
         slots[k] = d->slots[k] ? d->slots[k] + off : NULL;
-    dctr_optim_update_rows(&d->opt, st, d->params + off, slots, g->rows, g->count, g->dim, g->grad);
+    dctr_optim_update_rows(opt, st, d->params + off, slots, g->rows, g->count, g->dim, g->grad);
+}
+
+/* Dense-tail floats [e0, e1) (offsets from dense_begin) with their gradients. */
+static void update_dense(const dfm *d, const dctr_optim *opt, const dctr_optim_step *st, int64_t e0,
+                         int64_t e1) {
+    if (e1 <= e0)
+        return;
+    float *slots[DCTR_OPTIM_MAX_SLOTS] = {0};
+    for (int k = 0; k < DCTR_OPTIM_MAX_SLOTS; k++)
+        slots[k] = d->slots[k] ? d->slots[k] + d->dense_begin + e0 : NULL;
+    dctr_optim_update(opt, st, d->params + d->dense_begin + e0, d->grad + e0, slots, (size_t)(e1 - e0));
 }
 
 /* Dense-tail floats per update item: element-wise, so any split gives the same weights. */
@@ -152,6 +163,9 @@ typedef struct upd_job {
     const dctr_schema *s;
     const dctr_optim_step *st;
     int64_t ndense; /* dense-tail floats to update */
+    /* the linear part's optimizer and step: the model's with the rate x linear_lr_scale */
+    dctr_optim lin_opt;
+    dctr_optim_step lin_st;
 } upd_job;
 
 /* Items [0, ntables) are the tables (they share no rows and no state); the items after them
@@ -162,21 +176,20 @@ static void update_task(void *ctx, int worker, int64_t begin, int64_t end) {
     const dfm *d = j->d;
     for (int64_t t = begin; t < end; t++) {
         if (t >= d->ntables) {
-            int64_t db = d->dense_begin, e0 = (t - d->ntables) * DENSE_UPDATE_GRAIN;
+            int64_t e0 = (t - d->ntables) * DENSE_UPDATE_GRAIN;
             int64_t e1 = e0 + DENSE_UPDATE_GRAIN < j->ndense ? e0 + DENSE_UPDATE_GRAIN : j->ndense;
-            float *slots[DCTR_OPTIM_MAX_SLOTS] = {0};
-            for (int k = 0; k < DCTR_OPTIM_MAX_SLOTS; k++)
-                slots[k] = d->slots[k] ? d->slots[k] + db + e0 : NULL;
-            dctr_optim_update(&d->opt, j->st, d->params + db + e0, d->grad + e0, slots,
-                              (size_t)(e1 - e0));
+            /* the tail starts with the linear dense kernel (dl floats, its own rate) */
+            int64_t lin_end = e1 < d->dl ? e1 : d->dl;
+            update_dense(d, &j->lin_opt, &j->lin_st, e0, lin_end);
+            update_dense(d, &d->opt, j->st, e0 > lin_end ? e0 : lin_end, e1);
             continue;
         }
         if (!j->s->tables[t].trainable)
             continue;
         if (d->emb_off[t] >= 0)
-            update_table(d, j->st, d->emb_off[t], &d->g_emb[t]);
+            update_table(d, &d->opt, j->st, d->emb_off[t], &d->g_emb[t]);
         if (d->lin_off[t] >= 0)
-            update_table(d, j->st, d->lin_off[t], &d->g_lin[t]);
+            update_table(d, &j->lin_opt, &j->lin_st, d->lin_off[t], &d->g_lin[t]);
     }
 }
 
@@ -190,7 +203,9 @@ static void apply_update(dctr_model *model, int64_t batch_rows) {
     int64_t ndense = d->nparams - d->dense_begin;
     if (!model->cfg.use_bias)
         ndense--; /* the bias is the last element: leave it at 0 */
-    upd_job j = {d, s, &st, ndense};
+    upd_job j = {d, s, &st, ndense, d->opt, st};
+    j.lin_opt.lr *= model->cfg.linear_lr_scale; /* Adagrad, SGD, RMSprop, FTRL read lr */
+    j.lin_st.lr_t *= model->cfg.linear_lr_scale; /* Adam reads its bias-corrected lr_t */
     int64_t items = d->ntables + (ndense + DENSE_UPDATE_GRAIN - 1) / DENSE_UPDATE_GRAIN;
     if (dfm_tables_on_pool(d, batch_rows))
         dctr_pool_run_claimed(d->pool, items, 1, update_task, &j);

@@ -31,6 +31,7 @@ void dctr_model_config_default(dctr_model_config *cfg, dctr_model_type type) {
     cfg->ffm_normalize = 1;
     cfg->bn_eps = 1e-3f;
     cfg->bn_momentum = 0.99f;
+    cfg->linear_lr_scale = 1.0f;
     if (type == DCTR_MODEL_FFM || type == DCTR_MODEL_DEEPFFM) {
         /* libffm: AdaGrad, eta 0.2, accumulators start at 1 */
         dctr_optimizer_config_default(&cfg->optimizer, DCTR_OPT_ADAGRAD);
@@ -59,6 +60,10 @@ void dctr_model_config_recommended(dctr_model_config *cfg, dctr_model_type type)
      * DeepFM falls 0.013 AUC behind FM on pairwise-only data (docs/quality.md). */
     dctr_optimizer_config_default(&cfg->optimizer, DCTR_OPT_ADAGRAD);
     cfg->optimizer.learning_rate = 0.1;
+    /* The linear part at 2.5x that rate: its weights (rare ids: effectively SGD at lr / sqrt(0.1))
+     * otherwise still learn when the embeddings have begun to overfit and early stopping ends the
+     * fit (first-order and pairwise cells of the quality matrix; frappe level; docs/quality.md). */
+    cfg->linear_lr_scale = 2.5f;
     cfg->hidden_units = hidden;
     cfg->num_hidden = 3;
     cfg->use_bn = 1;
@@ -207,6 +212,9 @@ static dctr_status check_config(const dctr_schema *s, const dctr_model_config *c
     if (!(cfg->bn_eps > 0.0f && cfg->bn_momentum >= 0.0f && cfg->bn_momentum <= 1.0f))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "model config: bn_eps %g must be > 0 and bn_momentum %g in [0, 1]",
                               (double)cfg->bn_eps, (double)cfg->bn_momentum);
+    if (!(cfg->linear_lr_scale > 0.0f && cfg->linear_lr_scale <= 1e6f))
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "model config: linear_lr_scale %g not in (0, 1e6]",
+                              (double)cfg->linear_lr_scale);
     if (!(cfg->l2_linear >= 0 && cfg->l2_embedding >= 0 && cfg->l2_dnn >= 0))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "model config: negative l2");
     for (int32_t i = 0; cfg->hidden_units && i < cfg->num_hidden; i++)
@@ -279,7 +287,8 @@ dctr_status dctr_model_new_shard(const dctr_schema *schema, const dctr_model_con
     *out = NULL;
     if (!schema || !cfg)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_new: NULL schema or config");
-    if (cfg->struct_size != sizeof(*cfg) && cfg->struct_size != DCTR_MODEL_CONFIG_SIZE_V1)
+    if (cfg->struct_size != sizeof(*cfg) && cfg->struct_size != DCTR_MODEL_CONFIG_SIZE_V1 &&
+        cfg->struct_size != DCTR_MODEL_CONFIG_SIZE_V2)
         return dctr_set_error(DCTR_ERR_INVALID_ARG,
                               "dctr_model_new: config struct_size %u (expected %zu): call "
                               "dctr_model_config_default first", cfg->struct_size, sizeof(*cfg));

@@ -33,8 +33,12 @@ dctr_status dctr_model_evaluate_batch(const dctr_model *model, const dctr_batch 
  * other model stays readable by builds that know version 1 only. */
 #define DCTR_MODEL_META_VERSION 1u
 #define DCTR_MODEL_META_VERSION_BN 2u
+/* Version 3 appends linear_lr_scale after them; written only when it is not 1. */
+#define DCTR_MODEL_META_VERSION_LINLR 3u
 /* sizeof(dctr_model_config) before bn_eps / bn_momentum were added (accepted by dctr_model_new). */
 #define DCTR_MODEL_CONFIG_SIZE_V1 ((uint32_t)offsetof(dctr_model_config, bn_eps))
+/* ... and before linear_lr_scale was added. */
+#define DCTR_MODEL_CONFIG_SIZE_V2 ((uint32_t)offsetof(dctr_model_config, linear_lr_scale))
 dctr_status dctr_model_meta_write(const dctr_model_config *cfg, int64_t steps, dctr_wbuf *w);
 /* Reads into cfg (owned lists: release with dctr_model_config_release). */
 dctr_status dctr_model_meta_read(dctr_rbuf *r, dctr_model_config *cfg, int64_t *steps);

@@ -22,7 +22,10 @@ static void write_names(dctr_wbuf *w, const char *const *names, int32_t n) {
 
 dctr_status dctr_model_meta_write(const dctr_model_config *cfg, int64_t steps, dctr_wbuf *w) {
     const int bn_default = cfg->bn_eps == 1e-3f && cfg->bn_momentum == 0.99f;
-    dctr_wbuf_u32(w, bn_default ? DCTR_MODEL_META_VERSION : DCTR_MODEL_META_VERSION_BN);
+    const int linlr_default = cfg->linear_lr_scale == 1.0f;
+    dctr_wbuf_u32(w, !linlr_default ? DCTR_MODEL_META_VERSION_LINLR
+                     : bn_default   ? DCTR_MODEL_META_VERSION
+                                    : DCTR_MODEL_META_VERSION_BN);
     dctr_wbuf_u32(w, (uint32_t)cfg->type);
     dctr_wbuf_u32(w, (uint32_t)cfg->task);
     write_names(w, cfg->linear_columns, cfg->num_linear_columns);
@@ -57,10 +60,12 @@ dctr_status dctr_model_meta_write(const dctr_model_config *cfg, int64_t steps, d
     dctr_wbuf_f64(w, o->lr_power);
     dctr_wbuf_f64(w, o->clipnorm);
     dctr_wbuf_i64(w, steps);
-    if (!bn_default) {
+    if (!bn_default || !linlr_default) {
         dctr_wbuf_f32(w, cfg->bn_eps);
         dctr_wbuf_f32(w, cfg->bn_momentum);
     }
+    if (!linlr_default)
+        dctr_wbuf_f32(w, cfg->linear_lr_scale);
     return dctr_wbuf_status(w);
 }
 
@@ -89,9 +94,9 @@ static dctr_status read_names(dctr_rbuf *r, const char *const **out, int32_t *n,
 static dctr_status meta_read(dctr_rbuf *r, dctr_model_config *cfg, int64_t *steps) {
     uint32_t version = 0, type = 0, task = 0, act = 0, kind = 0;
     DCTR_TRY(dctr_rbuf_u32(r, &version, "meta version"));
-    if (version != DCTR_MODEL_META_VERSION && version != DCTR_MODEL_META_VERSION_BN)
-        return dctr_set_error(DCTR_ERR_FORMAT, "meta: version %u (this build reads %u and %u)", version,
-                              DCTR_MODEL_META_VERSION, DCTR_MODEL_META_VERSION_BN);
+    if (version < DCTR_MODEL_META_VERSION || version > DCTR_MODEL_META_VERSION_LINLR)
+        return dctr_set_error(DCTR_ERR_FORMAT, "meta: version %u (this build reads %u to %u)", version,
+                              DCTR_MODEL_META_VERSION, DCTR_MODEL_META_VERSION_LINLR);
     DCTR_TRY(dctr_rbuf_u32(r, &type, "model type"));
     DCTR_TRY(dctr_rbuf_u32(r, &task, "task"));
     if (type > DCTR_MODEL_DEEPFFM || task > DCTR_TASK_REGRESSION)
@@ -141,12 +146,17 @@ static dctr_status meta_read(dctr_rbuf *r, dctr_model_config *cfg, int64_t *step
     DCTR_TRY(dctr_rbuf_i64(r, steps, "step count"));
     if (*steps < 0)
         return dctr_set_error(DCTR_ERR_FORMAT, "meta: negative step count");
-    if (version == DCTR_MODEL_META_VERSION_BN) {
+    if (version >= DCTR_MODEL_META_VERSION_BN) {
         DCTR_TRY(dctr_rbuf_f32(r, &cfg->bn_eps, "bn_eps"));
         DCTR_TRY(dctr_rbuf_f32(r, &cfg->bn_momentum, "bn_momentum"));
         if (!(cfg->bn_eps > 0.0f && cfg->bn_momentum >= 0.0f && cfg->bn_momentum <= 1.0f))
             return dctr_set_error(DCTR_ERR_FORMAT, "meta: bad bn_eps %g / bn_momentum %g",
                                   (double)cfg->bn_eps, (double)cfg->bn_momentum);
+    }
+    if (version >= DCTR_MODEL_META_VERSION_LINLR) {
+        DCTR_TRY(dctr_rbuf_f32(r, &cfg->linear_lr_scale, "linear_lr_scale"));
+        if (!(cfg->linear_lr_scale > 0.0f && cfg->linear_lr_scale <= 1e6f))
+            return dctr_set_error(DCTR_ERR_FORMAT, "meta: bad linear_lr_scale %g", (double)cfg->linear_lr_scale);
     }
     if (dctr_rbuf_remaining(r) != 0)
         return dctr_set_error(DCTR_ERR_FORMAT, "meta: %zu trailing bytes", dctr_rbuf_remaining(r));

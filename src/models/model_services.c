@@ -213,9 +213,10 @@ dctr_status dctr_model_get_config(const dctr_model *m, dctr_model_config *out) {
     if (!m || !out)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_get_config: NULL argument");
     /* a caller built against the older, smaller struct gets just its fields */
-    if (out->struct_size == DCTR_MODEL_CONFIG_SIZE_V1) {
-        memcpy(out, &m->cfg, DCTR_MODEL_CONFIG_SIZE_V1);
-        out->struct_size = DCTR_MODEL_CONFIG_SIZE_V1;
+    if (out->struct_size == DCTR_MODEL_CONFIG_SIZE_V1 || out->struct_size == DCTR_MODEL_CONFIG_SIZE_V2) {
+        uint32_t size = out->struct_size;
+        memcpy(out, &m->cfg, size);
+        out->struct_size = size;
         return DCTR_OK;
     }
     *out = m->cfg;

@@ -52,3 +52,19 @@ int sample_fit_read_remove(dctr_schema *schema, const char *path, dctr_dataset *
     remove(path);
     return 0;
 }
+
+dctr_schema *sample_tiny_schema(const dctr_arrays *arrays) {
+    dctr_schema *s = NULL;
+    assert_int_equal(dctr_schema_new(&s), DCTR_OK);
+    dctr_dense_feat d;
+    dctr_dense_feat_default(&d, "d");
+    assert_int_equal(dctr_schema_add_dense(s, &d), DCTR_OK);
+    dctr_sparse_feat f;
+    dctr_sparse_feat_default(&f, "s");
+    f.vocabulary_size = 3;
+    f.embedding_dim = 2;
+    assert_int_equal(dctr_schema_add_sparse(s, &f), DCTR_OK);
+    assert_int_equal(dctr_schema_validate(s), DCTR_OK);
+    assert_int_equal(dctr_schema_fit_arrays(s, arrays), DCTR_OK);
+    return s;
+}

@@ -4,6 +4,7 @@
 
 #include "deepctr/data.h"
 #include "deepctr/schema.h"
+#include "deepctr/services.h"
 
 /* Called on each descriptor before it is added, with its 1-based index (I1..I13 / C1..C26) or,
  * for MovieLens, its 0-based position in user_id, movie_id, gender, age, occupation, zip. */
@@ -19,6 +20,10 @@ void sample_add_movielens_sparse(dctr_schema *s, sample_sparse_fn sparse);
 
 /* Validates schema, fits its encoders on the CSV at path, reads the file into *data, then
  * removes the file: 0, or -1 when any step fails. */
+/* A validated schema of a dense column "d" and a sparse one "s" (vocabulary 3, embedding dim 2),
+ * fitted on the arrays (which name those columns). */
+dctr_schema *sample_tiny_schema(const dctr_arrays *arrays);
+
 int sample_fit_read_remove(dctr_schema *schema, const char *path, dctr_dataset **data);
 
 #endif

@@ -77,6 +77,7 @@ dctr_status dctr_ffm_native_new(int32_t m, int64_t n, int32_t k, int use_linear,
     model->cfg.use_bias = use_linear;
     model->cfg.bn_eps = 1e-3f; /* unused: the config defaults, so the file stays meta version 1 */
     model->cfg.bn_momentum = 0.99f;
+    model->cfg.linear_lr_scale = 1.0f; /* the default too (meta version 1) */
     model->ops = &dctr_ffm_native_ops;
     model->impl = impl;
     impl->native = 1;
