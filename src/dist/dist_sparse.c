@@ -60,15 +60,9 @@ dctr_status dctr_dist_metrics(dctr_dist *d, dctr_task task, const float *y, cons
     return st;
 }
 
-/* One rank's block of dctr_dist_sum_grads: the loss (double), the dense gradients, then per
- * accumulator its row count, ids and gradients. Parsed with memcpy (the blocks are unaligned). */
-typedef struct grad_block {
-    const char *p;
-    double loss;
-    const char *dense;
-    const char *tables;
-} grad_block;
-
+/* One rank's block of dctr_dist_sum_grads: the loss (double), per accumulator its row count,
+ * ids and gradients, then its dense part (every dense gradient, or after the reduce-scatter the
+ * summed slice it owns). Parsed with memcpy (the blocks are unaligned). */
 static size_t pack_size(int64_t ndense, dctr_sparse_grad *const *gs, int32_t ng) {
     size_t n = sizeof(double) + sizeof(float) * (size_t)ndense;
     for (int32_t t = 0; t < ng; t++)
@@ -80,8 +74,6 @@ static void pack_grads(char *p, double loss, const float *dense, int64_t ndense,
                        dctr_sparse_grad *const *gs, int32_t ng) {
     memcpy(p, &loss, sizeof loss);
     p += sizeof loss;
-    memcpy(p, dense, sizeof(float) * (size_t)ndense);
-    p += sizeof(float) * (size_t)ndense;
     for (int32_t t = 0; t < ng; t++) {
         const dctr_sparse_grad *g = gs[t];
         memcpy(p, &g->count, sizeof g->count);
@@ -91,6 +83,7 @@ static void pack_grads(char *p, double loss, const float *dense, int64_t ndense,
         memcpy(p, g->grad, sizeof(float) * (size_t)g->count * (size_t)g->dim);
         p += sizeof(float) * (size_t)g->count * (size_t)g->dim;
     }
+    memcpy(p, dense, sizeof(float) * (size_t)ndense);
 }
 
 /* Adds one rank's rows of accumulator g from *p (advanced past them). */
@@ -140,35 +133,79 @@ static dctr_status prepare_union(dctr_sparse_grad *const *gs, int32_t ng, const 
     return st;
 }
 
+/* The dense gradients go through a reduce-scatter first when it saves bytes: from 3 ranks on, a
+ * gather of every rank's whole dense part costs (N - 1) 4 D bytes per rank, a reduce-scatter and
+ * then the gather of the summed slices 2 (N - 1) / N 4 D. */
+static int scatter_dense(const dctr_dist *d, int64_t ndense) {
+    return d->c->size >= 3 && d->c->alltoallv && ndense >= 16 * (int64_t)d->c->size;
+}
+
+/* Reduce-scatter: rank r gets every rank's slice r of dense (dctr_shard_range) and sums it in
+ * rank order into dense[*lo, *hi) (the other elements are left as they were). Each element is
+ * added in the same order as the whole gather does, so the sums have the same bits. */
+static dctr_status reduce_scatter_dense(dctr_dist *d, float *dense, int64_t ndense, int64_t *lo,
+                                        int64_t *hi) {
+    const int32_t n = d->c->size;
+    int64_t *send_counts = dctr_calloc((size_t)n, sizeof *send_counts);
+    if (!send_counts)
+        return DCTR_ERR_NOMEM;
+    for (int32_t q = 0; q < n; q++) {
+        int64_t a, b;
+        dctr_shard_range(ndense, q, n, &a, &b);
+        send_counts[q] = (int64_t)sizeof(float) * (b - a); /* the slices lie in rank order */
+    }
+    const void *in = NULL;
+    const int64_t *in_counts = NULL;
+    dctr_status st = dctr_dist_alltoallv(d, dense, send_counts, &in, &in_counts);
+    dctr_free(send_counts);
+    DCTR_TRY(st);
+    dctr_shard_range(ndense, d->c->rank, n, lo, hi);
+    const char *blk = in;
+    for (int32_t r = 0; r < n; r++) {
+        for (int64_t i = *lo; i < *hi; i++) {
+            float v;
+            memcpy(&v, blk + sizeof(float) * (size_t)(i - *lo), sizeof v);
+            dense[i] = r == 0 ? v : dense[i] + v;
+        }
+        blk += in_counts[r];
+    }
+    return DCTR_OK;
+}
+
 dctr_status dctr_dist_sum_grads(dctr_dist *d, double *loss, float *dense, int64_t ndense,
                                 dctr_sparse_grad *const *gs, int32_t ng) {
     if (d->c->size == 1)
         return DCTR_OK;
-    const size_t bytes = pack_size(ndense, gs, ng);
+    const int32_t size = d->c->size;
+    const int rs = scatter_dense(d, ndense);
+    int64_t lo = 0, hi = ndense;
+    if (rs)
+        DCTR_TRY(reduce_scatter_dense(d, dense, ndense, &lo, &hi));
+    const size_t bytes = pack_size(hi - lo, gs, ng);
     DCTR_TRY(dctr_dist_reserve_pack(d, bytes));
-    pack_grads(d->pack, *loss, dense, ndense, gs, ng);
+    pack_grads(d->pack, *loss, dense + lo, hi - lo, gs, ng);
     const void *all;
     const int64_t *counts;
     DCTR_TRY(dctr_dist_gatherv(d, d->pack, (int64_t)bytes, &all, &counts));
     /* union sizes first (an accumulator may need to grow), then the sums in rank order */
-    const int32_t size = d->c->size;
-    const size_t head = sizeof(double) + sizeof(float) * (size_t)ndense;
-    dctr_status st = prepare_union(gs, ng, all, counts, size, head);
+    dctr_status st = prepare_union(gs, ng, all, counts, size, sizeof(double));
     double l = 0;
     const char *blk = all;
     for (int32_t r = 0; r < size && st == DCTR_OK; r++) {
         double lr;
         memcpy(&lr, blk, sizeof lr);
         l += lr;
-        const char *dp = blk + sizeof(double);
-        for (int64_t i = 0; i < ndense; i++) {
-            float v;
-            memcpy(&v, dp + sizeof(float) * (size_t)i, sizeof v);
-            dense[i] = r == 0 ? v : dense[i] + v;
-        }
-        const char *p = blk + head;
+        const char *p = blk + sizeof(double);
         for (int32_t t = 0; t < ng && st == DCTR_OK; t++)
             st = add_rows(gs[t], &p, r);
+        int64_t a = 0, b = ndense; /* this block's dense part: all of it, or rank r's sums */
+        if (rs)
+            dctr_shard_range(ndense, r, size, &a, &b);
+        for (int64_t i = a; i < b; i++) {
+            float v;
+            memcpy(&v, p + sizeof(float) * (size_t)(i - a), sizeof v);
+            dense[i] = rs ? v : r == 0 ? v : dense[i] + v;
+        }
         blk += counts[r];
     }
     *loss = l;
