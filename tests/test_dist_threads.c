@@ -277,6 +277,12 @@ static void test_fm_sharded(void **state) {
     check_ranks(3, DCTR_MODEL_FM, 1);
 }
 
+/* DeepFM's DNN makes the dense part large enough for the reduce-scatter (3 ranks and more). */
+static void test_deepfm_three_ranks(void **state) {
+    (void)state;
+    check_ranks(3, DCTR_MODEL_DEEPFM, 0);
+}
+
 static void test_lr_two_ranks(void **state) {
     (void)state;
     check_ranks(2, DCTR_MODEL_LR, 0);
@@ -324,6 +330,7 @@ int main(void) {
         cmocka_unit_test(test_fm_two_and_three_ranks),
         cmocka_unit_test(test_lr_two_ranks),
         cmocka_unit_test(test_fm_sharded),
+        cmocka_unit_test(test_deepfm_three_ranks),
         cmocka_unit_test(test_agreement_names_the_failed_rank),
         cmocka_unit_test(test_ffm_ranks),
     };
