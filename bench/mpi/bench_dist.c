@@ -166,13 +166,15 @@ static int sample_memory(const dctr_progress *p, void *user) {
 }
 
 static void project(double step_compute, int64_t batch, int64_t dense, double rows_bytes_1) {
-    /* per rank and step: (N-1) blocks of [dense gradients + its share of touched rows]; rows
-     * without deduplication (an upper bound): batch/N rows x 26 fields x 2 tables (ids of 8
-     * bytes, gradient rows of k and 1 floats) */
+    /* per rank and step: the dense gradients' reduce-scatter ((N-1)/N of them) and (N-1) blocks
+     * of [the summed dense slice (1/N) + that rank's share of touched rows]; rows without
+     * deduplication (an upper bound): batch/N rows x 26 fields x 2 tables (ids of 8 bytes,
+     * gradient rows of k and 1 floats) */
     static const int nodes[] = {8, 16, 32, 64};
     static const double gbps[] = {10, 25, 100};
-    printf("\nprojection (replicated tables, allgather exchange; compute = measured single-process "
-           "step / N; rows bound %.0f B per row):\n", rows_bytes_1);
+    printf("\nprojection (replicated tables; dense reduce-scatter + allgather, rows allgather; "
+           "compute = measured single-process step / N; rows bound %.0f B per row):\n",
+           rows_bytes_1);
     printf("%6s %14s", "nodes", "MB/rank/step");
     for (int g = 0; g < 3; g++)
         printf("   %3.0f Gb/s samples/s", gbps[g]);
@@ -180,10 +182,10 @@ static void project(double step_compute, int64_t batch, int64_t dense, double ro
     for (int i = 0; i < 4; i++) {
         int n = nodes[i];
         double share = (double)batch / n * rows_bytes_1;
-        double bytes = (n - 1) * (4.0 * (double)dense + 8 + share);
+        double bytes = 2.0 * (n - 1) / n * 4.0 * (double)dense + (n - 1) * (8 + share);
         printf("%6d %14.2f", n, bytes / 1e6);
         for (int g = 0; g < 3; g++) {
-            double t = step_compute / n + bytes * 8 / (gbps[g] * 1e9) + 12 * 20e-6 * log2(n);
+            double t = step_compute / n + bytes * 8 / (gbps[g] * 1e9) + 13 * 20e-6 * log2(n);
             printf("   %20.0f", (double)batch / t);
         }
         printf("\n");
