@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "deepctr/deepctr.h"
@@ -30,13 +29,8 @@
 #define NDENSE 13
 #define K 8
 
-static int g_rank, g_size;
-
-static void die(const char *what) {
-    fprintf(stderr, "bench_dist rank %d: %s: %s\n", g_rank, what, dctr_last_error());
-    MPI_Abort(MPI_COMM_WORLD, 1);
-}
-#define OK(call) do { if ((call) != DCTR_OK) die(#call); } while (0)
+#define BENCH_NAME "bench_dist"
+#include "bench_mpi_common.h"
 
 static int64_t g_hash; /* --hash B: every sparse column hashed into B buckets (0: fitted) */
 
@@ -209,17 +203,7 @@ int main(int argc, char **argv) {
     }
     char csv[1024];
     snprintf(csv, sizeof csv, "%s/bench_dist_%lld_%lld.csv", dir, (long long)rows, (long long)vocab);
-    struct stat stt;
-    if (g_rank == 0 && stat(csv, &stt) != 0) {
-        dctr_synth_options so;
-        dctr_synth_options_default(&so);
-        so.rows = rows;
-        so.max_vocabulary = vocab;
-        so.csv_path = csv;
-        so.holdout_fraction = 0;
-        OK(dctr_synth_generate(&so, NULL));
-    }
-    MPI_Barrier(MPI_COMM_WORLD);
+    synth_once(csv, rows, -1, -1, vocab);
     dctr_mpi *mp;
     OK(dctr_mpi_new(MPI_COMM_WORLD, &mp));
     dctr_schema *s = make_schema();

@@ -9,18 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "deepctr/deepctr.h"
 #include "deepctr/mpi.h"
 
-static int g_rank, g_size;
-
-static void die(const char *what) {
-    fprintf(stderr, "bench_dist_ffm rank %d: %s: %s\n", g_rank, what, dctr_last_error());
-    MPI_Abort(MPI_COMM_WORLD, 1);
-}
-#define OK(call) do { if ((call) != DCTR_OK) die(#call); } while (0)
+#define BENCH_NAME "bench_dist_ffm"
+#include "bench_mpi_common.h"
 
 static dctr_model *make_model(const dctr_schema *s, int k) {
     dctr_model_config cfg;
@@ -63,19 +57,7 @@ int main(int argc, char **argv) {
     char csv[1024];
     snprintf(csv, sizeof csv, "%s/bench_dist_ffm_%lld_%d_%lld.csv", dir, (long long)rows, fields,
              (long long)vocab);
-    struct stat stt;
-    if (g_rank == 0 && stat(csv, &stt) != 0) {
-        dctr_synth_options so;
-        dctr_synth_options_default(&so);
-        so.rows = rows;
-        so.num_dense = 0;
-        so.num_sparse = fields;
-        so.max_vocabulary = vocab;
-        so.csv_path = csv;
-        so.holdout_fraction = 0;
-        OK(dctr_synth_generate(&so, NULL));
-    }
-    MPI_Barrier(MPI_COMM_WORLD);
+    synth_once(csv, rows, fields, 0, vocab);
     dctr_mpi *mp, *self;
     OK(dctr_mpi_new(MPI_COMM_WORLD, &mp));
     OK(dctr_mpi_new(MPI_COMM_SELF, &self));
