@@ -64,6 +64,8 @@ static int32_t record_words(const dctr_batch *src, int32_t *id_words) {
 }
 
 size_t dctr_row_pack_bytes(const dctr_batch *src) {
+    if (!src->schema)
+        return 0; /* a batch that does not name its columns: nothing known to pack */
     int32_t id_words, words = record_words(src, &id_words);
     size_t bytes;
     if (words == 0 || src->n <= 0)

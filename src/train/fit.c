@@ -134,7 +134,7 @@ static void fit_state_free(fit_state *s) {
         s->model->ops->snapshot_free(s->best);
 }
 
-/* Without a dataset pack (dctr_dataset_pack_rows), fit builds a temporary one for a ~5-15 %
+/* Without a dataset pack (dctr_dataset_pack_rows), fit builds a temporary one for a ~2-15 %
  * faster shuffled epoch. It is bounded scratch, like the mini-batch: built only while it needs
  * at most 64 MiB (about 400k Criteo-shaped rows) and an eighth of the machine's memory. */
 #define PACK_MAX_BYTES ((size_t)64 << 20)
