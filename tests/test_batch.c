@@ -303,7 +303,8 @@ static void test_views_and_gather(void **state) {
  * weights, and columns left out of the pack (varlen) read in place. */
 static void assert_packed_gather_equal(const dctr_schema *s, const dctr_batch *src, int with_w) {
     dctr_row_pack *pack;
-    assert_int_equal(dctr_row_pack_build(src, SIZE_MAX, &pack), DCTR_OK);
+    size_t need;
+    assert_int_equal(dctr_row_pack_build(src, SIZE_MAX, &pack, &need), DCTR_OK);
     assert_non_null(pack);
     dctr_pool *pool;
     assert_int_equal(dctr_pool_new(2, &pool), DCTR_OK);
@@ -342,7 +343,8 @@ static void test_row_pack_gather(void **state) {
     assert_packed_gather_equal(s, all, 0);
     assert_packed_gather_equal(s, all, 1); /* the batch wants weights the data has not: 1 */
     dctr_row_pack *none;
-    assert_int_equal(dctr_row_pack_build(all, 1000, &none), DCTR_OK); /* over the budget */
+    size_t need;
+    assert_int_equal(dctr_row_pack_build(all, 1000, &none, &need), DCTR_OK); /* over the budget */
     assert_null(none);
     /* weights, an id beyond 32 bits (kept whole) and a negative one (left to the model to refuse) */
     dctr_batch *w;

@@ -208,11 +208,8 @@ int main(int argc, char **argv) {
     OK(dctr_mpi_new(MPI_COMM_WORLD, &mp));
     dctr_schema *s = make_schema();
     OK(dctr_mpi_schema_fit_csv(mp, s, csv, NULL, DCTR_SHARD_STRIPE));
-    dctr_fit_options o;
-    dctr_fit_options_default(&o);
-    o.epochs = epochs;
-    o.batch_size = (int32_t)batch;
-    const int64_t steps = (rows + batch - 1) / batch * epochs;
+    int64_t steps;
+    dctr_fit_options o = bench_fit_options(epochs, rows, batch, &steps);
 
     double t1 = 0;
     int64_t single_bytes = 0;

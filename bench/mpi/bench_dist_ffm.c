@@ -73,11 +73,8 @@ int main(int argc, char **argv) {
     }
     OK(dctr_schema_set_label(s, "label"));
     OK(dctr_mpi_schema_fit_csv(mp, s, csv, NULL, DCTR_SHARD_STRIPE));
-    dctr_fit_options o;
-    dctr_fit_options_default(&o);
-    o.epochs = epochs;
-    o.batch_size = (int32_t)batch;
-    const int64_t steps = (rows + batch - 1) / batch * epochs;
+    int64_t steps;
+    dctr_fit_options o = bench_fit_options(epochs, rows, batch, &steps);
     double t_ps = 0, t_one = 0;
     if (g_rank == 0) { /* one process on all rows, the other ranks idle */
         dctr_dataset *all;

@@ -38,4 +38,14 @@ static void synth_once(const char *csv, int64_t rows, int32_t num_sparse, int32_
     MPI_Barrier(MPI_COMM_WORLD);
 }
 
+/* Fit options of every run of a benchmark: epochs, the global batch; *steps = steps a run takes. */
+static dctr_fit_options bench_fit_options(int epochs, int64_t rows, int64_t batch, int64_t *steps) {
+    dctr_fit_options o;
+    dctr_fit_options_default(&o);
+    o.epochs = epochs;
+    o.batch_size = (int32_t)batch;
+    *steps = (rows + batch - 1) / batch * epochs;
+    return o;
+}
+
 #endif

@@ -76,16 +76,17 @@ dctr_status dctr_dataset_pack_rows(dctr_dataset *ds, size_t max_bytes) {
     int64_t base;
     if (ds->rows.n == 0 || dctr_dataset_row_pack(ds, &base))
         return DCTR_OK; /* nothing to pack, or packed already */
-    const size_t need = dctr_row_pack_bytes(&ds->rows);
-    if (need == 0)
-        return DCTR_OK; /* no one-value column */
-    if (max_bytes > 0 && need > max_bytes)
-        return dctr_set_error(DCTR_ERR_LIMIT, "dctr_dataset_pack_rows: %lld rows need %zu bytes, "
-                              "over the bound of %zu", (long long)ds->rows.n, need, max_bytes);
     dctr_row_pack *p;
-    if (dctr_row_pack_build(&ds->rows, SIZE_MAX, &p) != DCTR_OK || !p)
+    size_t need;
+    dctr_status st = dctr_row_pack_build(&ds->rows, max_bytes > 0 ? max_bytes : SIZE_MAX, &p, &need);
+    if (st != DCTR_OK)
         return dctr_set_error(DCTR_ERR_NOMEM, "dctr_dataset_pack_rows: no memory for a row-major "
                               "copy of %lld rows (%zu bytes)", (long long)ds->rows.n, need);
+    if (!p && need > 0)
+        return dctr_set_error(DCTR_ERR_LIMIT, "dctr_dataset_pack_rows: %lld rows need %zu bytes, "
+                              "over the bound of %zu", (long long)ds->rows.n, need, max_bytes);
+    if (!p)
+        return DCTR_OK; /* no one-value column */
     dctr_row_pack_free(ds->store->pack); /* it held other rows of the store */
     ds->store->pack = p;
     ds->store->pack_first = ds->start;

@@ -63,16 +63,6 @@ static int32_t record_words(const dctr_batch *src, int32_t *id_words) {
     return nd + ni == 0 ? 0 : 1 + (src->sample_weights != NULL) + nd + ni * *id_words;
 }
 
-size_t dctr_row_pack_bytes(const dctr_batch *src) {
-    if (!src->schema)
-        return 0; /* a batch that does not name its columns: nothing known to pack */
-    int32_t id_words, words = record_words(src, &id_words);
-    size_t bytes;
-    if (words == 0 || src->n <= 0)
-        return 0;
-    return dctr_mul_size((size_t)src->n, (size_t)words * 4, &bytes) ? bytes : SIZE_MAX;
-}
-
 static void fill(dctr_row_pack *p, const dctr_batch *src) {
     const size_t stride = (size_t)p->stride;
     const int32_t dense0 = 1 + p->has_weights, id0 = dense0 + p->ndense;
@@ -102,10 +92,22 @@ static void fill(dctr_row_pack *p, const dctr_batch *src) {
     }
 }
 
-dctr_status dctr_row_pack_build(const dctr_batch *src, size_t max_bytes, dctr_row_pack **out) {
+dctr_status dctr_row_pack_build(const dctr_batch *src, size_t max_bytes, dctr_row_pack **out,
+                                size_t *need) {
     *out = NULL;
-    const size_t bytes = dctr_row_pack_bytes(src);
-    if (bytes == 0 || bytes > max_bytes)
+    *need = 0;
+    if (!src->schema || src->n <= 0)
+        return DCTR_OK; /* no rows, or a batch that does not name its columns: nothing to pack */
+    int32_t id_words, words = record_words(src, &id_words); /* one scan of the ids */
+    size_t bytes;
+    if (words == 0)
+        return DCTR_OK;
+    if (!dctr_mul_size((size_t)src->n, (size_t)words * 4, &bytes)) {
+        *need = SIZE_MAX; /* beyond any bound */
+        return DCTR_OK;
+    }
+    *need = bytes;
+    if (bytes > max_bytes)
         return DCTR_OK;
     const dctr_schema *s = src->schema;
     dctr_row_pack *p = dctr_calloc(1, sizeof *p);
@@ -113,7 +115,8 @@ dctr_status dctr_row_pack_build(const dctr_batch *src, size_t max_bytes, dctr_ro
         return DCTR_ERR_NOMEM;
     p->n = src->n;
     p->has_weights = src->sample_weights != NULL;
-    p->stride = record_words(src, &p->id_words);
+    p->stride = words;
+    p->id_words = id_words;
     p->dense_col = dctr_calloc((size_t)s->ncols + 1, sizeof(int32_t));
     p->id_col = dctr_calloc((size_t)s->ncols + 1, sizeof(int32_t));
     p->packed = dctr_calloc((size_t)s->ncols + 1, 1);

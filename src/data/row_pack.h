@@ -14,11 +14,11 @@
 
 typedef struct dctr_row_pack dctr_row_pack;
 
-/* Bytes the pack of `src` needs (0: no one-value column or no rows; SIZE_MAX: overflow). */
-size_t dctr_row_pack_bytes(const dctr_batch *src);
-/* Packs the rows of `src`. *out = NULL (and DCTR_OK) when src has no one-value column or the
- * pack would need more than max_bytes; DCTR_ERR_NOMEM when the allocation fails. */
-dctr_status dctr_row_pack_build(const dctr_batch *src, size_t max_bytes, dctr_row_pack **out);
+/* Packs the rows of `src`; *need = the bytes the pack takes (0: no rows or no one-value
+ * column; SIZE_MAX: overflow). *out = NULL (and DCTR_OK) when nothing is packed or *need is over
+ * max_bytes; DCTR_ERR_NOMEM when the allocation fails. */
+dctr_status dctr_row_pack_build(const dctr_batch *src, size_t max_bytes, dctr_row_pack **out,
+                                size_t *need);
 void dctr_row_pack_free(dctr_row_pack *pack);
 /* Rows in the pack. */
 int64_t dctr_row_pack_rows(const dctr_row_pack *pack);

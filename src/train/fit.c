@@ -194,7 +194,8 @@ static dctr_status setup(fit_state *s, const dctr_dataset *train_ds) {
         DCTR_TRY(dctr_batch_alloc(s->model->schema, o->batch_size,
                                   s->train->sample_weights != NULL, &s->gathered));
         s->pack = dctr_dataset_row_pack(train_ds, &s->pack_base); /* dctr_dataset_pack_rows */
-        if (!s->pack && dctr_row_pack_build(s->train, pack_budget(), &s->own_pack) == DCTR_OK)
+        size_t need;
+        if (!s->pack && dctr_row_pack_build(s->train, pack_budget(), &s->own_pack, &need) == DCTR_OK)
             s->pack = s->own_pack; /* else (no memory) the plain gather: the same batches */
         /* the gather is random reads, a cache miss per element: worth the other cores; the
          * model's pool is idle between steps */
