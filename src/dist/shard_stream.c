@@ -3,6 +3,8 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "deepctr/model.h"
+#include "models/model_types.h"
 
 /* A chunk: 1/16 of a rank's share of the table, within [256 KiB, 16 MiB]: what a save holds
  * beyond the rank's rows stays a small fraction of them, and large tables take few exchanges. */
@@ -136,4 +138,25 @@ dctr_status dctr_shard_save_run(dctr_dist *dist, dctr_status (*save)(void *ctx),
         }
     }
     return dctr_dist_agree(dist, st, "saving the model");
+}
+
+dctr_status dctr_shard_gather_save(struct dctr_model *model, dctr_collective *coll,
+                                   dctr_status (*gather)(struct dctr_model *m),
+                                   void (*release)(struct dctr_model *m, int with_slots),
+                                   const char *path, int with_optimizer) {
+    dctr_dist dist;
+    DCTR_TRY(dctr_dist_init(&dist, coll));
+    model->dist = &dist;
+    dctr_status st = gather(model);
+    const int32_t size = model->shard_size;
+    if (st == DCTR_OK && coll->rank == 0) { /* rank 0 now holds the whole model */
+        model->shard_size = 0;
+        st = dctr_model_save(model, path, with_optimizer);
+        model->shard_size = size;
+    }
+    release(model, 1);
+    model->dist = NULL;
+    st = dctr_dist_agree(&dist, st, "gather and save");
+    dctr_dist_release(&dist);
+    return st;
 }

@@ -45,4 +45,12 @@ dctr_status dctr_shard_command(dctr_dist *dist, int64_t cmd);
 dctr_status dctr_shard_save_run(dctr_dist *dist, dctr_status (*save)(void *ctx),
                                 dctr_status (*serve)(void *ctx, int64_t cmd), void *ctx);
 
+/* Test reference for the streamed save: gather(model) brings every row to rank 0 (or to every
+ * rank), rank 0 saves with dctr_model_save, release(model, 1) gives the other rows back. Every
+ * rank calls it; returns the agreed status. */
+dctr_status dctr_shard_gather_save(struct dctr_model *model, dctr_collective *coll,
+                                   dctr_status (*gather)(struct dctr_model *m),
+                                   void (*release)(struct dctr_model *m, int with_slots),
+                                   const char *path, int with_optimizer);
+
 #endif

@@ -255,6 +255,7 @@ static void deep_ws_free(void *p) {
 }
 
 static dctr_status deep_predict(const dctr_model *model, void *wsp, const dctr_batch *b, float *out) {
+    DCTR_TRY(dctr_ffm_shard_whole(model, "predict"));
     const dctr_ffm_impl *impl = model->impl;
     const dctr_ffm_deep *d = impl->deep;
     deep_ws *w = wsp;
