@@ -164,6 +164,10 @@ static void check_save_and_memory(dctr_collective *coll, const dctr_schema *s, c
         CHECK(dctr_model_save(m, streamed, 0) == DCTR_ERR_STATE, "a shard must not save alone");
         float p[4];
         CHECK(dctr_model_predict(m, data, p) == DCTR_ERR_STATE, "a shard must not predict");
+        dctr_fit_options alone;
+        fit_options(&alone, 1, NULL);
+        CHECK(dctr_model_fit(m, data, &alone, NULL) == DCTR_ERR_STATE,
+              "a shard must not train outside its collective");
         OK(g_kind->gather_save(m, coll, gathered, 1));
         check_same_file(gathered, streamed, "streamed vs gathered save");
     }

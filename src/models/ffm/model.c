@@ -236,6 +236,7 @@ static dctr_status train_step(dctr_model *model, const dctr_batch *batch, double
                               double *reg_loss, float *pred) {
     if (model->dist) /* under a collective: the synchronous mini-batch form (dist.c) */
         return dctr_ffm_dist_train_step(model, batch, data_loss, reg_loss, pred);
+    DCTR_TRY(dctr_ffm_shard_whole(model, "train"));
     dctr_ffm_impl *impl = model->impl;
     int threads = impl->pool ? dctr_pool_threads(impl->pool) : 1;
     double loss[DCTR_MAX_THREADS] = {0};
@@ -328,8 +329,9 @@ static ffm_snap *snap_new(const dctr_model *model, const dctr_ffm_weights *w, in
     *sn = (ffm_snap){.m = w->m, .n = w->n, .kp = w->kp, .use_linear = w->use_linear,
                      .lazy = w->lazy, .lo = 0, .hi = w->n, .ndeep = ndeep};
     const size_t nw = (size_t)w->n * (size_t)w->m * (size_t)w->kp;
-    if (w->lazy) {
+    if (model->shard_size > 1) /* a shard keeps its own rows */
         dctr_shard_range(w->n, model->shard_rank, model->shard_size, &sn->lo, &sn->hi);
+    if (w->lazy) {
         sn->w = dctr_shard_alloc(nw);
         sn->lin = w->use_linear ? dctr_shard_alloc((size_t)w->n) : NULL;
     } else {

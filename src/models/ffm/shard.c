@@ -14,7 +14,6 @@
 #include "dist/dist.h"
 #include "dist/shard_stream.h"
 #include "models/ffm/dist.h"
-#include "models/model_internal.h"
 
 /* Releases the whole pages, outside the owned rows [lo, hi), of the rows ids[0..cnt) (sorted)
  * of a table of n rows of rowf floats at base; touching pages merged into one madvise. */
@@ -224,10 +223,11 @@ dctr_status dctr_ffm_shard_whole(const dctr_model *model, const char *what) {
     if (model->shard_size <= 1 || model->dist)
         return DCTR_OK;
     return dctr_set_error(DCTR_ERR_STATE,
-                          "%s: this FFM model holds rank %d of %d's rows of sharded tables; it "
-                          "predicts only while it trains under its collective: save it with "
-                          "dctr_model_save_collective on every rank and load the file to %s",
-                          what, (int)model->shard_rank, (int)model->shard_size, what);
+                          "%s: this FFM model holds rank %d of %d's rows of sharded tables (the "
+                          "other rows are not here); it trains only under its collective "
+                          "(dctr_model_fit_collective): save it with dctr_model_save_collective on "
+                          "every rank and load that file to predict", what,
+                          (int)model->shard_rank, (int)model->shard_size);
 }
 
 /* Every row (weights, accumulators, linear part) to every rank: the test reference below. */
