@@ -119,11 +119,14 @@ dctr_status dctr_shard_command(dctr_dist *dist, int64_t cmd) {
     return dctr_dist_allgather_i64(dist, cmd, dist->counts);
 }
 
-dctr_status dctr_shard_save_run(dctr_dist *dist, dctr_status (*save)(void *ctx),
-                                dctr_status (*serve)(void *ctx, int64_t cmd), void *ctx) {
+dctr_status dctr_shard_save_run(dctr_dist *dist, const struct dctr_model *m, const char *path,
+                                int with_optimizer, dctr_shard_attach_fn attach,
+                                dctr_shard_serve_fn serve) {
     dctr_status st = DCTR_OK;
-    if (dist->c->rank == 0) {
-        st = save(ctx);
+    if (dist->c->rank == 0) { /* the ordinary save, whose streamed sections pull the rows */
+        attach(m, dist);
+        st = dctr_model_save(m, path, with_optimizer);
+        attach(m, NULL);
         dctr_status done = dctr_shard_command(dist, 0);
         st = st == DCTR_OK ? done : st;
     } else {
@@ -133,7 +136,7 @@ dctr_status dctr_shard_save_run(dctr_dist *dist, dctr_status (*save)(void *ctx),
                 st = st == DCTR_OK ? cs : st;
                 break;
             }
-            dctr_status ss = serve(ctx, dist->counts[0]);
+            dctr_status ss = serve(m, dist, dist->counts[0]);
             st = st == DCTR_OK ? ss : st;
         }
     }

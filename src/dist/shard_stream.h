@@ -39,11 +39,16 @@ int64_t dctr_shard_stream_floats(const dctr_dist *dist, int64_t V, int64_t w);
 
 /* Rank 0 names the section the others serve next (0: the save is over). */
 dctr_status dctr_shard_command(dctr_dist *dist, int64_t cmd);
-/* The save: rank 0 runs save(ctx) (whose producers call dctr_shard_command before emitting),
- * then says done; every other rank runs serve(ctx, cmd) for each command until done. Returns
- * the status all ranks agree on. */
-dctr_status dctr_shard_save_run(dctr_dist *dist, dctr_status (*save)(void *ctx),
-                                dctr_status (*serve)(void *ctx, int64_t cmd), void *ctx);
+/* The save: rank 0 attaches dist to the model (attach(m, NULL) detaches it), runs
+ * dctr_model_save (whose streamed producers call dctr_shard_command before emitting), then says
+ * done; every other rank serves each section rank 0 names until done. Returns the status all
+ * ranks agree on. */
+struct dctr_model;
+typedef void (*dctr_shard_attach_fn)(const struct dctr_model *m, dctr_dist *dist);
+typedef dctr_status (*dctr_shard_serve_fn)(const struct dctr_model *m, dctr_dist *dist, int64_t cmd);
+dctr_status dctr_shard_save_run(dctr_dist *dist, const struct dctr_model *m, const char *path,
+                                int with_optimizer, dctr_shard_attach_fn attach,
+                                dctr_shard_serve_fn serve);
 
 /* Test reference for the streamed save: gather(model) brings every row to rank 0 (or to every
  * rank), rank 0 saves with dctr_model_save, release(model, 1) gives the other rows back. Every

@@ -85,32 +85,19 @@ dctr_status dfm_shard_produce_optim(const void *ctx, dctr_cw_sink sink, void *si
     return o.st;
 }
 
-typedef struct save_ctx {
-    const dctr_model *m;
-    dctr_dist *dist;
-    const char *path;
-    int with_optimizer;
-} save_ctx;
-
-/* Rank 0: the ordinary save, whose streamed sections pull the rows from their owners. */
-static dctr_status save0(void *p) {
-    save_ctx *c = p;
-    dfm *d = c->m->impl;
-    d->save_dist = c->dist;
-    dctr_status st = dctr_model_save(c->m, c->path, c->with_optimizer);
-    d->save_dist = NULL;
-    return st;
+/* Rank 0: the dist its streamed sections use while it saves (NULL after). */
+static void attach(const dctr_model *m, dctr_dist *dist) {
+    ((dfm *)m->impl)->save_dist = dist;
 }
 
 /* Ranks other than 0: send their rows for the section rank 0 asks for. */
-static dctr_status serve(void *p, int64_t cmd) {
-    save_ctx *c = p;
-    const dfm *d = c->m->impl;
+static dctr_status serve(const dctr_model *m, dctr_dist *dist, int64_t cmd) {
+    const dfm *d = m->impl;
     dctr_shard_out o = {NULL, NULL, DCTR_OK};
     if (cmd == CMD_PARAMS)
-        DCTR_TRY(stream_array(c->m, c->dist, d->params, &o));
+        DCTR_TRY(stream_array(m, dist, d->params, &o));
     for (int k = 0; cmd == CMD_OPTIM && k < dctr_optim_slots(&d->opt); k++)
-        DCTR_TRY(stream_array(c->m, c->dist, d->slots[k], &o));
+        DCTR_TRY(stream_array(m, dist, d->slots[k], &o));
     return DCTR_OK;
 }
 
@@ -135,6 +122,5 @@ static void note_save(const dctr_model *m, const dctr_dist *dist) {
 dctr_status dfm_shard_save(const dctr_model *model, dctr_dist *dist, const char *path,
                            int with_optimizer) {
     note_save(model, dist);
-    save_ctx c = {model, dist, path, with_optimizer};
-    return dctr_shard_save_run(dist, save0, serve, &c);
+    return dctr_shard_save_run(dist, model, path, with_optimizer, attach, serve);
 }

@@ -53,31 +53,18 @@ dctr_status dctr_ffm_shard_produce(const dctr_ffm_impl *impl, int acc, dctr_cw_s
     return o.st;
 }
 
-typedef struct save_ctx {
-    const dctr_model *m;
-    dctr_dist *dist;
-    const char *path;
-    int with_optimizer;
-} save_ctx;
-
-/* Rank 0: the ordinary save, whose streamed sections pull the rows from their owners. */
-static dctr_status save0(void *p) {
-    save_ctx *c = p;
-    dctr_ffm_impl *impl = c->m->impl;
-    impl->save_dist = c->dist;
-    dctr_status st = dctr_model_save(c->m, c->path, c->with_optimizer);
-    impl->save_dist = NULL;
-    return st;
+/* Rank 0: the dist its streamed sections use while it saves (NULL after). */
+static void attach(const dctr_model *m, dctr_dist *dist) {
+    ((dctr_ffm_impl *)m->impl)->save_dist = dist;
 }
 
 /* Ranks other than 0: send their rows for the section rank 0 asks for. */
-static dctr_status serve(void *p, int64_t cmd) {
-    save_ctx *c = p;
-    const dctr_ffm_impl *impl = c->m->impl;
+static dctr_status serve(const dctr_model *m, dctr_dist *dist, int64_t cmd) {
+    const dctr_ffm_impl *impl = m->impl;
     dctr_shard_out o = {NULL, NULL, DCTR_OK};
     if (cmd != CMD_PARAMS && cmd != CMD_OPT)
         return dctr_set_error(DCTR_ERR_INTERNAL, "streamed FFM save: unknown section %lld", (long long)cmd);
-    return stream_section(&impl->w, c->dist, cmd == CMD_OPT, &o);
+    return stream_section(&impl->w, dist, cmd == CMD_OPT, &o);
 }
 
 dctr_status dctr_ffm_shard_save(const dctr_model *model, dctr_dist *dist, const char *path,
@@ -86,6 +73,5 @@ dctr_status dctr_ffm_shard_save(const dctr_model *model, dctr_dist *dist, const 
     /* the peak: the resident rows plus the largest chunk in flight (and the encoding scratch) */
     dctr_ffm_shard_note(model, (int64_t)sizeof(float) *
                                    dctr_shard_stream_floats(dist, w->n, (int64_t)w->m * w->k));
-    save_ctx c = {model, dist, path, with_optimizer};
-    return dctr_shard_save_run(dist, save0, serve, &c);
+    return dctr_shard_save_run(dist, model, path, with_optimizer, attach, serve);
 }
