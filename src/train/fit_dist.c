@@ -121,6 +121,9 @@ dctr_status dctr_model_fit_collective(dctr_model *model, const dctr_dataset *tra
                          : dctr_set_error(DCTR_ERR_UNSUPPORTED,
                                           "dctr_model_fit_collective: model family '%s' trains on "
                                           "one process only", model->ops->name);
+    if (st == DCTR_OK && ffm && dctr_ffm_is_native(model)) /* before it is taken as a shard */
+        st = dctr_set_error(DCTR_ERR_UNSUPPORTED, "dctr_model_fit_collective: a libffm-native "
+                            "FFM model trains with dctr_ffm_train on one process only");
     if (st == DCTR_OK && coll->table_mode == DCTR_TABLES_SHARDED) {
         dist.fetch = dfm_shard_fetch;
         dist.release = dfm_shard_release;

@@ -275,6 +275,31 @@ static void check_restore_best(dctr_collective *coll, const dctr_schema *s, cons
     dctr_model_free(b);
 }
 
+/* A libffm-native FFM (no columns) is never taken as a shard: a collective fit refuses it
+ * before touching it, and it still predicts afterwards. */
+static void check_native_refused(dctr_collective *coll) {
+    static const char text[] = "1 0:0:1 1:3:1\n0 0:1:1 1:2:1\n1 0:0:1 1:2:1\n";
+    dctr_ffm_data *fd;
+    OK(dctr_ffm_data_from_text(text, sizeof text - 1, "native", NULL, &fd));
+    dctr_ffm_options fo;
+    dctr_ffm_options_default(&fo);
+    fo.epochs = 1;
+    dctr_model *m;
+    OK(dctr_ffm_train(fd, NULL, &fo, NULL, NULL, &m));
+    dctr_dataset *ds;
+    OK(dctr_ffm_data_to_dataset(m, fd, &ds));
+    dctr_fit_options o;
+    fit_options(&o, 1, NULL);
+    o.batch_size = 4;
+    CHECK(dctr_model_fit_collective(m, ds, &o, coll, NULL) == DCTR_ERR_UNSUPPORTED,
+          "a libffm-native FFM must not train under a collective");
+    float p[3];
+    OK(dctr_model_predict(m, ds, p));
+    dctr_dataset_free(ds);
+    dctr_model_free(m);
+    dctr_ffm_data_free(fd);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
@@ -292,6 +317,7 @@ int main(int argc, char **argv) {
     dctr_dataset *data, *data_small;
     OK(dctr_mpi_read_csv(mp, s, csv, NULL, DCTR_SHARD_STRIPE, &data));
     OK(dctr_mpi_read_csv(mp, small, csv, NULL, DCTR_SHARD_STRIPE, &data_small));
+    check_native_refused(coll);
     static const kind kinds[] = {
         {"deepfm", DCTR_MODEL_DEEPFM, deepfm_whole, dctr_deepfm_shard_gather_save},
         {"ffm", DCTR_MODEL_FFM, ffm_whole, dctr_ffm_shard_gather_save},
