@@ -28,7 +28,8 @@
 #define BATCH 48
 #define BUCKETS (1 << 18) /* two hashed tables of 262144 rows: 56.6 MB with Adam's state */
 #define DIM 8
-#define FFM_K 4 /* FFM: 2 x 262144 + 1 feature rows of 3 fields: 54.5 MB with AdaGrad's state */
+#define FFM_K 4
+#define FFM_BUCKETS (1 << 17) /* FFM: 2 x 131072 + 1 feature rows of 3 fields: 27.3 MB with AdaGrad's state */
 
 static int g_rank, g_size;
 static char g_dir[512];
@@ -38,6 +39,7 @@ static char g_dir[512];
 typedef struct kind {
     const char *name;
     dctr_model_type type;
+    int64_t buckets; /* of each hashed column in the memory check */
     double (*whole)(int64_t buckets);
     dctr_status (*gather_save)(dctr_model *m, dctr_collective *c, const char *path, int with_opt);
 } kind;
@@ -171,7 +173,7 @@ static void check_save_and_memory(dctr_collective *coll, const dctr_schema *s, c
         OK(g_kind->gather_save(m, coll, gathered, 1));
         check_same_file(gathered, streamed, "streamed vs gathered save");
     }
-    const double whole = g_kind->whole(BUCKETS), share = whole / g_size;
+    const double whole = g_kind->whole(g_kind->buckets), share = whole / g_size;
     /* beyond the share: per step at most BATCH / N rows x 2 columns fetched, a page each per
      * table array, the pages the range ends share, and the exchange buffers (a save chunk) */
     const double slack = (double)BATCH * 2 * 2 * 4096 + 2 * 2 * 3 * 2 * 4096 + 2.5 * 1048576;
@@ -313,25 +315,27 @@ int main(int argc, char **argv) {
     dctr_collective *coll = dctr_mpi_collective(mp);
     coll->table_mode = DCTR_TABLES_SHARDED;
     /* hashed columns: no encoder pass to merge; small tables for the resume */
-    dctr_schema *s = make_schema(csv, BUCKETS), *small = make_schema(csv, 4096);
-    dctr_dataset *data, *data_small;
-    OK(dctr_mpi_read_csv(mp, s, csv, NULL, DCTR_SHARD_STRIPE, &data));
+    dctr_schema *small = make_schema(csv, 4096);
+    dctr_dataset *data_small;
     OK(dctr_mpi_read_csv(mp, small, csv, NULL, DCTR_SHARD_STRIPE, &data_small));
     check_native_refused(coll);
     static const kind kinds[] = {
-        {"deepfm", DCTR_MODEL_DEEPFM, deepfm_whole, dctr_deepfm_shard_gather_save},
-        {"ffm", DCTR_MODEL_FFM, ffm_whole, dctr_ffm_shard_gather_save},
-        {"deepffm", DCTR_MODEL_DEEPFFM, ffm_whole, dctr_ffm_shard_gather_save},
+        {"deepfm", DCTR_MODEL_DEEPFM, BUCKETS, deepfm_whole, dctr_deepfm_shard_gather_save},
+        {"ffm", DCTR_MODEL_FFM, FFM_BUCKETS, ffm_whole, dctr_ffm_shard_gather_save},
+        {"deepffm", DCTR_MODEL_DEEPFFM, FFM_BUCKETS, ffm_whole, dctr_ffm_shard_gather_save},
     };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         g_kind = &kinds[i];
+        dctr_schema *s = make_schema(csv, g_kind->buckets);
+        dctr_dataset *data;
+        OK(dctr_mpi_read_csv(mp, s, csv, NULL, DCTR_SHARD_STRIPE, &data));
         check_save_and_memory(coll, s, data);
         check_resume(coll, small, data_small);
         check_restore_best(coll, small, data_small);
+        dctr_dataset_free(data);
+        dctr_schema_free(s);
     }
-    dctr_dataset_free(data);
     dctr_dataset_free(data_small);
-    dctr_schema_free(s);
     dctr_schema_free(small);
     dctr_mpi_free(mp);
     if (g_rank == 0)
