@@ -3,6 +3,8 @@
  *                                          [--vocab V (largest vocabulary, default 100000)]
  *                                          [--hash B (every sparse column hashed into B buckets:
  *                                           large tables from few rows, for the memory figures)]
+ *                                          [--model deepfm|ffm|deepffm (default deepfm; FFM: k 4,
+ *                                           one feature-row table of 39 fields, AdaGrad)]
  * In one run: rank 0 trains single-process on all rows (the others wait), then all N ranks train
  * the same DeepFM (Criteo-shaped synthetic data, 26 sparse columns of dim 8, 13 dense, DNN
  * 256-128) data-parallel on striped shards with the same global batch, with replicated then with
@@ -24,6 +26,7 @@
 #include "deepctr/mpi.h"
 #include "dist/dist.h"
 #include "models/deepfm_impl.h"
+#include "models/ffm/ffm.h"
 
 #define NSPARSE 26
 #define NDENSE 13
@@ -33,6 +36,10 @@
 #include "bench_mpi_common.h"
 
 static int64_t g_hash; /* --hash B: every sparse column hashed into B buckets (0: fitted) */
+static dctr_model_type g_type = DCTR_MODEL_DEEPFM; /* --model */
+#define FFM_K 4
+
+static int is_ffm(void) { return g_type == DCTR_MODEL_FFM || g_type == DCTR_MODEL_DEEPFFM; }
 
 static dctr_schema *make_schema(void) {
     dctr_schema *s;
@@ -62,10 +69,13 @@ static dctr_schema *make_schema(void) {
 /* coll NULL: dctr_model_new; else dctr_model_new_collective (sharded: this rank's rows only). */
 static dctr_model *make_model(const dctr_schema *s, dctr_collective *coll) {
     dctr_model_config cfg;
-    dctr_model_config_default(&cfg, DCTR_MODEL_DEEPFM);
+    dctr_model_config_default(&cfg, g_type);
     static const int32_t hidden[] = {256, 128};
-    cfg.hidden_units = hidden;
-    cfg.num_hidden = 2;
+    if (g_type != DCTR_MODEL_FFM) {
+        cfg.hidden_units = hidden;
+        cfg.num_hidden = 2;
+    }
+    cfg.ffm_k = FFM_K;
     dctr_optimizer_config_default(&cfg.optimizer, DCTR_OPT_ADAGRAD);
     cfg.optimizer.learning_rate = 0.02;
     dctr_model *m;
@@ -76,15 +86,18 @@ static dctr_model *make_model(const dctr_schema *s, dctr_collective *coll) {
     return m;
 }
 
-/* Bytes of every table and its optimizer state (Adagrad: one slot) in one process. */
+/* Bytes of every table and its optimizer state (Adagrad: one slot) in one process. FFM: one
+ * feature row per vocabulary id and dense column, of 39 fields x (k weights + k accumulators)
+ * and the linear pair. */
 static double whole_table_bytes(const dctr_schema *s) {
-    double b = 0;
+    double b = 0, rows = NDENSE;
     for (int i = 1; i <= NSPARSE; i++) {
         char name[16];
         snprintf(name, sizeof name, "C%d", i);
         b += (double)dctr_schema_vocabulary_size(s, name) * (K + 1) * 4 * 2;
+        rows += (double)dctr_schema_vocabulary_size(s, name);
     }
-    return b;
+    return is_ffm() ? rows * ((NSPARSE + NDENSE) * 2 * FFM_K + 2) * 4 : b;
 }
 
 /* The process's peak resident memory (VmHWM), and its reset (clear_refs 5) between runs. */
@@ -139,6 +152,11 @@ static double resident(const void *p, size_t bytes) {
 /* Resident bytes of the model's tables: the front of the parameter arena (deepfm.h: tables
  * first) and the same range of every optimizer slot array. */
 static double table_resident(const dctr_model *m) {
+    if (is_ffm()) {
+        const dctr_ffm_weights *w = &((const dctr_ffm_impl *)m->impl)->w;
+        return resident(w->W, sizeof(float) * (size_t)w->n * w->row) +
+               (w->use_linear ? resident(w->lin, sizeof(float) * 2 * (size_t)w->n) : 0);
+    }
     const dfm *d = m->impl;
     size_t bytes = sizeof(float) * (size_t)d->dense_begin;
     double r = resident(d->params, bytes);
@@ -200,6 +218,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
         else if (!strcmp(argv[i], "--vocab")) vocab = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "--hash")) g_hash = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "--model"))
+            g_type = !strcmp(argv[i + 1], "ffm")       ? DCTR_MODEL_FFM
+                     : !strcmp(argv[i + 1], "deepffm") ? DCTR_MODEL_DEEPFFM
+                                                       : DCTR_MODEL_DEEPFM;
     }
     char csv[1024];
     snprintf(csv, sizeof csv, "%s/bench_dist_%lld_%lld.csv", dir, (long long)rows, (long long)vocab);
@@ -267,7 +289,8 @@ int main(int argc, char **argv) {
         if (g_rank == 0) {
             double s1 = (double)rows * epochs / t1, sn = (double)rows * epochs / tmax;
             if (mode == 0) {
-                printf("bench_dist: DeepFM, %lld rows, global batch %lld, %d epoch(s), %d rank(s)\n",
+                printf("bench_dist: %s, %lld rows, global batch %lld, %d epoch(s), %d rank(s)\n",
+                       g_type == DCTR_MODEL_FFM ? "FFM" : g_type == DCTR_MODEL_DEEPFFM ? "DeepFFM" : "DeepFM",
                        (long long)rows, (long long)batch, epochs, g_size);
                 printf("single-process          %10.0f samples/s  (%.2f s)\n", s1, t1);
             }
@@ -283,8 +306,8 @@ int main(int argc, char **argv) {
                    hmax / 1e6, smax);
         }
     }
-    int64_t dense = dense_floats(m, s);
-    if (g_rank == 0) {
+    int64_t dense = is_ffm() ? 0 : dense_floats(m, s);
+    if (g_rank == 0 && !is_ffm()) { /* the projection is DeepFM's byte formula */
         printf("dense tail %lld floats = %lld B per peer; parameters + optimizer state of one "
                "process %.1f MB\n", (long long)dense, (long long)(4 * dense), single_bytes / 1e6);
         project(t1 / (double)steps, batch, dense, (double)NSPARSE * (16 + 4 * (K + 1)));

@@ -87,9 +87,9 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_model_fit_collective(dctr_model *model,
                                                              dctr_history *history);
 
 /* dctr_model_new for this rank of coll. With coll->table_mode DCTR_TABLES_SHARDED and more
- * than one rank (DeepFM, FM, LR) the model holds only this rank's rows of every table, from the
- * start: the rows are initialised to the values dctr_model_new gives them, the other rows take
- * no memory (address space only). Such a model trains with dctr_model_fit_collective on the
+ * than one rank (DeepFM, FM, LR, FFM, DeepFFM) the model holds only this rank's rows of every
+ * table, from the start: the rows are initialised to the values dctr_model_new gives them, the
+ * other rows take no memory (address space only). Such a model trains with dctr_model_fit_collective on the
  * same collective and is written with dctr_model_save_collective; predicting from it (or
  * dctr_model_save) is DCTR_ERR_STATE: load the saved file. Otherwise this is dctr_model_new.
  * Every rank calls it with the same schema and config. */
@@ -107,9 +107,9 @@ DCTR_API DCTR_NODISCARD dctr_status dctr_model_save_collective(const dctr_model 
                                                               dctr_collective *coll);
 
 /* dctr_model_load on every rank (to resume a distributed fit); every rank returns the agreed
- * status. With sharded tables (DeepFM, FM, LR) the model is built as this rank's shard and
- * takes only its rows (parameters and optimizer state) from the file; the file itself is read
- * whole into memory while loading (docs/distributed.md, Limits). */
+ * status. With sharded tables (DeepFM, FM, LR, FFM, DeepFFM) the model is built as this rank's
+ * shard and takes only its rows (parameters and optimizer state) from the file; the file itself
+ * is read whole into memory while loading (docs/distributed.md, Limits). */
 DCTR_API DCTR_NODISCARD dctr_status dctr_model_load_collective(const char *path, dctr_collective *coll,
                                                               dctr_model **out);
 

@@ -21,9 +21,8 @@ typedef struct dctr_dist {
     dctr_bn_sync bn;         /* batch norm over the global batch (deepfm_dist.c) */
     dctr_status failed;      /* a sum inside the DNN's backward failed (it has no status) */
     /* sharded tables (set by dctr_model_fit_collective for the model family): fetch the rows a
-     * batch uses from their owners; gather every table to rank 0; release rows not owned */
+     * batch uses from their owners; release rows not owned */
     dctr_status (*fetch)(struct dctr_model *m, const dctr_batch *b);
-    dctr_status (*gather)(struct dctr_model *m);
     void (*release)(struct dctr_model *m, int with_slots);
     /* sharded tables: a model file written by rank 0 with the rows streamed from their owners
      * (every rank calls it; returns the agreed status); NULL: rank 0 saves what it holds */

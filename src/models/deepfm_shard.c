@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "dist/dist.h"
+#include "dist/shard_stream.h"
 #include "feature/schema_types.h"
 #include "layers/init.h"
 #include "models/deepfm_impl.h"
@@ -362,19 +363,6 @@ static dctr_status dfm_shard_gather(dctr_model *model) {
 
 dctr_status dctr_deepfm_shard_gather_save(dctr_model *model, dctr_collective *coll, const char *path,
                                           int with_optimizer) {
-    dctr_dist dist;
-    DCTR_TRY(dctr_dist_init(&dist, coll));
-    model->dist = &dist;
-    dctr_status st = dfm_shard_gather(model);
-    const int32_t size = model->shard_size;
-    if (st == DCTR_OK && coll->rank == 0) { /* rank 0 now holds the whole model */
-        model->shard_size = 0;
-        st = dctr_model_save(model, path, with_optimizer);
-        model->shard_size = size;
-    }
-    dfm_shard_release(model, 1);
-    model->dist = NULL;
-    st = dctr_dist_agree(&dist, st, "gather and save");
-    dctr_dist_release(&dist);
-    return st;
+    return dctr_shard_gather_save(model, coll, dfm_shard_gather, dfm_shard_release, path,
+                                  with_optimizer);
 }

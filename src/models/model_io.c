@@ -246,7 +246,8 @@ void dctr_free_buffer(void *data) { dctr_free(data); }
 
 /* ---------------- load ---------------- */
 
-/* shard_size > 1: the DeepFM family's model as rank shard_rank's shard (dctr_model_load_shard). */
+/* shard_size > 1: the model as rank shard_rank's shard (dctr_model_load_shard): the DeepFM
+ * family's and FFM / DeepFFM's feature-column models. */
 static dctr_status load_container(const dctr_container *c, int32_t shard_rank, int32_t shard_size,
                                   dctr_model **out) {
     dctr_rbuf r;
@@ -276,10 +277,13 @@ static dctr_status load_container(const dctr_container *c, int32_t shard_rank, i
     }
     if (st == DCTR_OK && (cfg.type == DCTR_MODEL_FFM || cfg.type == DCTR_MODEL_DEEPFFM))
         st = dctr_ffm_check_sections(schema, &cfg, c); /* the FFM family's pre-allocation check */
+    /* sharded: the DeepFM family and FFM / DeepFFM from feature columns (not libffm-native) */
+    const int shards = deepfm_family || (schema && (cfg.type == DCTR_MODEL_FFM ||
+                                                    cfg.type == DCTR_MODEL_DEEPFFM));
     dctr_model *m = NULL;
     if (st == DCTR_OK) {
-        st = dctr_model_create_shard(NULL, &cfg, schema, cap, deepfm_family ? shard_rank : 0,
-                                     deepfm_family ? shard_size : 0, &m);
+        st = dctr_model_create_shard(NULL, &cfg, schema, cap, shards ? shard_rank : 0,
+                                     shards ? shard_size : 0, &m);
         schema = NULL; /* taken over (or freed) */
         if (st != DCTR_OK && st != DCTR_ERR_NOMEM)
             st = dctr_error_prefix(DCTR_ERR_FORMAT, "model file: inconsistent meta / schema / sizes");

@@ -83,24 +83,10 @@ dctr_status dctr_fit_dist_validate(dctr_dist *dist, const dctr_model *m, const d
     return DCTR_OK;
 }
 
-/* The end of a sharded FFM fit that trained (or stopped on a bad step, or was cancelled):
- * every rank gathers the whole model, so each can predict and rank 0 can save it. */
-static dctr_status end_gathered(dctr_dist *dist, dctr_model *model, dctr_status st) {
-    if (st != DCTR_OK && st != DCTR_ERR_NUMERIC && st != DCTR_ERR_CANCELLED)
-        return st;
-    dctr_status gs = dist->gather(model);
-    return gs == DCTR_OK ? st : gs;
-}
-
 dctr_status dctr_fit_dist_save(dctr_dist *dist, dctr_model *model, const char *path) {
     if (dist->save) /* sharded tables: streamed from their owners, nobody gathers them */
         return dist->save(model, dist, path, 1);
-    if (dist->gather) /* sharded FFM: every rank gathers the whole model, rank 0 saves it */
-        DCTR_TRY(dist->gather(model));
-    dctr_status st = dist->c->rank == 0 ? dctr_model_save(model, path, 1) : DCTR_OK;
-    if (dist->gather && dist->release) /* and every rank goes back to its own rows */
-        dist->release(model, 1);
-    return st;
+    return dist->c->rank == 0 ? dctr_model_save(model, path, 1) : DCTR_OK;
 }
 
 /* A model that holds a shard must train in the same sharding; a whole model becomes this
@@ -135,6 +121,9 @@ dctr_status dctr_model_fit_collective(dctr_model *model, const dctr_dataset *tra
                          : dctr_set_error(DCTR_ERR_UNSUPPORTED,
                                           "dctr_model_fit_collective: model family '%s' trains on "
                                           "one process only", model->ops->name);
+    if (st == DCTR_OK && ffm && dctr_ffm_is_native(model)) /* before it is taken as a shard */
+        st = dctr_set_error(DCTR_ERR_UNSUPPORTED, "dctr_model_fit_collective: a libffm-native "
+                            "FFM model trains with dctr_ffm_train on one process only");
     if (st == DCTR_OK && coll->table_mode == DCTR_TABLES_SHARDED) {
         dist.fetch = dfm_shard_fetch;
         dist.release = dfm_shard_release;
@@ -145,18 +134,15 @@ dctr_status dctr_model_fit_collective(dctr_model *model, const dctr_dataset *tra
     }
     if (st == DCTR_OK && ffm && dist.fetch) { /* the FFM family's sharded rows (ffm/dist.h) */
         dist.fetch = dctr_ffm_shard_fetch;
-        dist.gather = dctr_ffm_shard_gather;
         dist.release = dctr_ffm_shard_release;
-        dist.save = NULL; /* gathered to rank 0, which saves (no streamed FFM save yet) */
+        dist.save = dctr_ffm_shard_save;
     }
-    if (st == DCTR_OK && !ffm) /* FFM models stay whole (their rows are released in place) */
+    if (st == DCTR_OK)
         st = adopt_shard(model, coll);
     if (st == DCTR_OK) {
         model->dist = &dist;
         st = dctr_fit_run(model, train, opts, &dist, history);
-        if (dist.gather) /* sharded FFM: every rank ends with the whole model */
-            st = end_gathered(&dist, model, st);
-        else if (dist.release) /* sharded: every rank ends with its own rows (and their state) */
+        if (dist.release) /* sharded: every rank ends with its own rows (and their state) */
             dist.release(model, 1);
         model->dist = NULL;
     }
@@ -164,9 +150,14 @@ dctr_status dctr_model_fit_collective(dctr_model *model, const dctr_dataset *tra
     return st;
 }
 
-/* DeepFM, FM and LR keep sharded tables; other families hold the whole model. */
+/* DeepFM, FM, LR, FFM and DeepFFM keep sharded tables; other families hold the whole model. */
 static int shards_tables(dctr_model_type type) {
-    return type == DCTR_MODEL_DEEPFM || type == DCTR_MODEL_FM || type == DCTR_MODEL_LR;
+    return type == DCTR_MODEL_DEEPFM || type == DCTR_MODEL_FM || type == DCTR_MODEL_LR ||
+           type == DCTR_MODEL_FFM || type == DCTR_MODEL_DEEPFFM;
+}
+
+static int ffm_family(dctr_model_type type) {
+    return type == DCTR_MODEL_FFM || type == DCTR_MODEL_DEEPFFM;
 }
 
 dctr_status dctr_model_new_collective(const dctr_schema *schema, const dctr_model_config *cfg,
@@ -177,7 +168,9 @@ dctr_status dctr_model_new_collective(const dctr_schema *schema, const dctr_mode
                         shards_tables(cfg->type);
     DCTR_TRY(dctr_model_new_shard(schema, cfg, sharded ? coll->rank : 0, sharded ? coll->size : 0,
                                   out));
-    if (sharded)
+    if (sharded && ffm_family(cfg->type))
+        dctr_ffm_shard_note(*out, 0);
+    else if (sharded)
         dfm_shard_note(*out, 0);
     return DCTR_OK;
 }
@@ -197,7 +190,8 @@ dctr_status dctr_model_save_collective(const dctr_model *model, const char *path
                                                    (int)coll->rank, (int)coll->size),
                              "saving the model");
     else if (model->shard_size > 1)
-        st = dfm_shard_save(model, &dist, path, with_optimizer);
+        st = ffm_family(model->type) ? dctr_ffm_shard_save(model, &dist, path, with_optimizer)
+                                     : dfm_shard_save(model, &dist, path, with_optimizer);
     else
         st = dctr_dist_agree(&dist, coll->rank == 0 ? dctr_model_save(model, path, with_optimizer)
                                                     : DCTR_OK,
@@ -214,6 +208,10 @@ dctr_status dctr_model_load_collective(const char *path, dctr_collective *coll, 
     const int sharded = coll->table_mode == DCTR_TABLES_SHARDED && coll->size > 1;
     dctr_model *m = NULL; /* sharded: the model is built as this rank's shard and keeps its rows */
     dctr_status st = dctr_model_load_shard(path, sharded ? coll->rank : 0, sharded ? coll->size : 0, &m);
+    if (st == DCTR_OK && m->shard_size > 1 && ffm_family(m->type))
+        dctr_ffm_shard_note(m, 0);
+    else if (st == DCTR_OK && m->shard_size > 1)
+        dfm_shard_note(m, 0);
     st = dctr_dist_agree(&dist, st, "loading the model");
     dctr_dist_release(&dist);
     if (st != DCTR_OK) {

@@ -1,5 +1,5 @@
 /* Sharded tables under mpirun at 1..4 ranks (ctest label "mpi"; equivalence is in
- * test_mpi_train.c):
+ * test_mpi_train.c), for DeepFM and for FFM / DeepFFM (one feature-row table):
  * - a model created as this rank's shard (dctr_model_new_collective) has the initial values of
  *   dctr_model_new: its streamed file equals the single-process file byte for byte;
  * - the streamed save (dctr_model_save_collective) writes the bytes the former save (every table
@@ -9,7 +9,8 @@
  *   src/dist/dist_shard.c counts resident pages of the tables);
  * - resume: load_collective of a checkpoint and one more epoch equal 3 uninterrupted epochs,
  *   bit for bit; early stopping with restore-best equals the replicated run;
- * - a shard refuses dctr_model_save and predictions (DCTR_ERR_STATE). */
+ * - a shard refuses dctr_model_save and predictions (DCTR_ERR_STATE).
+ * Each check runs for DeepFM, FFM and DeepFFM (tables of about the same size). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,19 +21,40 @@
 #include "mpi_check.h"
 #include "dist/dist.h"
 #include "models/deepfm.h"
+#include "models/ffm/dist.h"
 #include "test_env.h"
 
 #define ROWS 480
 #define BATCH 48
 #define BUCKETS (1 << 18) /* two hashed tables of 262144 rows: 56.6 MB with Adam's state */
 #define DIM 8
+#define FFM_K 4
+#define FFM_BUCKETS (1 << 17) /* FFM: 2 x 131072 + 1 feature rows of 3 fields: 27.3 MB with AdaGrad's state */
 
 static int g_rank, g_size;
 static char g_dir[512];
 
+/* The model family under test: its config, its whole tables' bytes (weights + optimizer state)
+ * and the gather-then-save reference of the streamed save. */
+typedef struct kind {
+    const char *name;
+    dctr_model_type type;
+    int64_t buckets; /* of each hashed column in the memory check */
+    double (*whole)(int64_t buckets);
+    dctr_status (*gather_save)(dctr_model *m, dctr_collective *c, const char *path, int with_opt);
+} kind;
+static const kind *g_kind;
+
+/* 2 tables x buckets rows x (embedding DIM + linear 1) x (weights + Adam's 2 slots) */
+static double deepfm_whole(int64_t buckets) { return 2.0 * (double)buckets * (DIM + 1) * 4 * 3; }
+/* (2 tables x buckets + 1 dense) rows x (3 fields x (k weights + k accumulators) + linear pair) */
+static double ffm_whole(int64_t buckets) {
+    return (2.0 * (double)buckets + 1) * (3 * 2 * FFM_K + 2) * 4;
+}
+
 
 static void path_of(char *buf, size_t cap, const char *name) {
-    snprintf(buf, cap, "%s/shard%d_%s", g_dir, g_size, name);
+    snprintf(buf, cap, "%s/shard%d_%s_%s", g_dir, g_size, g_kind ? g_kind->name : "all", name);
 }
 
 static void write_data(const char *path) {
@@ -74,12 +96,21 @@ static dctr_schema *make_schema(const char *csv, int64_t buckets) {
 }
 
 static void config(dctr_model_config *cfg) {
-    dctr_model_config_default(cfg, DCTR_MODEL_DEEPFM);
+    dctr_model_config_default(cfg, g_kind->type);
     static const int32_t hidden[] = {16};
-    cfg->hidden_units = hidden;
-    cfg->num_hidden = 1;
+    if (g_kind->type != DCTR_MODEL_FFM) {
+        cfg->hidden_units = hidden;
+        cfg->num_hidden = 1;
+    }
     dctr_optimizer_config_default(&cfg->optimizer, DCTR_OPT_ADAM);
     cfg->optimizer.learning_rate = 0.01;
+    if (g_kind->type == DCTR_MODEL_FFM) { /* FFM's optimizer is AdaGrad (libffm's) */
+        cfg->ffm_k = FFM_K;
+        dctr_optimizer_config_default(&cfg->optimizer, DCTR_OPT_ADAGRAD);
+        cfg->optimizer.learning_rate = 0.05;
+    } else if (g_kind->type == DCTR_MODEL_DEEPFFM) {
+        cfg->ffm_k = FFM_K;
+    }
 }
 
 static void check_same_file(const char *a, const char *b, const char *what) {
@@ -135,19 +166,22 @@ static void check_save_and_memory(dctr_collective *coll, const dctr_schema *s, c
         CHECK(dctr_model_save(m, streamed, 0) == DCTR_ERR_STATE, "a shard must not save alone");
         float p[4];
         CHECK(dctr_model_predict(m, data, p) == DCTR_ERR_STATE, "a shard must not predict");
-        OK(dctr_deepfm_shard_gather_save(m, coll, gathered, 1));
+        dctr_fit_options alone;
+        fit_options(&alone, 1, NULL);
+        CHECK(dctr_model_fit(m, data, &alone, NULL) == DCTR_ERR_STATE,
+              "a shard must not train outside its collective");
+        OK(g_kind->gather_save(m, coll, gathered, 1));
         check_same_file(gathered, streamed, "streamed vs gathered save");
     }
-    /* whole tables: 2 x BUCKETS rows x (embedding DIM + linear 1) x (weights + Adam's 2 slots) */
-    const double whole = 2.0 * BUCKETS * (DIM + 1) * 4 * 3, share = whole / g_size;
+    const double whole = g_kind->whole(g_kind->buckets), share = whole / g_size;
     /* beyond the share: per step at most BATCH / N rows x 2 columns fetched, a page each per
      * table array, the pages the range ends share, and the exchange buffers (a save chunk) */
     const double slack = (double)BATCH * 2 * 2 * 4096 + 2 * 2 * 3 * 2 * 4096 + 2.5 * 1048576;
     long long pk[4] = {0}, mine = (long long)peak;
     MPI_Gather(&mine, 1, MPI_LONG_LONG, pk, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
     if (g_rank == 0)
-        printf("test_mpi_shard: %d ranks, whole tables %.2f MB, peak per rank %.2f %.2f %.2f %.2f MB "
-               "(share %.2f MB)\n", g_size, whole / 1e6, pk[0] / 1e6, pk[1] / 1e6, pk[2] / 1e6,
+        printf("test_mpi_shard: %s, %d ranks, whole tables %.2f MB, peak per rank %.2f %.2f %.2f "
+               "%.2f MB (share %.2f MB)\n", g_kind->name, g_size, whole / 1e6, pk[0] / 1e6, pk[1] / 1e6, pk[2] / 1e6,
                pk[3] / 1e6, share / 1e6);
     if (g_size > 1)
         CHECK(peak <= share + slack, "peak table memory %.2f MB > share %.2f MB + %.2f MB",
@@ -203,7 +237,7 @@ static void check_resume(dctr_collective *coll, const dctr_schema *s, const dctr
 static void check_restore_best(dctr_collective *coll, const dctr_schema *s, const dctr_dataset *data) {
     dctr_model_config cfg;
     config(&cfg);
-    cfg.optimizer.learning_rate = 0.2; /* overfits: the best epoch is early */
+    cfg.optimizer.learning_rate = g_kind->type == DCTR_MODEL_DEEPFM ? 0.2 : 0.5; /* overfits: the best epoch is early */
     char paths[2][600];
     path_of(paths[0], sizeof paths[0], "best_replicated.dctr");
     path_of(paths[1], sizeof paths[1], "best_sharded.dctr");
@@ -227,7 +261,7 @@ static void check_restore_best(dctr_collective *coll, const dctr_schema *s, cons
     coll->table_mode = DCTR_TABLES_SHARDED;
     CHECK(best[0] == best[1], "best epoch %d replicated, %d sharded", best[0], best[1]);
     if (g_rank == 0)
-        printf("test_mpi_shard: restore-best kept epoch %d\n", best[1]);
+        printf("test_mpi_shard: %s: restore-best kept epoch %d\n", g_kind->name, best[1]);
     dctr_model *a, *b;
     OK(dctr_model_load(paths[0], &a));
     OK(dctr_model_load(paths[1], &b));
@@ -243,6 +277,31 @@ static void check_restore_best(dctr_collective *coll, const dctr_schema *s, cons
     dctr_model_free(b);
 }
 
+/* A libffm-native FFM (no columns) is never taken as a shard: a collective fit refuses it
+ * before touching it, and it still predicts afterwards. */
+static void check_native_refused(dctr_collective *coll) {
+    static const char text[] = "1 0:0:1 1:3:1\n0 0:1:1 1:2:1\n1 0:0:1 1:2:1\n";
+    dctr_ffm_data *fd;
+    OK(dctr_ffm_data_from_text(text, sizeof text - 1, "native", NULL, &fd));
+    dctr_ffm_options fo;
+    dctr_ffm_options_default(&fo);
+    fo.epochs = 1;
+    dctr_model *m;
+    OK(dctr_ffm_train(fd, NULL, &fo, NULL, NULL, &m));
+    dctr_dataset *ds;
+    OK(dctr_ffm_data_to_dataset(m, fd, &ds));
+    dctr_fit_options o;
+    fit_options(&o, 1, NULL);
+    o.batch_size = 4;
+    CHECK(dctr_model_fit_collective(m, ds, &o, coll, NULL) == DCTR_ERR_UNSUPPORTED,
+          "a libffm-native FFM must not train under a collective");
+    float p[3];
+    OK(dctr_model_predict(m, ds, p));
+    dctr_dataset_free(ds);
+    dctr_model_free(m);
+    dctr_ffm_data_free(fd);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
@@ -256,16 +315,27 @@ int main(int argc, char **argv) {
     dctr_collective *coll = dctr_mpi_collective(mp);
     coll->table_mode = DCTR_TABLES_SHARDED;
     /* hashed columns: no encoder pass to merge; small tables for the resume */
-    dctr_schema *s = make_schema(csv, BUCKETS), *small = make_schema(csv, 4096);
-    dctr_dataset *data, *data_small;
-    OK(dctr_mpi_read_csv(mp, s, csv, NULL, DCTR_SHARD_STRIPE, &data));
+    dctr_schema *small = make_schema(csv, 4096);
+    dctr_dataset *data_small;
     OK(dctr_mpi_read_csv(mp, small, csv, NULL, DCTR_SHARD_STRIPE, &data_small));
-    check_save_and_memory(coll, s, data);
-    check_resume(coll, small, data_small);
-    check_restore_best(coll, small, data_small);
-    dctr_dataset_free(data);
+    check_native_refused(coll);
+    static const kind kinds[] = {
+        {"deepfm", DCTR_MODEL_DEEPFM, BUCKETS, deepfm_whole, dctr_deepfm_shard_gather_save},
+        {"ffm", DCTR_MODEL_FFM, FFM_BUCKETS, ffm_whole, dctr_ffm_shard_gather_save},
+        {"deepffm", DCTR_MODEL_DEEPFFM, FFM_BUCKETS, ffm_whole, dctr_ffm_shard_gather_save},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        g_kind = &kinds[i];
+        dctr_schema *s = make_schema(csv, g_kind->buckets);
+        dctr_dataset *data;
+        OK(dctr_mpi_read_csv(mp, s, csv, NULL, DCTR_SHARD_STRIPE, &data));
+        check_save_and_memory(coll, s, data);
+        check_resume(coll, small, data_small);
+        check_restore_best(coll, small, data_small);
+        dctr_dataset_free(data);
+        dctr_schema_free(s);
+    }
     dctr_dataset_free(data_small);
-    dctr_schema_free(s);
     dctr_schema_free(small);
     dctr_mpi_free(mp);
     if (g_rank == 0)

@@ -201,8 +201,7 @@ static void check_model(dctr_mpi *mp, const dctr_schema *s1, const dctr_dataset 
     o.checkpoint_path = ck;
     OK(dctr_model_fit_collective(m, shard, &o, coll, &hd));
     coll->table_mode = DCTR_TABLES_REPLICATED;
-    const int ffm = mc->type == DCTR_MODEL_FFM || mc->type == DCTR_MODEL_DEEPFFM;
-    if (sharded && g_size > 1 && !ffm) { /* each rank holds its rows: the whole model is the file */
+    if (sharded && g_size > 1) { /* each rank holds its rows: the whole model is the file */
         char fin[600];
         path_of(fin, sizeof fin, "final.dctr");
         CHECK(dctr_model_predict(m, fulld, pd) == DCTR_ERR_STATE, "a shard must not predict");

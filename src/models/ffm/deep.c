@@ -255,6 +255,7 @@ static void deep_ws_free(void *p) {
 }
 
 static dctr_status deep_predict(const dctr_model *model, void *wsp, const dctr_batch *b, float *out) {
+    DCTR_TRY(dctr_ffm_shard_whole(model, "predict"));
     const dctr_ffm_impl *impl = model->impl;
     const dctr_ffm_deep *d = impl->deep;
     deep_ws *w = wsp;
@@ -374,6 +375,7 @@ static void deep_ffm_update(dctr_ffm_impl *impl, int64_t B) {
 
 static dctr_status deep_train_step(dctr_model *model, const dctr_batch *b, double *data_loss, double *reg_loss,
                                      float *pred) {
+    DCTR_TRY(dctr_ffm_shard_whole(model, "train"));
     dctr_ffm_impl *impl = model->impl;
     dctr_ffm_deep *d = impl->deep;
     const int64_t B = b->n;

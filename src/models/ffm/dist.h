@@ -39,11 +39,18 @@ dctr_status dctr_ffm_dist_finish(dctr_model *model, double *loss, double *wsum, 
                                  int64_t ndense);
 
 /* Sharded tables (shard.c), the dctr_dist hooks: fetch the rows batch b uses (b NULL: none)
- * from their owners; gather every row (weights, accumulators, linear part) to every rank; release
- * the rows this rank does not own (with_slots: all of them, at the first fetch of a fit and
- * after a gather; otherwise the pages of the rows the last fetch brought). */
+ * from their owners; release the rows this rank does not own (with_slots: all of them, at the
+ * first fetch of a fit; otherwise the pages of the rows the last fetch brought); the streamed
+ * model file (shard_io.c: rank 0 writes, every other rank sends its rows; the agreed status). */
 dctr_status dctr_ffm_shard_fetch(struct dctr_model *model, const dctr_batch *b);
-dctr_status dctr_ffm_shard_gather(struct dctr_model *model);
 void dctr_ffm_shard_release(struct dctr_model *model, int with_slots);
+dctr_status dctr_ffm_shard_save(const struct dctr_model *model, struct dctr_dist *dist,
+                                const char *path, int with_optimizer);
+/* The peak probe (dctr_shard_probe_*): the resident rows of the table plus in_flight bytes. */
+void dctr_ffm_shard_note(const struct dctr_model *model, int64_t in_flight);
+/* Test reference for the streamed save: every row gathered, rank 0 saves (every rank calls). */
+struct dctr_collective;
+dctr_status dctr_ffm_shard_gather_save(struct dctr_model *model, struct dctr_collective *coll,
+                                       const char *path, int with_optimizer);
 
 #endif

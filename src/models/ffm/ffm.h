@@ -50,6 +50,7 @@ typedef struct dctr_ffm_impl {
     dctr_ffm_pooled *pooled; /* [threads] train_step workspace */
     dctr_ffm_deep *deep;  /* DCTR_MODEL_DEEPFFM only */
     dctr_ffm_dist_ws *dws; /* made by the first step under a collective (dist.c) */
+    struct dctr_dist *save_dist; /* sharded, rank 0: set while a save streams rows (shard_io.c) */
     /* training threads */
     dctr_pool *pool;
     int32_t threads;
@@ -94,6 +95,13 @@ void dctr_ffm_model_destroy(dctr_model *model);
  * src/core/metrics.c; logloss exact from t. values[DCTR_METRIC_*]. */
 dctr_status dctr_ffm_metrics(const float *t, const float *labels, int64_t n, int regression,
                              double values[DCTR_METRIC_COUNT]);
+
+/* DCTR_ERR_STATE, saying what to do, when the model holds a shard of sharded tables and no fit
+ * is running (`what`: the refused operation); DCTR_OK otherwise (shard.c). */
+dctr_status dctr_ffm_shard_whole(const dctr_model *model, const char *what);
+/* A sharded section's body after its head (shard_io.c, rank 0 while impl->save_dist is set):
+ * the weights (acc 0) or accumulators of every row from their owners, then the linear part. */
+dctr_status dctr_ffm_shard_produce(const dctr_ffm_impl *impl, int acc, dctr_cw_sink sink, void *sctx);
 
 /* Section payloads "ffm.params" / "ffm.opt" (io.c). */
 dctr_status dctr_ffm_save_sections(const dctr_model *model, dctr_container_writer *cw, int with_optimizer);

@@ -14,6 +14,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "dist/dist.h"
 #include "feature/schema_types.h"
 #include "models/ffm/ffm.h"
 #include "models/model_internal.h"
@@ -70,6 +71,13 @@ static dctr_status produce(const dctr_ffm_impl *impl, int acc, dctr_cw_sink sink
     dctr_wbuf_init(&b);
     put_head(&b, impl, acc);
     dctr_status s = dctr_wbuf_status(&b);
+    if (impl->save_dist) { /* sharded: the rows stream from their owners (shard_io.c) */
+        if (s == DCTR_OK)
+            s = sink(sctx, b.data, b.len);
+        dctr_wbuf_free(&b);
+        dctr_status body = dctr_ffm_shard_produce(impl, acc, sink, sctx); /* every rank waits on it */
+        return s == DCTR_OK ? body : s;
+    }
     for (int64_t j = 0; j < w->n && s == DCTR_OK; j += slice) {
         put_rows(&b, w, acc, j, j + slice < w->n ? j + slice : w->n);
         s = dctr_wbuf_status(&b);
@@ -137,6 +145,8 @@ dctr_status dctr_ffm_save_sections(const dctr_model *model, dctr_container_write
     const dctr_ffm_impl *impl = model->impl;
     if (!impl->w.W)
         return dctr_set_error(DCTR_ERR_STATE, "FFM save: the model has no weights");
+    if (!impl->save_dist)
+        DCTR_TRY(dctr_ffm_shard_whole(model, "save"));
     DCTR_TRY(dctr_cw_add_stream(cw, "ffm.params", section_bytes(impl, 0), produce_params, impl));
     if (impl->native)
         DCTR_TRY(save_native(model, cw));
@@ -145,9 +155,9 @@ dctr_status dctr_ffm_save_sections(const dctr_model *model, dctr_container_write
     return dctr_cw_add_stream(cw, "ffm.opt", section_bytes(impl, 1), produce_opt, impl);
 }
 
-/* Reads n*m*k (+ linear) floats into the weights or accumulators; rejects non-finite values and
- * negative / zero accumulators. */
-static dctr_status get_block(dctr_rbuf *r, dctr_ffm_weights *w, int acc) {
+/* Reads n*m*k (+ linear) floats into the weights or accumulators of rows [lo, hi) (a shard's;
+ * every row is still checked); rejects non-finite values and negative / zero accumulators. */
+static dctr_status get_block(dctr_rbuf *r, dctr_ffm_weights *w, int acc, int64_t lo, int64_t hi) {
     float tmp[1024];
     float *p = w->W;
     for (int64_t j = 0; j < w->n; j++)
@@ -158,6 +168,8 @@ static dctr_status get_block(dctr_rbuf *r, dctr_ffm_weights *w, int acc) {
                     return dctr_set_error(DCTR_ERR_FORMAT, "%s: invalid %s at feature %lld field %d",
                                           r->origin ? r->origin : "ffm section",
                                           acc ? "accumulator" : "weight", (long long)j, f);
+            if (j < lo || j >= hi)
+                continue;
             memcpy(p + (acc ? w->kp : 0), tmp, (size_t)w->k * sizeof(float));
             for (int32_t d = w->k; d < w->kp; d++)
                 p[(acc ? w->kp : 0) + d] = acc ? 1.0f : 0.0f;
@@ -169,7 +181,8 @@ static dctr_status get_block(dctr_rbuf *r, dctr_ffm_weights *w, int acc) {
             if (!isfinite(v) || (acc && !(v > 0)))
                 return dctr_set_error(DCTR_ERR_FORMAT, "ffm section: invalid linear value at %lld",
                                       (long long)j);
-            w->lin[2 * j + (acc ? 1 : 0)] = v;
+            if (j >= lo && j < hi)
+                w->lin[2 * j + (acc ? 1 : 0)] = v;
         }
         float v;
         DCTR_TRY(dctr_rbuf_f32(r, &v, "FFM bias"));
@@ -243,17 +256,20 @@ dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c) {
     model->cfg.ffm_k = k;
     model->cfg.ffm_linear = use_linear;
     model->cfg.ffm_normalize = normalize;
-    DCTR_TRY(get_block(&r, &impl->w, 0));
+    int64_t lo = 0, hi = n; /* a shard (dctr_model_load_collective) keeps its own rows */
+    if (model->shard_size > 1)
+        dctr_shard_range(n, model->shard_rank, model->shard_size, &lo, &hi);
+    DCTR_TRY(get_block(&r, &impl->w, 0, lo, hi));
     if (native)
         DCTR_TRY(load_native(model, c));
     if (!dctr_container_has(c, "ffm.opt")) {
-        float *p = impl->w.W;
-        for (int64_t j = 0; j < n; j++)
+        float *p = impl->w.W + (size_t)lo * impl->w.row;
+        for (int64_t j = lo; j < hi; j++)
             for (int32_t f = 0; f < m; f++, p += impl->w.blk)
                 for (int32_t d = 0; d < impl->w.kp; d++)
                     p[impl->w.kp + d] = 1.0f;
         if (use_linear) {
-            for (int64_t j = 0; j < n; j++)
+            for (int64_t j = lo; j < hi; j++)
                 impl->w.lin[2 * j + 1] = 1.0f;
             impl->w.bias_g = 1.0f;
         }
@@ -269,7 +285,7 @@ dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c) {
     if (version != FFM_IO_VERSION || m2 != m || n2 != n || k2 != k)
         return dctr_set_error(DCTR_ERR_FORMAT, "ffm.opt: version or shape differs from ffm.params");
     DCTR_TRY(check_shape(m, n, k, use_linear, &r));
-    return get_block(&r, &impl->w, 1);
+    return get_block(&r, &impl->w, 1, lo, hi);
 }
 
 dctr_status dctr_ffm_check_sections(const dctr_schema *s, const dctr_model_config *cfg, const dctr_container *c) {

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/hogwild.h"
 #include "core/rng.h"
+#include "dist/dist.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -63,7 +64,9 @@ static void table_free(float *p, size_t mapped) {
     dctr_aligned_free(p);
 }
 
-dctr_status dctr_ffm_weights_alloc(dctr_ffm_weights *w, int32_t m, int64_t n, int32_t k, int use_linear) {
+/* The shape of w and its table's float count (checked for overflow). */
+static dctr_status weights_shape(dctr_ffm_weights *w, int32_t m, int64_t n, int32_t k, int use_linear,
+                                 size_t *total) {
     memset(w, 0, sizeof *w);
     if (m < 1 || n < 1 || k < 1 || k > 1024)
         return dctr_set_error(DCTR_ERR_INVALID_ARG,
@@ -75,14 +78,19 @@ dctr_status dctr_ffm_weights_alloc(dctr_ffm_weights *w, int32_t m, int64_t n, in
     w->kp = (int32_t)dctr_round_up((size_t)k, 4);
     w->blk = 2 * (size_t)w->kp;
     w->row = (size_t)m * w->blk;
-    size_t total;
-    if (!dctr_mul_size(w->row, (size_t)n, &total) || total > ((size_t)1 << 40))
+    w->use_linear = use_linear ? 1 : 0;
+    if (!dctr_mul_size(w->row, (size_t)n, total) || *total > ((size_t)1 << 40))
         return dctr_set_error(DCTR_ERR_LIMIT, "FFM: %lld features x %d fields x k=%d is too large",
                               (long long)n, m, k);
+    return DCTR_OK;
+}
+
+dctr_status dctr_ffm_weights_alloc(dctr_ffm_weights *w, int32_t m, int64_t n, int32_t k, int use_linear) {
+    size_t total;
+    DCTR_TRY(weights_shape(w, m, n, k, use_linear, &total));
     w->W = table_alloc(total * sizeof(float), &w->W_mapped);
     if (!w->W)
         return dctr_error_prefix(DCTR_ERR_NOMEM, "FFM weights (%zu MB)", total * 4 >> 20);
-    w->use_linear = use_linear ? 1 : 0;
     if (w->use_linear) {
         w->lin = dctr_alloc_floats((size_t)n * 2);
         if (!w->lin) {
@@ -93,11 +101,31 @@ dctr_status dctr_ffm_weights_alloc(dctr_ffm_weights *w, int32_t m, int64_t n, in
     return DCTR_OK;
 }
 
+dctr_status dctr_ffm_weights_alloc_shard(dctr_ffm_weights *w, int32_t m, int64_t n, int32_t k,
+                                         int use_linear) {
+    size_t total;
+    DCTR_TRY(weights_shape(w, m, n, k, use_linear, &total));
+    w->lazy = 1;
+    w->W = dctr_shard_alloc(total);
+    if (w->W && w->use_linear)
+        w->lin = dctr_shard_alloc((size_t)n * 2);
+    if (!w->W || (w->use_linear && !w->lin)) {
+        dctr_ffm_weights_free(w);
+        return DCTR_ERR_NOMEM;
+    }
+    return DCTR_OK;
+}
+
 void dctr_ffm_weights_free(dctr_ffm_weights *w) {
     if (!w)
         return;
-    table_free(w->W, w->W_mapped);
-    dctr_aligned_free(w->lin);
+    if (w->lazy) {
+        dctr_shard_free(w->W, (size_t)w->n * w->row);
+        dctr_shard_free(w->lin, (size_t)w->n * 2);
+    } else {
+        table_free(w->W, w->W_mapped);
+        dctr_aligned_free(w->lin);
+    }
     memset(w, 0, sizeof *w);
 }
 
@@ -106,18 +134,24 @@ size_t dctr_ffm_weights_floats(const dctr_ffm_weights *w) {
 }
 
 void dctr_ffm_weights_init(dctr_ffm_weights *w, uint64_t seed) {
+    dctr_ffm_weights_init_rows(w, seed, 0, w->n);
+}
+
+void dctr_ffm_weights_init_rows(dctr_ffm_weights *w, uint64_t seed, int64_t lo, int64_t hi) {
     dctr_rng rng;
     dctr_rng_init(&rng, seed, 0x46464d /* "FFM" */);
     const float coef = 1.0f / sqrtf((float)w->k);
-    float *p = w->W;
-    for (int64_t j = 0; j < w->n; j++)
+    for (int64_t i = 0; i < lo * w->m * w->k; i++) /* the draws of the rows before lo */
+        (void)dctr_rng_next(&rng);
+    float *p = w->W + (size_t)lo * w->row;
+    for (int64_t j = lo; j < hi; j++)
         for (int32_t f = 0; f < w->m; f++, p += w->blk)
             for (int32_t d = 0; d < w->kp; d++) {
                 p[d] = d < w->k ? coef * (float)dctr_rng_uniform(&rng) : 0.0f;
                 p[w->kp + d] = 1.0f;
             }
     if (w->use_linear) {
-        for (int64_t j = 0; j < w->n; j++) {
+        for (int64_t j = lo; j < hi; j++) {
             w->lin[2 * j] = 0.0f;
             w->lin[2 * j + 1] = 1.0f;
         }

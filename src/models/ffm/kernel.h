@@ -30,13 +30,22 @@ typedef struct dctr_ffm_weights {
     int use_linear;
     float *lin;         /* use_linear: [n * 2] = (w_j, G_j) */
     float bias, bias_g; /* use_linear: global bias and its accumulator */
+    int lazy;           /* a shard's weights: W and lin from dctr_shard_alloc (only the rows
+                         * written take memory) */
 } dctr_ffm_weights;
 
 /* Allocates (not initialised). Sizes are checked for overflow. */
 dctr_status dctr_ffm_weights_alloc(dctr_ffm_weights *w, int32_t m, int64_t n, int32_t k, int use_linear);
+/* The same for a sharded model (docs/distributed.md): address space for every row, committed
+ * only where written (dctr_shard_alloc), so a rank that writes its own rows holds only them. */
+dctr_status dctr_ffm_weights_alloc_shard(dctr_ffm_weights *w, int32_t m, int64_t n, int32_t k,
+                                         int use_linear);
 void dctr_ffm_weights_free(dctr_ffm_weights *w);
 /* libffm init: w uniform in [0, 1/sqrt(k)), padding 0, accumulators 1; linear part 0, G 1. */
 void dctr_ffm_weights_init(dctr_ffm_weights *w, uint64_t seed);
+/* The same values for rows [lo, hi) only (the draws of the rows before lo are skipped): a
+ * shard's rows equal the whole model's byte for byte. The bias is set too. */
+void dctr_ffm_weights_init_rows(dctr_ffm_weights *w, uint64_t seed, int64_t lo, int64_t hi);
 /* Deep copy into an allocated twin of the same shape. */
 void dctr_ffm_weights_copy(dctr_ffm_weights *dst, const dctr_ffm_weights *src);
 size_t dctr_ffm_weights_floats(const dctr_ffm_weights *w);

@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "dist/dist.h"
 #include "models/ffm/dist.h"
 
 #define FFM_DEFAULT_ETA 0.2f
@@ -177,6 +178,7 @@ static void ws_free(void *ws) {
 }
 
 static dctr_status predict_batch(const dctr_model *model, void *wsp, const dctr_batch *batch, float *out) {
+    DCTR_TRY(dctr_ffm_shard_whole(model, "predict"));
     const dctr_ffm_impl *impl = model->impl;
     ffm_ws *ws = wsp;
     for (int64_t i = 0; i < batch->n; i++) {
@@ -234,6 +236,7 @@ static dctr_status train_step(dctr_model *model, const dctr_batch *batch, double
                               double *reg_loss, float *pred) {
     if (model->dist) /* under a collective: the synchronous mini-batch form (dist.c) */
         return dctr_ffm_dist_train_step(model, batch, data_loss, reg_loss, pred);
+    DCTR_TRY(dctr_ffm_shard_whole(model, "train"));
     dctr_ffm_impl *impl = model->impl;
     int threads = impl->pool ? dctr_pool_threads(impl->pool) : 1;
     double loss[DCTR_MAX_THREADS] = {0};
@@ -287,10 +290,11 @@ struct dctr_pool *dctr_ffm_op_training_pool(const dctr_model *model) {
 /* ---- snapshots ---- */
 
 /* Restore-best keeps the weights only, not their AdaGrad accumulators (half the size of the
- * interleaved table): the restored model predicts as the best epoch did. */
+ * interleaved table): the restored model predicts as the best epoch did. A shard's snapshot
+ * holds its own rows [lo, hi) only, in lazily committed arrays (dctr_shard_alloc). */
 typedef struct {
-    int32_t m, kp, use_linear;
-    int64_t n;
+    int32_t m, kp, use_linear, lazy;
+    int64_t n, lo, hi;
     float *w;       /* [n * m * kp]: the weight half of every block */
     float *lin;     /* use_linear: [n] linear weights */
     float bias;
@@ -302,51 +306,80 @@ void dctr_ffm_op_snapshot_free(void *state) {
     ffm_snap *sn = state;
     if (!sn)
         return;
-    dctr_aligned_free(sn->w);
-    dctr_aligned_free(sn->lin);
+    if (sn->lazy) {
+        dctr_shard_free(sn->w, (size_t)sn->n * (size_t)sn->m * (size_t)sn->kp);
+        dctr_shard_free(sn->lin, (size_t)sn->n);
+    } else {
+        dctr_aligned_free(sn->w);
+        dctr_aligned_free(sn->lin);
+    }
     dctr_aligned_free(sn->deep);
     dctr_free(sn);
 }
 
 static int snap_fits(const ffm_snap *sn, const dctr_ffm_impl *impl, int64_t ndeep) {
     return sn->m == impl->w.m && sn->n == impl->w.n && sn->kp == impl->w.kp &&
-           sn->use_linear == impl->w.use_linear && sn->ndeep == ndeep;
+           sn->use_linear == impl->w.use_linear && sn->ndeep == ndeep && sn->lazy == impl->w.lazy;
+}
+
+static ffm_snap *snap_new(const dctr_model *model, const dctr_ffm_weights *w, int64_t ndeep) {
+    ffm_snap *sn = dctr_calloc(1, sizeof *sn);
+    if (!sn)
+        return NULL;
+    *sn = (ffm_snap){.m = w->m, .n = w->n, .kp = w->kp, .use_linear = w->use_linear,
+                     .lazy = w->lazy, .lo = 0, .hi = w->n, .ndeep = ndeep};
+    const size_t nw = (size_t)w->n * (size_t)w->m * (size_t)w->kp;
+    if (model->shard_size > 1) /* a shard keeps its own rows */
+        dctr_shard_range(w->n, model->shard_rank, model->shard_size, &sn->lo, &sn->hi);
+    if (w->lazy) {
+        sn->w = dctr_shard_alloc(nw);
+        sn->lin = w->use_linear ? dctr_shard_alloc((size_t)w->n) : NULL;
+    } else {
+        sn->w = dctr_alloc_floats(nw);
+        sn->lin = w->use_linear ? dctr_alloc_floats((size_t)w->n) : NULL;
+    }
+    sn->deep = ndeep > 0 ? dctr_alloc_floats((size_t)ndeep) : NULL;
+    if (!sn->w || (w->use_linear && !sn->lin) || (ndeep > 0 && !sn->deep)) {
+        dctr_ffm_op_snapshot_free(sn);
+        return NULL;
+    }
+    return sn;
+}
+
+/* The weights of rows [sn->lo, sn->hi) into the snapshot (to_snap) or back. */
+static void snap_copy(ffm_snap *sn, dctr_ffm_weights *w, int to_snap) {
+    const size_t kp = (size_t)w->kp;
+    for (size_t b = (size_t)sn->lo * (size_t)w->m; b < (size_t)sn->hi * (size_t)w->m; b++) {
+        float *live = w->W + b * w->blk, *kept = sn->w + b * kp;
+        memcpy(to_snap ? kept : live, to_snap ? live : kept, kp * sizeof(float));
+    }
+    if (w->use_linear) {
+        for (int64_t j = sn->lo; j < sn->hi; j++) {
+            if (to_snap)
+                sn->lin[j] = w->lin[2 * j];
+            else
+                w->lin[2 * j] = sn->lin[j];
+        }
+        if (to_snap)
+            sn->bias = w->bias;
+        else
+            w->bias = sn->bias;
+    }
 }
 
 /* *state == NULL: allocate a snapshot; otherwise overwrite the given one (fit reuses them). */
 dctr_status dctr_ffm_op_snapshot(const dctr_model *model, void **state) {
-    const dctr_ffm_impl *impl = model->impl;
-    const dctr_ffm_weights *w = &impl->w;
+    dctr_ffm_impl *impl = model->impl;
     ffm_snap *sn = *state;
     int64_t ndeep = dctr_ffm_deep_state_floats(impl->deep);
     if (sn && !snap_fits(sn, impl, ndeep))
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "FFM snapshot of another model");
-    size_t blocks = (size_t)w->n * (size_t)w->m, kp = (size_t)w->kp;
     if (!sn) {
-        sn = dctr_calloc(1, sizeof *sn);
-        if (!sn)
+        if (!(sn = snap_new(model, &impl->w, ndeep)))
             return DCTR_ERR_NOMEM;
-        sn->m = w->m;
-        sn->n = w->n;
-        sn->kp = w->kp;
-        sn->use_linear = w->use_linear;
-        sn->ndeep = ndeep;
-        sn->w = dctr_alloc_floats(blocks * kp);
-        sn->lin = w->use_linear ? dctr_alloc_floats((size_t)w->n) : NULL;
-        sn->deep = ndeep > 0 ? dctr_alloc_floats((size_t)ndeep) : NULL;
-        if (!sn->w || (w->use_linear && !sn->lin) || (ndeep > 0 && !sn->deep)) {
-            dctr_ffm_op_snapshot_free(sn);
-            return DCTR_ERR_NOMEM;
-        }
         *state = sn;
     }
-    for (size_t b = 0; b < blocks; b++)
-        memcpy(sn->w + b * kp, w->W + b * w->blk, kp * sizeof(float));
-    if (w->use_linear) {
-        for (int64_t j = 0; j < w->n; j++)
-            sn->lin[j] = w->lin[2 * j];
-        sn->bias = w->bias;
-    }
+    snap_copy(sn, &impl->w, 1);
     if (ndeep > 0)
         dctr_ffm_deep_copy_out(impl->deep, sn->deep);
     return DCTR_OK;
@@ -354,18 +387,10 @@ dctr_status dctr_ffm_op_snapshot(const dctr_model *model, void **state) {
 
 dctr_status dctr_ffm_op_restore(dctr_model *model, const void *state) {
     dctr_ffm_impl *impl = model->impl;
-    dctr_ffm_weights *w = &impl->w;
-    const ffm_snap *sn = state;
+    ffm_snap *sn = (ffm_snap *)state; /* only read: snap_copy copies out of it */
     if (!sn || !snap_fits(sn, impl, dctr_ffm_deep_state_floats(impl->deep)))
         return dctr_set_error(DCTR_ERR_STATE, "FFM restore: snapshot shape differs from the model");
-    size_t blocks = (size_t)w->n * (size_t)w->m, kp = (size_t)w->kp;
-    for (size_t b = 0; b < blocks; b++)
-        memcpy(w->W + b * w->blk, sn->w + b * kp, kp * sizeof(float));
-    if (w->use_linear) {
-        for (int64_t j = 0; j < w->n; j++)
-            w->lin[2 * j] = sn->lin[j];
-        w->bias = sn->bias;
-    }
+    snap_copy(sn, &impl->w, 0);
     if (sn->ndeep > 0)
         dctr_ffm_deep_copy_in(impl->deep, sn->deep);
     return DCTR_OK;
@@ -446,8 +471,15 @@ dctr_status dctr_ffm_init(dctr_model *model) {
     int64_t n;
     int32_t m;
     DCTR_TRY(dctr_ffm_columns_build(model, impl, &n, &m));
-    DCTR_TRY(dctr_ffm_weights_alloc(&impl->w, m, n, k, cfg->ffm_linear));
-    dctr_ffm_weights_init(&impl->w, cfg->seed);
+    if (model->shard_size > 1) { /* sharded tables: this rank's rows only (shard.c) */
+        int64_t lo, hi;
+        dctr_shard_range(n, model->shard_rank, model->shard_size, &lo, &hi);
+        DCTR_TRY(dctr_ffm_weights_alloc_shard(&impl->w, m, n, k, cfg->ffm_linear));
+        dctr_ffm_weights_init_rows(&impl->w, cfg->seed, lo, hi);
+    } else {
+        DCTR_TRY(dctr_ffm_weights_alloc(&impl->w, m, n, k, cfg->ffm_linear));
+        dctr_ffm_weights_init(&impl->w, cfg->seed);
+    }
     DCTR_TRY(alloc_train_buffers(impl, 1));
     if (model->type == DCTR_MODEL_DEEPFFM)
         DCTR_TRY(dctr_ffm_deep_init(model, impl));

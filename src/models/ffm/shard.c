@@ -1,8 +1,10 @@
-/* FFM / DeepFFM with sharded feature rows (DCTR_TABLES_SHARDED): before a step a rank asks the
- * owners for the feature rows its batch uses and gets their weights (m k floats, padded to kp,
- * and the linear weight; not the AdaGrad accumulators, which only owners use); after the update
- * the rows it does not own are released (madvise: their pages go back to the system); a model
- * file or the end of a fit gathers every row on every rank. The gradient return is dist.c's (dctr_dist_rows_to_owners). */
+/* FFM / DeepFFM with sharded feature rows (DCTR_TABLES_SHARDED): a shard (dctr_model_new_collective,
+ * dctr_model_load_collective, or after a sharded fit) holds its own rows in a lazily committed
+ * arena (dctr_ffm_weights_alloc_shard); before a step a rank asks the owners for the feature
+ * rows its batch uses and gets their weights (m k floats, padded to kp, and the linear weight;
+ * not the AdaGrad accumulators, which only owners use); after the update the rows it does not
+ * own are released (madvise: their pages go back to the system). The gradient return is dist.c's
+ * (dctr_dist_rows_to_owners), the streamed model file shard_io.c's. */
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -10,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "dist/dist.h"
+#include "dist/shard_stream.h"
 #include "models/ffm/dist.h"
 
 /* Releases the whole pages, outside the owned rows [lo, hi), of the rows ids[0..cnt) (sorted)
@@ -201,10 +204,34 @@ dctr_status dctr_ffm_shard_fetch(dctr_model *model, const dctr_batch *b) {
     ws->fetched = ids;
     ws->nfetched = st == DCTR_OK ? n : 0;
     dctr_free(counts);
+    if (st == DCTR_OK) /* the peak: the owned rows plus the fetched ones */
+        dctr_ffm_shard_note(model, 0);
     return st;
 }
 
-dctr_status dctr_ffm_shard_gather(dctr_model *model) {
+void dctr_ffm_shard_note(const dctr_model *model, int64_t in_flight) {
+    if (!dctr_shard_probe_on())
+        return;
+    const dctr_ffm_weights *w = &((const dctr_ffm_impl *)model->impl)->w;
+    int64_t bytes = dctr_shard_resident(w->W, 0, w->n, (int32_t)w->row);
+    if (w->use_linear)
+        bytes += dctr_shard_resident(w->lin, 0, w->n, 2);
+    dctr_shard_probe_note(bytes + in_flight);
+}
+
+dctr_status dctr_ffm_shard_whole(const dctr_model *model, const char *what) {
+    if (model->shard_size <= 1 || model->dist)
+        return DCTR_OK;
+    return dctr_set_error(DCTR_ERR_STATE,
+                          "%s: this FFM model holds rank %d of %d's rows of sharded tables (the "
+                          "other rows are not here); it trains only under its collective "
+                          "(dctr_model_fit_collective): save it with dctr_model_save_collective on "
+                          "every rank and load that file to predict", what,
+                          (int)model->shard_rank, (int)model->shard_size);
+}
+
+/* Every row (weights, accumulators, linear part) to every rank: the test reference below. */
+static dctr_status shard_gather(dctr_model *model) {
     dctr_ffm_impl *impl = model->impl;
     dctr_dist *dist = model->dist;
     dctr_ffm_weights *w = &impl->w;
@@ -238,4 +265,10 @@ dctr_status dctr_ffm_shard_gather(dctr_model *model) {
         p += in_counts[q];
     }
     return st;
+}
+
+dctr_status dctr_ffm_shard_gather_save(dctr_model *model, dctr_collective *coll, const char *path,
+                                       int with_optimizer) {
+    return dctr_shard_gather_save(model, coll, shard_gather, dctr_ffm_shard_release, path,
+                                  with_optimizer);
 }
