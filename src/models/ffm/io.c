@@ -160,17 +160,22 @@ dctr_status dctr_ffm_save_sections(const dctr_model *model, dctr_container_write
 static dctr_status get_block(dctr_section_reader *r, dctr_ffm_weights *w, int acc, int64_t lo, int64_t hi) {
     float tmp[1024];
     float *p = w->W;
+    /* a row's m k floats per read when they fit tmp (fewer calls), else one block's k */
+    const int whole_row = (int64_t)w->m * w->k <= 1024;
     for (int64_t j = 0; j < w->n; j++)
         for (int32_t f = 0; f < w->m; f++, p += w->blk) {
-            DCTR_TRY(dctr_section_f32s(r, tmp, (size_t)w->k, acc ? "FFM accumulators" : "FFM weights"));
+            if (f == 0 || !whole_row)
+                DCTR_TRY(dctr_section_f32s(r, tmp, (size_t)(whole_row ? w->m : 1) * (size_t)w->k,
+                                           acc ? "FFM accumulators" : "FFM weights"));
+            const float *v = whole_row ? tmp + (size_t)f * (size_t)w->k : tmp;
             for (int32_t d = 0; d < w->k; d++)
-                if (!isfinite(tmp[d]) || (acc && !(tmp[d] > 0)))
+                if (!isfinite(v[d]) || (acc && !(v[d] > 0)))
                     return dctr_set_error(DCTR_ERR_FORMAT, "%s: invalid %s at feature %lld field %d",
                                           r->win.origin ? r->win.origin : "ffm section",
                                           acc ? "accumulator" : "weight", (long long)j, f);
             if (j < lo || j >= hi)
                 continue;
-            memcpy(p + (acc ? w->kp : 0), tmp, (size_t)w->k * sizeof(float));
+            memcpy(p + (acc ? w->kp : 0), v, (size_t)w->k * sizeof(float));
             for (int32_t d = w->k; d < w->kp; d++)
                 p[(acc ? w->kp : 0) + d] = acc ? 1.0f : 0.0f;
         }
