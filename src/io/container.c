@@ -7,7 +7,9 @@
  *
  * Every byte of a file is covered by a checksum or must be zero padding, so any single bit flip
  * is detected. The writer lays the file out once (cw_emit) and sends it to a sink: a memory
- * buffer or a file descriptor, so both paths produce the same bytes. */
+ * buffer or a file descriptor, so both paths produce the same bytes. The reader holds the whole
+ * file, or (file-backed) only the header while payloads are read on demand with pread: whole and
+ * cached for the small sections, a chunk at a time through dctr_section_reader for the tables. */
 #include "io/container.h"
 
 #include <errno.h>

@@ -2,7 +2,8 @@
  * format version, endianness mark, a section table (name, offset, size, CRC32 per section).
  * Save writes a temp file in the same directory, fsyncs it, renames it over the target and
  * fsyncs the directory: a crash mid-save leaves the old file intact. Open validates every size,
- * offset and checksum before anything else reads it. */
+ * offset and checksum before anything else reads it (file-backed: every size, offset and the
+ * padding; a payload's checksum when that payload is read). */
 #ifndef DCTR_IO_CONTAINER_H
 #define DCTR_IO_CONTAINER_H
 
