@@ -731,6 +731,13 @@ static void fb_bytes(uint8_t **data, size_t *size) {
     dctr_cw_free(cw);
 }
 
+/* fb_bytes written to a fresh file "<tmp>/<name>.<pid>" (path, of cap bytes). */
+static void fb_file(const char *name, char *path, size_t cap, uint8_t **d, size_t *size) {
+    fb_bytes(d, size);
+    make_path(path, cap, name);
+    write_file(path, *d, *size);
+}
+
 /* Reads every section of a file-backed container ("table" through the chunked reader, the rest
  * whole); when `ref` (the whole-file container of the same file) is given, the bytes must equal
  * its sections'. The first failure's status, else DCTR_OK. */
@@ -775,10 +782,8 @@ static void test_file_backed_good_file(void **state) {
     (void)state;
     uint8_t *d;
     size_t size;
-    fb_bytes(&d, &size);
     char path[600];
-    make_path(path, sizeof path, "fb_good.dctr");
-    write_file(path, d, size);
+    fb_file("fb_good.dctr", path, sizeof path, &d, &size);
     dctr_container *f, *whole;
     assert_int_equal(dctr_container_open_file(path, &f), DCTR_OK);
     assert_int_equal(dctr_container_open(path, 0, &whole), DCTR_OK);
@@ -816,10 +821,8 @@ static void test_file_backed_same_verdict(void **state) {
     (void)state;
     uint8_t *d;
     size_t size;
-    fb_bytes(&d, &size);
     char path[600];
-    make_path(path, sizeof path, "fb_bad.dctr");
-    write_file(path, d, size);
+    fb_file("fb_bad.dctr", path, sizeof path, &d, &size);
     int fd = open(path, O_RDWR);
     assert_true(fd >= 0);
     const size_t header_bits = (32 + le32(d + 20) + 4) * 8;
@@ -863,10 +866,8 @@ static void test_file_backed_changed_under_it(void **state) {
     (void)state;
     uint8_t *d;
     size_t size;
-    fb_bytes(&d, &size);
     char path[600];
-    make_path(path, sizeof path, "fb_changed.dctr");
-    write_file(path, d, size);
+    fb_file("fb_changed.dctr", path, sizeof path, &d, &size);
     dctr_container *c;
     assert_int_equal(dctr_container_open_file(path, &c), DCTR_OK);
     assert_int_equal(truncate(path, (off_t)(size - 1000)), 0);
