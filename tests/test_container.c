@@ -711,6 +711,185 @@ static void test_streamed_and_taken_sections(void **state) {
     dctr_wbuf_free(&w1);
 }
 
+/* ---- file-backed containers (dctr_container_open_file + the chunked section reader) ---- */
+
+#define BIG_FLOATS 16384 /* the "table" section: 64 KiB, read in chunks of FB_CHUNK */
+#define FB_CHUNK 4096
+
+/* small_writer's sections and a "table" of BIG_FLOATS floats. */
+static void fb_bytes(uint8_t **data, size_t *size) {
+    dctr_container_writer *cw = small_writer();
+    dctr_wbuf w;
+    dctr_wbuf_init(&w);
+    for (int i = 0; i < BIG_FLOATS; i++)
+        dctr_wbuf_f32(&w, (float)i * 0.5f - 3.0f);
+    assert_int_equal(dctr_cw_add(cw, "table", &w), DCTR_OK);
+    dctr_wbuf_free(&w);
+    void *d;
+    assert_int_equal(dctr_cw_to_memory(cw, &d, size), DCTR_OK);
+    *data = d;
+    dctr_cw_free(cw);
+}
+
+/* fb_bytes written to a fresh file "<tmp>/<name>.<pid>" (path, of cap bytes). */
+static void fb_file(const char *name, char *path, size_t cap, uint8_t **d, size_t *size) {
+    fb_bytes(d, size);
+    make_path(path, cap, name);
+    write_file(path, *d, *size);
+}
+
+/* Reads every section of a file-backed container ("table" through the chunked reader, the rest
+ * whole); when `ref` (the whole-file container of the same file) is given, the bytes must equal
+ * its sections'. The first failure's status, else DCTR_OK. */
+static dctr_status fb_read_all(const dctr_container *c, const dctr_container *ref) {
+    static float big[BIG_FLOATS + 1];
+    for (size_t i = 0; i < dctr_container_count(c); i++) {
+        const char *name = dctr_container_name_at(c, i);
+        dctr_rbuf r, want;
+        if (ref)
+            assert_int_equal(dctr_container_section(ref, name, &want), DCTR_OK);
+        if (strcmp(name, "table") != 0) {
+            DCTR_TRY(dctr_container_section(c, name, &r));
+            if (ref)
+                assert_true(r.len == want.len && (!r.len || memcmp(r.data, want.data, r.len) == 0));
+            continue;
+        }
+        dctr_section_reader sr;
+        DCTR_TRY(dctr_section_open(c, name, FB_CHUNK, &sr));
+        size_t n = (size_t)(dctr_section_left(&sr) / 4);
+        dctr_status st = n <= BIG_FLOATS ? dctr_section_f32s(&sr, big, n, "table") : DCTR_ERR_FORMAT;
+        DCTR_TRY(dctr_section_end(&sr, st));
+        if (ref)
+            assert_true(want.len == n * 4 && memcmp(want.data, big, want.len) == 0);
+    }
+    return DCTR_OK;
+}
+
+/* The file-backed verdict on path: open, then every section read. */
+static dctr_status fb_verdict(const char *path) {
+    dctr_container *c = (dctr_container *)1;
+    dctr_status st = dctr_container_open_file(path, &c);
+    if (st != DCTR_OK) {
+        assert_null(c);
+        return st;
+    }
+    st = fb_read_all(c, NULL);
+    dctr_container_free(c);
+    return st;
+}
+
+static void test_file_backed_good_file(void **state) {
+    (void)state;
+    uint8_t *d;
+    size_t size;
+    char path[600];
+    fb_file("fb_good.dctr", path, sizeof path, &d, &size);
+    dctr_container *f, *whole;
+    assert_int_equal(dctr_container_open_file(path, &f), DCTR_OK);
+    assert_int_equal(dctr_container_open(path, 0, &whole), DCTR_OK);
+    assert_int_equal(dctr_container_held_peak(f), 0); /* nothing read yet */
+    uint64_t n = 0;
+    assert_int_equal(dctr_container_section_size(f, "table", &n), DCTR_OK);
+    assert_int_equal(n, BIG_FLOATS * 4);
+    assert_int_equal(fb_read_all(f, whole), DCTR_OK);
+    assert_string_equal(dctr_container_name_at(f, 3), "table");
+    /* held: the small sections read whole (kept) plus one chunk, never the table */
+    assert_true(dctr_container_held_peak(f) <= 120 + FB_CHUNK);
+    assert_int_equal(dctr_container_held_peak(whole), (int64_t)size);
+    /* a reader stopped half way still checks the whole payload at its end */
+    dctr_section_reader sr;
+    float x[10];
+    assert_int_equal(dctr_section_open(f, "table", FB_CHUNK, &sr), DCTR_OK);
+    assert_int_equal(dctr_section_f32s(&sr, x, 10, "t"), DCTR_OK);
+    assert_true(x[3] == 3 * 0.5f - 3.0f);
+    assert_int_equal(dctr_section_end(&sr, DCTR_OK), DCTR_OK);
+    /* overreads name the section and the offset */
+    assert_int_equal(dctr_section_open(f, "table", FB_CHUNK, &sr), DCTR_OK);
+    assert_int_equal(dctr_section_f32s(&sr, NULL, BIG_FLOATS - 1, "t"), DCTR_OK);
+    assert_int_equal(dctr_section_f32s(&sr, x, 2, "the rows"), DCTR_ERR_FORMAT);
+    assert_non_null(strstr(dctr_last_error(), "section 'table': truncated reading the rows at offset 65532"));
+    assert_int_equal(dctr_section_end(&sr, DCTR_ERR_FORMAT), DCTR_ERR_FORMAT);
+    dctr_container_free(whole);
+    dctr_container_free(f);
+    unlink(path);
+    dctr_free(d);
+}
+
+/* Flipped bits and truncations: the file-backed container (open + every section read) rejects
+ * exactly what dctr_container_open rejects, with DCTR_ERR_FORMAT. */
+static void test_file_backed_same_verdict(void **state) {
+    (void)state;
+    uint8_t *d;
+    size_t size;
+    char path[600];
+    fb_file("fb_bad.dctr", path, sizeof path, &d, &size);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    const size_t header_bits = (32 + le32(d + 20) + 4) * 8;
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t k = 0; k < header_bits + 600; k++) {
+        size_t bit = k;
+        if (k >= header_bits) { /* padding and payloads: a sample */
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            bit = header_bits + (size_t)(x % (size * 8 - header_bits));
+        }
+        uint8_t b = d[bit / 8] ^ (uint8_t)(1u << (bit % 8));
+        assert_int_equal(pwrite(fd, &b, 1, (off_t)(bit / 8)), 1);
+        dctr_container *c = (dctr_container *)1;
+        assert_int_equal(dctr_container_open(path, 0, &c), DCTR_ERR_FORMAT);
+        dctr_status st = fb_verdict(path);
+        if (st != DCTR_ERR_FORMAT)
+            fail_msg("bit %zu: file-backed status %d (%s)", bit, st, dctr_last_error());
+        assert_int_equal(pwrite(fd, &d[bit / 8], 1, (off_t)(bit / 8)), 1);
+    }
+    /* a table byte: named as the section's checksum, like the whole-file open */
+    const size_t last = size - 5;
+    uint8_t b = d[last] ^ 1;
+    assert_int_equal(pwrite(fd, &b, 1, (off_t)last), 1);
+    assert_int_equal(fb_verdict(path), DCTR_ERR_FORMAT);
+    assert_non_null(strstr(dctr_last_error(), "section 'table' checksum mismatch"));
+    assert_non_null(strstr(dctr_last_error(), path));
+    assert_int_equal(pwrite(fd, &d[last], 1, (off_t)last), 1);
+    assert_int_equal(fb_verdict(path), DCTR_OK);
+    close(fd);
+    for (size_t len = 0; len < size; len += len < 400 ? 1 : 997) {
+        write_file(path, d, len);
+        assert_int_equal(fb_verdict(path), DCTR_ERR_FORMAT);
+        assert_non_null(strstr(dctr_last_error(), path));
+    }
+    unlink(path);
+    dctr_free(d);
+}
+
+/* The file shrinks or changes after the open: an error naming the file, section and offset. */
+static void test_file_backed_changed_under_it(void **state) {
+    (void)state;
+    uint8_t *d;
+    size_t size;
+    char path[600];
+    fb_file("fb_changed.dctr", path, sizeof path, &d, &size);
+    dctr_container *c;
+    assert_int_equal(dctr_container_open_file(path, &c), DCTR_OK);
+    assert_int_equal(truncate(path, (off_t)(size - 1000)), 0);
+    dctr_section_reader sr;
+    assert_int_equal(dctr_section_open(c, "table", FB_CHUNK, &sr), DCTR_OK);
+    assert_int_equal(dctr_section_end(&sr, dctr_section_f32s(&sr, NULL, BIG_FLOATS, "t")), DCTR_ERR_IO);
+    assert_non_null(strstr(dctr_last_error(), "shrank"));
+    assert_non_null(strstr(dctr_last_error(), "section 'table' at offset"));
+    assert_non_null(strstr(dctr_last_error(), path));
+    dctr_container_free(c);
+    write_file(path, d, size); /* same size, one table byte changed after the open */
+    assert_int_equal(dctr_container_open_file(path, &c), DCTR_OK);
+    d[size - 9] ^= 0x40;
+    write_file(path, d, size);
+    assert_int_equal(dctr_section_open(c, "table", FB_CHUNK, &sr), DCTR_OK);
+    assert_int_equal(dctr_section_end(&sr, dctr_section_f32s(&sr, NULL, BIG_FLOATS, "t")), DCTR_ERR_FORMAT);
+    assert_non_null(strstr(dctr_last_error(), "section 'table' checksum mismatch"));
+    dctr_container_free(c);
+    unlink(path);
+    dctr_free(d);
+}
+
 int main(void) {
     const char *t = getenv("DCTR_TEST_TMP");
     snprintf(tmp_dir, sizeof tmp_dir, "%s", t && *t ? t : "/tmp");
@@ -730,6 +909,9 @@ int main(void) {
         cmocka_unit_test(test_crash_mid_write_keeps_old_file),
         cmocka_unit_test(test_sigkill_during_save_loop),
         cmocka_unit_test(test_relative_path_save),
+        cmocka_unit_test(test_file_backed_good_file),
+        cmocka_unit_test(test_file_backed_same_verdict),
+        cmocka_unit_test(test_file_backed_changed_under_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

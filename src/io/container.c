@@ -7,7 +7,9 @@
  *
  * Every byte of a file is covered by a checksum or must be zero padding, so any single bit flip
  * is detected. The writer lays the file out once (cw_emit) and sends it to a sink: a memory
- * buffer or a file descriptor, so both paths produce the same bytes. */
+ * buffer or a file descriptor, so both paths produce the same bytes. The reader holds the whole
+ * file, or (file-backed) only the header while payloads are read on demand with pread: whole and
+ * cached for the small sections, a chunk at a time through dctr_section_reader for the tables. */
 #include "io/container.h"
 
 #include <errno.h>
@@ -31,13 +33,15 @@
 #define ENTRY_FIXED 24u     /* u32 name length + u64 offset + u64 size + u32 crc */
 #define MAX_TEMP_ATTEMPTS 100
 
-typedef struct {
+typedef struct dctr_csection {
     char name[DCTR_CONTAINER_MAX_NAME + 1];
     const uint8_t *data; /* writer: owned copy; reader: into the container's buffer */
     uint64_t offset, size;
     dctr_cw_producer produce; /* writer: a streamed section (data NULL), see dctr_cw_add_stream */
     const void *produce_ctx;
     char *origin; /* reader only: "<label> section '<name>'" for rbuf error messages */
+    uint32_t crc; /* reader only: the table's checksum (file-backed: checked when read) */
+    int loaded;   /* file-backed: data holds the payload (read on demand, checked) */
 } section;
 
 struct dctr_container_writer {
@@ -46,12 +50,25 @@ struct dctr_container_writer {
 };
 
 struct dctr_container {
-    uint8_t *data;
-    size_t size;
+    uint8_t *data; /* the whole file; NULL when file-backed */
+    uint64_t size;
     section *sec;
     uint32_t count;
     char *label; /* the path, or "<memory>": prefixes error messages */
+    int fd;      /* file-backed (dctr_container_open_file): the open file, else -1 */
+    uint64_t held, held_peak; /* bytes of payload held in memory (dctr_container_held_peak) */
 };
+
+/* The on-demand cache and the memory count change behind the const of the read API (the
+ * container is logically unchanged; one thread uses a container at a time). */
+static dctr_container *mut(const dctr_container *c) { return (dctr_container *)c; }
+
+static void hold(const dctr_container *c, int64_t bytes) {
+    dctr_container *m = mut(c);
+    m->held = (uint64_t)((int64_t)m->held + bytes);
+    if (m->held > m->held_peak)
+        m->held_peak = m->held;
+}
 
 static uint32_t crc_of(const uint8_t *p, uint64_t n) {
     uLong crc = crc32(0L, Z_NULL, 0);
@@ -410,8 +427,13 @@ dctr_status dctr_cw_save(const dctr_container_writer *cw, const char *path) {
 void dctr_container_free(dctr_container *c) {
     if (!c)
         return;
-    for (uint32_t i = 0; c->sec && i < c->count; i++)
+    for (uint32_t i = 0; c->sec && i < c->count; i++) {
         dctr_free(c->sec[i].origin);
+        if (!c->data)
+            dctr_free((void *)c->sec[i].data);
+    }
+    if (c->fd >= 0)
+        close(c->fd);
     dctr_free(c->sec);
     dctr_free(c->data);
     dctr_free(c->label);
@@ -420,30 +442,30 @@ void dctr_container_free(dctr_container *c) {
 
 #define BAD(...) dctr_set_error(DCTR_ERR_FORMAT, __VA_ARGS__)
 
-/* Fixed header: magic, version, endianness, sizes. Sets *header_end (table CRC included). */
-static dctr_status check_header(const uint8_t *d, size_t size, const char *label,
-                                uint32_t *count, uint32_t *table, uint64_t *header_end) {
+/* Fixed header: magic, version, endianness, sizes; reads only the first min(size, 32) bytes of
+ * d. Sets *header_end (table CRC included, checked to lie inside the file) and *file_size. */
+static dctr_status check_fixed(const uint8_t *d, uint64_t size, const char *label, uint32_t *count,
+                               uint32_t *table, uint64_t *header_end, uint64_t *file_size) {
     if (size < 8) {
-        if (memcmp(d, MAGIC, size) == 0 || size == 0)
-            return BAD("%s: truncated: header needs %u bytes, file has %zu", label, FIXED_HEADER,
-                       size);
+        if (memcmp(d, MAGIC, (size_t)size) == 0 || size == 0)
+            return BAD("%s: truncated: header needs %u bytes, file has %llu", label, FIXED_HEADER,
+                       (unsigned long long)size);
         return BAD("%s: not a libdeepctr model file (bad magic)", label);
     }
     if (memcmp(d, MAGIC, 8) != 0)
         return BAD("%s: not a libdeepctr model file (bad magic)", label);
     if (size < FIXED_HEADER)
-        return BAD("%s: truncated: header needs %u bytes, file has %zu", label, FIXED_HEADER,
-                   size);
+        return BAD("%s: truncated: header needs %u bytes, file has %llu", label, FIXED_HEADER,
+                   (unsigned long long)size);
     dctr_rbuf r;
     dctr_rbuf_init(&r, d, FIXED_HEADER, label);
     uint32_t version, mark;
-    uint64_t file_size;
     r.pos = 8;
     DCTR_TRY(dctr_rbuf_u32(&r, &version, "format version"));
     DCTR_TRY(dctr_rbuf_u32(&r, &mark, "endianness mark"));
     DCTR_TRY(dctr_rbuf_u32(&r, count, "section count"));
     DCTR_TRY(dctr_rbuf_u32(&r, table, "section table size"));
-    DCTR_TRY(dctr_rbuf_u64(&r, &file_size, "file size"));
+    DCTR_TRY(dctr_rbuf_u64(&r, file_size, "file size"));
     if (version > FORMAT_VERSION)
         return BAD("%s: format version %u is newer than this library supports (%u)", label,
                    version, FORMAT_VERSION);
@@ -461,17 +483,48 @@ static dctr_status check_header(const uint8_t *d, size_t size, const char *label
                    *count);
     *header_end = FIXED_HEADER + (uint64_t)*table + 4;
     if (*header_end > size)
-        return BAD("%s: truncated: section table needs %llu bytes, file has %zu", label,
-                   (unsigned long long)*header_end, size);
+        return BAD("%s: truncated: section table needs %llu bytes, file has %llu", label,
+                   (unsigned long long)*header_end, (unsigned long long)size);
+    return DCTR_OK;
+}
+
+/* The header checksum over d[0, header_end) and the size the header declares. */
+static dctr_status check_crc(const uint8_t *d, uint64_t header_end, uint64_t file_size,
+                             uint64_t size, const char *label) {
     uint32_t stored;
-    dctr_rbuf_init(&r, d + *header_end - 4, 4, label);
+    dctr_rbuf r;
+    dctr_rbuf_init(&r, d + header_end - 4, 4, label);
     DCTR_TRY(dctr_rbuf_u32(&r, &stored, "header checksum"));
-    if (stored != crc_of(d, *header_end - 4))
+    if (stored != crc_of(d, header_end - 4))
         return BAD("%s: header checksum mismatch", label);
     if (file_size != size)
-        return BAD("%s: %s: header says the file is %llu bytes, it has %zu", label,
+        return BAD("%s: %s: header says the file is %llu bytes, it has %llu", label,
                    file_size > size ? "truncated" : "trailing data",
-                   (unsigned long long)file_size, size);
+                   (unsigned long long)file_size, (unsigned long long)size);
+    return DCTR_OK;
+}
+
+/* n bytes of a file-backed container at file offset off; a short read (the file shrank or
+ * changed since it was opened) is an error naming the file, what was read and the offset. */
+static dctr_status pread_all(const dctr_container *c, void *dst, size_t n, uint64_t off,
+                             const char *what) {
+    uint8_t *p = dst;
+    while (n > 0) {
+        ssize_t got = pread(c->fd, p, n > (1u << 30) ? (1u << 30) : n, (off_t)off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            char buf[128];
+            return dctr_set_error(DCTR_ERR_IO, "%s: cannot read %s at offset %llu: %s", c->label,
+                                  what, (unsigned long long)off, errtext(errno, buf, sizeof buf));
+        }
+        if (got == 0)
+            return dctr_set_error(DCTR_ERR_IO, "%s: file shrank while being read (%s at offset %llu)",
+                                  c->label, what, (unsigned long long)off);
+        p += got;
+        off += (uint64_t)got;
+        n -= (size_t)got;
+    }
     return DCTR_OK;
 }
 
@@ -482,12 +535,27 @@ static int all_zero(const uint8_t *p, uint64_t n) {
     return 1;
 }
 
+/* Whether the file bytes [from, to) are all zero (file-backed: read a bounded piece at a time). */
+static dctr_status gap_zero(const dctr_container *c, uint64_t from, uint64_t to, int *zero) {
+    if (c->data) {
+        *zero = all_zero(c->data + from, to - from);
+        return DCTR_OK;
+    }
+    uint8_t buf[4096];
+    *zero = 1;
+    for (uint64_t at = from; at < to && *zero; at += sizeof buf) {
+        size_t n = to - at < sizeof buf ? (size_t)(to - at) : sizeof buf;
+        DCTR_TRY(pread_all(c, buf, n, at, "padding"));
+        *zero = all_zero(buf, n);
+    }
+    return DCTR_OK;
+}
+
 /* One table entry: name, placement (after `*end`, 8-aligned, inside the file), checksum. */
 static dctr_status read_entry(dctr_rbuf *r, const dctr_container *c, uint32_t i,
                               const char *label, uint64_t *end) {
     section *s = &c->sec[i];
     uint32_t n;
-    uint32_t crc;
     DCTR_TRY(dctr_rbuf_u32(r, &n, "section name length"));
     if (n == 0 || n > DCTR_CONTAINER_MAX_NAME)
         return BAD("%s: section %u has a name of %u bytes (allowed 1..%d)", label, i, n,
@@ -501,7 +569,7 @@ static dctr_status read_entry(dctr_rbuf *r, const dctr_container *c, uint32_t i,
             return BAD("%s: duplicate section '%s'", label, s->name);
     DCTR_TRY(dctr_rbuf_u64(r, &s->offset, "section offset"));
     DCTR_TRY(dctr_rbuf_u64(r, &s->size, "section size"));
-    DCTR_TRY(dctr_rbuf_u32(r, &crc, "section checksum"));
+    DCTR_TRY(dctr_rbuf_u32(r, &s->crc, "section checksum"));
     if (s->offset % MIN_ALIGN != 0)
         return BAD("%s: section '%s' offset %llu is not %u-byte aligned", label, s->name,
                    (unsigned long long)s->offset, MIN_ALIGN);
@@ -510,14 +578,18 @@ static dctr_status read_entry(dctr_rbuf *r, const dctr_container *c, uint32_t i,
                    label, s->name, (unsigned long long)s->offset, (unsigned long long)*end);
     if (s->offset > c->size || s->size > c->size - s->offset)
         return BAD("%s: section '%s' (offset %llu, size %llu) extends past the end of the "
-                   "file (%zu bytes)",
+                   "file (%llu bytes)",
                    label, s->name, (unsigned long long)s->offset, (unsigned long long)s->size,
-                   c->size);
-    if (!all_zero(c->data + *end, s->offset - *end))
+                   (unsigned long long)c->size);
+    int zero;
+    DCTR_TRY(gap_zero(c, *end, s->offset, &zero));
+    if (!zero)
         return BAD("%s: nonzero padding before section '%s'", label, s->name);
-    s->data = c->data + s->offset;
-    if (crc_of(s->data, s->size) != crc)
-        return BAD("%s: section '%s' checksum mismatch", label, s->name);
+    if (c->data) { /* whole file: checked now; file-backed: when the section is read */
+        s->data = c->data + s->offset;
+        if (crc_of(s->data, s->size) != s->crc)
+            return BAD("%s: section '%s' checksum mismatch", label, s->name);
+    }
     *end = s->offset + s->size;
     size_t cap = strlen(label) + n + 16;
     s->origin = dctr_malloc(cap);
@@ -527,42 +599,66 @@ static dctr_status read_entry(dctr_rbuf *r, const dctr_container *c, uint32_t i,
     return DCTR_OK;
 }
 
-/* Validates `data`; ownership passes to the container, also on failure. */
-static dctr_status parse(uint8_t *data, size_t size, const char *label, dctr_container **out) {
-    *out = NULL;
-    dctr_container *c = dctr_calloc(1, sizeof *c);
-    if (!c) {
+/* A container over `data` (NULL: file-backed over fd); takes data and fd, also on failure. */
+static dctr_status new_container(const char *label, uint8_t *data, uint64_t size, int fd,
+                                 dctr_container **out) {
+    *out = dctr_calloc(1, sizeof **out);
+    if (!*out) {
         dctr_free(data);
+        if (fd >= 0)
+            close(fd);
         return DCTR_ERR_NOMEM;
     }
-    c->data = data;
-    c->size = size;
-    dctr_status st = (c->label = dctr_strdup(label)) ? DCTR_OK : DCTR_ERR_NOMEM;
-    uint32_t count = 0, table = 0;
-    uint64_t end = 0;
-    if (st == DCTR_OK)
-        st = check_header(data, size, label, &count, &table, &end);
+    (*out)->data = data;
+    (*out)->size = size;
+    (*out)->fd = fd;
+    (*out)->held = (*out)->held_peak = data ? size : 0;
+    return ((*out)->label = dctr_strdup(label)) ? DCTR_OK : DCTR_ERR_NOMEM;
+}
+
+/* The section table (hdr holds the header through its checksum, already checked) and the
+ * padding after the last payload. */
+static dctr_status parse_table(dctr_container *c, const uint8_t *hdr, uint32_t count,
+                               uint32_t table, uint64_t end) {
+    const char *label = c->label;
     /* count <= 4096 and the table fits in the file: this allocation is small and bounded. */
-    if (st == DCTR_OK && !(c->sec = dctr_calloc(count ? count : 1, sizeof *c->sec)))
-        st = DCTR_ERR_NOMEM;
-    if (st == DCTR_OK) {
-        dctr_rbuf r;
-        char *table_label = dctr_malloc(strlen(label) + 16);
-        if (!table_label)
-            st = DCTR_ERR_NOMEM;
-        else
-            sprintf(table_label, "%s section table", label);
-        dctr_rbuf_init(&r, data + FIXED_HEADER, table, table_label);
-        for (uint32_t i = 0; st == DCTR_OK && i < count; i++) {
-            c->count = i + 1; /* so a failure frees this entry's origin too */
-            st = read_entry(&r, c, i, label, &end);
-        }
-        if (st == DCTR_OK && dctr_rbuf_remaining(&r) != 0)
-            st = BAD("%s: section table has %zu unused bytes", label, dctr_rbuf_remaining(&r));
-        dctr_free(table_label);
+    if (!(c->sec = dctr_calloc(count ? count : 1, sizeof *c->sec)))
+        return DCTR_ERR_NOMEM;
+    char *table_label = dctr_malloc(strlen(label) + 16);
+    if (!table_label)
+        return DCTR_ERR_NOMEM;
+    sprintf(table_label, "%s section table", label);
+    dctr_rbuf r;
+    dctr_rbuf_init(&r, hdr + FIXED_HEADER, table, table_label);
+    dctr_status st = DCTR_OK;
+    for (uint32_t i = 0; st == DCTR_OK && i < count; i++) {
+        c->count = i + 1; /* so a failure frees this entry's origin too */
+        st = read_entry(&r, c, i, label, &end);
     }
-    if (st == DCTR_OK && !all_zero(data + end, size - end))
+    if (st == DCTR_OK && dctr_rbuf_remaining(&r) != 0)
+        st = BAD("%s: section table has %zu unused bytes", label, dctr_rbuf_remaining(&r));
+    dctr_free(table_label);
+    int zero = 1;
+    if (st == DCTR_OK)
+        st = gap_zero(c, end, c->size, &zero);
+    if (st == DCTR_OK && !zero)
         st = BAD("%s: nonzero trailing bytes after the last section", label);
+    return st;
+}
+
+/* Validates `data`; ownership passes to the container, also on failure. */
+static dctr_status parse(uint8_t *data, size_t size, const char *label, dctr_container **out) {
+    dctr_container *c = NULL;
+    dctr_status st = new_container(label, data, size, -1, &c);
+    uint32_t count = 0, table = 0;
+    uint64_t end = 0, file_size = 0;
+    if (st == DCTR_OK)
+        st = check_fixed(data, size, label, &count, &table, &end, &file_size);
+    if (st == DCTR_OK)
+        st = check_crc(data, end, file_size, size, label);
+    if (st == DCTR_OK)
+        st = parse_table(c, data, count, table, end);
+    *out = NULL;
     if (st != DCTR_OK) {
         dctr_container_free(c);
         return st;
@@ -588,28 +684,42 @@ static dctr_status read_error(const char *path, const char *what, int err) {
                           errtext(err, buf, sizeof buf));
 }
 
-dctr_status dctr_container_open(const char *path, size_t max_bytes, dctr_container **out) {
-    if (!path || !out)
-        return dctr_set_error(DCTR_ERR_INVALID_ARG, "container: NULL argument");
-    *out = NULL;
+/* Opens path for reading: a regular file (a FIFO or device is refused, never blocked on). */
+static dctr_status open_regular(const char *path, int *fd_out, uint64_t *size) {
     /* O_NONBLOCK: a FIFO (or device) is refused below instead of blocking in open() */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return read_error(path, "open", errno);
     struct stat st_buf;
     dctr_status st = DCTR_OK;
+    if (fstat(fd, &st_buf) != 0)
+        st = read_error(path, "stat", errno);
+    else if (!S_ISREG(st_buf.st_mode))
+        st = dctr_set_error(DCTR_ERR_IO, "%s: not a regular file", path);
+    if (st != DCTR_OK) {
+        close(fd);
+        return st;
+    }
+    *fd_out = fd;
+    *size = (uint64_t)st_buf.st_size;
+    return DCTR_OK;
+}
+
+dctr_status dctr_container_open(const char *path, size_t max_bytes, dctr_container **out) {
+    if (!path || !out)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "container: NULL argument");
+    *out = NULL;
+    int fd = -1;
+    uint64_t fsize = 0;
+    DCTR_TRY(open_regular(path, &fd, &fsize));
+    dctr_status st = DCTR_OK;
     uint8_t *data = NULL;
     size_t size = 0, got = 0;
-    if (fstat(fd, &st_buf) != 0) {
-        st = read_error(path, "stat", errno);
-    } else if (!S_ISREG(st_buf.st_mode)) {
-        st = dctr_set_error(DCTR_ERR_IO, "%s: not a regular file", path);
-    } else if ((uint64_t)st_buf.st_size > SIZE_MAX ||
-               (max_bytes && (uint64_t)st_buf.st_size > max_bytes)) {
-        st = dctr_set_error(DCTR_ERR_LIMIT, "%s: file of %lld bytes exceeds the limit of %zu",
-                            path, (long long)st_buf.st_size, max_bytes ? max_bytes : SIZE_MAX);
+    if (fsize > SIZE_MAX || (max_bytes && fsize > max_bytes)) {
+        st = dctr_set_error(DCTR_ERR_LIMIT, "%s: file of %llu bytes exceeds the limit of %zu",
+                            path, (unsigned long long)fsize, max_bytes ? max_bytes : SIZE_MAX);
     } else {
-        size = (size_t)st_buf.st_size;
+        size = (size_t)fsize;
         data = dctr_malloc(size);
         if (!data)
             st = DCTR_ERR_NOMEM;
@@ -633,6 +743,46 @@ dctr_status dctr_container_open(const char *path, size_t max_bytes, dctr_contain
     return parse(data, size, path, out);
 }
 
+/* File-backed: the header and table are read and checked as dctr_container_open does, the
+ * padding between payloads is read a bounded piece at a time, the payloads are not read. */
+static dctr_status open_file(dctr_container *c) {
+    uint8_t fixed[FIXED_HEADER];
+    const size_t first = c->size < FIXED_HEADER ? (size_t)c->size : FIXED_HEADER;
+    uint32_t count = 0, table = 0;
+    uint64_t end = 0, file_size = 0;
+    DCTR_TRY(pread_all(c, fixed, first, 0, "header"));
+    DCTR_TRY(check_fixed(fixed, c->size, c->label, &count, &table, &end, &file_size));
+    uint8_t *hdr = dctr_malloc((size_t)end); /* <= 32 + 4096 * 152 + 4 bytes */
+    if (!hdr)
+        return DCTR_ERR_NOMEM;
+    dctr_status st = pread_all(c, hdr, (size_t)end, 0, "section table");
+    if (st == DCTR_OK)
+        st = check_crc(hdr, end, file_size, c->size, c->label);
+    if (st == DCTR_OK)
+        st = parse_table(c, hdr, count, table, end);
+    dctr_free(hdr);
+    return st;
+}
+
+dctr_status dctr_container_open_file(const char *path, dctr_container **out) {
+    if (!path || !out)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "container: NULL argument");
+    *out = NULL;
+    int fd = -1;
+    uint64_t size = 0;
+    DCTR_TRY(open_regular(path, &fd, &size));
+    dctr_container *c = NULL;
+    dctr_status st = new_container(path, NULL, size, fd, &c);
+    if (st == DCTR_OK)
+        st = open_file(c);
+    if (st != DCTR_OK) {
+        dctr_container_free(c);
+        return st;
+    }
+    *out = c;
+    return DCTR_OK;
+}
+
 int dctr_container_has(const dctr_container *c, const char *name) {
     for (uint32_t i = 0; c && name && i < c->count; i++)
         if (strcmp(c->sec[i].name, name) == 0)
@@ -646,16 +796,171 @@ const char *dctr_container_name_at(const dctr_container *c, size_t i) {
     return c && i < c->count ? c->sec[i].name : NULL;
 }
 
-dctr_status dctr_container_section(const dctr_container *c, const char *name, dctr_rbuf *out) {
-    if (!c || !name || !out)
+static dctr_status find(const dctr_container *c, const char *name, section **out) {
+    if (!c || !name)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "container: NULL argument");
-    for (uint32_t i = 0; i < c->count; i++) {
+    for (uint32_t i = 0; i < c->count; i++)
         if (strcmp(c->sec[i].name, name) == 0) {
-            dctr_rbuf_init(out, c->sec[i].data, (size_t)c->sec[i].size, c->sec[i].origin);
+            *out = &c->sec[i];
             return DCTR_OK;
         }
-    }
     return dctr_set_error(DCTR_ERR_FORMAT, "%s: missing section '%s'", c->label, name);
+}
+
+dctr_status dctr_container_section_size(const dctr_container *c, const char *name, uint64_t *size) {
+    section *s = NULL;
+    DCTR_TRY(find(c, name, &s));
+    *size = s->size;
+    return DCTR_OK;
+}
+
+static dctr_status checksum_mismatch(const dctr_container *c, const section *s) {
+    return BAD("%s: section '%s' checksum mismatch", c->label, s->name);
+}
+
+/* File-backed: reads one payload whole and checks it (kept until the container is freed). */
+static dctr_status load_section(const dctr_container *c, section *s) {
+    if (s->size > SIZE_MAX)
+        return dctr_set_error(DCTR_ERR_LIMIT, "%s: section '%s' of %llu bytes does not fit in memory",
+                              c->label, s->name, (unsigned long long)s->size);
+    uint8_t *p = dctr_malloc(s->size ? (size_t)s->size : 1);
+    if (!p)
+        return DCTR_ERR_NOMEM;
+    char what[DCTR_CONTAINER_MAX_NAME + 16];
+    snprintf(what, sizeof what, "section '%s'", s->name);
+    dctr_status st = pread_all(c, p, (size_t)s->size, s->offset, what);
+    if (st == DCTR_OK && crc_of(p, s->size) != s->crc)
+        st = checksum_mismatch(c, s);
+    if (st != DCTR_OK) {
+        dctr_free(p);
+        return st;
+    }
+    s->data = p;
+    s->loaded = 1;
+    hold(c, (int64_t)s->size);
+    return DCTR_OK;
+}
+
+dctr_status dctr_container_section(const dctr_container *c, const char *name, dctr_rbuf *out) {
+    if (!out)
+        return dctr_set_error(DCTR_ERR_INVALID_ARG, "container: NULL argument");
+    section *s = NULL;
+    DCTR_TRY(find(c, name, &s));
+    if (!c->data && !s->loaded)
+        DCTR_TRY(load_section(c, s));
+    dctr_rbuf_init(out, s->data, (size_t)s->size, s->origin);
+    return DCTR_OK;
+}
+
+int64_t dctr_container_held_peak(const dctr_container *c) { return c ? (int64_t)c->held_peak : 0; }
+
+/* ======================= chunked section reader ======================= */
+
+#define CHUNK_DEFAULT (1u << 20)
+
+dctr_status dctr_section_open(const dctr_container *c, const char *name, size_t chunk,
+                              dctr_section_reader *r) {
+    memset(r, 0, sizeof *r);
+    section *s = NULL;
+    DCTR_TRY(find(c, name, &s));
+    r->c = c;
+    r->sec = s;
+    r->crc = (uint32_t)crc32(0L, Z_NULL, 0);
+    if (c->data || s->loaded) { /* in memory already: the window is the whole payload */
+        dctr_rbuf_init(&r->win, s->data, (size_t)s->size, s->origin);
+        return DCTR_OK;
+    }
+    chunk = chunk ? chunk : CHUNK_DEFAULT;
+    r->cap = chunk < 16 ? 16 : chunk;
+    if (!(r->buf = dctr_malloc(r->cap)))
+        return DCTR_ERR_NOMEM;
+    hold(c, (int64_t)r->cap);
+    dctr_rbuf_init(&r->win, r->buf, 0, s->origin);
+    return DCTR_OK;
+}
+
+uint64_t dctr_section_left(const dctr_section_reader *r) {
+    return r->sec->size - r->base - r->win.pos;
+}
+
+/* File-backed: keeps the unread rest of the window and reads up to cap bytes more. */
+static dctr_status refill(dctr_section_reader *r) {
+    const section *s = r->sec;
+    size_t keep = dctr_rbuf_remaining(&r->win);
+    memmove(r->buf, r->buf + r->win.pos, keep);
+    r->base += r->win.pos;
+    uint64_t from = r->base + keep, left = s->size - from;
+    size_t n = left < r->cap - keep ? (size_t)left : r->cap - keep;
+    char what[DCTR_CONTAINER_MAX_NAME + 16];
+    snprintf(what, sizeof what, "section '%s'", s->name);
+    DCTR_TRY(pread_all(r->c, r->buf + keep, n, s->offset + from, what));
+    r->crc = (uint32_t)crc32(r->crc, r->buf + keep, (uInt)n);
+    dctr_rbuf_init(&r->win, r->buf, keep + n, s->origin);
+    return DCTR_OK;
+}
+
+static dctr_status overrun(const dctr_section_reader *r, uint64_t need, const char *what) {
+    return dctr_set_error(DCTR_ERR_FORMAT,
+                          "%s: truncated reading %s at offset %llu: need %llu bytes, %llu remain",
+                          r->sec->origin, what ? what : "data",
+                          (unsigned long long)(r->base + r->win.pos), (unsigned long long)need,
+                          (unsigned long long)dctr_section_left(r));
+}
+
+dctr_status dctr_section_need(dctr_section_reader *r, uint64_t count, size_t elem, const char *what) {
+    if (elem && count > dctr_section_left(r) / elem)
+        return overrun(r, count * elem, what);
+    return DCTR_OK;
+}
+
+dctr_status dctr_section_window(dctr_section_reader *r, size_t n, dctr_rbuf *out) {
+    if (n > dctr_section_left(r) || (r->buf && n > r->cap))
+        return overrun(r, n, "a header");
+    if (dctr_rbuf_remaining(&r->win) < n)
+        DCTR_TRY(refill(r));
+    dctr_rbuf_init(out, r->win.data + r->win.pos, n, r->sec->origin);
+    r->win.pos += n;
+    return DCTR_OK;
+}
+
+dctr_status dctr_section_f32s(dctr_section_reader *r, float *dst, size_t count, const char *what) {
+    DCTR_TRY(dctr_section_need(r, count, sizeof(float), what));
+    while (count > 0) {
+        size_t k = dctr_rbuf_remaining(&r->win) / sizeof(float);
+        if (k == 0) {
+            DCTR_TRY(refill(r)); /* cap >= 16: at least one whole float comes in */
+            continue;
+        }
+        k = k < count ? k : count;
+        if (dst) {
+            DCTR_TRY(dctr_rbuf_f32s(&r->win, dst, k, what));
+            dst += k;
+        } else {
+            r->win.pos += k * sizeof(float);
+        }
+        count -= k;
+    }
+    return DCTR_OK;
+}
+
+dctr_status dctr_section_end(dctr_section_reader *r, dctr_status st) {
+    if (r->buf && (st == DCTR_OK || st == DCTR_ERR_FORMAT)) {
+        dctr_status rd = DCTR_OK;
+        while (rd == DCTR_OK && dctr_section_left(r) > 0) { /* the rest still counts */
+            r->win.pos = r->win.len;
+            rd = refill(r);
+        }
+        if (rd != DCTR_OK)
+            st = rd;
+        else if (r->crc != r->sec->crc)
+            st = checksum_mismatch(r->c, r->sec);
+    }
+    if (r->buf) {
+        hold(r->c, -(int64_t)r->cap);
+        dctr_free(r->buf);
+    }
+    memset(r, 0, sizeof *r);
+    return st;
 }
 
 uint32_t dctr_container_format_version(void) { return FORMAT_VERSION; }

@@ -207,6 +207,12 @@ void dfm_shard_step_free(dfm *d);
  * producers of the sections dfm_save streams instead of the arena while rank 0 saves. */
 dctr_status dfm_shard_save(const dctr_model *model, struct dctr_dist *dist, const char *path,
                            int with_optimizer);
+/* The arena's table regions (each table's embedding and linear part: rows x w floats at off),
+ * by offset (malloc'ed): the order a streamed save writes and a shard load reads them in. */
+typedef struct dfm_region {
+    int64_t off, rows, w;
+} dfm_region;
+dctr_status dfm_shard_regions(const dctr_model *model, dfm_region **out, int32_t *n);
 dctr_status dfm_shard_produce_params(const void *model, dctr_cw_sink sink, void *sink_ctx);
 dctr_status dfm_shard_produce_optim(const void *model, dctr_cw_sink sink, void *sink_ctx);
 /* Sharded: *x (this rank's part of a sum over the table rows it owns) summed over the ranks. */

@@ -64,29 +64,44 @@ dctr_status dfm_save(const dctr_model *model, dctr_container_writer *cw, int wit
     return st;
 }
 
-/* n floats of r into dst; a shard (d->lazy) takes only its rows of every table and the dense
- * tail, so it never commits memory for the other ranks' rows. */
-static dctr_status read_arena(const dctr_model *m, dctr_rbuf *r, float *dst, int64_t n, const char *what) {
+/* n floats of the section into dst; a shard (d->lazy) keeps only its rows of every table and
+ * the dense tail, reading past the rest in order (the file streams through a bounded buffer), so
+ * it never commits memory for the other ranks' rows. */
+static dctr_status read_arena(const dctr_model *m, dctr_section_reader *r, float *dst, int64_t n,
+                              const char *what) {
     const dfm *d = m->impl;
     if (!d->lazy || n != d->nparams)
-        return dctr_rbuf_f32s(r, dst, (size_t)n, what);
-    DCTR_TRY(dctr_rbuf_need(r, (uint64_t)n, sizeof(float), what));
-    const dctr_schema *s = m->schema;
-    const size_t start = r->pos;
-    for (int32_t t = 0; t < d->ntables; t++) {
+        return dctr_section_f32s(r, dst, (size_t)n, what);
+    DCTR_TRY(dctr_section_need(r, (uint64_t)n, sizeof(float), what));
+    dfm_region *rg = NULL;
+    int32_t nr = 0;
+    DCTR_TRY(dfm_shard_regions(m, &rg, &nr));
+    dctr_status st = DCTR_OK;
+    int64_t pos = 0; /* the arena element the reader is at */
+    for (int32_t i = 0; st == DCTR_OK && i < nr; i++) {
         int64_t lo, hi;
-        dctr_shard_range(s->tables[t].vocab_size, m->shard_rank, m->shard_size, &lo, &hi);
-        const int64_t parts[2][2] = {{d->emb_off[t], s->tables[t].dim}, {d->lin_off[t], 1}};
-        for (int p = 0; p < 2; p++) {
-            if (parts[p][0] < 0)
-                continue;
-            r->pos = start + sizeof(float) * (size_t)(parts[p][0] + lo * parts[p][1]);
-            DCTR_TRY(dctr_rbuf_f32s(r, dst + parts[p][0] + lo * parts[p][1],
-                                    (size_t)((hi - lo) * parts[p][1]), what));
-        }
+        dctr_shard_range(rg[i].rows, m->shard_rank, m->shard_size, &lo, &hi);
+        const int64_t a = rg[i].off + lo * rg[i].w, b = rg[i].off + hi * rg[i].w;
+        st = dctr_section_f32s(r, NULL, (size_t)(a - pos), what);
+        if (st == DCTR_OK)
+            st = dctr_section_f32s(r, dst + a, (size_t)(b - a), what);
+        pos = b;
     }
-    r->pos = start + sizeof(float) * (size_t)d->dense_begin;
-    return dctr_rbuf_f32s(r, dst + d->dense_begin, (size_t)(n - d->dense_begin), what);
+    dctr_free(rg);
+    if (st == DCTR_OK && pos > d->dense_begin)
+        st = dctr_set_error(DCTR_ERR_INTERNAL, "%s: a table region lies in the dense tail", what);
+    if (st == DCTR_OK)
+        st = dctr_section_f32s(r, NULL, (size_t)(d->dense_begin - pos), what);
+    if (st == DCTR_OK)
+        st = dctr_section_f32s(r, dst + d->dense_begin, (size_t)(n - d->dense_begin), what);
+    return st;
+}
+
+/* The next min(n, left) bytes as a reader: a header shorter than the section says is read
+ * field by field, so a short section fails naming the field. */
+static dctr_status head(dctr_section_reader *r, size_t n, dctr_rbuf *h) {
+    const uint64_t left = dctr_section_left(r);
+    return dctr_section_window(r, left < n ? (size_t)left : n, h);
 }
 
 static dctr_status all_finite(const float *dst, int64_t a, int64_t b, const char *name) {
@@ -114,21 +129,57 @@ static dctr_status check_finite(const dctr_model *m, const float *dst, int64_t n
     return all_finite(dst, d->dense_begin, n, name);
 }
 
-static dctr_status read_floats(const dctr_model *m, const dctr_container *c, const char *name,
+static dctr_status floats_body(const dctr_model *m, dctr_section_reader *r, const char *name,
                                float *dst, int64_t n) {
-    dctr_rbuf r;
-    DCTR_TRY(dctr_container_section(c, name, &r));
+    dctr_rbuf h;
     uint64_t count = 0;
-    DCTR_TRY(dctr_rbuf_u64(&r, &count, "tensor count"));
+    DCTR_TRY(head(r, 8, &h));
+    DCTR_TRY(dctr_rbuf_u64(&h, &count, "tensor count"));
     if (count != (uint64_t)n)
         return dctr_set_error(DCTR_ERR_FORMAT,
                               "section '%s': %llu floats, the model's structure needs %lld", name,
                               (unsigned long long)count, (long long)n);
-    DCTR_TRY(read_arena(m, &r, dst, n, name));
-    if (dctr_rbuf_remaining(&r) != 0)
-        return dctr_set_error(DCTR_ERR_FORMAT, "section '%s': %zu trailing bytes", name,
-                              dctr_rbuf_remaining(&r));
+    DCTR_TRY(read_arena(m, r, dst, n, name));
+    if (dctr_section_left(r) != 0)
+        return dctr_set_error(DCTR_ERR_FORMAT, "section '%s': %llu trailing bytes", name,
+                              (unsigned long long)dctr_section_left(r));
+    return DCTR_OK;
+}
+
+static dctr_status read_floats(const dctr_model *m, const dctr_container *c, const char *name,
+                               float *dst, int64_t n) {
+    dctr_section_reader r;
+    DCTR_TRY(dctr_section_open(c, name, 0, &r));
+    DCTR_TRY(dctr_section_end(&r, floats_body(m, &r, name, dst, n)));
     return check_finite(m, dst, n, name);
+}
+
+/* "deepfm/optim": the header (kind, slots, steps, dropout stream), then each slot's arena. */
+static dctr_status optim_body(dctr_model *model, dctr_section_reader *r) {
+    dfm *d = model->impl;
+    dctr_rbuf h;
+    uint32_t kind = 0, ns = 0;
+    int64_t steps = 0;
+    DCTR_TRY(head(r, DFM_OPTIM_HEADER_BYTES, &h));
+    DCTR_TRY(dctr_rbuf_u32(&h, &kind, "optimizer kind"));
+    DCTR_TRY(dctr_rbuf_u32(&h, &ns, "optimizer slots"));
+    DCTR_TRY(dctr_rbuf_i64(&h, &steps, "optimizer steps"));
+    if (kind != (uint32_t)d->opt.kind || ns != (uint32_t)dctr_optim_slots(&d->opt) || steps < 0)
+        return dctr_set_error(DCTR_ERR_FORMAT,
+                              "section 'deepfm/optim': optimizer kind %u with %u slots, step %lld "
+                              "does not match the model's optimizer", kind, ns, (long long)steps);
+    dctr_rng rng;
+    for (int i = 0; i < 4; i++)
+        DCTR_TRY(dctr_rbuf_u64(&h, &rng.s[i], "dropout rng"));
+    DCTR_TRY(dctr_section_need(r, (uint64_t)ns * (uint64_t)d->nparams, sizeof(float), "optimizer slots"));
+    if (dctr_section_left(r) != (uint64_t)ns * (uint64_t)d->nparams * sizeof(float))
+        return dctr_set_error(DCTR_ERR_FORMAT, "section 'deepfm/optim': wrong size");
+    DCTR_TRY(dfm_prepare_training(model, 1));
+    for (uint32_t k = 0; k < ns; k++)
+        DCTR_TRY(read_arena(model, r, d->slots[k], d->nparams, "optimizer slot"));
+    model->steps = steps;
+    d->drop_rng = rng;
+    return DCTR_OK;
 }
 
 dctr_status dfm_load(dctr_model *model, const dctr_container *c) {
@@ -137,27 +188,7 @@ dctr_status dfm_load(dctr_model *model, const dctr_container *c) {
     DCTR_TRY(read_floats(model, c, "deepfm/state", d->state, d->nstate));
     if (!dctr_container_has(c, "deepfm/optim"))
         return DCTR_OK;
-    dctr_rbuf r;
-    DCTR_TRY(dctr_container_section(c, "deepfm/optim", &r));
-    uint32_t kind = 0, ns = 0;
-    int64_t steps = 0;
-    DCTR_TRY(dctr_rbuf_u32(&r, &kind, "optimizer kind"));
-    DCTR_TRY(dctr_rbuf_u32(&r, &ns, "optimizer slots"));
-    DCTR_TRY(dctr_rbuf_i64(&r, &steps, "optimizer steps"));
-    if (kind != (uint32_t)d->opt.kind || ns != (uint32_t)dctr_optim_slots(&d->opt) || steps < 0)
-        return dctr_set_error(DCTR_ERR_FORMAT,
-                              "section 'deepfm/optim': optimizer kind %u with %u slots, step %lld "
-                              "does not match the model's optimizer", kind, ns, (long long)steps);
-    dctr_rng rng;
-    for (int i = 0; i < 4; i++)
-        DCTR_TRY(dctr_rbuf_u64(&r, &rng.s[i], "dropout rng"));
-    DCTR_TRY(dctr_rbuf_need(&r, (uint64_t)ns * (uint64_t)d->nparams, sizeof(float), "optimizer slots"));
-    if (dctr_rbuf_remaining(&r) != (size_t)ns * (size_t)d->nparams * sizeof(float))
-        return dctr_set_error(DCTR_ERR_FORMAT, "section 'deepfm/optim': wrong size");
-    DCTR_TRY(dfm_prepare_training(model, 1));
-    for (uint32_t k = 0; k < ns; k++)
-        DCTR_TRY(read_arena(model, &r, d->slots[k], d->nparams, "optimizer slot"));
-    model->steps = steps;
-    d->drop_rng = rng;
-    return DCTR_OK;
+    dctr_section_reader r;
+    DCTR_TRY(dctr_section_open(c, "deepfm/optim", 0, &r));
+    return dctr_section_end(&r, optim_body(model, &r));
 }

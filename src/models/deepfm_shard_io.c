@@ -18,13 +18,28 @@
 
 enum { CMD_PARAMS = 1, CMD_OPTIM = 2 }; /* the sections rank 0 asks for (0: done) */
 
-typedef struct region {
-    int64_t off, rows, w;
-} region;
-
 static int cmp_region(const void *a, const void *b) {
-    int64_t x = ((const region *)a)->off, y = ((const region *)b)->off;
+    int64_t x = ((const dfm_region *)a)->off, y = ((const dfm_region *)b)->off;
     return (x > y) - (x < y);
+}
+
+dctr_status dfm_shard_regions(const dctr_model *m, dfm_region **out, int32_t *n) {
+    const dfm *d = m->impl;
+    const dctr_schema *s = m->schema;
+    dfm_region *rg = dctr_malloc(sizeof *rg * (2 * (size_t)d->ntables + 1));
+    if (!rg)
+        return DCTR_ERR_NOMEM;
+    int32_t nr = 0;
+    for (int32_t t = 0; t < d->ntables; t++) {
+        if (d->emb_off[t] >= 0)
+            rg[nr++] = (dfm_region){d->emb_off[t], s->tables[t].vocab_size, s->tables[t].dim};
+        if (d->lin_off[t] >= 0)
+            rg[nr++] = (dfm_region){d->lin_off[t], s->tables[t].vocab_size, 1};
+    }
+    qsort(rg, (size_t)nr, sizeof *rg, cmp_region);
+    *out = rg;
+    *n = nr;
+    return DCTR_OK;
 }
 
 /* The arena `a` (parameters or one optimizer slot) in order: each table region's rows from their
@@ -33,18 +48,10 @@ static int cmp_region(const void *a, const void *b) {
 static dctr_status stream_array(const dctr_model *m, dctr_dist *dist, const float *a,
                                 dctr_shard_out *o) {
     const dfm *d = m->impl;
-    const dctr_schema *s = m->schema;
-    region *rg = dctr_malloc(sizeof *rg * (2 * (size_t)d->ntables + 1));
-    dctr_status st = rg ? DCTR_OK : DCTR_ERR_NOMEM;
+    dfm_region *rg = NULL;
     int32_t nr = 0;
-    for (int32_t t = 0; st == DCTR_OK && t < d->ntables; t++) {
-        if (d->emb_off[t] >= 0)
-            rg[nr++] = (region){d->emb_off[t], s->tables[t].vocab_size, s->tables[t].dim};
-        if (d->lin_off[t] >= 0)
-            rg[nr++] = (region){d->lin_off[t], s->tables[t].vocab_size, 1};
-    }
-    if (st == DCTR_OK)
-        qsort(rg, (size_t)nr, sizeof *rg, cmp_region);
+    DCTR_TRY(dfm_shard_regions(m, &rg, &nr));
+    dctr_status st = DCTR_OK;
     int64_t pos = 0;
     for (int32_t i = 0; st == DCTR_OK && i < nr; i++) {
         dctr_shard_put_floats(o, a + pos, rg[i].off - pos);

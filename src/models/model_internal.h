@@ -22,6 +22,11 @@ dctr_status dctr_model_create_shard(const dctr_schema *schema, const dctr_model_
  * tables and optimizer state (the model is that shard; other families load whole). */
 dctr_status dctr_model_load_shard(const char *path, int32_t shard_rank, int32_t shard_size,
                                   dctr_model **out);
+/* The same through a file-backed container (dctr_container_open_file): the tables stream in
+ * bounded chunks, so the load holds the shard, not the file; *held_peak (may be NULL): the most
+ * bytes of the file the container held at once. */
+dctr_status dctr_model_load_shard_file(const char *path, int32_t shard_rank, int32_t shard_size,
+                                       int64_t *held_peak, dctr_model **out);
 dctr_status dctr_model_new_shard(const dctr_schema *schema, const dctr_model_config *cfg,
                                  int32_t shard_rank, int32_t shard_size, dctr_model **out);
 /* Predicts `rows` into pred[rows->n] and computes every metric (LOSS = logloss or MSE). */

@@ -271,9 +271,9 @@ static dctr_status load_container(const dctr_container *c, int32_t shard_rank, i
     if (st == DCTR_OK && deepfm_family && !dctr_container_has(c, "deepfm/params"))
         st = dctr_set_error(DCTR_ERR_FORMAT, "model file has no 'deepfm/params' section");
     if (st == DCTR_OK && deepfm_family) {
-        dctr_rbuf pr;
-        st = dctr_container_section(c, "deepfm/params", &pr);
-        cap = (int64_t)(dctr_rbuf_remaining(&pr) / sizeof(float)) + 1;
+        uint64_t bytes = 0; /* the size only: the payload streams at the load */
+        st = dctr_container_section_size(c, "deepfm/params", &bytes);
+        cap = (int64_t)(bytes / sizeof(float)) + 1;
     }
     if (st == DCTR_OK && (cfg.type == DCTR_MODEL_FFM || cfg.type == DCTR_MODEL_DEEPFFM))
         st = dctr_ffm_check_sections(schema, &cfg, c); /* the FFM family's pre-allocation check */
@@ -317,15 +317,30 @@ dctr_status dctr_model_load(const char *path, dctr_model **out) {
     return dctr_model_load_shard(path, 0, 0, out);
 }
 
-dctr_status dctr_model_load_shard(const char *path, int32_t shard_rank, int32_t shard_size,
-                                  dctr_model **out) {
+/* path's model: the whole file read first, or (file_backed) through a file-backed container
+ * whose table sections stream (dctr_container_open_file); *held_peak: its held_peak. */
+static dctr_status load_path(const char *path, int file_backed, int32_t shard_rank,
+                             int32_t shard_size, int64_t *held_peak, dctr_model **out) {
     if (!path || !out)
         return dctr_set_error(DCTR_ERR_INVALID_ARG, "dctr_model_load: NULL argument");
     *out = NULL;
     dctr_container *c = NULL;
-    DCTR_TRY(dctr_container_open(path, 0, &c));
-    dctr_status st = load_opened(c, shard_rank, shard_size, out);
+    DCTR_TRY(file_backed ? dctr_container_open_file(path, &c) : dctr_container_open(path, 0, &c));
+    dctr_status st = load_container(c, shard_rank, shard_size, out);
+    if (held_peak)
+        *held_peak = dctr_container_held_peak(c);
+    dctr_container_free(c);
     return st == DCTR_OK ? DCTR_OK : dctr_error_prefix(st, "%s", path);
+}
+
+dctr_status dctr_model_load_shard(const char *path, int32_t shard_rank, int32_t shard_size,
+                                  dctr_model **out) {
+    return load_path(path, 0, shard_rank, shard_size, NULL, out);
+}
+
+dctr_status dctr_model_load_shard_file(const char *path, int32_t shard_rank, int32_t shard_size,
+                                       int64_t *held_peak, dctr_model **out) {
+    return load_path(path, 1, shard_rank, shard_size, held_peak, out);
 }
 
 dctr_status dctr_model_load_from_memory(const void *data, size_t size, dctr_model **out) {

@@ -207,11 +207,15 @@ dctr_status dctr_model_load_collective(const char *path, dctr_collective *coll, 
     DCTR_TRY(dctr_dist_init(&dist, coll));
     const int sharded = coll->table_mode == DCTR_TABLES_SHARDED && coll->size > 1;
     dctr_model *m = NULL; /* sharded: the model is built as this rank's shard and keeps its rows */
-    dctr_status st = dctr_model_load_shard(path, sharded ? coll->rank : 0, sharded ? coll->size : 0, &m);
+    int64_t held = 0;     /* sharded: the tables stream from the file (file-backed container) */
+    dctr_status st = sharded ? dctr_model_load_shard_file(path, coll->rank, coll->size, &held, &m)
+                             : dctr_model_load_shard(path, 0, 0, &m);
+    /* the load's peak: the rows it filled plus the most of the file held at once (the small
+     * sections and a chunk) */
     if (st == DCTR_OK && m->shard_size > 1 && ffm_family(m->type))
-        dctr_ffm_shard_note(m, 0);
+        dctr_ffm_shard_note(m, held);
     else if (st == DCTR_OK && m->shard_size > 1)
-        dfm_shard_note(m, 0);
+        dfm_shard_note(m, held);
     st = dctr_dist_agree(&dist, st, "loading the model");
     dctr_dist_release(&dist);
     if (st != DCTR_OK) {

@@ -9,7 +9,11 @@
  *   src/dist/dist_shard.c counts resident pages of the tables);
  * - resume: load_collective of a checkpoint and one more epoch equal 3 uninterrupted epochs,
  *   bit for bit; early stopping with restore-best equals the replicated run;
- * - a shard refuses dctr_model_save and predictions (DCTR_ERR_STATE).
+ * - a shard refuses dctr_model_save and predictions (DCTR_ERR_STATE);
+ * - load_collective streams the tables from a file-backed container: every rank's rows and the
+ *   dense tail equal the whole-file shard load's bit for bit, its peak stays near the share and
+ *   well below the file, a flipped table byte and a truncated file fail on every rank with
+ *   DCTR_ERR_FORMAT (the section named), no hang.
  * Each check runs for DeepFM, FFM and DeepFFM (tables of about the same size). */
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +25,11 @@
 #include "mpi_check.h"
 #include "dist/dist.h"
 #include "models/deepfm.h"
+#include "feature/schema_types.h"
+#include "models/deepfm_impl.h"
 #include "models/ffm/dist.h"
+#include "models/ffm/ffm.h"
+#include "models/model_internal.h"
 #include "test_env.h"
 
 #define ROWS 480
@@ -132,6 +140,99 @@ static void fit_options(dctr_fit_options *o, int epochs, const char *ckpt) {
     o->checkpoint_path = ckpt;
 }
 
+/* Rows [lo, hi) of w floats each at a and b are equal (a shard's own rows). */
+static int same_rows(const float *a, const float *b, int64_t lo, int64_t hi, int64_t w) {
+    return hi <= lo || memcmp(a + lo * w, b + lo * w, sizeof(float) * (size_t)((hi - lo) * w)) == 0;
+}
+
+/* This rank's rows of every table array and the dense tail: the streamed load against the
+ * whole-file one (dctr_model_load_shard), bit for bit. */
+static void check_same_shard(const dctr_model *x, const dctr_model *y) {
+    int64_t lo, hi;
+    if (g_kind->type != DCTR_MODEL_DEEPFM) {
+        const dctr_ffm_weights *a = &((const dctr_ffm_impl *)x->impl)->w, *b = &((const dctr_ffm_impl *)y->impl)->w;
+        dctr_shard_range(a->n, g_rank, g_size, &lo, &hi);
+        CHECK(a->n == b->n && same_rows(a->W, b->W, lo, hi, (int64_t)a->row), "FFM rows differ");
+        CHECK(!a->use_linear || (same_rows(a->lin, b->lin, lo, hi, 2) && a->bias == b->bias &&
+                                 a->bias_g == b->bias_g), "FFM linear part differs");
+        return;
+    }
+    const dfm *a = x->impl, *b = y->impl;
+    const float *arrays[2][1 + DCTR_OPTIM_MAX_SLOTS] = {{a->params, a->slots[0], a->slots[1]},
+                                                         {b->params, b->slots[0], b->slots[1]}};
+    for (int k = 0; k < 1 + DCTR_OPTIM_MAX_SLOTS && arrays[0][k]; k++) {
+        for (int32_t t = 0; t < a->ntables; t++) {
+            const dctr_table_info *tb = &x->schema->tables[t];
+            dctr_shard_range(tb->vocab_size, g_rank, g_size, &lo, &hi);
+            if (a->emb_off[t] >= 0)
+                CHECK(same_rows(arrays[0][k] + a->emb_off[t], arrays[1][k] + a->emb_off[t], lo, hi, tb->dim),
+                      "array %d table %d: embedding rows differ", k, t);
+            if (a->lin_off[t] >= 0)
+                CHECK(same_rows(arrays[0][k] + a->lin_off[t], arrays[1][k] + a->lin_off[t], lo, hi, 1),
+                      "array %d table %d: linear rows differ", k, t);
+        }
+        CHECK(same_rows(arrays[0][k], arrays[1][k], a->dense_begin, a->nparams, 1), "array %d: dense tail differs", k);
+    }
+    CHECK(memcmp(a->state, b->state, sizeof(float) * (size_t)a->nstate) == 0, "BN state differs");
+    CHECK(x->steps == y->steps, "step counts differ");
+}
+
+/* A collective load of `path` must fail on every rank with DCTR_ERR_FORMAT naming `expect` (and
+ * `also`, when given). */
+static void check_load_fails(dctr_collective *coll, const char *path, const char *expect, const char *also) {
+    dctr_model *m = (dctr_model *)1;
+    CHECK(dctr_model_load_collective(path, coll, &m) == DCTR_ERR_FORMAT, "%s: status", path);
+    CHECK(strstr(dctr_last_error(), expect), "%s: '%s' not in '%s'", path, expect, dctr_last_error());
+    CHECK(!also || strstr(dctr_last_error(), also), "%s: '%s' not in '%s'", path, also, dctr_last_error());
+}
+
+/* The streamed load (file-backed container) of the saved model `path` with its optimizer state. */
+static void check_streamed_load(dctr_collective *coll, const char *path) {
+    dctr_shard_probe_enable(1);
+    dctr_model *m, *old;
+    OK(dctr_model_load_collective(path, coll, &m));
+    const int64_t peak = dctr_shard_probe_peak();
+    dctr_shard_probe_enable(0);
+    OK(dctr_model_load_shard(path, g_rank, g_size, &old)); /* the whole-file load */
+    check_same_shard(m, old);
+    dctr_model_free(old);
+    dctr_model_free(m);
+    long fsize = 0;
+    free(dctr_test_slurp(path, &fsize));
+    const double whole = g_kind->whole(g_kind->buckets), share = whole / g_size;
+    /* beyond the share: the 1 MiB chunk, the small sections, the pages the range ends share */
+    const double slack = 1.5 * 1048576 + 2 * 2 * 3 * 2 * 4096;
+    long long pk[4] = {0}, mine = (long long)peak;
+    MPI_Gather(&mine, 1, MPI_LONG_LONG, pk, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+    if (g_rank == 0)
+        printf("test_mpi_shard: %s, %d ranks, load of a %.2f MB file: peak per rank %.2f %.2f %.2f "
+               "%.2f MB (share %.2f MB; the whole-file load holds the file)\n", g_kind->name, g_size,
+               fsize / 1e6, pk[0] / 1e6, pk[1] / 1e6, pk[2] / 1e6, pk[3] / 1e6, share / 1e6);
+    CHECK(peak > 0 && peak <= share + slack, "load peak %.2f MB > share %.2f MB + %.2f MB", peak / 1e6,
+          share / 1e6, slack / 1e6);
+    if (g_size == 4)
+        CHECK(peak <= 0.3 * fsize, "4 ranks: load peak %.3f of the file", (double)peak / fsize);
+    /* a flipped byte in the middle of the file (a table section) and a truncated file */
+    char bad[600], cut[600];
+    path_of(bad, sizeof bad, "flipped.dctr");
+    path_of(cut, sizeof cut, "truncated.dctr");
+    if (g_rank == 0) {
+        long n;
+        unsigned char *x = dctr_test_slurp(path, &n);
+        FILE *f = fopen(cut, "wb");
+        CHECK(f && fwrite(x, 1, (size_t)n / 2, f) == (size_t)n / 2 && fclose(f) == 0, "write %s", cut);
+        x[n / 2] ^= 0x10;
+        f = fopen(bad, "wb");
+        CHECK(f && fwrite(x, 1, (size_t)n, f) == (size_t)n && fclose(f) == 0, "write %s", bad);
+        free(x);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    check_load_fails(coll, bad, "checksum mismatch",
+                     g_kind->type == DCTR_MODEL_DEEPFM ? "section 'deepfm/" : "section 'ffm.");
+    check_load_fails(coll, cut, "truncated", NULL);
+    MPI_Barrier(MPI_COMM_WORLD);
+}
+
 /* Initial values, the streamed save against the gathered one, and the memory peak. */
 static void check_save_and_memory(dctr_collective *coll, const dctr_schema *s, const dctr_dataset *data) {
     dctr_model_config cfg;
@@ -172,6 +273,7 @@ static void check_save_and_memory(dctr_collective *coll, const dctr_schema *s, c
               "a shard must not train outside its collective");
         OK(g_kind->gather_save(m, coll, gathered, 1));
         check_same_file(gathered, streamed, "streamed vs gathered save");
+        check_streamed_load(coll, streamed);
     }
     const double whole = g_kind->whole(g_kind->buckets), share = whole / g_size;
     /* beyond the share: per step at most BATCH / N rows x 2 columns fetched, a page each per

@@ -3,12 +3,19 @@
  * mutations reach the table checks and the section readers); even: the raw bytes, as a
  * corrupted file would arrive. Parses the input as a container; on success reads every section with the rbuf API (the bytes
  * of the section steer which reads happen, so every reader call meets hostile lengths) and checks
- * that writing the sections back gives a container that parses to the same sections. */
+ * that writing the sections back gives a container that parses to the same sections. The same
+ * bytes also go through the file-backed container (a memfd): it must accept exactly what the
+ * in-memory parser accepts (open + every section read, whole or through the chunked reader with
+ * a tiny chunk) and give the same section bytes; any disagreement aborts. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 #include "fuzz_fixup.h"
 #include "io/container.h"
 
@@ -65,6 +72,63 @@ static void read_all(dctr_rbuf *r) {
     }
 }
 
+/* Section i of the file-backed f: whole (even i) or through the chunked reader with a 16-byte
+ * chunk (odd i); equal to mem's when mem is given. DCTR_OK or the read's failure. */
+static dctr_status file_section(const dctr_container *f, size_t i, const dctr_container *mem) {
+    const char *name = dctr_container_name_at(f, i);
+    dctr_rbuf want = {0};
+    if (mem && (!name || dctr_container_section(mem, name, &want) != DCTR_OK))
+        abort();
+    if (i % 2 == 0) {
+        dctr_rbuf r;
+        DCTR_TRY(dctr_container_section(f, name, &r));
+        if (mem && (r.len != want.len || (r.len && memcmp(r.data, want.data, r.len) != 0)))
+            abort();
+        return DCTR_OK;
+    }
+    dctr_section_reader sr;
+    DCTR_TRY(dctr_section_open(f, name, 16, &sr));
+    size_t n = (size_t)dctr_section_left(&sr);
+    uint8_t *got = malloc(n + 4);
+    dctr_status st = dctr_section_f32s(&sr, (float *)(void *)got, n / 4, "floats");
+    dctr_rbuf tail;
+    if (st == DCTR_OK)
+        st = dctr_section_window(&sr, n % 4, &tail);
+    if (st == DCTR_OK && n % 4)
+        memcpy(got + n / 4 * 4, tail.data, n % 4);
+    st = dctr_section_end(&sr, st);
+    if (st == DCTR_OK && mem && (n != want.len || (n && memcmp(got, want.data, n) != 0)))
+        abort(); /* little-endian hosts: the floats' bytes are the file's */
+    free(got);
+    return st;
+}
+
+/* The file-backed container over the same bytes: the same verdict and sections as mem (NULL:
+ * the in-memory parser rejected them). */
+static void check_file_backed(const uint8_t *data, size_t size, const dctr_container *mem) {
+    int fd = memfd_create("fuzz_container", MFD_CLOEXEC);
+    if (fd < 0)
+        return; /* no memfd here: nothing to compare */
+    for (size_t done = 0; done < size;) {
+        ssize_t n = write(fd, data + done, size - done);
+        if (n <= 0)
+            abort();
+        done += (size_t)n;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    dctr_container *f = NULL;
+    dctr_status st = dctr_container_open_file(path, &f);
+    for (size_t i = 0; st == DCTR_OK && i < dctr_container_count(f); i++)
+        st = file_section(f, i, mem);
+    if ((st == DCTR_OK) != (mem != NULL) || (mem && dctr_container_count(f) != dctr_container_count(mem)))
+        abort();
+    if (st != DCTR_OK && st != DCTR_ERR_FORMAT)
+        abort(); /* a complete, unchanging file: only format errors */
+    dctr_container_free(f);
+    close(fd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *input, size_t input_size) {
     if (input_size == 0)
         return 0;
@@ -75,6 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t input_size) {
         dctr_fuzz_fix_container(data, size);
     dctr_container *c;
     dctr_status parsed = dctr_container_from_memory(data, size, &c);
+    check_file_backed(data, size, parsed == DCTR_OK ? c : NULL);
     free(data);
     if (parsed != DCTR_OK)
         return 0;

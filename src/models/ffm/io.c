@@ -157,27 +157,32 @@ dctr_status dctr_ffm_save_sections(const dctr_model *model, dctr_container_write
 
 /* Reads n*m*k (+ linear) floats into the weights or accumulators of rows [lo, hi) (a shard's;
  * every row is still checked); rejects non-finite values and negative / zero accumulators. */
-static dctr_status get_block(dctr_rbuf *r, dctr_ffm_weights *w, int acc, int64_t lo, int64_t hi) {
+static dctr_status get_block(dctr_section_reader *r, dctr_ffm_weights *w, int acc, int64_t lo, int64_t hi) {
     float tmp[1024];
     float *p = w->W;
+    /* a row's m k floats per read when they fit tmp (fewer calls), else one block's k */
+    const int whole_row = (int64_t)w->m * w->k <= 1024;
     for (int64_t j = 0; j < w->n; j++)
         for (int32_t f = 0; f < w->m; f++, p += w->blk) {
-            DCTR_TRY(dctr_rbuf_f32s(r, tmp, (size_t)w->k, acc ? "FFM accumulators" : "FFM weights"));
+            if (f == 0 || !whole_row)
+                DCTR_TRY(dctr_section_f32s(r, tmp, (size_t)(whole_row ? w->m : 1) * (size_t)w->k,
+                                           acc ? "FFM accumulators" : "FFM weights"));
+            const float *v = whole_row ? tmp + (size_t)f * (size_t)w->k : tmp;
             for (int32_t d = 0; d < w->k; d++)
-                if (!isfinite(tmp[d]) || (acc && !(tmp[d] > 0)))
+                if (!isfinite(v[d]) || (acc && !(v[d] > 0)))
                     return dctr_set_error(DCTR_ERR_FORMAT, "%s: invalid %s at feature %lld field %d",
-                                          r->origin ? r->origin : "ffm section",
+                                          r->win.origin ? r->win.origin : "ffm section",
                                           acc ? "accumulator" : "weight", (long long)j, f);
             if (j < lo || j >= hi)
                 continue;
-            memcpy(p + (acc ? w->kp : 0), tmp, (size_t)w->k * sizeof(float));
+            memcpy(p + (acc ? w->kp : 0), v, (size_t)w->k * sizeof(float));
             for (int32_t d = w->k; d < w->kp; d++)
                 p[(acc ? w->kp : 0) + d] = acc ? 1.0f : 0.0f;
         }
     if (w->use_linear) {
         for (int64_t j = 0; j < w->n; j++) {
             float v;
-            DCTR_TRY(dctr_rbuf_f32(r, &v, "FFM linear term"));
+            DCTR_TRY(dctr_section_f32s(r, &v, 1, "FFM linear term"));
             if (!isfinite(v) || (acc && !(v > 0)))
                 return dctr_set_error(DCTR_ERR_FORMAT, "ffm section: invalid linear value at %lld",
                                       (long long)j);
@@ -185,7 +190,7 @@ static dctr_status get_block(dctr_rbuf *r, dctr_ffm_weights *w, int acc, int64_t
                 w->lin[2 * j + (acc ? 1 : 0)] = v;
         }
         float v;
-        DCTR_TRY(dctr_rbuf_f32(r, &v, "FFM bias"));
+        DCTR_TRY(dctr_section_f32s(r, &v, 1, "FFM bias"));
         if (!isfinite(v) || (acc && !(v > 0)))
             return dctr_set_error(DCTR_ERR_FORMAT, "ffm section: invalid bias");
         if (acc)
@@ -193,13 +198,13 @@ static dctr_status get_block(dctr_rbuf *r, dctr_ffm_weights *w, int acc, int64_t
         else
             w->bias = v;
     }
-    if (dctr_rbuf_remaining(r) != 0)
-        return dctr_set_error(DCTR_ERR_FORMAT, "ffm section: %zu unexpected trailing bytes",
-                              dctr_rbuf_remaining(r));
+    if (dctr_section_left(r) != 0)
+        return dctr_set_error(DCTR_ERR_FORMAT, "ffm section: %llu unexpected trailing bytes",
+                              (unsigned long long)dctr_section_left(r));
     return DCTR_OK;
 }
 
-static dctr_status check_shape(int32_t m, int64_t n, int32_t k, int use_linear, dctr_rbuf *r) {
+static dctr_status check_shape(int32_t m, int64_t n, int32_t k, int use_linear, dctr_section_reader *r) {
     if (m < 1 || m > (1 << 24) || n < 1 || n > INT32_MAX || k < 1 || k > 1024)
         return dctr_set_error(DCTR_ERR_FORMAT, "ffm section: invalid shape fields=%d features=%lld k=%d",
                               m, (long long)n, k);
@@ -209,18 +214,25 @@ static dctr_status check_shape(int32_t m, int64_t n, int32_t k, int use_linear, 
     count *= (uint64_t)k;
     if (use_linear)
         count += (uint64_t)n + 1;
-    return dctr_rbuf_need(r, count, sizeof(float), "FFM tensor");
+    return dctr_section_need(r, count, sizeof(float), "FFM tensor");
 }
 
-dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c) {
+/* The next min(n, left) bytes as a reader: a short section fails naming the field. */
+static dctr_status head(dctr_section_reader *r, size_t n, dctr_rbuf *h) {
+    const uint64_t left = dctr_section_left(r);
+    return dctr_section_window(r, left < n ? (size_t)left : n, h);
+}
+
+/* "ffm.params": the head (32 bytes), then the weights; a shard keeps rows [*lo, *hi). */
+static dctr_status params_body(dctr_model *model, dctr_section_reader *sr, int64_t *lo, int64_t *hi) {
     dctr_ffm_impl *impl = model->impl;
     dctr_rbuf r;
-    DCTR_TRY(dctr_container_section(c, "ffm.params", &r));
     uint32_t version;
     uint8_t native, use_linear, normalize, pad;
     int32_t m, k;
     int64_t n;
     float eta, lambda;
+    DCTR_TRY(head(sr, 32, &r));
     DCTR_TRY(dctr_rbuf_u32(&r, &version, "ffm.params version"));
     if (version != FFM_IO_VERSION)
         return dctr_set_error(DCTR_ERR_FORMAT, "ffm.params: unsupported version %u", version);
@@ -239,7 +251,7 @@ dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c) {
     if ((native != 0) != (model->schema == NULL))
         return dctr_set_error(DCTR_ERR_FORMAT, "ffm.params: %s model but the file %s a schema",
                               native ? "libffm-native" : "feature-column", model->schema ? "has" : "lacks");
-    DCTR_TRY(check_shape(m, n, k, use_linear, &r));
+    DCTR_TRY(check_shape(m, n, k, use_linear, sr));
     if (impl->w.W) {
         if (impl->w.m != m || impl->w.n != n || impl->w.k != k || impl->w.use_linear != use_linear)
             return dctr_set_error(DCTR_ERR_FORMAT,
@@ -256,36 +268,56 @@ dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c) {
     model->cfg.ffm_k = k;
     model->cfg.ffm_linear = use_linear;
     model->cfg.ffm_normalize = normalize;
-    int64_t lo = 0, hi = n; /* a shard (dctr_model_load_collective) keeps its own rows */
+    *lo = 0; /* a shard (dctr_model_load_collective) keeps its own rows */
+    *hi = n;
     if (model->shard_size > 1)
-        dctr_shard_range(n, model->shard_rank, model->shard_size, &lo, &hi);
-    DCTR_TRY(get_block(&r, &impl->w, 0, lo, hi));
-    if (native)
+        dctr_shard_range(n, model->shard_rank, model->shard_size, lo, hi);
+    return get_block(sr, &impl->w, 0, *lo, *hi);
+}
+
+/* "ffm.opt": the head (20 bytes, the shape again), then the accumulators of rows [lo, hi). */
+static dctr_status opt_body(dctr_model *model, dctr_section_reader *sr, int64_t lo, int64_t hi) {
+    dctr_ffm_impl *impl = model->impl;
+    dctr_rbuf r;
+    uint32_t version;
+    int32_t m2, k2;
+    int64_t n2;
+    DCTR_TRY(head(sr, 20, &r));
+    DCTR_TRY(dctr_rbuf_u32(&r, &version, "ffm.opt version"));
+    DCTR_TRY(dctr_rbuf_i32(&r, &m2, "field count"));
+    DCTR_TRY(dctr_rbuf_i64(&r, &n2, "feature count"));
+    DCTR_TRY(dctr_rbuf_i32(&r, &k2, "k"));
+    if (version != FFM_IO_VERSION || m2 != impl->w.m || n2 != impl->w.n || k2 != impl->w.k)
+        return dctr_set_error(DCTR_ERR_FORMAT, "ffm.opt: version or shape differs from ffm.params");
+    DCTR_TRY(check_shape(m2, n2, k2, impl->w.use_linear, sr));
+    return get_block(sr, &impl->w, 1, lo, hi);
+}
+
+/* The weights sections stream through a bounded buffer (dctr_section_open): a shard loaded from
+ * a file-backed container holds its rows, not the file. */
+dctr_status dctr_ffm_load_sections(dctr_model *model, const dctr_container *c) {
+    dctr_ffm_impl *impl = model->impl;
+    dctr_section_reader sr;
+    int64_t lo = 0, hi = 0;
+    DCTR_TRY(dctr_section_open(c, "ffm.params", 0, &sr));
+    DCTR_TRY(dctr_section_end(&sr, params_body(model, &sr, &lo, &hi)));
+    if (impl->native)
         DCTR_TRY(load_native(model, c));
     if (!dctr_container_has(c, "ffm.opt")) {
         float *p = impl->w.W + (size_t)lo * impl->w.row;
         for (int64_t j = lo; j < hi; j++)
-            for (int32_t f = 0; f < m; f++, p += impl->w.blk)
+            for (int32_t f = 0; f < impl->w.m; f++, p += impl->w.blk)
                 for (int32_t d = 0; d < impl->w.kp; d++)
                     p[impl->w.kp + d] = 1.0f;
-        if (use_linear) {
+        if (impl->w.use_linear) {
             for (int64_t j = lo; j < hi; j++)
                 impl->w.lin[2 * j + 1] = 1.0f;
             impl->w.bias_g = 1.0f;
         }
         return DCTR_OK;
     }
-    DCTR_TRY(dctr_container_section(c, "ffm.opt", &r));
-    int32_t m2, k2;
-    int64_t n2;
-    DCTR_TRY(dctr_rbuf_u32(&r, &version, "ffm.opt version"));
-    DCTR_TRY(dctr_rbuf_i32(&r, &m2, "field count"));
-    DCTR_TRY(dctr_rbuf_i64(&r, &n2, "feature count"));
-    DCTR_TRY(dctr_rbuf_i32(&r, &k2, "k"));
-    if (version != FFM_IO_VERSION || m2 != m || n2 != n || k2 != k)
-        return dctr_set_error(DCTR_ERR_FORMAT, "ffm.opt: version or shape differs from ffm.params");
-    DCTR_TRY(check_shape(m, n, k, use_linear, &r));
-    return get_block(&r, &impl->w, 1, lo, hi);
+    DCTR_TRY(dctr_section_open(c, "ffm.opt", 0, &sr));
+    return dctr_section_end(&sr, opt_body(model, &sr, lo, hi));
 }
 
 dctr_status dctr_ffm_check_sections(const dctr_schema *s, const dctr_model_config *cfg, const dctr_container *c) {
@@ -299,12 +331,12 @@ dctr_status dctr_ffm_check_sections(const dctr_schema *s, const dctr_model_confi
             rows += s->cols[i].dense_dim;
     double k = cfg->ffm_k > 0 ? cfg->ffm_k : 4;
     double need = rows * (double)s->ncols * k * sizeof(float);
-    dctr_rbuf r;
-    DCTR_TRY(dctr_container_section(c, "ffm.params", &r));
-    if (need > (double)dctr_rbuf_remaining(&r))
+    uint64_t have = 0; /* the size only: the payload streams at the load */
+    DCTR_TRY(dctr_container_section_size(c, "ffm.params", &have));
+    if (need > (double)have)
         return dctr_set_error(DCTR_ERR_FORMAT,
-                              "ffm.params: the schema implies %.0f bytes of FFM weights, the section has %zu",
-                              need, dctr_rbuf_remaining(&r));
+                              "ffm.params: the schema implies %.0f bytes of FFM weights, the section has %llu",
+                              need, (unsigned long long)have);
     if (cfg->type == DCTR_MODEL_DEEPFFM)
         return dctr_ffm_deep_check_section(s, cfg, c);
     return DCTR_OK;
