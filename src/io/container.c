@@ -42,6 +42,7 @@ typedef struct dctr_csection {
     char *origin; /* reader only: "<label> section '<name>'" for rbuf error messages */
     uint32_t crc; /* reader only: the table's checksum (file-backed: checked when read) */
     int loaded;   /* file-backed: data holds the payload (read on demand, checked) */
+    int checked;  /* file-backed: the payload's CRC was compared (loaded, or read to its end) */
 } section;
 
 struct dctr_container_writer {
@@ -836,7 +837,7 @@ static dctr_status load_section(const dctr_container *c, section *s) {
         return st;
     }
     s->data = p;
-    s->loaded = 1;
+    s->loaded = s->checked = 1;
     hold(c, (int64_t)s->size);
     return DCTR_OK;
 }
@@ -954,6 +955,8 @@ dctr_status dctr_section_end(dctr_section_reader *r, dctr_status st) {
             st = rd;
         else if (r->crc != r->sec->crc)
             st = checksum_mismatch(r->c, r->sec);
+        else
+            ((section *)r->sec)->checked = 1; /* the container's own array (see mut) */
     }
     if (r->buf) {
         hold(r->c, -(int64_t)r->cap);
@@ -961,6 +964,17 @@ dctr_status dctr_section_end(dctr_section_reader *r, dctr_status st) {
     }
     memset(r, 0, sizeof *r);
     return st;
+}
+
+dctr_status dctr_container_verify(const dctr_container *c) {
+    for (uint32_t i = 0; c && !c->data && i < c->count; i++) {
+        if (c->sec[i].checked)
+            continue;
+        dctr_section_reader r;
+        DCTR_TRY(dctr_section_open(c, c->sec[i].name, 0, &r));
+        DCTR_TRY(dctr_section_end(&r, DCTR_OK)); /* reads the payload through, compares the CRC */
+    }
+    return DCTR_OK;
 }
 
 uint32_t dctr_container_format_version(void) { return FORMAT_VERSION; }

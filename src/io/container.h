@@ -44,9 +44,13 @@ dctr_status dctr_container_open(const char *path, size_t max_bytes, dctr_contain
  * checksum, the file size and the zero padding as dctr_container_open does, without reading the
  * payloads. The file stays open until dctr_container_free. dctr_container_section then reads a
  * payload whole on first use and checks its CRC (kept until the container is freed: for the
- * small sections); a large one is read through dctr_section_open in bounded chunks. A section
- * never asked for is never checksummed. */
+ * small sections); a large one is read through dctr_section_open in bounded chunks.
+ * dctr_container_verify then checks the sections nobody read. */
 dctr_status dctr_container_open_file(const char *path, dctr_container **out);
+/* File-backed: reads every section whose CRC was not compared yet (in chunks) and compares it,
+ * so a file-backed load rejects every corrupted byte as dctr_container_open does. In memory:
+ * nothing to do (checked at open). */
+dctr_status dctr_container_verify(const dctr_container *c);
 /* Validates a caller buffer (copied). */
 dctr_status dctr_container_from_memory(const void *data, size_t size, dctr_container **out);
 void dctr_container_free(dctr_container *c);

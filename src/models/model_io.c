@@ -327,6 +327,12 @@ static dctr_status load_path(const char *path, int file_backed, int32_t shard_ra
     dctr_container *c = NULL;
     DCTR_TRY(file_backed ? dctr_container_open_file(path, &c) : dctr_container_open(path, 0, &c));
     dctr_status st = load_container(c, shard_rank, shard_size, out);
+    if (st == DCTR_OK)
+        st = dctr_container_verify(c); /* file-backed: the sections the load did not read */
+    if (st != DCTR_OK && *out) {
+        dctr_model_free(*out);
+        *out = NULL;
+    }
     if (held_peak)
         *held_peak = dctr_container_held_peak(c);
     dctr_container_free(c);

@@ -104,8 +104,9 @@ static dctr_status file_section(const dctr_container *f, size_t i, const dctr_co
 }
 
 /* The file-backed container over the same bytes: the same verdict and sections as mem (NULL:
- * the in-memory parser rejected them). */
-static void check_file_backed(const uint8_t *data, size_t size, const dctr_container *mem) {
+ * the in-memory parser rejected them); dctr_container_verify first (verify_first) or last. */
+static void check_file_backed(const uint8_t *data, size_t size, const dctr_container *mem,
+                              int verify_first) {
     int fd = memfd_create("fuzz_container", MFD_CLOEXEC);
     if (fd < 0)
         return; /* no memfd here: nothing to compare */
@@ -119,8 +120,13 @@ static void check_file_backed(const uint8_t *data, size_t size, const dctr_conta
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     dctr_container *f = NULL;
     dctr_status st = dctr_container_open_file(path, &f);
+    /* verify alone (no section read yet), or after reading every section */
+    if (st == DCTR_OK && verify_first)
+        st = dctr_container_verify(f);
     for (size_t i = 0; st == DCTR_OK && i < dctr_container_count(f); i++)
         st = file_section(f, i, mem);
+    if (st == DCTR_OK)
+        st = dctr_container_verify(f);
     if ((st == DCTR_OK) != (mem != NULL) || (mem && dctr_container_count(f) != dctr_container_count(mem)))
         abort();
     if (st != DCTR_OK && st != DCTR_ERR_FORMAT)
@@ -139,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t input_size) {
         dctr_fuzz_fix_container(data, size);
     dctr_container *c;
     dctr_status parsed = dctr_container_from_memory(data, size, &c);
-    check_file_backed(data, size, parsed == DCTR_OK ? c : NULL);
+    check_file_backed(data, size, parsed == DCTR_OK ? c : NULL, input[0] & 2);
     free(data);
     if (parsed != DCTR_OK)
         return 0;
