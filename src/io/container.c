@@ -924,6 +924,11 @@ dctr_status dctr_section_window(dctr_section_reader *r, size_t n, dctr_rbuf *out
     return DCTR_OK;
 }
 
+dctr_status dctr_section_head(dctr_section_reader *r, size_t n, dctr_rbuf *out) {
+    const uint64_t left = dctr_section_left(r);
+    return dctr_section_window(r, left < n ? (size_t)left : n, out);
+}
+
 dctr_status dctr_section_f32s(dctr_section_reader *r, float *dst, size_t count, const char *what) {
     DCTR_TRY(dctr_section_need(r, count, sizeof(float), what));
     while (count > 0) {

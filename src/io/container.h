@@ -91,6 +91,9 @@ uint64_t dctr_section_left(const dctr_section_reader *r);
 dctr_status dctr_section_need(dctr_section_reader *r, uint64_t count, size_t elem, const char *what);
 /* The next n bytes (n <= chunk) as a reader of their own, for a header's fields. */
 dctr_status dctr_section_window(dctr_section_reader *r, size_t n, dctr_rbuf *out);
+/* The next min(n, left) bytes (n <= chunk) as a reader: a header shorter than the section
+ * says is then read field by field, so a short section fails naming the field. */
+dctr_status dctr_section_head(dctr_section_reader *r, size_t n, dctr_rbuf *out);
 /* The next count floats into dst (NULL: skipped, still checksummed). */
 dctr_status dctr_section_f32s(dctr_section_reader *r, float *dst, size_t count, const char *what);
 /* Ends the read: the bytes not read yet are read too and the payload's CRC compared; a mismatch

@@ -97,13 +97,6 @@ static dctr_status read_arena(const dctr_model *m, dctr_section_reader *r, float
     return st;
 }
 
-/* The next min(n, left) bytes as a reader: a header shorter than the section says is read
- * field by field, so a short section fails naming the field. */
-static dctr_status head(dctr_section_reader *r, size_t n, dctr_rbuf *h) {
-    const uint64_t left = dctr_section_left(r);
-    return dctr_section_window(r, left < n ? (size_t)left : n, h);
-}
-
 static dctr_status all_finite(const float *dst, int64_t a, int64_t b, const char *name) {
     for (int64_t i = a; i < b; i++)
         if (!isfinite(dst[i]))
@@ -133,7 +126,7 @@ static dctr_status floats_body(const dctr_model *m, dctr_section_reader *r, cons
                                float *dst, int64_t n) {
     dctr_rbuf h;
     uint64_t count = 0;
-    DCTR_TRY(head(r, 8, &h));
+    DCTR_TRY(dctr_section_head(r, 8, &h));
     DCTR_TRY(dctr_rbuf_u64(&h, &count, "tensor count"));
     if (count != (uint64_t)n)
         return dctr_set_error(DCTR_ERR_FORMAT,
@@ -160,7 +153,7 @@ static dctr_status optim_body(dctr_model *model, dctr_section_reader *r) {
     dctr_rbuf h;
     uint32_t kind = 0, ns = 0;
     int64_t steps = 0;
-    DCTR_TRY(head(r, DFM_OPTIM_HEADER_BYTES, &h));
+    DCTR_TRY(dctr_section_head(r, DFM_OPTIM_HEADER_BYTES, &h));
     DCTR_TRY(dctr_rbuf_u32(&h, &kind, "optimizer kind"));
     DCTR_TRY(dctr_rbuf_u32(&h, &ns, "optimizer slots"));
     DCTR_TRY(dctr_rbuf_i64(&h, &steps, "optimizer steps"));

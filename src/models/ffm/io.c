@@ -217,12 +217,6 @@ static dctr_status check_shape(int32_t m, int64_t n, int32_t k, int use_linear, 
     return dctr_section_need(r, count, sizeof(float), "FFM tensor");
 }
 
-/* The next min(n, left) bytes as a reader: a short section fails naming the field. */
-static dctr_status head(dctr_section_reader *r, size_t n, dctr_rbuf *h) {
-    const uint64_t left = dctr_section_left(r);
-    return dctr_section_window(r, left < n ? (size_t)left : n, h);
-}
-
 /* "ffm.params": the head (32 bytes), then the weights; a shard keeps rows [*lo, *hi). */
 static dctr_status params_body(dctr_model *model, dctr_section_reader *sr, int64_t *lo, int64_t *hi) {
     dctr_ffm_impl *impl = model->impl;
@@ -232,7 +226,7 @@ static dctr_status params_body(dctr_model *model, dctr_section_reader *sr, int64
     int32_t m, k;
     int64_t n;
     float eta, lambda;
-    DCTR_TRY(head(sr, 32, &r));
+    DCTR_TRY(dctr_section_head(sr, 32, &r));
     DCTR_TRY(dctr_rbuf_u32(&r, &version, "ffm.params version"));
     if (version != FFM_IO_VERSION)
         return dctr_set_error(DCTR_ERR_FORMAT, "ffm.params: unsupported version %u", version);
@@ -282,7 +276,7 @@ static dctr_status opt_body(dctr_model *model, dctr_section_reader *sr, int64_t 
     uint32_t version;
     int32_t m2, k2;
     int64_t n2;
-    DCTR_TRY(head(sr, 20, &r));
+    DCTR_TRY(dctr_section_head(sr, 20, &r));
     DCTR_TRY(dctr_rbuf_u32(&r, &version, "ffm.opt version"));
     DCTR_TRY(dctr_rbuf_i32(&r, &m2, "field count"));
     DCTR_TRY(dctr_rbuf_i64(&r, &n2, "feature count"));
