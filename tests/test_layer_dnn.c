@@ -539,6 +539,56 @@ static void test_backward_dx_cols_subset(void **state) {
     dctr_pool_free(pool);
 }
 
+/* The serial backward runs a large batch in row blocks (dnn.c, BW_BLOCK_ROWS): its gradients
+ * are still the sum of the rows' own gradients (every row passed alone, B = 1), with fixed
+ * dropout masks, dX accumulated (beta 1) onto a prefilled dX and a dx_cols subset; a partial
+ * last block included. */
+static void test_blocked_backward_is_sum_of_rows(void **state) {
+    (void)state;
+    enum { RB = 600, IN = 23, KEEP = 19, U0 = 40, U1 = 24 };
+    const int32_t units[2] = {U0, U1};
+    static float X[RB * IN], dout[RB * U1], dX[RB * IN], dXr[RB * IN], masks[2][RB * U0];
+    dctr_rng rng;
+    dctr_rng_init(&rng, 80, 1);
+    gc_fill(&rng, X, RB * IN, -1.5, 1.5);
+    gc_fill(&rng, dout, RB * U1, -1, 1);
+    gc_fill(&rng, dX, RB * IN, -1, 1);
+    memcpy(dXr, dX, sizeof dX);
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < RB * units[i]; k++)
+            masks[i][k] = (k % 7 == 2) ? 0.0f : 1.0f / (1.0f - 0.2f);
+    for (int act = DCTR_ACT_RELU; act <= DCTR_ACT_LINEAR; act++) {
+        net a, r;
+        net_make(&a, IN, 2, units, (dctr_activation)act, 0, 0.2f, 0, DCTR_ACT_RELU, RB, 11);
+        net_make(&r, IN, 2, units, (dctr_activation)act, 0, 0.2f, 0, DCTR_ACT_RELU, 1, 11);
+        int64_t np = dctr_dnn_num_params(&a.cfg), ld;
+        memset(a.grads, 0, sizeof(float) * (size_t)np);
+        memset(r.grads, 0, sizeof(float) * (size_t)np);
+        for (int i = 0; i < 2; i++)
+            memcpy(dctr_dnn_dropout_mask(a.ws, i), masks[i], sizeof(float) * RB * (size_t)units[i]);
+        dctr_dnn_forward(&a.cfg, &a.p, a.ws, X, IN, RB, 1, NULL, &ld);
+        dctr_dnn_backward_ex(&a.cfg, &a.p, &a.g, a.ws, X, IN, RB, dout, U1, dX, IN, 1.0f, KEEP);
+        for (int b = 0; b < RB; b++) {
+            for (int i = 0; i < 2; i++)
+                memcpy(dctr_dnn_dropout_mask(r.ws, i), masks[i] + b * units[i],
+                       sizeof(float) * (size_t)units[i]);
+            dctr_dnn_forward(&r.cfg, &r.p, r.ws, X + b * IN, IN, 1, 1, NULL, &ld);
+            dctr_dnn_backward_ex(&r.cfg, &r.p, &r.g, r.ws, X + b * IN, IN, 1, dout + b * U1, U1,
+                                 dXr + b * IN, IN, 1.0f, KEEP);
+        }
+        for (int64_t i = 0; i < np; i++)
+            if (!(fabsf(a.grads[i] - r.grads[i]) <= 1e-4f + 1e-4f * fabsf(r.grads[i])))
+                fail_msg("act %d param %lld: batch %.8g rows %.8g", act, (long long)i,
+                         (double)a.grads[i], (double)r.grads[i]);
+        for (int i = 0; i < RB * IN; i++)
+            if (!(fabsf(dX[i] - dXr[i]) <= 1e-5f + 1e-4f * fabsf(dXr[i])))
+                fail_msg("act %d dX[%d]: batch %.8g rows %.8g", act, i, (double)dX[i],
+                         (double)dXr[i]);
+        net_free(&a);
+        net_free(&r);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgemm_equals_naive),
@@ -548,6 +598,7 @@ int main(void) {
         cmocka_unit_test(test_pooled_backward_matches_serial),
         cmocka_unit_test(test_training_forward_is_inference_forward_on_own_kernels),
         cmocka_unit_test(test_backward_dx_cols_subset),
+        cmocka_unit_test(test_blocked_backward_is_sum_of_rows),
         cmocka_unit_test(test_bn_train_vs_infer_and_moving_stats),
         cmocka_unit_test(test_dropout_semantics),
         cmocka_unit_test(test_identity_and_output_activation),
