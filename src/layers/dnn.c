@@ -830,8 +830,8 @@ static void backward_layers(const dctr_dnn_config *cfg, const dctr_dnn_params *p
 /* Whether the backward may run in row blocks: rows independent (no BN, no Dice: batch
  * statistics), every parameter gradient a sum over rows (no PReLU alpha), serial (the pool
  * splits rows itself). */
-static int backward_blocked(const dctr_dnn_config *cfg, const dctr_dnn_workspace *ws, int64_t B) {
-    if (B <= BW_BLOCK_ROWS || cfg->use_bn || ws->pool)
+static int rows_apart(const dctr_dnn_config *cfg) {
+    if (cfg->use_bn)
         return 0;
     for (int32_t i = 0; i < cfg->num_layers; i++) {
         dctr_activation act = dctr_dnn_layer_activation(cfg, i);
@@ -839,6 +839,14 @@ static int backward_blocked(const dctr_dnn_config *cfg, const dctr_dnn_workspace
             return 0;
     }
     return 1;
+}
+
+static int backward_blocked(const dctr_dnn_config *cfg, const dctr_dnn_workspace *ws, int64_t B) {
+    return B > BW_BLOCK_ROWS && !ws->pool && rows_apart(cfg);
+}
+
+int dctr_dnn_rows_independent(const dctr_dnn_config *cfg) {
+    return rows_apart(cfg) && !(cfg->dropout > 0.0f);
 }
 
 /* ws's per-layer [rows x units] buffers from row r0 on (the scratch buffers are shared). */
@@ -864,13 +872,37 @@ static void rows_view(const dctr_dnn_config *cfg, const dctr_dnn_workspace *ws, 
     }
 }
 
+/* Each layer's W[:dxn]^T into ws (wt[i]), for the library's dX GEMMs; NULL where OpenBLAS runs
+ * the layer's dX or no dX is wanted. */
+static void transpose_weights(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
+                              dctr_dnn_workspace *ws, int with_dx, int32_t dx_cols,
+                              const float **wt) {
+    for (int32_t i = 0; i < cfg->num_layers; i++) {
+        int32_t n = cfg->units[i], in = layer_in(cfg, i), dxn = i > 0 ? in : dx_cols;
+        wt[i] = NULL;
+        if ((i > 0 || with_dx) && in > 0 && dctr_gemm_train_own(in, n)) {
+            dctr_transpose(p->layer[i].W, n, dxn, n, ws->wt + ws->wt_off[i], dxn); /* [n x dxn] */
+            wt[i] = ws->wt + ws->wt_off[i];
+        }
+    }
+}
+
+static int32_t clamp_dx_cols(const dctr_dnn_config *cfg, int32_t dx_cols) {
+    return dx_cols < 0 || dx_cols > cfg->in_dim ? cfg->in_dim : dx_cols;
+}
+
+void dctr_dnn_backward_prepare(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
+                               dctr_dnn_workspace *ws, int with_dx, int32_t dx_cols,
+                               const float **wt) {
+    transpose_weights(cfg, p, ws, with_dx, clamp_dx_cols(cfg, dx_cols), wt);
+}
+
 void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
                           const dctr_dnn_params *g, dctr_dnn_workspace *ws, const float *X,
                           int64_t ldx, int64_t B, const float *dout, int64_t ld_dout, float *dX,
                           int64_t lddx, float dX_beta, int32_t dx_cols) {
     int32_t L = cfg->num_layers;
-    if (dx_cols < 0 || dx_cols > cfg->in_dim)
-        dx_cols = cfg->in_dim;
+    dx_cols = clamp_dx_cols(cfg, dx_cols);
     if (B > ws->max_batch)
         return; /* the forward refused it already */
     if (L == 0) { /* identity */
@@ -883,13 +915,7 @@ void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
     }
     /* each layer's W[:dxn]^T once per step, for the library's dX GEMMs */
     const float *wt[DCTR_DNN_MAX_LAYERS] = {0};
-    for (int32_t i = 0; i < L; i++) {
-        int32_t n = cfg->units[i], in = layer_in(cfg, i), dxn = i > 0 ? in : dx_cols;
-        if ((i > 0 || dX) && in > 0 && dctr_gemm_train_own(in, n)) {
-            dctr_transpose(p->layer[i].W, n, dxn, n, ws->wt + ws->wt_off[i], dxn); /* [n x dxn] */
-            wt[i] = ws->wt + ws->wt_off[i];
-        }
-    }
+    transpose_weights(cfg, p, ws, dX != NULL, dx_cols, wt);
     if (!backward_blocked(cfg, ws, B)) {
         backward_layers(cfg, p, g, ws, wt, X, ldx, B, dout, ld_dout, dX, lddx, dX_beta, dx_cols);
         return;
@@ -901,4 +927,17 @@ void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
         backward_layers(cfg, p, g, &view, wt, X + r0 * ldx, ldx, n, dout + r0 * ld_dout, ld_dout,
                         dX ? dX + r0 * lddx : NULL, lddx, dX_beta, dx_cols);
     }
+}
+
+void dctr_dnn_backward_rows(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
+                            const dctr_dnn_params *g, dctr_dnn_workspace *ws,
+                            const float *const *wt, const float *X, int64_t ldx, int64_t B,
+                            const float *dout, int64_t ld_dout, float *dX, int64_t lddx,
+                            float dX_beta, int32_t dx_cols) {
+    if (cfg->num_layers == 0 || B > ws->max_batch) { /* the identity; or refused by the forward */
+        dctr_dnn_backward_ex(cfg, p, g, ws, X, ldx, B, dout, ld_dout, dX, lddx, dX_beta, dx_cols);
+        return;
+    }
+    backward_layers(cfg, p, g, ws, wt, X, ldx, B, dout, ld_dout, dX, lddx, dX_beta,
+                    clamp_dx_cols(cfg, dx_cols));
 }

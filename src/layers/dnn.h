@@ -125,6 +125,25 @@ void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
                           int64_t ldx, int64_t B, const float *dout, int64_t ld_dout, float *dX,
                           int64_t lddx, float dX_beta, int32_t dx_cols);
 
+/* 1 when a training pass over a batch equals passes over its row blocks in turn, gradients
+ * summed (to rounding): no batch norm or Dice (batch statistics), no PReLU (its alpha gradient
+ * is not summed over passes), no dropout (the masks would come from the stream in another
+ * order). */
+int dctr_dnn_rows_independent(const dctr_dnn_config *cfg);
+/* The backward in row pieces, for a caller that runs each row block's forward and backward back
+ * to back, so the block's activations are still in cache: _prepare transposes every layer's W
+ * once into ws and fills wt[DCTR_DNN_MAX_LAYERS] (valid until p's weights change); each _rows
+ * call is then dctr_dnn_backward_ex on the last forward's B rows (dX wanted iff with_dx),
+ * adding to g, without transposing again. */
+void dctr_dnn_backward_prepare(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
+                               dctr_dnn_workspace *ws, int with_dx, int32_t dx_cols,
+                               const float **wt);
+void dctr_dnn_backward_rows(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
+                            const dctr_dnn_params *g, dctr_dnn_workspace *ws,
+                            const float *const *wt, const float *X, int64_t ldx, int64_t B,
+                            const float *dout, int64_t ld_dout, float *dX, int64_t lddx,
+                            float dX_beta, int32_t dx_cols);
+
 /* ---- building blocks (also used for DeepFM's output Dense(1, no bias)) ---- */
 
 /* Z[b*ldz + o] = X[b,:] . W[:, o] (+ bias[o] if non-NULL); Z written. */

@@ -3,15 +3,12 @@
 
 #include <math.h>
 
-double dctr_loss_bce(const float *pred, const float *label, const float *sample_weight, int64_t B,
-                     float *dpred) {
-    if (B <= 0)
-        return 0.0;
+double dctr_loss_bce_rows(const float *pred, const float *label, const float *sample_weight,
+                          int64_t n, int64_t B, double total, float *dpred) {
     /* float32 like Keras: 1 - 1e-7 rounds to 1 - 2^-23, which shows in the loss value
      * (Keras' documented bce([0,0,1,1], [1,1,1,0]) = 11.522857 relies on it). */
     const float eps = (float)DCTR_BCE_EPS, lo = eps, hi = 1.0f - eps;
-    double total = 0.0;
-    for (int64_t b = 0; b < B; b++) {
+    for (int64_t b = 0; b < n; b++) {
         float p = pred[b], y = label[b];
         double s = sample_weight ? sample_weight[b] : 1.0;
         float pc = p < lo ? lo : (p > hi ? hi : p);
@@ -23,22 +20,33 @@ double dctr_loss_bce(const float *pred, const float *label, const float *sample_
             dpred[b] += (float)(s * g / (double)B);
         }
     }
-    return total / (double)B;
+    return total;
 }
 
-double dctr_loss_mse(const float *pred, const float *label, const float *sample_weight, int64_t B,
+double dctr_loss_bce(const float *pred, const float *label, const float *sample_weight, int64_t B,
                      float *dpred) {
     if (B <= 0)
         return 0.0;
-    double total = 0.0;
-    for (int64_t b = 0; b < B; b++) {
+    return dctr_loss_bce_rows(pred, label, sample_weight, B, B, 0.0, dpred) / (double)B;
+}
+
+double dctr_loss_mse_rows(const float *pred, const float *label, const float *sample_weight,
+                          int64_t n, int64_t B, double total, float *dpred) {
+    for (int64_t b = 0; b < n; b++) {
         double s = sample_weight ? sample_weight[b] : 1.0;
         double e = (double)pred[b] - label[b];
         total += s * e * e;
         if (dpred)
             dpred[b] += (float)(2.0 * s * e / (double)B);
     }
-    return total / (double)B;
+    return total;
+}
+
+double dctr_loss_mse(const float *pred, const float *label, const float *sample_weight, int64_t B,
+                     float *dpred) {
+    if (B <= 0)
+        return 0.0;
+    return dctr_loss_mse_rows(pred, label, sample_weight, B, B, 0.0, dpred) / (double)B;
 }
 
 double dctr_l2_dense(const float *w, int64_t n, float lambda, float *grad) {

@@ -25,6 +25,14 @@ double dctr_loss_bce(const float *pred, const float *label, const float *sample_
                      float *dpred);
 double dctr_loss_mse(const float *pred, const float *label, const float *sample_weight, int64_t B,
                      float *dpred);
+/* n rows of a B-row batch, for a caller that walks the batch in row blocks: returns total plus
+ * the rows' weighted losses (added in row order, so blocks in order sum exactly like the whole
+ * batch; divide the final total by B for the mean); dpred [b] += dloss/dpred[b] of the B-row
+ * mean. */
+double dctr_loss_bce_rows(const float *pred, const float *label, const float *sample_weight,
+                          int64_t n, int64_t B, double total, float *dpred);
+double dctr_loss_mse_rows(const float *pred, const float *label, const float *sample_weight,
+                          int64_t n, int64_t B, double total, float *dpred);
 
 /* lambda * sum w^2 over n floats; grad (nullable) [i] += 2 lambda w[i]. */
 double dctr_l2_dense(const float *w, int64_t n, float lambda, float *grad);

@@ -45,43 +45,35 @@ typedef struct tab_bw_job {
     dctr_status *fail; /* per worker */
 } tab_bw_job;
 
-/* Rows per block of the table scatter: each thread walks the rows of dX once, a block at a
- * time, and scatters the block into all of its tables while the block is in cache (table by
- * table over all rows would stream the strided dX once per table). */
-#define TAB_BW_BLOCK_ROWS 256
-
-static void tab_bw_task(void *ctx, int worker, int64_t begin, int64_t end) {
-    const tab_bw_job *j = ctx;
-    const dctr_model *model = j->model;
-    dfm *d = model->impl;
+dctr_status dfm_scatter_rows(const dctr_model *model, const dctr_batch *b, const float *dlogit,
+                             const float *dX, int64_t t0, int64_t t1, int64_t r0, int64_t n) {
+    const dfm *d = model->impl;
     const dctr_schema *s = model->schema;
-    const dctr_model_config *cfg = &model->cfg;
-    const int64_t B = j->b->n;
-    for (int64_t t = begin; t < end; t++) {
-        dctr_sparse_grad_clear(&d->g_emb[t]);
-        dctr_sparse_grad_clear(&d->g_lin[t]);
-    }
-    for (int64_t r0 = 0; r0 < B; r0 += TAB_BW_BLOCK_ROWS) {
-        const int64_t n = B - r0 < TAB_BW_BLOCK_ROWS ? B - r0 : TAB_BW_BLOCK_ROWS;
-        for (int64_t t = begin; t < end; t++) {
-            if (!s->tables[t].trainable)
-                continue;
-            dctr_status st = DCTR_OK;
-            for (int32_t i = 0; i < d->nlin && st == DCTR_OK; i++)
-                if (d->lin[i].table == t)
-                    st = dctr_linear_sparse_backward(&d->g_lin[t], j->b->cols[d->lin[i].col].ids + r0,
-                                                     n, j->dlogit + r0);
-            for (int32_t i = 0; i < d->nemb && st == DCTR_OK; i++)
-                if (d->emb[i].table == t)
-                    st = dctr_embedding_scatter(&d->g_emb[t], j->b->cols[d->emb[i].col].ids + r0, n,
-                                                j->dX + r0 * d->xw + d->emb[i].off, d->xw);
-            if (st != DCTR_OK) {
-                j->fail[worker] = st;
-                return;
+    for (int64_t t = t0; t < t1; t++) {
+        if (!s->tables[t].trainable)
+            continue;
+        for (int32_t i = 0; i < d->nlin; i++)
+            if (d->lin[i].table == t) {
+                dctr_status st = dctr_linear_sparse_backward(&d->g_lin[t], b->cols[d->lin[i].col].ids + r0,
+                                                             n, dlogit + r0);
+                if (st != DCTR_OK)
+                    return sg_error(st, s, d->lin[i].col);
             }
-        }
+        for (int32_t i = 0; i < d->nemb; i++)
+            if (d->emb[i].table == t) {
+                dctr_status st = dctr_embedding_scatter(&d->g_emb[t], b->cols[d->emb[i].col].ids + r0, n,
+                                                        dX + r0 * d->xw + d->emb[i].off, d->xw);
+                if (st != DCTR_OK)
+                    return sg_error(st, s, d->emb[i].col);
+            }
     }
-    for (int64_t t = begin; t < end; t++) {
+    return DCTR_OK;
+}
+
+void dfm_tables_finish(const dctr_model *model, int64_t t0, int64_t t1) {
+    dfm *d = model->impl;
+    const dctr_model_config *cfg = &model->cfg;
+    for (int64_t t = t0; t < t1; t++) {
         d->reg_tab[2 * t] = d->lin_off[t] >= 0 && cfg->l2_linear > 0
                                 ? dctr_l2_sparse(d->params + d->lin_off[t], &d->g_lin[t], cfg->l2_linear)
                                 : 0.0;
@@ -94,14 +86,32 @@ static void tab_bw_task(void *ctx, int worker, int64_t begin, int64_t end) {
     }
 }
 
+void dfm_tables_clear(dfm *d, int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++) {
+        dctr_sparse_grad_clear(&d->g_emb[t]);
+        dctr_sparse_grad_clear(&d->g_lin[t]);
+    }
+}
+
+static void tab_bw_task(void *ctx, int worker, int64_t begin, int64_t end) {
+    const tab_bw_job *j = ctx;
+    dfm_tables_clear(j->model->impl, begin, end);
+    for (int64_t r0 = 0; r0 < j->b->n; r0 += DFM_BLOCK_ROWS) {
+        const int64_t n = j->b->n - r0 < DFM_BLOCK_ROWS ? j->b->n - r0 : DFM_BLOCK_ROWS;
+        dctr_status st = dfm_scatter_rows(j->model, j->b, j->dlogit, j->dX, begin, end, r0, n);
+        if (st != DCTR_OK) {
+            j->fail[worker] = st;
+            return;
+        }
+    }
+    dfm_tables_finish(j->model, begin, end);
+}
+
 /* A per-table failure lost its message on a worker thread: redo the scatter serially, in column
  * order, so the caller gets the same error (naming the column) as the serial path. */
 static dctr_status serial_scatter_error(dfm *d, const dctr_schema *s, const dctr_batch *b,
                                         const float *dlogit, const float *dX) {
-    for (int32_t t = 0; t < d->ntables; t++) {
-        dctr_sparse_grad_clear(&d->g_emb[t]);
-        dctr_sparse_grad_clear(&d->g_lin[t]);
-    }
+    dfm_tables_clear(d, 0, d->ntables);
     for (int32_t i = 0; i < d->nlin; i++) {
         const dfm_col *c = &d->lin[i];
         if (!s->tables[c->table].trainable)
@@ -144,19 +154,20 @@ static dctr_status varlen_backward(const dctr_schema *s, const dfm_col *c, const
     return st == DCTR_OK ? DCTR_OK : sg_error(st, s, c->col);
 }
 
-/* Loss of the last forward and its gradient down to dlogit (and the bias gradient). */
-static double loss_backward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b) {
+double dfm_loss_rows(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, int64_t r0,
+                     int64_t n, double total) {
     const dfm *d = model->impl;
-    const int64_t B = b->n;
-    memset(ws->dpred, 0, sizeof(float) * (size_t)B);
-    double loss = model->task == DCTR_TASK_BINARY
-                      ? dctr_loss_bce(ws->pred, b->labels, b->sample_weights, B, ws->dpred)
-                      : dctr_loss_mse(ws->pred, b->labels, b->sample_weights, B, ws->dpred);
-    dfm_dist_scale(model, ws->dpred, B); /* distributed: this rank's share of the step */
-    memset(ws->dlogit, 0, sizeof(float) * (size_t)B);
-    dctr_prediction_backward(model->task, ws->pred, ws->dpred, B, ws->dlogit,
+    float *dpred = ws->dpred + r0, *dlogit = ws->dlogit + r0;
+    const float *w = b->sample_weights ? b->sample_weights + r0 : NULL;
+    memset(dpred, 0, sizeof(float) * (size_t)n);
+    total = model->task == DCTR_TASK_BINARY
+                ? dctr_loss_bce_rows(ws->pred + r0, b->labels + r0, w, n, b->n, total, dpred)
+                : dctr_loss_mse_rows(ws->pred + r0, b->labels + r0, w, n, b->n, total, dpred);
+    dfm_dist_scale(model, dpred, n, b->n); /* distributed: this rank's share of the step */
+    memset(dlogit, 0, sizeof(float) * (size_t)n);
+    dctr_prediction_backward(model->task, ws->pred + r0, dpred, n, dlogit,
                              model->cfg.use_bias ? d->grad + (d->bias_off - d->dense_begin) : NULL);
-    return loss;
+    return total;
 }
 
 /* One part's sparse / varlen columns and what their table gradients come from. */
@@ -194,46 +205,59 @@ static dctr_status part_backward(const dctr_schema *s, const dctr_batch *b, cons
     return DCTR_OK;
 }
 
+void dfm_linear_dense_rows(const dctr_model *model, dfm_ws *ws, int64_t r0, int64_t n) {
+    dfm *d = model->impl;
+    if (d->dl > 0)
+        dctr_linear_dense_backward(ws->dlogit + r0, ws->XL + r0 * d->dl, d->dl, n, (int32_t)d->dl,
+                                   d->params + d->lin_kernel_off,
+                                   d->grad + (d->lin_kernel_off - d->dense_begin), NULL, NULL, 0);
+}
+
 /* Linear part: the dense kernel's gradient, then the 1-dim tables'. */
 static dctr_status linear_backward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b,
                                    int per_table) {
     dfm *d = model->impl;
-    if (d->dl > 0)
-        dctr_linear_dense_backward(ws->dlogit, ws->XL, d->dl, b->n, (int32_t)d->dl,
-                                   d->params + d->lin_kernel_off,
-                                   d->grad + (d->lin_kernel_off - d->dense_begin), NULL, NULL, 0);
+    dfm_linear_dense_rows(model, ws, 0, b->n);
     const part_grads p = {d->lin, d->nlin, d->g_lin, 1, ws->dlogit, 1, ws->var1, ws->d1a, ws->d1b};
     return part_backward(model->schema, b, &p, per_table);
 }
 
-/* DNN (with its output layer) and FM gradients into dX. */
-static void deep_backward(dfm *d, dfm_ws *ws, int64_t B) {
+int32_t dfm_dnn_dx_cols(const dfm *d) {
+    /* dense inputs follow the embeddings in X and take no gradient */
+    return d->ndense_x > 0 ? (int32_t)d->dense_x_off[0] : (int32_t)d->xw;
+}
+
+void dfm_deep_backward_rows(dfm *d, dfm_ws *ws, int64_t r0, int64_t n, const float *const *wt) {
     const int64_t xw = d->xw, db = d->dense_begin;
     const float *P = d->params;
-    float *G = d->grad, *dX = ws->dX;
+    float *G = d->grad, *dX = ws->dX + r0 * xw;
+    const float *X = ws->X + r0 * xw, *dlogit = ws->dlogit + r0;
     /* a DNN over all of X writes every element of dX first: no clearing pass needed */
     const int dnn_writes_dx = d->use_dnn && d->dnn_cfg.num_layers > 0 && d->dnn_cfg.in_dim == xw;
     if (!dnn_writes_dx)
-        memset(dX, 0, sizeof(float) * (size_t)(B * xw));
+        memset(dX, 0, sizeof(float) * (size_t)(n * xw));
     if (d->use_dnn) {
         if (d->dnn_cfg.num_layers == 0) {
-            dctr_dense_backward(ws->X, xw, ws->dlogit, 1, B, d->h, 1, P + d->out_w_off,
+            dctr_dense_backward(X, xw, dlogit, 1, n, d->h, 1, P + d->out_w_off,
                                 G + (d->out_w_off - db), NULL, dX, xw);
         } else {
             float *dH = ws->dH; /* written, not accumulated */
-            dctr_dense_backward_ex(ws->H, ws->ldh, ws->dlogit, 1, B, d->h, 1, P + d->out_w_off,
+            dctr_dense_backward_ex(ws->H, ws->ldh, dlogit, 1, n, d->h, 1, P + d->out_w_off,
                                    G + (d->out_w_off - db), NULL, dH, d->h, 0.0f);
-            /* dense inputs follow the embeddings in X and take no gradient */
-            int32_t emb_w = d->ndense_x > 0 ? (int32_t)d->dense_x_off[0] : (int32_t)xw;
-            dctr_dnn_backward_ex(&d->dnn_cfg, &d->dnnp, &d->dnng, ws->dnn, ws->X, xw, B, dH, d->h,
-                                 dX, xw, dnn_writes_dx ? 0.0f : 1.0f, emb_w);
+            const float beta = dnn_writes_dx ? 0.0f : 1.0f;
+            if (wt)
+                dctr_dnn_backward_rows(&d->dnn_cfg, &d->dnnp, &d->dnng, ws->dnn, wt, X, xw, n, dH,
+                                       d->h, dX, xw, beta, dfm_dnn_dx_cols(d));
+            else
+                dctr_dnn_backward_ex(&d->dnn_cfg, &d->dnnp, &d->dnng, ws->dnn, X, xw, n, dH, d->h,
+                                     dX, xw, beta, dfm_dnn_dx_cols(d));
         }
     }
     fm_bw_job fj = {d, ws};
-    if (d->pool && d->nfm > 0 && B >= 2 * DFM_ROWS_GRAIN)
-        dctr_pool_run_claimed(d->pool, B, DFM_ROWS_GRAIN, fm_bw_task, &fj);
+    if (d->pool && d->nfm > 0 && r0 == 0 && n >= 2 * DFM_ROWS_GRAIN)
+        dctr_pool_run_claimed(d->pool, n, DFM_ROWS_GRAIN, fm_bw_task, &fj);
     else if (d->nfm > 0)
-        fm_bw_task(&fj, 0, 0, B);
+        fm_bw_task(&fj, 0, r0, r0 + n);
 }
 
 /* FM/DNN columns' table gradients from dX. */
@@ -245,9 +269,10 @@ static dctr_status embedding_backward(const dctr_model *model, dfm_ws *ws, const
 }
 
 /* Tables' L2 (Keras: λ Σ w², gradient 2λw) lazily on the touched rows. per_table: the plain
- * sparse scatter and the L2 per table (on the pool for large batches), else the L2 only. */
+ * sparse scatter and the L2 per table (on the pool for large batches), else the L2 only;
+ * scattered: the blocked step scattered every row already, the per-table L2 only. */
 static dctr_status tables_l2(const dctr_model *model, dfm_ws *ws, const dctr_batch *b,
-                             int per_table, double *reg) {
+                             int per_table, int scattered, double *reg) {
     dfm *d = model->impl;
     const dctr_schema *s = model->schema;
     const dctr_model_config *cfg = &model->cfg;
@@ -260,15 +285,19 @@ static dctr_status tables_l2(const dctr_model *model, dfm_ws *ws, const dctr_bat
         }
         return DCTR_OK;
     }
-    dctr_status fail[DCTR_MAX_THREADS] = {DCTR_OK};
-    tab_bw_job tj = {model, b, ws->dlogit, d->nemb > 0 ? ws->dX : NULL, fail};
-    if (dfm_tables_on_pool(d, b->n))
-        dctr_pool_run(d->pool, d->ntables, tab_bw_task, &tj);
-    else
-        tab_bw_task(&tj, 0, 0, d->ntables);
-    for (int w = 0; w < DCTR_MAX_THREADS; w++)
-        if (fail[w] != DCTR_OK)
-            return serial_scatter_error(d, s, b, ws->dlogit, tj.dX);
+    if (scattered) {
+        dfm_tables_finish(model, 0, d->ntables);
+    } else {
+        dctr_status fail[DCTR_MAX_THREADS] = {DCTR_OK};
+        tab_bw_job tj = {model, b, ws->dlogit, d->nemb > 0 ? ws->dX : NULL, fail};
+        if (dfm_tables_on_pool(d, b->n))
+            dctr_pool_run(d->pool, d->ntables, tab_bw_task, &tj);
+        else
+            tab_bw_task(&tj, 0, 0, d->ntables);
+        for (int w = 0; w < DCTR_MAX_THREADS; w++)
+            if (fail[w] != DCTR_OK)
+                return serial_scatter_error(d, s, b, ws->dlogit, tj.dX);
+    }
     for (int32_t t = 0; t < d->ntables; t++) {
         *reg += d->reg_tab[2 * t];
         *reg += d->reg_tab[2 * t + 1];
@@ -287,28 +316,17 @@ static void dnn_l2(dfm *d, double l2, double *reg) {
     }
 }
 
-dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, double *data_loss,
-                         double *reg_loss) {
+void dfm_backward_begin(dfm *d, int clear) {
+    memset(d->grad, 0, sizeof(float) * (size_t)(d->nparams - d->dense_begin));
+    d->sq_valid = 0;
+    if (clear)
+        dfm_tables_clear(d, 0, d->ntables);
+}
+
+dctr_status dfm_backward_reg(dctr_model *model, dfm_ws *ws, const dctr_batch *b, int per_table,
+                             int scattered, double *reg_loss) {
     dfm *d = model->impl;
     const dctr_model_config *cfg = &model->cfg;
-    memset(d->grad, 0, sizeof(float) * (size_t)(d->nparams - d->dense_begin));
-    /* no varlen column: every table gradient is a plain scatter, done per table (see above),
-     * which clears the table's accumulators itself */
-    const int per_table = d->nvar == 0 && d->nvar1 == 0 && !model->dist;
-    d->sq_valid = 0;
-    if (!per_table)
-        for (int32_t t = 0; t < d->ntables; t++) {
-            dctr_sparse_grad_clear(&d->g_emb[t]);
-            dctr_sparse_grad_clear(&d->g_lin[t]);
-        }
-    double loss = loss_backward(model, ws, b);
-    DCTR_TRY(linear_backward(model, ws, b, per_table));
-    if (d->nemb > 0 || d->use_dnn) {
-        deep_backward(d, ws, b->n);
-        DCTR_TRY(embedding_backward(model, ws, b, per_table));
-    }
-    if (model->dist) /* the data gradients summed over the ranks, before the L2 terms */
-        DCTR_TRY(dfm_dist_exchange(model, &loss, b->n));
     /* the sum of the L2 terms in a fixed order: dense kernel, tables, DNN */
     double reg = 0;
     if (d->dl > 0 && cfg->l2_linear > 0)
@@ -316,15 +334,34 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
                              d->grad + (d->lin_kernel_off - d->dense_begin));
     if (dfm_dist_sharded(model)) { /* each owner's rows: summed over the ranks */
         double tab = 0;
-        DCTR_TRY(tables_l2(model, ws, b, per_table, &tab));
+        DCTR_TRY(tables_l2(model, ws, b, per_table, scattered, &tab));
         DCTR_TRY(dfm_dist_sum_tables(model, &tab));
         reg += tab;
     } else {
-        DCTR_TRY(tables_l2(model, ws, b, per_table, &reg));
+        DCTR_TRY(tables_l2(model, ws, b, per_table, scattered, &reg));
     }
     if (d->use_dnn && cfg->l2_dnn > 0)
         dnn_l2(d, cfg->l2_dnn, &reg);
-    *data_loss = loss;
     *reg_loss = reg;
+    return DCTR_OK;
+}
+
+dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, double *data_loss,
+                         double *reg_loss) {
+    dfm *d = model->impl;
+    /* no varlen column: every table gradient is a plain scatter, done per table (see above),
+     * which clears the table's accumulators itself */
+    const int per_table = d->nvar == 0 && d->nvar1 == 0 && !model->dist;
+    dfm_backward_begin(d, !per_table);
+    double loss = dfm_loss_rows(model, ws, b, 0, b->n, 0.0) / (double)b->n;
+    DCTR_TRY(linear_backward(model, ws, b, per_table));
+    if (d->nemb > 0 || d->use_dnn) {
+        dfm_deep_backward_rows(d, ws, 0, b->n, NULL);
+        DCTR_TRY(embedding_backward(model, ws, b, per_table));
+    }
+    if (model->dist) /* the data gradients summed over the ranks, before the L2 terms */
+        DCTR_TRY(dfm_dist_exchange(model, &loss, b->n));
+    DCTR_TRY(dfm_backward_reg(model, ws, b, per_table, 0, reg_loss));
+    *data_loss = loss;
     return DCTR_OK;
 }

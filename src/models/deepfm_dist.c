@@ -10,13 +10,13 @@
 #include "dist/dist.h"
 #include "feature/schema_types.h"
 
-void dfm_dist_scale(const dctr_model *model, float *dpred, int64_t B) {
+void dfm_dist_scale(const dctr_model *model, float *dpred, int64_t n, int64_t B) {
     const dctr_dist *dist = model->dist;
     if (!dist || dist->step_rows <= 0 || dist->step_rows == B)
         return;
     /* each rank's loss is a mean over its B rows; the global one is over step_rows */
     const float f = (float)((double)B / (double)dist->step_rows);
-    for (int64_t i = 0; i < B; i++)
+    for (int64_t i = 0; i < n; i++)
         dpred[i] *= f;
 }
 

@@ -136,8 +136,8 @@ static dctr_status linear_rows(const dctr_model *model, dfm_ws *ws, const dctr_b
 
 /* Rows [r0, r1): embeddings into X, FM, and the whole linear logit. Everything here is
  * row-local, so splitting rows across threads gives bit-identical results. */
-static dctr_status forward_rows(const dctr_model *model, dfm_ws *ws, const dctr_batch *b,
-                                int training, int64_t r0, int64_t r1) {
+dctr_status dfm_forward_rows(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, int training,
+                             int64_t r0, int64_t r1) {
     const dfm *d = model->impl;
     const int64_t n = r1 - r0, xw = d->xw;
     float *logit = ws->logit + r0;
@@ -163,7 +163,7 @@ size_t dfm_rows_job_size(void) { return sizeof(rows_job); }
 
 static void rows_task(void *ctx, int worker, int64_t begin, int64_t end) {
     rows_job *j = ctx;
-    dctr_status st = forward_rows(j->model, j->ws, j->b, j->training, begin, end);
+    dctr_status st = dfm_forward_rows(j->model, j->ws, j->b, j->training, begin, end);
     if (st != DCTR_OK && j->st[worker] == DCTR_OK) { /* keep this thread's first failure */
         j->st[worker] = st;
         /* the error message is thread-local: carry it to the caller */
@@ -173,7 +173,6 @@ static void rows_task(void *ctx, int worker, int64_t begin, int64_t end) {
 
 dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, int training,
                         dctr_rng *drop_rng, dctr_pool *pool) {
-    const dfm *d = model->impl;
     const int64_t B = b->n;
     if (model->shard_size > 1 && !model->dist) /* the rows of other ranks are not here */
         return dctr_set_error(DCTR_ERR_STATE,
@@ -198,21 +197,27 @@ dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b
             if (j->st[t] != DCTR_OK)
                 return dctr_set_error(j->st[t], "%s", j->msg[t]);
     } else {
-        DCTR_TRY(forward_rows(model, ws, b, training, 0, B));
+        DCTR_TRY(dfm_forward_rows(model, ws, b, training, 0, B));
     }
-    float *logit = ws->logit;
+    dfm_forward_head(model, ws, 0, B, training, drop_rng);
+    return DCTR_OK;
+}
+
+void dfm_forward_head(const dctr_model *model, dfm_ws *ws, int64_t r0, int64_t n, int training,
+                      dctr_rng *drop_rng) {
+    const dfm *d = model->impl;
+    float *logit = ws->logit + r0;
     /* DNN -> Dense(1, no bias) */
     if (d->use_dnn) {
         int64_t ldh = 0;
-        const float *H = dctr_dnn_forward(&d->dnn_cfg, &d->dnnp, ws->dnn, ws->X, d->xw, B, training,
-                                          drop_rng, &ldh);
+        const float *H = dctr_dnn_forward(&d->dnn_cfg, &d->dnnp, ws->dnn, ws->X + r0 * d->xw, d->xw,
+                                          n, training, drop_rng, &ldh);
         ws->H = H;
         ws->ldh = ldh;
-        dctr_dense_forward(H, ldh, B, d->h, 1, d->params + d->out_w_off, NULL, ws->tmp, 1);
-        for (int64_t r = 0; r < B; r++)
-            logit[r] += ws->tmp[r];
+        dctr_dense_forward(H, ldh, n, d->h, 1, d->params + d->out_w_off, NULL, ws->tmp + r0, 1);
+        for (int64_t r = 0; r < n; r++)
+            logit[r] += ws->tmp[r0 + r];
     }
     dctr_prediction_forward(model->task, logit,
-                            model->cfg.use_bias ? d->params + d->bias_off : NULL, B, ws->pred);
-    return DCTR_OK;
+                            model->cfg.use_bias ? d->params + d->bias_off : NULL, n, ws->pred + r0);
 }

@@ -1,7 +1,7 @@
 /* Private structures of the DeepFM family, shared by its files: deepfm_build.c (structure,
  * parameters), deepfm_workspace.c, deepfm_forward.c, deepfm_backward.c, deepfm_train.c (step,
- * optimizer, snapshots), deepfm_io.c (model-file sections), deepfm.c (ops table) and
- * deepfm_test_hooks.c. */
+ * optimizer, snapshots), deepfm_step_blocks.c (the serial step in row blocks), deepfm_io.c
+ * (model-file sections), deepfm.c (ops table) and deepfm_test_hooks.c. */
 #ifndef DCTR_MODELS_DEEPFM_IMPL_H
 #define DCTR_MODELS_DEEPFM_IMPL_H
 
@@ -157,6 +157,50 @@ dctr_status dfm_forward(const dctr_model *model, dfm_ws *ws, const dctr_batch *b
 /* Loss + backward of the last training forward: fills d->grad and the sparse accumulators. */
 dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, double *data_loss,
                          double *reg_loss);
+
+/* Rows per block of the table scatter (each thread scatters a block of dX rows into all of its
+ * tables while the block is in cache) and of the blocked training step (deepfm_step_blocks.c):
+ * one value, so both add each table's rows in the same order. */
+#define DFM_BLOCK_ROWS 256
+
+/* The pieces of a training step over rows [r0, r0 + n) of a batch, for the blocked step (and
+ * the whole-batch one with r0 = 0, n = B). Forward (deepfm_forward.c): */
+/* embeddings into X, FM and the linear logit (row-local) */
+dctr_status dfm_forward_rows(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, int training,
+                             int64_t r0, int64_t r1);
+/* DNN and its output layer added to the logits, then the prediction; the DNN workspace holds
+ * these rows from its row 0 (ws->H) */
+void dfm_forward_head(const dctr_model *model, dfm_ws *ws, int64_t r0, int64_t n, int training,
+                      dctr_rng *drop_rng);
+/* Backward (deepfm_backward.c): */
+/* d->grad zeroed, no squares cached; clear: every table's accumulators emptied too */
+void dfm_backward_begin(dfm *d, int clear);
+/* the rows' loss added to total (row order) and its gradient down to dlogit and the bias */
+double dfm_loss_rows(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, int64_t r0,
+                     int64_t n, double total);
+/* the linear dense kernel's gradient of the rows */
+void dfm_linear_dense_rows(const dctr_model *model, dfm_ws *ws, int64_t r0, int64_t n);
+/* the output layer, DNN and FM gradients of the rows into dX (and d->grad); wt: the DNN's
+ * transposed weights (dctr_dnn_backward_prepare), or NULL to transpose here */
+void dfm_deep_backward_rows(dfm *d, dfm_ws *ws, int64_t r0, int64_t n, const float *const *wt);
+/* the X columns the DNN's dX covers (the embeddings, not the dense values after them) */
+int32_t dfm_dnn_dx_cols(const dfm *d);
+/* the rows' plain sparse columns of tables [t0, t1) into their accumulators (per table: linear
+ * columns, then embedding columns, each in row order); the error names the column */
+dctr_status dfm_scatter_rows(const dctr_model *model, const dctr_batch *b, const float *dlogit,
+                             const float *dX, int64_t t0, int64_t t1, int64_t r0, int64_t n);
+/* tables [t0, t1): accumulators emptied / L2 terms and squared gradients (reg_tab, sq_tab) */
+void dfm_tables_clear(dfm *d, int64_t t0, int64_t t1);
+void dfm_tables_finish(const dctr_model *model, int64_t t0, int64_t t1);
+/* the L2 terms (dense kernel, tables, DNN) into the gradients and *reg_loss; scattered: the
+ * tables' rows are in their accumulators already (the blocked step) */
+dctr_status dfm_backward_reg(dctr_model *model, dfm_ws *ws, const dctr_batch *b, int per_table,
+                             int scattered, double *reg_loss);
+/* deepfm_step_blocks.c: whether a step over b runs forward and backward block by block, and
+ * that step (the same gradients and loss as dfm_forward + dfm_backward, to rounding) */
+int dfm_step_blocked(const dctr_model *model, const dctr_batch *b);
+dctr_status dfm_forward_backward_blocks(dctr_model *model, dfm_ws *ws, const dctr_batch *b,
+                                        double *data_loss, double *reg_loss);
 /* Ensures training buffers for batches of up to n rows (slots, grads, workspace). */
 dctr_status dfm_prepare_training(dctr_model *model, int64_t n);
 
@@ -173,7 +217,7 @@ dctr_status dfm_load(dctr_model *model, const dctr_container *c);
 
 /* deepfm_dist.c (model->dist set: dctr_model_fit_collective): scales the loss gradient to this
  * rank's share of the step, and sums the data gradients (and the mean loss) over the ranks. */
-void dfm_dist_scale(const dctr_model *model, float *dpred, int64_t B);
+void dfm_dist_scale(const dctr_model *model, float *dpred, int64_t n, int64_t B); /* n of B rows */
 dctr_status dfm_dist_exchange(dctr_model *model, double *loss, int64_t B);
 /* deepfm_shard.c (DCTR_TABLES_SHARDED): whether the fit runs sharded; rows of a batch fetched
  * from their owners; rows not owned released (with_slots: their optimizer state too). */

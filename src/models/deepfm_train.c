@@ -106,10 +106,14 @@ static dctr_status forward_backward(dctr_model *model, const dctr_batch *batch, 
         st = dctr_dnn_workspace_set_pool(d->tws->dnn, d->pool);
     if (d->tws->dnn) /* distributed: batch norm over the global batch (deepfm_dist.c) */
         dctr_dnn_workspace_set_bn_sync(d->tws->dnn, dfm_dist_bn_sync(model));
-    if (st == DCTR_OK)
-        st = dfm_forward(model, d->tws, b, 1, &d->drop_rng, d->pool);
-    if (st == DCTR_OK)
-        st = dfm_backward(model, d->tws, b, data_loss, reg_loss);
+    if (st == DCTR_OK && dfm_step_blocked(model, b)) {
+        st = dfm_forward_backward_blocks(model, d->tws, b, data_loss, reg_loss);
+    } else {
+        if (st == DCTR_OK)
+            st = dfm_forward(model, d->tws, b, 1, &d->drop_rng, d->pool);
+        if (st == DCTR_OK)
+            st = dfm_backward(model, d->tws, b, data_loss, reg_loss);
+    }
     if (dfm_dist_sharded(model))
         dfm_shard_step_end(model);
     return st;
