@@ -45,6 +45,47 @@ static void test_auc_ties(void **state) {
     assert_true(isnan(dctr_metric_auc(ones, p, NULL, 3)));
 }
 
+/* Pairwise reference: every positive-negative pair, ties 1/2, weights multiplied. */
+static double auc_pairs(const float *y, const float *p, const float *w, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < n; j++) {
+            if (!(y[i] >= 0.5f) || y[j] >= 0.5f)
+                continue;
+            double ww = (w ? w[i] : 1.0) * (w ? w[j] : 1.0);
+            den += ww;
+            num += ww * (p[i] > p[j] ? 1.0 : p[i] == p[j] ? 0.5 : 0.0);
+        }
+    return num / den;
+}
+
+/* The radix-sorted AUC against the pairwise count: negative and positive scores, -0 and +0
+ * (equal floats, different bits), heavy ties, weights; a NaN score gives NaN (it used to hang
+ * the walk over equal scores: NaN equals nothing, so the walk never moved on). */
+static void test_auc_matches_pairs(void **state) {
+    (void)state;
+    enum { N = 3000 };
+    static float y[N], p[N], w[N];
+    uint64_t x = 12345;
+    for (int i = 0; i < N; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        int level = (int)((x >> 33) % 41) - 20; /* 41 distinct scores: many ties */
+        p[i] = level == 0 ? ((x >> 20) & 1 ? -0.0f : 0.0f) : (float)level * 0.37f;
+        y[i] = ((x >> 40) % 100) < (uint64_t)(50 + 2 * level) ? 1.0f : 0.0f;
+        w[i] = 0.25f + (float)((x >> 50) % 8);
+    }
+    for (int weighted = 0; weighted < 2; weighted++) {
+        const float *ww = weighted ? w : NULL;
+        double got = dctr_metric_auc(y, p, ww, N), ref = auc_pairs(y, p, ww, N);
+        assert_true(got > 0.55 && got < 0.95);
+        assert_true(fabs(got - ref) < 1e-12);
+    }
+    p[N / 2] = NAN;
+    double v = 0;
+    assert_int_equal(dctr_metric_auc_checked(y, p, NULL, N, &v), DCTR_OK);
+    assert_true(isnan(v));
+}
+
 static void test_mse_accuracy_all(void **state) {
     (void)state;
     const float y[4] = {1, 0, 3, -1}, p[4] = {0.5f, 0.5f, 2.0f, 1.0f};
@@ -71,6 +112,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logloss),
         cmocka_unit_test(test_auc_ties),
+        cmocka_unit_test(test_auc_matches_pairs),
         cmocka_unit_test(test_mse_accuracy_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,11 +16,11 @@ double dctr_metric_mse(const float *y, const float *p, const float *w, int64_t n
 /* Share of rows with (p >= 0.5) == (y >= 0.5). */
 double dctr_metric_accuracy(const float *y, const float *p, const float *w, int64_t n);
 /* Exact ROC AUC (Mann-Whitney): sorts by score, tied scores share their average rank, i.e. a
- * tied positive/negative pair counts 1/2. Weighted: pairs weigh w_i·w_j. NaN when a class is
- * missing or when scratch memory cannot be allocated. */
+ * tied positive/negative pair counts 1/2 (-0 ties +0). Weighted: pairs weigh w_i·w_j. NaN when a
+ * class is missing, a score is NaN, or scratch memory (16 bytes a row) cannot be allocated. */
 double dctr_metric_auc(const float *y, const float *p, const float *w, int64_t n);
-/* The same into *out (NaN when a class is missing); DCTR_ERR_NOMEM when the scratch memory
- * cannot be allocated. */
+/* The same into *out (NaN when a class is missing or a score is NaN); DCTR_ERR_NOMEM when the
+ * scratch memory cannot be allocated, DCTR_ERR_LIMIT above 2^32 - 1 rows. */
 dctr_status dctr_metric_auc_checked(const float *y, const float *p, const float *w, int64_t n,
                                     double *out);
 
