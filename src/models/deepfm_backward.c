@@ -183,7 +183,7 @@ typedef struct part_grads {
 } part_grads;
 
 /* The part's table gradients (plain sparse columns only when not per_table: those are scattered
- * per table in tables_l2). */
+ * per table in scatter_tables). */
 static dctr_status part_backward(const dctr_schema *s, const dctr_batch *b, const part_grads *p,
                                  int per_table) {
     for (int32_t i = 0; i < p->n; i++) {
@@ -268,42 +268,39 @@ static dctr_status embedding_backward(const dctr_model *model, dfm_ws *ws, const
     return part_backward(model->schema, b, &p, per_table);
 }
 
-/* Tables' L2 (Keras: λ Σ w², gradient 2λw) lazily on the touched rows. per_table: the plain
- * sparse scatter and the L2 per table (on the pool for large batches), else the L2 only;
- * scattered: the blocked step scattered every row already, the per-table L2 only. */
-static dctr_status tables_l2(const dctr_model *model, dfm_ws *ws, const dctr_batch *b,
-                             int per_table, int scattered, double *reg) {
+/* The plain sparse columns of every table, per table (on the pool for large batches): each
+ * task clears its tables, scatters them and takes their L2 terms and squares (tab_bw_task). */
+static dctr_status scatter_tables(const dctr_model *model, dfm_ws *ws, const dctr_batch *b) {
     dfm *d = model->impl;
-    const dctr_schema *s = model->schema;
-    const dctr_model_config *cfg = &model->cfg;
-    if (!per_table) {
-        for (int32_t t = 0; t < d->ntables; t++) {
-            if (d->lin_off[t] >= 0 && cfg->l2_linear > 0)
-                *reg += dctr_l2_sparse(d->params + d->lin_off[t], &d->g_lin[t], cfg->l2_linear);
-            if (d->emb_off[t] >= 0 && cfg->l2_embedding > 0)
-                *reg += dctr_l2_sparse(d->params + d->emb_off[t], &d->g_emb[t], cfg->l2_embedding);
-        }
-        return DCTR_OK;
-    }
-    if (scattered) {
-        dfm_tables_finish(model, 0, d->ntables);
-    } else {
-        dctr_status fail[DCTR_MAX_THREADS] = {DCTR_OK};
-        tab_bw_job tj = {model, b, ws->dlogit, d->nemb > 0 ? ws->dX : NULL, fail};
-        if (dfm_tables_on_pool(d, b->n))
-            dctr_pool_run(d->pool, d->ntables, tab_bw_task, &tj);
-        else
-            tab_bw_task(&tj, 0, 0, d->ntables);
-        for (int w = 0; w < DCTR_MAX_THREADS; w++)
-            if (fail[w] != DCTR_OK)
-                return serial_scatter_error(d, s, b, ws->dlogit, tj.dX);
-    }
-    for (int32_t t = 0; t < d->ntables; t++) {
-        *reg += d->reg_tab[2 * t];
-        *reg += d->reg_tab[2 * t + 1];
-    }
-    d->sq_valid = 1;
+    dctr_status fail[DCTR_MAX_THREADS] = {DCTR_OK};
+    tab_bw_job tj = {model, b, ws->dlogit, d->nemb > 0 ? ws->dX : NULL, fail};
+    if (dfm_tables_on_pool(d, b->n))
+        dctr_pool_run(d->pool, d->ntables, tab_bw_task, &tj);
+    else
+        tab_bw_task(&tj, 0, 0, d->ntables);
+    for (int w = 0; w < DCTR_MAX_THREADS; w++)
+        if (fail[w] != DCTR_OK)
+            return serial_scatter_error(d, model->schema, b, ws->dlogit, tj.dX);
     return DCTR_OK;
+}
+
+/* Tables' L2 (Keras: λ Σ w², gradient 2λw) lazily on the touched rows, added to *reg.
+ * per_table: taken already, table by table (dfm_tables_finish), only summed here. */
+static void tables_l2(const dctr_model *model, int per_table, double *reg) {
+    dfm *d = model->impl;
+    const dctr_model_config *cfg = &model->cfg;
+    for (int32_t t = 0; t < d->ntables; t++) {
+        if (per_table) {
+            *reg += d->reg_tab[2 * t];
+            *reg += d->reg_tab[2 * t + 1];
+            continue;
+        }
+        if (d->lin_off[t] >= 0 && cfg->l2_linear > 0)
+            *reg += dctr_l2_sparse(d->params + d->lin_off[t], &d->g_lin[t], cfg->l2_linear);
+        if (d->emb_off[t] >= 0 && cfg->l2_embedding > 0)
+            *reg += dctr_l2_sparse(d->params + d->emb_off[t], &d->g_emb[t], cfg->l2_embedding);
+    }
+    d->sq_valid = per_table; /* sq_tab holds the squares of the finished tables */
 }
 
 /* L2 of the DNN kernels (not biases, BN or the output layer), added to *reg layer by layer. */
@@ -323,8 +320,7 @@ void dfm_backward_begin(dfm *d, int clear) {
         dfm_tables_clear(d, 0, d->ntables);
 }
 
-dctr_status dfm_backward_reg(dctr_model *model, dfm_ws *ws, const dctr_batch *b, int per_table,
-                             int scattered, double *reg_loss) {
+dctr_status dfm_backward_reg(dctr_model *model, int per_table, double *reg_loss) {
     dfm *d = model->impl;
     const dctr_model_config *cfg = &model->cfg;
     /* the sum of the L2 terms in a fixed order: dense kernel, tables, DNN */
@@ -334,11 +330,11 @@ dctr_status dfm_backward_reg(dctr_model *model, dfm_ws *ws, const dctr_batch *b,
                              d->grad + (d->lin_kernel_off - d->dense_begin));
     if (dfm_dist_sharded(model)) { /* each owner's rows: summed over the ranks */
         double tab = 0;
-        DCTR_TRY(tables_l2(model, ws, b, per_table, scattered, &tab));
+        tables_l2(model, per_table, &tab);
         DCTR_TRY(dfm_dist_sum_tables(model, &tab));
         reg += tab;
     } else {
-        DCTR_TRY(tables_l2(model, ws, b, per_table, scattered, &reg));
+        tables_l2(model, per_table, &reg);
     }
     if (d->use_dnn && cfg->l2_dnn > 0)
         dnn_l2(d, cfg->l2_dnn, &reg);
@@ -359,9 +355,11 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
         dfm_deep_backward_rows(d, ws, 0, b->n, NULL);
         DCTR_TRY(embedding_backward(model, ws, b, per_table));
     }
+    if (per_table)
+        DCTR_TRY(scatter_tables(model, ws, b));
     if (model->dist) /* the data gradients summed over the ranks, before the L2 terms */
         DCTR_TRY(dfm_dist_exchange(model, &loss, b->n));
-    DCTR_TRY(dfm_backward_reg(model, ws, b, per_table, 0, reg_loss));
+    DCTR_TRY(dfm_backward_reg(model, per_table, reg_loss));
     *data_loss = loss;
     return DCTR_OK;
 }

@@ -192,10 +192,9 @@ dctr_status dfm_scatter_rows(const dctr_model *model, const dctr_batch *b, const
 /* tables [t0, t1): accumulators emptied / L2 terms and squared gradients (reg_tab, sq_tab) */
 void dfm_tables_clear(dfm *d, int64_t t0, int64_t t1);
 void dfm_tables_finish(const dctr_model *model, int64_t t0, int64_t t1);
-/* the L2 terms (dense kernel, tables, DNN) into the gradients and *reg_loss; scattered: the
- * tables' rows are in their accumulators already (the blocked step) */
-dctr_status dfm_backward_reg(dctr_model *model, dfm_ws *ws, const dctr_batch *b, int per_table,
-                             int scattered, double *reg_loss);
+/* the L2 terms (dense kernel, tables, DNN) into the gradients and *reg_loss; per_table: every
+ * table finished already (dfm_tables_finish), its terms only summed */
+dctr_status dfm_backward_reg(dctr_model *model, int per_table, double *reg_loss);
 /* deepfm_step_blocks.c: whether a step over b runs forward and backward block by block, and
  * that step (the same gradients and loss as dfm_forward + dfm_backward, to rounding) */
 int dfm_step_blocked(const dctr_model *model, const dctr_batch *b);

@@ -42,7 +42,8 @@ dctr_status dfm_forward_backward_blocks(dctr_model *model, dfm_ws *ws, const dct
         DCTR_TRY(dfm_scatter_rows(model, b, ws->dlogit, d->nemb > 0 ? ws->dX : NULL, 0,
                                   d->ntables, r0, n));
     }
-    DCTR_TRY(dfm_backward_reg(model, ws, b, 1, 1, reg_loss));
+    dfm_tables_finish(model, 0, d->ntables);
+    DCTR_TRY(dfm_backward_reg(model, 1, reg_loss));
     *data_loss = total / (double)B;
     return DCTR_OK;
 }
