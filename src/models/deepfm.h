@@ -26,6 +26,9 @@ float *dctr_deepfm_params(dctr_model *model, int64_t *count);
 int64_t dctr_deepfm_tensor(const dctr_model *model, const char *name, int64_t *count);
 /* Gradient of arena element i from the last compute_gradients (0 for untouched table rows). */
 float dctr_deepfm_grad_at(const dctr_model *model, int64_t i);
+/* on = 1: every step takes the whole-batch pass, never the blocked step or the per-thread lanes
+ * (the reference those are tested against). */
+void dctr_deepfm_set_whole_batch(dctr_model *model, int on);
 /* Sharded models (tests): the former save, every table gathered to rank 0 (which then holds
  * the whole model while dctr_model_save writes it), as the reference the streamed
  * dctr_model_save_collective must equal byte for byte. Every rank calls it. */

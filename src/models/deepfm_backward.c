@@ -1,6 +1,6 @@
 /* DeepFM / FM / LR backward of the last training forward: loss, then the linear part, the DNN
  * and FM into dX, the embedding tables (sparse accumulators, touched rows only) and the L2
- * terms. Dense-tail gradients go to d->grad (layout: deepfm.h). */
+ * terms. Dense-tail gradients go to ws->grad (d->grad, or a lane's: layout deepfm.h). */
 #include "models/deepfm_impl.h"
 
 #include <string.h>
@@ -166,7 +166,7 @@ double dfm_loss_rows(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, i
     dfm_dist_scale(model, dpred, n, b->n); /* distributed: this rank's share of the step */
     memset(dlogit, 0, sizeof(float) * (size_t)n);
     dctr_prediction_backward(model->task, ws->pred + r0, dpred, n, dlogit,
-                             model->cfg.use_bias ? d->grad + (d->bias_off - d->dense_begin) : NULL);
+                             model->cfg.use_bias ? ws->grad + (d->bias_off - d->dense_begin) : NULL);
     return total;
 }
 
@@ -183,7 +183,7 @@ typedef struct part_grads {
 } part_grads;
 
 /* The part's table gradients (plain sparse columns only when not per_table: those are scattered
- * per table in scatter_tables). */
+ * per table in dfm_scatter_tables). */
 static dctr_status part_backward(const dctr_schema *s, const dctr_batch *b, const part_grads *p,
                                  int per_table) {
     for (int32_t i = 0; i < p->n; i++) {
@@ -210,7 +210,7 @@ void dfm_linear_dense_rows(const dctr_model *model, dfm_ws *ws, int64_t r0, int6
     if (d->dl > 0)
         dctr_linear_dense_backward(ws->dlogit + r0, ws->XL + r0 * d->dl, d->dl, n, (int32_t)d->dl,
                                    d->params + d->lin_kernel_off,
-                                   d->grad + (d->lin_kernel_off - d->dense_begin), NULL, NULL, 0);
+                                   ws->grad + (d->lin_kernel_off - d->dense_begin), NULL, NULL, 0);
 }
 
 /* Linear part: the dense kernel's gradient, then the 1-dim tables'. */
@@ -227,10 +227,11 @@ int32_t dfm_dnn_dx_cols(const dfm *d) {
     return d->ndense_x > 0 ? (int32_t)d->dense_x_off[0] : (int32_t)d->xw;
 }
 
-void dfm_deep_backward_rows(dfm *d, dfm_ws *ws, int64_t r0, int64_t n, const float *const *wt) {
+void dfm_deep_backward_rows(dfm *d, dfm_ws *ws, int64_t r0, int64_t n, const float *const *wt,
+                            dctr_pool *pool) {
     const int64_t xw = d->xw, db = d->dense_begin;
     const float *P = d->params;
-    float *G = d->grad, *dX = ws->dX + r0 * xw;
+    float *G = ws->grad, *dX = ws->dX + r0 * xw;
     const float *X = ws->X + r0 * xw, *dlogit = ws->dlogit + r0;
     /* a DNN over all of X writes every element of dX first: no clearing pass needed */
     const int dnn_writes_dx = d->use_dnn && d->dnn_cfg.num_layers > 0 && d->dnn_cfg.in_dim == xw;
@@ -246,16 +247,16 @@ void dfm_deep_backward_rows(dfm *d, dfm_ws *ws, int64_t r0, int64_t n, const flo
                                    G + (d->out_w_off - db), NULL, dH, d->h, 0.0f);
             const float beta = dnn_writes_dx ? 0.0f : 1.0f;
             if (wt)
-                dctr_dnn_backward_rows(&d->dnn_cfg, &d->dnnp, &d->dnng, ws->dnn, wt, X, xw, n, dH,
+                dctr_dnn_backward_rows(&d->dnn_cfg, &d->dnnp, ws->dnng, ws->dnn, wt, X, xw, n, dH,
                                        d->h, dX, xw, beta, dfm_dnn_dx_cols(d));
             else
-                dctr_dnn_backward_ex(&d->dnn_cfg, &d->dnnp, &d->dnng, ws->dnn, X, xw, n, dH, d->h,
+                dctr_dnn_backward_ex(&d->dnn_cfg, &d->dnnp, ws->dnng, ws->dnn, X, xw, n, dH, d->h,
                                      dX, xw, beta, dfm_dnn_dx_cols(d));
         }
     }
     fm_bw_job fj = {d, ws};
-    if (d->pool && d->nfm > 0 && r0 == 0 && n >= 2 * DFM_ROWS_GRAIN)
-        dctr_pool_run_claimed(d->pool, n, DFM_ROWS_GRAIN, fm_bw_task, &fj);
+    if (pool && d->nfm > 0 && r0 == 0 && n >= 2 * DFM_ROWS_GRAIN)
+        dctr_pool_run_claimed(pool, n, DFM_ROWS_GRAIN, fm_bw_task, &fj);
     else if (d->nfm > 0)
         fm_bw_task(&fj, 0, r0, r0 + n);
 }
@@ -270,7 +271,7 @@ static dctr_status embedding_backward(const dctr_model *model, dfm_ws *ws, const
 
 /* The plain sparse columns of every table, per table (on the pool for large batches): each
  * task clears its tables, scatters them and takes their L2 terms and squares (tab_bw_task). */
-static dctr_status scatter_tables(const dctr_model *model, dfm_ws *ws, const dctr_batch *b) {
+dctr_status dfm_scatter_tables(const dctr_model *model, dfm_ws *ws, const dctr_batch *b) {
     dfm *d = model->impl;
     dctr_status fail[DCTR_MAX_THREADS] = {DCTR_OK};
     tab_bw_job tj = {model, b, ws->dlogit, d->nemb > 0 ? ws->dX : NULL, fail};
@@ -352,11 +353,11 @@ dctr_status dfm_backward(dctr_model *model, dfm_ws *ws, const dctr_batch *b, dou
     double loss = dfm_loss_rows(model, ws, b, 0, b->n, 0.0) / (double)b->n;
     DCTR_TRY(linear_backward(model, ws, b, per_table));
     if (d->nemb > 0 || d->use_dnn) {
-        dfm_deep_backward_rows(d, ws, 0, b->n, NULL);
+        dfm_deep_backward_rows(d, ws, 0, b->n, NULL, d->pool);
         DCTR_TRY(embedding_backward(model, ws, b, per_table));
     }
     if (per_table)
-        DCTR_TRY(scatter_tables(model, ws, b));
+        DCTR_TRY(dfm_scatter_tables(model, ws, b));
     if (model->dist) /* the data gradients summed over the ranks, before the L2 terms */
         DCTR_TRY(dfm_dist_exchange(model, &loss, b->n));
     DCTR_TRY(dfm_backward_reg(model, per_table, reg_loss));

@@ -61,6 +61,7 @@ void dfm_free(void *impl) {
             dctr_shard_free(floats[i], (size_t)d->nparams * (i == 0 ? 2 : 1));
     }
     dfm_ws_free(d->tws);
+    dfm_lanes_free(d->lanes);
     dfm_shard_step_free(d);
     dfm_free_tensors(d);
     dctr_pool_free(d->pool);

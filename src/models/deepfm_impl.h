@@ -58,6 +58,8 @@ typedef struct dfm_ws {
     int64_t ldh;
     /* training only */
     float *dX, *dH, *dpred, *dlogit;
+    float *grad;                   /* the dense-tail gradients the backward adds into: the */
+    const dctr_dnn_params *dnng;   /* model's (d->grad, d->dnng) or a lane's (deepfm_step_blocks.c) */
     float *dA, *dB;    /* [cap * max T * max k] scratch for varlen backward */
     float *d1a, *d1b;  /* [cap * max T] for linear varlen backward */
 } dfm_ws;
@@ -115,6 +117,8 @@ typedef struct dfm {
     double *sq_tab;          /* [ntables] per-table sums of squared gradients, when sq_valid */
     int sq_valid;            /* the last backward filled sq_tab (the per-table path) */
     dfm_ws *tws;
+    struct dfm_lanes *lanes; /* per pool thread after the first: the lanes' own buffers */
+    int whole_batch;         /* tests: never the blocked step or lanes (the reference path) */
     dctr_rng drop_rng;
     int32_t threads;
     dctr_pool *pool;
@@ -127,9 +131,10 @@ typedef struct dfm {
 } dfm;
 
 /* The per-table gradient scatter and optimizer updates go to the pool from this many batch rows
- * on: below it a table's share of a step is a few microseconds, and moving the tables' rows
- * between the cores' caches costs more than the second thread gains (FM and LR at batch 256). */
-#define DFM_TABLES_POOL_MIN_ROWS 1024
+ * on (one scatter block): below it a table's share of a step is a few microseconds. Since the
+ * lanes (deepfm_step_blocks.c) leave each thread's rows in its own cache, batch 256 gains from
+ * it too (FM 0.80-1.05M vs 0.76-0.78M samples/s on 2 threads, LR 1.52-1.67M vs 1.31-1.41M). */
+#define DFM_TABLES_POOL_MIN_ROWS 256
 
 static inline int dfm_tables_on_pool(const dfm *d, int64_t batch_rows) {
     return d->pool && d->ntables > 1 && batch_rows >= DFM_TABLES_POOL_MIN_ROWS;
@@ -175,14 +180,17 @@ void dfm_forward_head(const dctr_model *model, dfm_ws *ws, int64_t r0, int64_t n
 /* Backward (deepfm_backward.c): */
 /* d->grad zeroed, no squares cached; clear: every table's accumulators emptied too */
 void dfm_backward_begin(dfm *d, int clear);
-/* the rows' loss added to total (row order) and its gradient down to dlogit and the bias */
+/* the rows' loss added to total (row order) and its gradient down to dlogit and the bias
+ * (ws->grad, as every *_rows backward piece below) */
 double dfm_loss_rows(const dctr_model *model, dfm_ws *ws, const dctr_batch *b, int64_t r0,
                      int64_t n, double total);
 /* the linear dense kernel's gradient of the rows */
 void dfm_linear_dense_rows(const dctr_model *model, dfm_ws *ws, int64_t r0, int64_t n);
-/* the output layer, DNN and FM gradients of the rows into dX (and d->grad); wt: the DNN's
- * transposed weights (dctr_dnn_backward_prepare), or NULL to transpose here */
-void dfm_deep_backward_rows(dfm *d, dfm_ws *ws, int64_t r0, int64_t n, const float *const *wt);
+/* the output layer, DNN and FM gradients of the rows into dX (and ws->grad); wt: the DNN's
+ * transposed weights (dctr_dnn_backward_prepare), or NULL to transpose here; pool: the FM
+ * backward's rows split on it (NULL: this thread) */
+void dfm_deep_backward_rows(dfm *d, dfm_ws *ws, int64_t r0, int64_t n, const float *const *wt,
+                            dctr_pool *pool);
 /* the X columns the DNN's dX covers (the embeddings, not the dense values after them) */
 int32_t dfm_dnn_dx_cols(const dfm *d);
 /* the rows' plain sparse columns of tables [t0, t1) into their accumulators (per table: linear
@@ -192,14 +200,24 @@ dctr_status dfm_scatter_rows(const dctr_model *model, const dctr_batch *b, const
 /* tables [t0, t1): accumulators emptied / L2 terms and squared gradients (reg_tab, sq_tab) */
 void dfm_tables_clear(dfm *d, int64_t t0, int64_t t1);
 void dfm_tables_finish(const dctr_model *model, int64_t t0, int64_t t1);
+/* every table cleared, scattered from ws->dlogit / ws->dX in DFM_BLOCK_ROWS blocks and
+ * finished, per table (on the pool from DFM_TABLES_POOL_MIN_ROWS rows) */
+dctr_status dfm_scatter_tables(const dctr_model *model, dfm_ws *ws, const dctr_batch *b);
 /* the L2 terms (dense kernel, tables, DNN) into the gradients and *reg_loss; per_table: every
  * table finished already (dfm_tables_finish), its terms only summed */
 dctr_status dfm_backward_reg(dctr_model *model, int per_table, double *reg_loss);
-/* deepfm_step_blocks.c: whether a step over b runs forward and backward block by block, and
- * that step (the same gradients and loss as dfm_forward + dfm_backward, to rounding) */
+/* deepfm_step_blocks.c: whether a step over b runs forward and backward block by block, on
+ * this thread (blocked) or on each pool thread over its share of the rows (lanes), and that
+ * step (the same gradients and loss as dfm_forward + dfm_backward, to rounding) */
 int dfm_step_blocked(const dctr_model *model, const dctr_batch *b);
+int dfm_step_lanes(const dctr_model *model, const dctr_batch *b);
 dctr_status dfm_forward_backward_blocks(dctr_model *model, dfm_ws *ws, const dctr_batch *b,
                                         double *data_loss, double *reg_loss);
+dctr_status dfm_forward_backward_lanes(dctr_model *model, dfm_ws *ws, const dctr_batch *b,
+                                       double *data_loss, double *reg_loss);
+/* the lanes' buffers for the pool's thread count (kept while it stays), and their release */
+dctr_status dfm_lanes_prepare(dfm *d);
+void dfm_lanes_free(struct dfm_lanes *lanes);
 /* Ensures training buffers for batches of up to n rows (slots, grads, workspace). */
 dctr_status dfm_prepare_training(dctr_model *model, int64_t n);
 

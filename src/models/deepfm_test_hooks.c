@@ -1,5 +1,5 @@
 /* DeepFM entry points for tests (deepfm.h): the parameter arena, named tensors, gradients of the
- * last compute_gradients and the DNN's binding. */
+ * last compute_gradients, the whole-batch switch and the DNN's binding. */
 #include "models/deepfm_impl.h"
 
 #include <string.h>
@@ -58,6 +58,11 @@ float dctr_deepfm_grad_at(const dctr_model *model, int64_t i) {
         }
     }
     return 0.0f;
+}
+
+void dctr_deepfm_set_whole_batch(dctr_model *model, int on) {
+    dfm *d = model->impl;
+    d->whole_batch = on;
 }
 
 const void *dctr_deepfm_dnn(const dctr_model *model, const void **cfg) {

@@ -64,11 +64,14 @@ dctr_status dfm_prepare_training(dctr_model *model, int64_t n) {
         if (!d->g_emb || !d->g_lin || !d->reg_tab || !d->sq_tab)
             return DCTR_ERR_NOMEM;
     }
+    DCTR_TRY(dfm_lanes_prepare(d));
     if (d->tws && d->tws->cap >= n)
         return DCTR_OK;
     dfm_ws_free(d->tws);
     d->tws = NULL;
     DCTR_TRY(dfm_ws_new(model, n, 1, &d->tws));
+    d->tws->grad = d->grad;
+    d->tws->dnng = &d->dnng;
     int64_t *caps = dctr_calloc(2 * ((size_t)d->ntables + 1), sizeof *caps);
     if (!caps)
         return DCTR_ERR_NOMEM;
@@ -102,12 +105,17 @@ static dctr_status forward_backward(dctr_model *model, const dctr_batch *batch, 
     if (dfm_dist_sharded(model)) /* the rows this batch uses, from their owners */
         DCTR_TRY(dfm_shard_step_begin(model, batch, &b));
     dctr_status st = DCTR_OK;
-    if (d->tws->dnn) /* the DNN's GEMMs split on the pool (OpenBLAS at 1 thread, see set_threads) */
-        st = dctr_dnn_workspace_set_pool(d->tws->dnn, d->pool);
+    const int lanes = dfm_step_lanes(model, b);
+    /* the whole-batch pass splits the DNN's GEMMs on the pool (OpenBLAS at 1 thread, see
+     * set_threads); in lanes the pool's threads run the rows themselves */
+    if (d->tws->dnn)
+        st = dctr_dnn_workspace_set_pool(d->tws->dnn, lanes ? NULL : d->pool);
     if (d->tws->dnn) /* distributed: batch norm over the global batch (deepfm_dist.c) */
         dctr_dnn_workspace_set_bn_sync(d->tws->dnn, dfm_dist_bn_sync(model));
     if (st == DCTR_OK && dfm_step_blocked(model, b)) {
         st = dfm_forward_backward_blocks(model, d->tws, b, data_loss, reg_loss);
+    } else if (st == DCTR_OK && lanes) {
+        st = dfm_forward_backward_lanes(model, d->tws, b, data_loss, reg_loss);
     } else {
         if (st == DCTR_OK)
             st = dfm_forward(model, d->tws, b, 1, &d->drop_rng, d->pool);
