@@ -1,8 +1,8 @@
-/* The training step in row blocks (deepfm_step_blocks.c), serial and in per-thread lanes,
- * against the whole-batch step: same losses and gradients of every parameter, to rounding, for
- * DeepFM and FM, binary with sample weights and regression, a table shared by two columns,
- * dense inputs, and a batch of two full blocks and a ragged one; lanes repeat bit for bit; an
- * id out of range fails the step the same way (the first in row order). */
+/* ctest-label: threads. The training step in row blocks (deepfm_step_blocks.c), serial and in
+ * per-thread lanes, against the whole-batch step: same losses and gradients of every
+ * parameter, to rounding, for DeepFM and FM, binary with sample weights and regression, a table
+ * shared by two columns, dense inputs, and a batch of two full blocks and a ragged one; lanes
+ * repeat bit for bit; an id out of range fails the step the same way (the first in row order). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
