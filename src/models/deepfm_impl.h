@@ -208,7 +208,8 @@ dctr_status dfm_scatter_tables(const dctr_model *model, dfm_ws *ws, const dctr_b
 dctr_status dfm_backward_reg(dctr_model *model, int per_table, double *reg_loss);
 /* deepfm_step_blocks.c: whether a step over b runs forward and backward block by block, on
  * this thread (blocked) or on each pool thread over its share of the rows (lanes), and that
- * step (the same gradients and loss as dfm_forward + dfm_backward, to rounding) */
+ * step (the same gradients and loss as dfm_forward + dfm_backward, to rounding) on the
+ * training workspace (dfm_prepare_training sized it for b) */
 int dfm_step_blocked(const dctr_model *model, const dctr_batch *b);
 int dfm_step_lanes(const dctr_model *model, const dctr_batch *b);
 dctr_status dfm_forward_backward_blocks(dctr_model *model, dfm_ws *ws, const dctr_batch *b,

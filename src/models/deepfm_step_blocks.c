@@ -140,9 +140,6 @@ dctr_status dfm_forward_backward_blocks(dctr_model *model, dfm_ws *ws, const dct
                                         double *data_loss, double *reg_loss) {
     dfm *d = model->impl;
     const int64_t B = b->n;
-    if (B > ws->cap)
-        return dctr_set_error(DCTR_ERR_INTERNAL, "deepfm: batch of %lld rows > workspace %lld",
-                              (long long)B, (long long)ws->cap);
     dfm_backward_begin(d, 1);
     const float *wt[DCTR_DNN_MAX_LAYERS] = {0};
     const float *const *wtp = transpose_once(d, ws, wt);
@@ -179,7 +176,7 @@ static void lane_task(void *ctx, int worker, int64_t begin, int64_t end) {
             ws.grad = ln->grad;
             ws.dnng = &ln->dnng;
         }
-        memset(ws.grad, 0, sizeof(float) * (size_t)dense_tail(d)); /* lane 0: d->grad */
+        memset(ws.grad, 0, sizeof(float) * (size_t)dense_tail(d));
         ln->loss = 0.0;
         ln->st = DCTR_OK;
         const int64_t r1 = B * (l + 1) / L;
@@ -207,10 +204,10 @@ static void lanes_sum_task(void *ctx, int worker, int64_t begin, int64_t end) {
 dctr_status dfm_forward_backward_lanes(dctr_model *model, dfm_ws *ws, const dctr_batch *b,
                                        double *data_loss, double *reg_loss) {
     dfm *d = model->impl;
-    if (b->n > ws->cap)
-        return dctr_set_error(DCTR_ERR_INTERNAL, "deepfm: batch of %lld rows > workspace %lld",
-                              (long long)b->n, (long long)ws->cap);
-    d->sq_valid = 0; /* the lanes clear the gradients, the scatter each table itself */
+    /* dfm_backward_begin's work, split: each lane clears its dense-tail gradients on its own
+     * thread (lane 0: d->grad; serially it measured 1-3 % slower at batch 256 on 2 threads),
+     * the scatter below each table */
+    d->sq_valid = 0;
     const float *wt[DCTR_DNN_MAX_LAYERS] = {0};
     lanes_job j = {model, ws, b, transpose_once(d, ws, wt)};
     dctr_pool_run(d->pool, d->lanes->n, lane_task, &j);
