@@ -75,7 +75,8 @@ typedef struct dctr_ffm_options {
     dctr_model_config model; /* type DCTR_MODEL_FFM; see above */
     int32_t epochs;         /* default 15 (libffm -t) */
     int auto_stop;          /* default 0: stop when validation logloss rises, keep best epoch */
-    int32_t threads;        /* default 1 (Hogwild above 1, like libffm -s) */
+    int32_t threads;        /* default 1; above 1: per-thread copies merged every few thousand
+                             * rows on a model up to 8 MB, Hogwild (like libffm -s) above */
     int shuffle;            /* default 1: shuffle the rows every epoch, the first one too */
     int64_t chunk_rows;     /* on-disk training: rows per chunk, default 65536 */
 } dctr_ffm_options;

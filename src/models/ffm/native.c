@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "models/ffm/ffm.h"
+#include "models/ffm/replicas.h"
 #include "core/metrics.h"
 
 void dctr_ffm_options_default(dctr_ffm_options *o) {
@@ -121,6 +122,8 @@ typedef struct {
     float *t_out;          /* [rows] by row index, may be NULL */
     double loss[DCTR_MAX_THREADS];
     struct row_window *windows; /* [threads], for shuffled passes */
+    dctr_ffm_replicas *reps;    /* training on per-thread copies (replicas.h), or NULL: Hogwild */
+    int64_t round;              /* a replica pass: the first row of the current round */
 } pass_ctx;
 
 /* Rows come in shuffled order, so a row's offset, label and nodes are cache (and TLB) misses
@@ -148,16 +151,20 @@ static inline void prefetch_weights(const dctr_ffm_weights *w, const dctr_ffm_no
         }
 }
 
-/* One row: output, loss, then (training) the update. */
-static inline double pass_row(pass_ctx *c, const dctr_ffm_node *b, const dctr_ffm_node *e, float r, float y,
-                              int64_t i) {
-    float t = dctr_ffm_score(c->w, b, e, r);
+/* One row on weights w (the model's, or thread `worker`'s copy): output, loss, then (training)
+ * the update. */
+static inline double pass_row(pass_ctx *c, dctr_ffm_weights *w, int worker, const dctr_ffm_node *b,
+                              const dctr_ffm_node *e, float r, float y, int64_t i) {
+    float t = dctr_ffm_score(w, b, e, r);
     float kappa;
     double loss = dctr_ffm_loss(t, y, c->regression, &kappa);
     if (c->t_out)
         c->t_out[i] = t;
-    if (c->update)
-        dctr_ffm_update(c->w, b, e, r, kappa, &c->st);
+    if (c->update) {
+        if (c->reps)
+            dctr_ffm_replicas_touch(c->reps, worker, b, e);
+        dctr_ffm_update(w, b, e, r, kappa, &c->st);
+    }
     return loss;
 }
 
@@ -183,15 +190,15 @@ static int32_t fill_window(const pass_ctx *c, int64_t *ii, int64_t end, row_wind
     return nr;
 }
 
-static void pass_worker(void *p, int worker, int64_t begin, int64_t end) {
-    pass_ctx *c = p;
+/* Positions [begin, end) of the pass on weights w. */
+static void pass_rows(pass_ctx *c, dctr_ffm_weights *w, int worker, int64_t begin, int64_t end) {
     const dctr_ffm_data *d = c->d;
-    const int pf = (size_t)c->w->n * c->w->row * sizeof(float) >= PF_WEIGHTS_MIN_BYTES;
+    const int pf = (size_t)w->n * w->row * sizeof(float) >= PF_WEIGHTS_MIN_BYTES;
     double loss = 0;
     if (!c->order || !c->windows) { /* row order (the data streams by itself), or no window memory */
         for (int64_t ii = begin; ii < end; ii++) {
             const int64_t i = c->order ? c->order[ii] : ii;
-            loss += pass_row(c, d->nodes + d->row_ptr[i], d->nodes + d->row_ptr[i + 1],
+            loss += pass_row(c, w, worker, d->nodes + d->row_ptr[i], d->nodes + d->row_ptr[i + 1],
                              c->normalize ? d->inv_norm[i] : 1.0f, d->labels[i], i);
         }
         c->loss[worker] += loss;
@@ -202,18 +209,42 @@ static void pass_worker(void *p, int worker, int64_t begin, int64_t end) {
         int32_t nr = fill_window(c, &ii, end, wd);
         if (nr == 0) { /* one row longer than the window */
             const int64_t i = c->order[ii++];
-            loss += pass_row(c, d->nodes + d->row_ptr[i], d->nodes + d->row_ptr[i + 1],
+            loss += pass_row(c, w, worker, d->nodes + d->row_ptr[i], d->nodes + d->row_ptr[i + 1],
                              c->normalize ? d->inv_norm[i] : 1.0f, d->labels[i], i);
             continue;
         }
         for (int32_t q = 0; q < nr; q++) {
             const dctr_ffm_node *b = wd->nodes + wd->off[q], *e = wd->nodes + wd->off[q + 1];
             if (pf && q + 1 < nr)
-                prefetch_weights(c->w, e, wd->nodes + wd->off[q + 2]);
-            loss += pass_row(c, b, e, wd->r[q], wd->label[q], wd->row[q]);
+                prefetch_weights(w, e, wd->nodes + wd->off[q + 2]);
+            loss += pass_row(c, w, worker, b, e, wd->r[q], wd->label[q], wd->row[q]);
         }
     }
     c->loss[worker] += loss;
+}
+
+/* Hogwild or scoring: every thread on the model's weights. */
+static void pass_worker(void *p, int worker, int64_t begin, int64_t end) {
+    pass_ctx *c = p;
+    pass_rows(c, c->w, worker, begin, end);
+}
+
+/* Rows [begin, end) of the current round of a replica pass, claimed a window at a time by the
+ * threads as they finish (a VM's vCPUs need not run at one speed); each thread trains its own
+ * copy. */
+static void round_worker(void *p, int worker, int64_t begin, int64_t end) {
+    pass_ctx *c = p;
+    pass_rows(c, &c->reps->copy[worker], worker, c->round + begin, c->round + end);
+}
+
+static void replica_pass(dctr_pool *pool, pass_ctx *c, int64_t rows) {
+    const int64_t per_round = dctr_ffm_replicas_round_rows(rows, c->reps->threads);
+    dctr_ffm_replicas_load(c->reps, c->w);
+    for (c->round = 0; c->round < rows; c->round += per_round) {
+        dctr_pool_run_claimed(pool, rows - c->round < per_round ? rows - c->round : per_round, WIN_ROWS,
+                              round_worker, c);
+        dctr_ffm_replicas_merge(c->reps, c->w, pool);
+    }
 }
 
 static double run_pass(dctr_pool *pool, pass_ctx *c, int64_t rows) {
@@ -221,7 +252,10 @@ static double run_pass(dctr_pool *pool, pass_ctx *c, int64_t rows) {
     const int threads = pool ? dctr_pool_threads(pool) : 1;
     /* without this memory the pass runs unwindowed: slower, same result */
     c->windows = c->order ? dctr_malloc((size_t)threads * sizeof *c->windows) : NULL;
-    dctr_pool_run(pool, rows, pass_worker, c);
+    if (c->reps && c->update)
+        replica_pass(pool, c, rows);
+    else
+        dctr_pool_run(pool, rows, pass_worker, c);
     dctr_free(c->windows);
     c->windows = NULL;
     double s = 0;
@@ -328,9 +362,11 @@ typedef struct {
     dctr_ffm_data *chunk;
 } train_src;
 
-static dctr_status train_epoch(dctr_pool *pool, dctr_ffm_weights *w, const dctr_ffm_options *o,
-                               dctr_rng *rng, train_src *ts, uint32_t *order, double *loss_out) {
+static dctr_status train_epoch(dctr_pool *pool, dctr_ffm_weights *w, dctr_ffm_replicas *reps,
+                               const dctr_ffm_options *o, dctr_rng *rng, train_src *ts, uint32_t *order,
+                               double *loss_out) {
     pass_ctx c = {.w = w,
+                  .reps = reps,
                   .st = {(float)o->model.optimizer.learning_rate, o->model.l2_embedding},
                   .normalize = o->model.ffm_normalize,
                   .regression = o->model.task == DCTR_TASK_REGRESSION,
@@ -381,6 +417,7 @@ static dctr_status fit(dctr_model *model, const dctr_ffm_options *o, train_src *
     dctr_rng rng;
     dctr_rng_init(&rng, o->model.seed, 0x53485546 /* shuffle stream */);
     dctr_pool *pool = NULL;
+    dctr_ffm_replicas reps = {0}, *use_reps = NULL;
     dctr_ffm_weights prev = {0};
     int have_valid = vs->mem || vs->path;
     int auto_stop = o->auto_stop && have_valid;
@@ -392,6 +429,10 @@ static dctr_status fit(dctr_model *model, const dctr_ffm_options *o, train_src *
     dctr_status s = order ? DCTR_OK : DCTR_ERR_NOMEM;
     if (s == DCTR_OK && o->threads > 1)
         s = dctr_pool_new(o->threads, &pool);
+    if (s == DCTR_OK && dctr_ffm_replicas_wanted(w, o->threads)) {
+        s = dctr_ffm_replicas_new(w, o->threads, &reps);
+        use_reps = &reps;
+    }
     if (s == DCTR_OK && auto_stop)
         s = dctr_ffm_weights_alloc(&prev, w->m, w->n, w->k, w->use_linear);
     double best = INFINITY;
@@ -399,7 +440,7 @@ static dctr_status fit(dctr_model *model, const dctr_ffm_options *o, train_src *
         dctr_ffm_epoch ep = {.epoch = it, .epochs = o->epochs, .valid_loss = NAN, .valid_auc = NAN,
                              .rows = ts->rows};
         double t0 = clock_seconds(CLOCK_MONOTONIC), c0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
-        s = train_epoch(pool, w, o, &rng, ts, order, &ep.train_loss);
+        s = train_epoch(pool, w, use_reps, o, &rng, ts, order, &ep.train_loss);
         ep.seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
         ep.cpu_seconds = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
         if (s != DCTR_OK)
@@ -427,6 +468,8 @@ static dctr_status fit(dctr_model *model, const dctr_ffm_options *o, train_src *
             break;
     }
     dctr_ffm_weights_free(&prev);
+    if (use_reps)
+        dctr_ffm_replicas_free(use_reps);
     dctr_pool_free(pool);
     dctr_free(order);
     return s;
