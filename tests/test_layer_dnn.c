@@ -589,6 +589,38 @@ static void test_blocked_backward_is_sum_of_rows(void **state) {
     }
 }
 
+/* The W transposes of the row-piece backward split into pieces (the lanes' threads run one
+ * each): any number of pieces writes exactly what the one-piece _prepare writes. Only CPUs whose
+ * training GEMMs are the library's own (AVX-512) transpose at all; elsewhere both give NULL. */
+static void test_prepare_parts_equal_whole(void **state) {
+    (void)state;
+    enum { IN = 37, KEEP = 29, U0 = 45, U1 = 19 };
+    const int32_t units[2] = {U0, U1};
+    const size_t sizes[2] = {(size_t)U0 * KEEP, (size_t)U1 * U0};
+    static float whole[2][U0 * KEEP];
+    net a;
+    net_make(&a, IN, 2, units, DCTR_ACT_RELU, 0, 0.0f, 0, DCTR_ACT_RELU, 8, 12);
+    const float *wt[DCTR_DNN_MAX_LAYERS] = {0}, *wp[DCTR_DNN_MAX_LAYERS] = {0};
+    dctr_dnn_backward_prepare(&a.cfg, &a.p, a.ws, 1, KEEP, wt);
+    for (int i = 0; i < 2; i++)
+        if (wt[i])
+            memcpy(whole[i], wt[i], sizes[i] * sizeof(float));
+    print_message("layers transposed: %d %d\n", wt[0] != NULL, wt[1] != NULL);
+    for (int parts = 1; parts <= 5; parts++) {
+        for (int i = 0; i < 2; i++)
+            if (wt[i])
+                memset((float *)wt[i], 0xff, sizes[i] * sizeof(float)); /* NaN: a missed entry shows */
+        for (int part = 0; part < parts; part++)
+            dctr_dnn_backward_prepare_part(&a.cfg, &a.p, a.ws, 1, KEEP, wp, part, parts);
+        for (int i = 0; i < 2; i++) {
+            assert_ptr_equal(wp[i], wt[i]);
+            if (wt[i])
+                assert_memory_equal(wt[i], whole[i], sizes[i] * sizeof(float));
+        }
+    }
+    net_free(&a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgemm_equals_naive),
@@ -599,6 +631,7 @@ int main(void) {
         cmocka_unit_test(test_training_forward_is_inference_forward_on_own_kernels),
         cmocka_unit_test(test_backward_dx_cols_subset),
         cmocka_unit_test(test_blocked_backward_is_sum_of_rows),
+        cmocka_unit_test(test_prepare_parts_equal_whole),
         cmocka_unit_test(test_bn_train_vs_infer_and_moving_stats),
         cmocka_unit_test(test_dropout_semantics),
         cmocka_unit_test(test_identity_and_output_activation),

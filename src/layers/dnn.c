@@ -874,17 +874,29 @@ static void rows_view(const dctr_dnn_config *cfg, const dctr_dnn_workspace *ws, 
 
 /* Each layer's W[:dxn]^T into ws (wt[i]), for the library's dX GEMMs; NULL where OpenBLAS runs
  * the layer's dX or no dX is wanted. */
-static void transpose_weights(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
-                              dctr_dnn_workspace *ws, int with_dx, int32_t dx_cols,
-                              const float **wt) {
+/* Piece `part` of `parts`: columns [n part / parts, n (part + 1) / parts) of each W, i.e. those
+ * rows of its transpose (whole rows: two pieces never write one cache line but at the seam). */
+static void transpose_weights_part(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
+                                   dctr_dnn_workspace *ws, int with_dx, int32_t dx_cols,
+                                   const float **wt, int part, int parts) {
     for (int32_t i = 0; i < cfg->num_layers; i++) {
         int32_t n = cfg->units[i], in = layer_in(cfg, i), dxn = i > 0 ? in : dx_cols;
         wt[i] = NULL;
         if ((i > 0 || with_dx) && in > 0 && dctr_gemm_train_own(in, n)) {
-            dctr_transpose(p->layer[i].W, n, dxn, n, ws->wt + ws->wt_off[i], dxn); /* [n x dxn] */
-            wt[i] = ws->wt + ws->wt_off[i];
+            const int32_t c0 = (int32_t)((int64_t)n * part / parts);
+            const int32_t c1 = (int32_t)((int64_t)n * (part + 1) / parts);
+            float *T = ws->wt + ws->wt_off[i]; /* [n x dxn] */
+            if (c1 > c0)
+                dctr_transpose(p->layer[i].W + c0, n, dxn, c1 - c0, T + (size_t)c0 * (size_t)dxn, dxn);
+            wt[i] = T;
         }
     }
+}
+
+static void transpose_weights(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
+                              dctr_dnn_workspace *ws, int with_dx, int32_t dx_cols,
+                              const float **wt) {
+    transpose_weights_part(cfg, p, ws, with_dx, dx_cols, wt, 0, 1);
 }
 
 static int32_t clamp_dx_cols(const dctr_dnn_config *cfg, int32_t dx_cols) {
@@ -895,6 +907,12 @@ void dctr_dnn_backward_prepare(const dctr_dnn_config *cfg, const dctr_dnn_params
                                dctr_dnn_workspace *ws, int with_dx, int32_t dx_cols,
                                const float **wt) {
     transpose_weights(cfg, p, ws, with_dx, clamp_dx_cols(cfg, dx_cols), wt);
+}
+
+void dctr_dnn_backward_prepare_part(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
+                                    dctr_dnn_workspace *ws, int with_dx, int32_t dx_cols,
+                                    const float **wt, int part, int parts) {
+    transpose_weights_part(cfg, p, ws, with_dx, clamp_dx_cols(cfg, dx_cols), wt, part, parts);
 }
 
 void dctr_dnn_backward_ex(const dctr_dnn_config *cfg, const dctr_dnn_params *p,

@@ -138,6 +138,11 @@ int dctr_dnn_rows_independent(const dctr_dnn_config *cfg);
 void dctr_dnn_backward_prepare(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
                                dctr_dnn_workspace *ws, int with_dx, int32_t dx_cols,
                                const float **wt);
+/* _prepare's work in `parts` disjoint pieces, for a caller that runs them on its threads: piece
+ * `part` transposes its share of every W; any piece fills wt alike. */
+void dctr_dnn_backward_prepare_part(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
+                                    dctr_dnn_workspace *ws, int with_dx, int32_t dx_cols,
+                                    const float **wt, int part, int parts);
 void dctr_dnn_backward_rows(const dctr_dnn_config *cfg, const dctr_dnn_params *p,
                             const dctr_dnn_params *g, dctr_dnn_workspace *ws,
                             const float *const *wt, const float *X, int64_t ldx, int64_t B,
