@@ -148,8 +148,10 @@ static void test_used_for_small_models_only(void **state) {
     assert_false(dctr_ffm_replicas_wanted(&mid, 64)); /* all copies together stay small */
 }
 
-/* Frappe (5382 features: copies) at 2 and 3 threads against 1: the same validation logloss
- * within 0.005 after each of 3 epochs (the rows a thread trains depend on timing). */
+/* Frappe (5382 features: copies) at 2 and 3 threads against 1, after each of 3 epochs: a
+ * validation logloss no more than 0.005 above one thread's, and within 0.01 of it either way
+ * (the rows a thread trains depend on timing: under ASan, 3 threads on 2 cores once ended the
+ * first epoch at 0.3028 against 0.3080). */
 typedef struct {
     double va[8];
 } trace;
@@ -181,7 +183,8 @@ static void test_threads_train_like_one(void **state) {
         for (int e = 0; e < 3; e++) {
             print_message("%d threads, epoch %d: va_logloss %.7f (1 thread %.7f)\n", threads, e + 1, t.va[e],
                           one.va[e]);
-            assert_true(fabs(t.va[e] - one.va[e]) < 0.005);
+            assert_true(t.va[e] <= one.va[e] + 0.005);
+            assert_true(fabs(t.va[e] - one.va[e]) < 0.01);
         }
         dctr_ffm_model_destroy(m);
     }
