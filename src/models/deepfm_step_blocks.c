@@ -123,12 +123,31 @@ static dctr_status step_block(dctr_model *model, dfm_ws *ws, const dctr_batch *b
     return dfm_scatter_rows(model, b, ws->dlogit, d->nemb > 0 ? ws->dX : NULL, 0, d->ntables, r0, n);
 }
 
-/* The weights do not change within the step: each DNN layer's W^T once (into ws->dnn), or NULL
- * when there is no DNN layer. */
-static const float *const *transpose_once(dfm *d, dfm_ws *ws, const float **wt) {
+/* The DNN's W transposes for the backward (dctr_dnn_backward_prepare). The weights do not
+ * change within the step, so each layer's W^T is made once, into ws->dnn: on this thread, or
+ * split over the lanes' threads (on the calling thread alone they took ~5 % of its step at batch
+ * 256 on 2 threads and held the other lanes back). Returns wt, or NULL without a DNN layer. */
+typedef struct transpose_job {
+    dfm *d;
+    dfm_ws *ws;
+    const float **wt;
+    int parts;
+} transpose_job;
+
+static void transpose_task(void *ctx, int worker, int64_t begin, int64_t end) {
+    (void)worker;
+    const transpose_job *t = ctx;
+    const float *wt[DCTR_DNN_MAX_LAYERS];
+    for (int64_t part = begin; part < end; part++) /* every piece fills wt alike: part 0 keeps it */
+        dctr_dnn_backward_prepare_part(&t->d->dnn_cfg, &t->d->dnnp, t->ws->dnn, 1, dfm_dnn_dx_cols(t->d),
+                                       part == 0 ? t->wt : wt, (int)part, t->parts);
+}
+
+static const float *const *transpose_weights(dfm *d, dfm_ws *ws, const float **wt, dctr_pool *pool) {
     if (!d->use_dnn || d->dnn_cfg.num_layers == 0)
         return NULL;
-    dctr_dnn_backward_prepare(&d->dnn_cfg, &d->dnnp, ws->dnn, 1, dfm_dnn_dx_cols(d), wt);
+    transpose_job t = {d, ws, wt, dctr_pool_threads(pool)};
+    dctr_pool_run(pool, t.parts, transpose_task, &t);
     return wt;
 }
 
@@ -142,7 +161,7 @@ dctr_status dfm_forward_backward_blocks(dctr_model *model, dfm_ws *ws, const dct
     const int64_t B = b->n;
     dfm_backward_begin(d, 1);
     const float *wt[DCTR_DNN_MAX_LAYERS] = {0};
-    const float *const *wtp = transpose_once(d, ws, wt);
+    const float *const *wtp = transpose_weights(d, ws, wt, NULL);
     double total = 0.0;
     for (int64_t r0 = 0; r0 < B; r0 += DFM_BLOCK_ROWS)
         DCTR_TRY(step_block(model, ws, b, r0, block_len(r0, B), wtp, 1, &total));
@@ -201,24 +220,6 @@ static void lanes_sum_task(void *ctx, int worker, int64_t begin, int64_t end) {
     }
 }
 
-/* The DNN's W transposes (dctr_dnn_backward_prepare) split over the lanes' threads: serially
- * they took ~5 % of the calling thread's step at batch 256 on 2 threads. */
-typedef struct transpose_job {
-    dfm *d;
-    dfm_ws *ws;
-    const float **wt;
-} transpose_job;
-
-static void transpose_task(void *ctx, int worker, int64_t begin, int64_t end) {
-    (void)worker;
-    const transpose_job *t = ctx;
-    const float *wt[DCTR_DNN_MAX_LAYERS];
-    const int parts = t->d->lanes->n;
-    for (int64_t part = begin; part < end; part++)
-        dctr_dnn_backward_prepare_part(&t->d->dnn_cfg, &t->d->dnnp, t->ws->dnn, 1, dfm_dnn_dx_cols(t->d),
-                                       part == 0 ? t->wt : wt, (int)part, parts);
-}
-
 dctr_status dfm_forward_backward_lanes(dctr_model *model, dfm_ws *ws, const dctr_batch *b,
                                        double *data_loss, double *reg_loss) {
     dfm *d = model->impl;
@@ -227,12 +228,7 @@ dctr_status dfm_forward_backward_lanes(dctr_model *model, dfm_ws *ws, const dctr
      * the scatter below each table */
     d->sq_valid = 0;
     const float *wt[DCTR_DNN_MAX_LAYERS] = {0};
-    lanes_job j = {model, ws, b, NULL};
-    if (d->use_dnn && d->dnn_cfg.num_layers > 0) {
-        transpose_job t = {d, ws, wt};
-        dctr_pool_run(d->pool, d->lanes->n, transpose_task, &t);
-        j.wt = wt;
-    }
+    lanes_job j = {model, ws, b, transpose_weights(d, ws, wt, d->pool)};
     dctr_pool_run(d->pool, d->lanes->n, lane_task, &j);
     double total = 0.0;
     for (int l = 0; l < d->lanes->n; l++) { /* the first failure in row order */
